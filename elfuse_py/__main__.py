@@ -1,0 +1,4 @@
+"""`python -m elfuse_py` runs the CLI."""
+from .cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,153 @@
+"""The `elfuse-py` command line: options in qemu-user's conventions, then PROGRAM ARGS…
+
+Exit status: the guest's; 126 for a file that cannot be executed, 127 for a
+missing one, 128+N for a guest killed by signal N.  Errors are one line on
+stderr, never a traceback.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+from . import __version__
+
+USAGE = """\
+usage: elfuse-py [options] PROGRAM [ARGS...]
+
+Run a Linux AArch64 program (static, static-PIE, or a #! script) on this host.
+
+options:
+  -E VAR=VALUE      set VAR in the guest's environment (repeatable)
+  -U VAR            remove VAR from the guest's environment (repeatable)
+  -0 ARGV0          use ARGV0 as the guest's argv[0]
+  -L, --sysroot DIR resolve absolute guest paths inside DIR first
+  --strace          print each syscall with its arguments and result on stderr
+  --trace-faults    describe a guest fault (registers, instruction) before exiting
+  --version         print the version and exit
+  -h, --help        print this help and exit
+"""
+
+
+class UsageError(Exception):
+    pass
+
+
+def parse_args(args: list[str]) -> dict:
+    opts: dict = {"set": [], "unset": [], "argv0": None, "strace": False, "sysroot": None}
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a == "--":
+            i += 1
+            break
+        if not a.startswith("-") or a == "-":
+            break
+
+        def value() -> str:
+            nonlocal i
+            if i + 1 >= len(args):
+                raise UsageError(f"option {a} needs a value")
+            i += 1
+            return args[i]
+
+        if a in ("-h", "--help"):
+            opts["help"] = True
+        elif a == "--version":
+            opts["version"] = True
+        elif a == "-E":
+            opts["set"].append(value())
+        elif a == "-U":
+            opts["unset"].append(value())
+        elif a == "-0":
+            opts["argv0"] = value()
+        elif a in ("-L", "--sysroot"):
+            opts["sysroot"] = value()
+        elif a.startswith("--sysroot="):
+            opts["sysroot"] = a.split("=", 1)[1]
+        elif a in ("--strace", "-strace"):
+            opts["strace"] = True
+        elif a == "--trace-faults":
+            pass
+        else:
+            raise UsageError(f"unknown option {a}")
+        i += 1
+    opts["program"] = args[i:]
+    return opts
+
+
+def guest_environment(sets: list[str], unsets: list[str]) -> list[bytes]:
+    env = dict(os.environb)
+    for item in sets:
+        if "=" not in item:
+            raise UsageError(f"-E needs VAR=VALUE, got {item!r}")
+        k, v = item.split("=", 1)
+        env[os.fsencode(k)] = os.fsencode(v)
+    for k in unsets:
+        env.pop(os.fsencode(k), None)
+    return [k + b"=" + v for k, v in env.items()]
+
+
+def _error(msg: str) -> None:
+    sys.stderr.write(f"elfuse-py: {msg}\n")
+    sys.stderr.flush()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        opts = parse_args(args)
+    except UsageError as e:
+        _error(str(e))
+        sys.stderr.write(USAGE)
+        return 2
+    if opts.get("help"):
+        sys.stdout.write(USAGE)
+        return 0
+    if opts.get("version"):
+        sys.stdout.write(f"elfuse-py {__version__}\n")
+        return 0
+    if not opts["program"]:
+        sys.stderr.write(USAGE)
+        return 2
+    try:
+        envp = guest_environment(opts["set"], opts["unset"])
+    except UsageError as e:
+        _error(str(e))
+        return 2
+    sysroot = opts["sysroot"] or os.environ.get("ELFUSE_SYSROOT")
+    program, *rest = opts["program"]
+    guest_argv = [os.fsencode(opts["argv0"] or program)] + [os.fsencode(a) for a in rest]
+    return run_program(program, guest_argv, envp, strace=opts["strace"], sysroot=sysroot)
+
+
+def run_program(program: str, argv: list[bytes], envp: list[bytes], *, strace: bool = False,
+                sysroot: str | None = None) -> int:
+    """Resolve `program` (following #! lines), load it and run it to completion."""
+    from loader.elf import ElfError
+    from loader.shebang import ShebangError, resolve_program
+    from . import paths
+    from .process import proc
+
+    if sysroot:
+        paths.sysroot = os.path.abspath(sysroot)
+    try:
+        elf_path, argv = resolve_program(program, argv, paths.host_path)
+        proc.boot(elf_path, argv, envp, strace=strace, execfn=os.fsencode(program))
+    except ShebangError as e:
+        shown = e.path or program
+        if e.errno_name == "ENOENT" and e.path:
+            shown = e.path.replace("\r", "^M")
+            _error(f"{program}: {shown}: {e}")
+        else:
+            _error(f"{shown}: {e}")
+        return 127 if e.errno_name == "ENOENT" else 126
+    except ElfError as e:
+        _error(str(e))
+        return e.status
+    status = proc.run()
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        pass
+    # Skip interpreter teardown: the guest has finished and its fds are its own.
+    os._exit(status)

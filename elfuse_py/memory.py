@@ -1,0 +1,342 @@
+"""Guest memory: host-backed regions mapped into unicorn with uc_mem_map_ptr.
+
+This module owns the guest address space.  One large window of host virtual
+address space is reserved (PROT_NONE, no commit) when the emulator starts, and
+guest address G always lives at host address ``window + G``.  So translating a
+guest pointer is one addition, a buffer spanning two guest mappings is one
+contiguous host buffer, and syscalls read and write guest memory in place
+through a memoryview of the window (``os.readv`` lands straight in the guest).
+
+Which guest pages are mapped, with which protection, is recorded in a sorted
+list of :class:`Region` objects; every syscall access is checked against it
+first, so a bad guest pointer becomes ``GuestFault`` (-EFAULT) and never a host
+crash.  Unicorn gets one mapping per region and enforces protections for the
+guest's own loads and stores.
+"""
+from __future__ import annotations
+
+import bisect
+import mmap as _mmap
+import os
+import struct
+from dataclasses import dataclass
+
+from .uc import UC_PROT_EXEC, UC_PROT_READ, UC_PROT_WRITE, ffi, lib, libc
+
+PAGE = 4096
+PAGE_MASK = ~(PAGE - 1)
+WINDOW_SIZE = 1 << 40          # guest addresses 0 .. 1 TiB
+STACK_TOP = WINDOW_SIZE - PAGE * 16
+MMAP_TOP = STACK_TOP - (1 << 33)   # below an 8 GiB gap for the stack
+ET_DYN_BASE = 0x55_0000_0000   # qemu-user's choice for 64-bit guests
+INTERP_BASE = 0x7f_0000_0000
+
+# Linux PROT_* values (the guest's); the same numbers as unicorn's UC_PROT_*.
+PROT_READ, PROT_WRITE, PROT_EXEC = 1, 2, 4
+
+_MAP_FIXED = 0x10  # identical on Linux and the BSDs/macOS; the mmap module does not export it
+_MAP_NORESERVE = getattr(_mmap, "MAP_NORESERVE", 0)
+_MAP_ANON = _mmap.MAP_ANONYMOUS
+_MAP_PRIVATE = _mmap.MAP_PRIVATE
+_MAP_FAILED = 0xFFFFFFFFFFFFFFFF
+
+
+class GuestFault(Exception):
+    """A syscall touched guest memory that is not mapped with the needed access."""
+
+    def __init__(self, addr: int):
+        super().__init__(f"guest fault at {addr:#x}")
+        self.addr = addr
+
+
+@dataclass(slots=True)
+class Region:
+    start: int
+    end: int
+    prot: int
+    name: str = ""          # what /proc/self/maps shows: a path, [stack], [heap]
+    offset: int = 0         # file offset of `start` for file mappings
+    shared: bool = False
+
+
+def page_up(n: int) -> int:
+    return (n + PAGE - 1) & PAGE_MASK
+
+
+def page_down(n: int) -> int:
+    return n & PAGE_MASK
+
+
+def _host_prot(prot: int, shared: bool) -> int:
+    # Private memory stays host-writable whatever the guest protection: the
+    # emulator writes into it (loader, syscalls) and unicorn enforces the
+    # guest's view.  Shared file mappings must follow the file's open mode.
+    if not shared:
+        return _mmap.PROT_READ | _mmap.PROT_WRITE
+    host = _mmap.PROT_READ
+    if prot & PROT_WRITE:
+        host |= _mmap.PROT_WRITE
+    return host
+
+
+class GuestMemory:
+    """The guest address space of one emulated process."""
+
+    def __init__(self, uc) -> None:
+        self.uc = uc
+        base = libc.mmap(ffi.NULL, WINDOW_SIZE, 0,
+                         _MAP_PRIVATE | _MAP_ANON | _MAP_NORESERVE, -1, 0)
+        if int(ffi.cast("uintptr_t", base)) == _MAP_FAILED:
+            raise MemoryError("cannot reserve the guest address window")
+        self.host_base = int(ffi.cast("uintptr_t", base))
+        self.window = memoryview(ffi.buffer(base, WINDOW_SIZE))
+        # Host pages larger than the guest's (Apple silicon: 16 KiB) cannot be
+        # mapped one guest page at a time; then host memory is committed in
+        # host-page units and recycled pages are zeroed by hand.
+        self.fine_host_pages = _mmap.PAGESIZE == PAGE
+        self.starts: list[int] = []
+        self.regions: list[Region] = []
+        self.brk_start = 0
+        self.brk_cur = 0
+        self.mmap_top = MMAP_TOP
+
+    # ----- lookup and access checks -----------------------------------------
+
+    def region_at(self, addr: int) -> Region | None:
+        i = bisect.bisect_right(self.starts, addr) - 1
+        if i >= 0:
+            r = self.regions[i]
+            if addr < r.end:
+                return r
+        return None
+
+    def check(self, addr: int, size: int, prot: int) -> None:
+        """Raise GuestFault unless [addr, addr+size) is mapped with `prot`."""
+        if size <= 0:
+            if size < 0:
+                raise GuestFault(addr)
+            return
+        end = addr + size
+        if addr < 0 or end > WINDOW_SIZE:
+            raise GuestFault(addr)
+        starts = self.starts
+        i = bisect.bisect_right(starts, addr) - 1
+        if i < 0:
+            raise GuestFault(addr)
+        regions = self.regions
+        r = regions[i]
+        while True:
+            if addr >= r.end or (r.prot & prot) != prot:
+                raise GuestFault(addr)
+            if end <= r.end:
+                return
+            addr = r.end
+            i += 1
+            if i >= len(regions):
+                raise GuestFault(addr)
+            r = regions[i]
+            if r.start != addr:
+                raise GuestFault(addr)
+
+    def view(self, addr: int, size: int, write: bool = False) -> memoryview:
+        """A writable memoryview of guest memory, checked for read (or write) access."""
+        self.check(addr, size, PROT_WRITE if write else PROT_READ)
+        return self.window[addr:addr + size]
+
+    def read(self, addr: int, size: int) -> bytes:
+        self.check(addr, size, PROT_READ)
+        return bytes(self.window[addr:addr + size])
+
+    def write(self, addr: int, data) -> None:
+        n = len(data)
+        self.check(addr, n, PROT_WRITE)
+        self.window[addr:addr + n] = data
+
+    def cstr(self, addr: int, limit: int = 4096) -> bytes:
+        """A NUL-terminated guest string (without the NUL); at most `limit` bytes read."""
+        out = bytearray()
+        win = self.window
+        while True:
+            r = self.region_at(addr)
+            if r is None or not (r.prot & PROT_READ):
+                raise GuestFault(addr)
+            chunk_end = min(r.end, addr + limit - len(out))
+            nul = bytes(win[addr:chunk_end]).find(b"\0")
+            if nul >= 0:
+                out += win[addr:addr + nul]
+                return bytes(out)
+            out += win[addr:chunk_end]
+            if len(out) >= limit:
+                raise ValueError("string too long")
+            addr = chunk_end
+
+    def unpack(self, st: struct.Struct, addr: int) -> tuple:
+        self.check(addr, st.size, PROT_READ)
+        return st.unpack_from(self.window, addr)
+
+    def pack(self, st: struct.Struct, addr: int, *values) -> None:
+        self.check(addr, st.size, PROT_WRITE)
+        st.pack_into(self.window, addr, *values)
+
+    def u64(self, addr: int) -> int:
+        return self.unpack(_U64, addr)[0]
+
+    def put_u64(self, addr: int, value: int) -> None:
+        self.pack(_U64, addr, value & 0xFFFFFFFFFFFFFFFF)
+
+    def u32(self, addr: int) -> int:
+        return self.unpack(_U32, addr)[0]
+
+    def put_u32(self, addr: int, value: int) -> None:
+        self.pack(_U32, addr, value & 0xFFFFFFFF)
+
+    # ----- mapping ------------------------------------------------------------
+
+    def is_free(self, addr: int, size: int) -> bool:
+        end = addr + size
+        if addr < PAGE or end > WINDOW_SIZE:
+            return False
+        i = bisect.bisect_left(self.starts, end) - 1
+        return i < 0 or self.regions[i].end <= addr
+
+    def find_free(self, size: int, hint: int = 0) -> int:
+        """A free page-aligned range of `size` bytes: at `hint` if free, else top-down."""
+        size = page_up(size)
+        if hint:
+            hint = page_down(hint)
+            if self.is_free(hint, size):
+                return hint
+        top = self.mmap_top
+        # Walk gaps between regions from the top of the mmap area downwards.
+        for r in reversed(self.regions):
+            if r.start >= top:
+                continue
+            if r.end <= top - size:
+                return top - size
+            top = min(top, r.start)
+        if top - size >= PAGE:
+            return top - size
+        raise MemoryError("guest address space exhausted")
+
+    def _commit(self, addr: int, size: int, prot: int, shared: bool = False,
+                fd: int = -1, offset: int = 0) -> None:
+        host = self.host_base + addr
+        if self.fine_host_pages:
+            if fd >= 0:
+                flags = _MAP_FIXED | (_mmap.MAP_SHARED if shared else _MAP_PRIVATE)
+            else:
+                flags = _MAP_FIXED | _MAP_PRIVATE | _MAP_ANON
+            p = libc.mmap(ffi.cast("void *", host), size, _host_prot(prot, shared), flags, fd, offset)
+            if int(ffi.cast("uintptr_t", p)) == _MAP_FAILED:
+                raise OSError(ffi.errno, os.strerror(ffi.errno))
+            return
+        if fd >= 0:
+            raise OSError(22, "host pages too large to share a file mapping")
+        # Coarse host pages: make the covering host pages usable (neighbours
+        # keep their contents, which a MAP_FIXED remap would destroy), then
+        # zero what the guest asked for.
+        hp = _mmap.PAGESIZE
+        lo = host & ~(hp - 1)
+        hi = (host + size + hp - 1) & ~(hp - 1)
+        libc.mprotect(ffi.cast("void *", lo), hi - lo, _mmap.PROT_READ | _mmap.PROT_WRITE)
+        ffi.memmove(ffi.cast("void *", host), bytes(size), size)
+
+    def _release(self, addr: int, size: int) -> None:
+        # Give the pages back to the host; the range stays reserved.  With
+        # coarse host pages a neighbour may still use part of the host page,
+        # so the memory is kept and zeroed on its next use instead.
+        if self.fine_host_pages:
+            libc.mmap(ffi.cast("void *", self.host_base + addr), size, 0,
+                      _MAP_FIXED | _MAP_PRIVATE | _MAP_ANON | _MAP_NORESERVE, -1, 0)
+
+    def map(self, addr: int, size: int, prot: int, name: str = "", *, fd: int = -1,
+            offset: int = 0, shared: bool = False) -> int:
+        """Map [addr, addr+size) (page-aligned, must be free): zeroed, or `fd`'s pages if shared."""
+        size = page_up(size)
+        if not self.is_free(addr, size):
+            raise OSError(17, "guest range already mapped")
+        self._commit(addr, size, prot, shared, fd, offset)
+        err = lib.uc_mem_map_ptr(self.uc, addr, size, prot & 7,
+                                 ffi.cast("void *", self.host_base + addr))
+        if err:
+            self._release(addr, size)
+            raise MemoryError(f"uc_mem_map_ptr({addr:#x}, {size:#x}) failed: {err}")
+        i = bisect.bisect_left(self.starts, addr)
+        self.starts.insert(i, addr)
+        self.regions.insert(i, Region(addr, addr + size, prot, name, offset, shared))
+        return addr
+
+    def _split_at(self, addr: int) -> None:
+        """Make `addr` a region boundary if it falls inside a region."""
+        r = self.region_at(addr)
+        if r is None or r.start == addr:
+            return
+        i = bisect.bisect_right(self.starts, addr) - 1
+        tail = Region(addr, r.end, r.prot, r.name, r.offset + (addr - r.start), r.shared)
+        r.end = addr
+        self.starts.insert(i + 1, addr)
+        self.regions.insert(i + 1, tail)
+
+    def _covered(self, addr: int, end: int) -> list[int]:
+        """Indices of regions inside [addr, end), after splitting at both ends."""
+        self._split_at(addr)
+        self._split_at(end)
+        lo = bisect.bisect_left(self.starts, addr)
+        hi = bisect.bisect_left(self.starts, end)
+        return list(range(lo, hi))
+
+    def unmap(self, addr: int, size: int) -> None:
+        end = addr + page_up(size)
+        idx = self._covered(addr, end)
+        for i in reversed(idx):
+            r = self.regions[i]
+            lib.uc_mem_unmap(self.uc, r.start, r.end - r.start)
+            self._release(r.start, r.end - r.start)
+            del self.starts[i]
+            del self.regions[i]
+
+    def protect(self, addr: int, size: int, prot: int) -> None:
+        """Change protection; the whole range must be mapped (else ENOMEM, like Linux)."""
+        end = addr + page_up(size)
+        a = addr
+        while a < end:
+            r = self.region_at(a)
+            if r is None:
+                raise OSError(12, "range not mapped")
+            a = r.end
+        for i in self._covered(addr, end):
+            r = self.regions[i]
+            if r.shared and (prot & PROT_WRITE) != (r.prot & PROT_WRITE):
+                if libc.mprotect(ffi.cast("void *", self.host_base + r.start), r.end - r.start,
+                                 _host_prot(prot, True)) != 0:
+                    raise OSError(ffi.errno, os.strerror(ffi.errno))
+            lib.uc_mem_protect(self.uc, r.start, r.end - r.start, prot & 7)
+            r.prot = prot
+        self._merge_around(addr, end)
+
+    def _merge_around(self, addr: int, end: int) -> None:
+        # Keep the region list short: neighbours with identical attributes and
+        # contiguous file offsets are one region for us (unicorn keeps its own).
+        i = max(bisect.bisect_right(self.starts, addr) - 2, 0)
+        while i + 1 < len(self.regions):
+            a, b = self.regions[i], self.regions[i + 1]
+            if a.start > end:
+                break
+            if (a.end == b.start and a.prot == b.prot and a.name == b.name
+                    and a.shared == b.shared and (not a.name or a.offset + (a.end - a.start) == b.offset)):
+                a.end = b.end
+                del self.starts[i + 1]
+                del self.regions[i + 1]
+            else:
+                i += 1
+
+    def unmap_all(self) -> None:
+        for r in list(self.regions):
+            lib.uc_mem_unmap(self.uc, r.start, r.end - r.start)
+            self._release(r.start, r.end - r.start)
+        self.starts.clear()
+        self.regions.clear()
+
+
+_U64 = struct.Struct("<Q")
+_U32 = struct.Struct("<I")

@@ -1,0 +1,155 @@
+"""The emulated process: its CPU, memory, fds and program image, and the run loop.
+
+One emulator process runs one guest process, so the state lives in the module
+singleton `proc`, which syscall handlers import directly (a global lookup is
+the cheapest way to reach it from the hot path).
+"""
+from __future__ import annotations
+
+import os
+import signal as _hostsig
+import sys
+
+from . import log
+from .cpu import REG_PC, REG_SP, REG_TPIDR_EL0, Cpu
+from .fdtable import FdTable
+from .memory import INTERP_BASE, PAGE, GuestMemory, page_up
+
+# What Linux shells print for a child killed by a signal (strsignal's wording).
+SIGNAL_MESSAGES = {
+    4: "Illegal instruction", 5: "Trace/breakpoint trap", 6: "Aborted", 7: "Bus error",
+    8: "Floating point exception", 11: "Segmentation fault", 31: "Bad system call",
+}
+SIGILL, SIGTRAP, SIGBUS, SIGSEGV = 4, 5, 7, 11
+
+# unicorn uc_err -> the Linux signal a real CPU fault would raise
+_UC_ERR_SIGNAL = {6: SIGSEGV, 7: SIGSEGV, 8: SIGSEGV, 12: SIGSEGV, 13: SIGSEGV, 14: SIGSEGV,
+                  10: SIGILL, 16: SIGBUS, 17: SIGBUS, 18: SIGBUS, 21: SIGILL}
+# unicorn interrupt numbers (qemu EXCP_*) other than SVC -> Linux signal
+_INTNO_SIGNAL = {1: SIGILL, 7: SIGTRAP, 3: SIGSEGV, 4: SIGSEGV}
+
+
+class Process:
+    """All state of the one guest process this emulator runs."""
+
+    def __init__(self) -> None:
+        self.cpu: Cpu | None = None
+        self.mem: GuestMemory | None = None
+        self.fds: FdTable | None = None
+        self.exe = ""                 # host path of the running guest program
+        self.argv: list[bytes] = []
+        self.envp: list[bytes] = []
+        self.auxv = b""
+        self.hwcap = (0, 0)
+        self.strace = False
+        self.fault_signal = 0
+        self.umask = 0o022
+        # Hooks later layers install: deliver a fault to a guest handler
+        # (returns True if the guest goes on), and work to do after a syscall.
+        self.on_guest_fault = None
+        self.after_syscall = None
+
+    # ----- set-up -----------------------------------------------------------------
+
+    def boot(self, path: str, argv: list[bytes], envp: list[bytes], *, strace: bool = False,
+             execfn: bytes | None = None) -> None:
+        """Create the CPU and memory, load `path` (and its interpreter), build the stack."""
+        from loader.elf import load_elf
+        from loader.hwcaps import compute_hwcaps
+        from loader import stack as st
+
+        if self.fds is None:
+            self.fds = FdTable()
+            log.set_fd(self.fds.reserve(os.dup(2)))
+        self.cpu = cpu = Cpu()
+        self.mem = mem = GuestMemory(cpu.uc)
+        self.strace = strace
+        image = load_elf(mem, path)
+        entry = image.entry
+        interp_base = 0
+        if image.interp:
+            from .paths import host_path
+            interp = load_elf(mem, host_path(os.fsencode(image.interp)), base=INTERP_BASE)
+            interp_base, entry = interp.base, interp.entry
+        mem.brk_start = mem.brk_cur = page_up(image.brk)
+        st.map_stack(mem)
+        self.hwcap = compute_hwcaps(cpu.sysreg)
+        uid, gid = os.getuid(), os.getgid()
+        auxv = [
+            (st.AT_PHDR, image.phdr), (st.AT_PHENT, image.phent), (st.AT_PHNUM, image.phnum),
+            (st.AT_PAGESZ, PAGE), (st.AT_BASE, interp_base), (st.AT_FLAGS, 0),
+            (st.AT_ENTRY, image.entry), (st.AT_UID, uid), (st.AT_EUID, os.geteuid()),
+            (st.AT_GID, gid), (st.AT_EGID, os.getegid()), (st.AT_SECURE, 0),
+            (st.AT_HWCAP, self.hwcap[0]), (st.AT_HWCAP2, self.hwcap[1]),
+            (st.AT_CLKTCK, os.sysconf("SC_CLK_TCK")), (st.AT_MINSIGSTKSZ, st.MINSIGSTKSZ),
+        ]
+        sp, self.auxv = st.build_stack(mem, argv, envp, auxv,
+                                       execfn if execfn is not None else os.fsencode(path))
+        self.exe = image.path
+        self.argv, self.envp = argv, envp
+        cpu.set_reg(REG_SP, sp)
+        cpu.set_reg(REG_TPIDR_EL0, 0)
+        self.entry = entry
+        self.install_hook()
+
+    def install_hook(self) -> None:
+        import syscalls
+        from syscalls.strace import Tracer
+
+        tracer = Tracer(self).trace if self.strace else None
+        self.cpu.install_syscall_hook(syscalls.dispatch_list(), self._on_cpu_exception,
+                                      syscalls.on_unknown, self._after_syscall, tracer)
+
+    def _after_syscall(self) -> None:
+        if self.after_syscall is not None:
+            self.after_syscall()
+
+    def _on_cpu_exception(self, intno: int) -> None:
+        self.fault_signal = _INTNO_SIGNAL.get(intno, SIGILL)
+        self.cpu.stop("fault")
+
+    # ----- running -------------------------------------------------------------------
+
+    def exit(self, status: int) -> None:
+        """End the guest with exit status `status` (called from exit/exit_group)."""
+        self.cpu.exit_status = status & 0xFF
+        self.cpu.stop("exit")
+
+    def run(self) -> int:
+        """Run until the guest exits; returns the status for the host process."""
+        cpu = self.cpu
+        pc = self.entry
+        while True:
+            err = cpu.start(pc)
+            reason = cpu.stop_reason
+            if reason == "exit":
+                return cpu.exit_status
+            if reason == "fault":
+                sig = self.fault_signal
+            elif err:
+                sig = _UC_ERR_SIGNAL.get(err, SIGSEGV)
+            else:
+                # Stopped on request (signal delivery, new image): resume where the CPU is.
+                pc = cpu.reg(REG_PC)
+                continue
+            if self.on_guest_fault is not None and self.on_guest_fault(sig):
+                pc = cpu.reg(REG_PC)
+                continue
+            return self.terminate_by_signal(sig)
+
+    def terminate_by_signal(self, sig: int) -> int:
+        """End like a Linux process killed by `sig`: the shell's message, status 128+sig."""
+        if os.environ.get("ELFUSE_DEBUG") or "--trace-faults" in sys.argv:
+            from .faults import describe_fault
+            log.emit(describe_fault(self, sig))
+        msg = SIGNAL_MESSAGES.get(sig)
+        if msg is None:
+            try:
+                msg = _hostsig.strsignal(sig) or f"Signal {sig}"
+            except ValueError:
+                msg = f"Signal {sig}"
+        log.emit(msg + "\n")
+        return 128 + sig
+
+
+proc = Process()

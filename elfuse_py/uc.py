@@ -1,0 +1,103 @@
+"""cffi binding to the libunicorn shared library shipped by the `unicorn` wheel.
+
+This module owns the C-level declarations and the one loaded library handle.
+Everything on the syscall path (register batches, the interrupt hook, memory
+mapping) goes through here rather than through the ctypes-based Python
+binding, which costs an order of magnitude more per call.
+"""
+from __future__ import annotations
+
+import glob
+import os
+
+import cffi
+
+ffi = cffi.FFI()
+ffi.cdef(
+    """
+    typedef struct uc_struct uc_engine;
+    typedef size_t uc_hook;
+    typedef int uc_err;
+
+    typedef struct uc_arm64_cp_reg {
+        uint32_t crn; uint32_t crm; uint32_t op0; uint32_t op1; uint32_t op2;
+        uint64_t val;
+    } uc_arm64_cp_reg;
+
+    unsigned int uc_version(unsigned int *major, unsigned int *minor);
+    uc_err uc_open(int arch, int mode, uc_engine **uc);
+    uc_err uc_close(uc_engine *uc);
+    uc_err uc_ctl(uc_engine *uc, int control, ...);
+    const char *uc_strerror(uc_err code);
+    uc_err uc_reg_write(uc_engine *uc, int regid, const void *value);
+    uc_err uc_reg_read(uc_engine *uc, int regid, void *value);
+    uc_err uc_reg_write_batch(uc_engine *uc, int const *regs, void *const *vals, int count);
+    uc_err uc_reg_read_batch(uc_engine *uc, int const *regs, void **vals, int count);
+    uc_err uc_emu_start(uc_engine *uc, uint64_t begin, uint64_t until, uint64_t timeout, size_t count);
+    uc_err uc_emu_stop(uc_engine *uc);
+    uc_err uc_hook_add(uc_engine *uc, uc_hook *hh, int type, void *callback,
+                       void *user_data, uint64_t begin, uint64_t end, ...);
+    uc_err uc_hook_del(uc_engine *uc, uc_hook hh);
+    uc_err uc_mem_map_ptr(uc_engine *uc, uint64_t address, uint64_t size, uint32_t perms, void *ptr);
+    uc_err uc_mem_unmap(uc_engine *uc, uint64_t address, uint64_t size);
+    uc_err uc_mem_protect(uc_engine *uc, uint64_t address, uint64_t size, uint32_t perms);
+    """
+)
+
+# Host libc: anonymous/file mappings that back guest memory.
+ffi.cdef(
+    """
+    void *mmap(void *addr, size_t length, int prot, int flags, int fd, long offset);
+    int munmap(void *addr, size_t length);
+    int mprotect(void *addr, size_t len, int prot);
+    int madvise(void *addr, size_t length, int advice);
+    """
+)
+
+# Constants from unicorn.h (stable ABI values).
+UC_ARCH_ARM64 = 2
+UC_MODE_ARM = 0
+UC_HOOK_INTR = 1
+UC_PROT_NONE, UC_PROT_READ, UC_PROT_WRITE, UC_PROT_EXEC = 0, 1, 2, 4
+UC_CTL_CPU_MODEL = 7
+UC_CTL_IO_WRITE = 1
+UC_CPU_ARM64_MAX = 3
+
+UC_ERR_NAMES = {
+    0: "OK", 1: "NOMEM", 6: "READ_UNMAPPED", 7: "WRITE_UNMAPPED", 8: "FETCH_UNMAPPED",
+    10: "INSN_INVALID", 12: "WRITE_PROT", 13: "READ_PROT", 14: "FETCH_PROT",
+    16: "READ_UNALIGNED", 17: "WRITE_UNALIGNED", 18: "FETCH_UNALIGNED", 21: "EXCEPTION",
+}
+
+
+def uc_ctl_write(ctl_type: int, nargs: int) -> int:
+    """The UC_CTL_WRITE(type, nr) macro."""
+    return ctl_type | (nargs << 26) | (UC_CTL_IO_WRITE << 30)
+
+
+def _find_libunicorn() -> str:
+    override = os.environ.get("ELFUSE_LIBUNICORN")
+    if override:
+        return override
+    import importlib.util
+
+    spec = importlib.util.find_spec("unicorn")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("the 'unicorn' package is not installed")
+    libdir = os.path.join(list(spec.submodule_search_locations)[0], "lib")
+    for pattern in ("libunicorn.so*", "libunicorn*.dylib", "unicorn.dll"):
+        found = sorted(glob.glob(os.path.join(libdir, pattern)))
+        if found:
+            return found[0]
+    raise ImportError(f"no libunicorn shared library in {libdir}")
+
+
+# Finding the library through importlib avoids importing the ctypes binding
+# (and its start-up cost) just to learn where the wheel put the .so.
+lib = ffi.dlopen(_find_libunicorn())
+libc = ffi.dlopen(None)
+
+
+def check(err: int, what: str) -> None:
+    if err:
+        raise RuntimeError(f"{what}: {ffi.string(lib.uc_strerror(err)).decode()}")

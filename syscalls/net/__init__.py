@@ -1,0 +1,1 @@
+"""Linux socket syscalls on host sockets (placeholder)."""

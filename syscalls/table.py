@@ -1,0 +1,70 @@
+"""The syscall table: one entry per AArch64 syscall number.
+
+Each entry names the syscall, its handler, its support level and a one-line
+note, plus an argument spec used only by the strace printer.  Handler modules
+register with the :func:`syscall` decorator; :func:`dispatch_list` flattens the
+table into the list the CPU hook indexes by number.
+
+Handlers take the raw 64-bit register values they need (the count comes from
+the function's signature) and return the result as a Python int: a value, or
+``-errno`` with a *Linux* errno.  They may instead raise ``OSError`` (host
+errno, translated by name), ``GuestFault`` (-EFAULT), or return ``None`` when
+they have set the registers themselves (exit, execve, rt_sigreturn).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from .numbers import SYSCALL_NAMES, SYSCALL_NUMBERS
+
+FULL = "full"          # behaves as on Linux
+PARTIAL = "partial"    # the common cases; the note says what is missing
+ENOSYS_LEVEL = "enosys"  # deliberately -ENOSYS, as Linux without the feature
+
+
+@dataclass(slots=True)
+class Syscall:
+    nr: int
+    name: str
+    handler: Callable | None = None
+    level: str = ENOSYS_LEVEL
+    note: str = ""
+    args: tuple[str, ...] = field(default_factory=tuple)
+    ret: str = "int"       # how strace shows the result: int, hex, fd
+
+
+TABLE: dict[int, Syscall] = {nr: Syscall(nr, name) for nr, name in SYSCALL_NAMES.items()}
+
+
+def syscall(name: str, args: str = "", level: str = FULL, note: str = "",
+            ret: str = "int") -> Callable[[Callable], Callable]:
+    """Register the decorated function as the handler of syscall `name`.
+
+    `args` is a comma-separated list of argument kinds for strace (fd, dirfd,
+    int, uint, long, hex, ptr, path, str, buf_in, buf_out, size, oflags, mode,
+    signal, flags); it does not affect dispatch.
+    """
+    nr = SYSCALL_NUMBERS[name]
+
+    def register(fn: Callable) -> Callable:
+        TABLE[nr] = Syscall(nr, name, fn, level, note,
+                            tuple(a.strip() for a in args.split(",") if a.strip()), ret)
+        return fn
+
+    return register
+
+
+def not_supported(name: str, note: str) -> None:
+    """Mark `name` as deliberately returning -ENOSYS (no warning is printed)."""
+    nr = SYSCALL_NUMBERS[name]
+    TABLE[nr] = Syscall(nr, name, None, ENOSYS_LEVEL, note)
+
+
+def dispatch_list(size: int = 1024) -> list:
+    """(handler, nargs) per number, None where there is no handler."""
+    out: list = [None] * size
+    for nr, entry in TABLE.items():
+        if entry.handler is not None:
+            out[nr] = (entry.handler, entry.handler.__code__.co_argcount)
+    return out

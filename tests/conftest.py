@@ -1,0 +1,6 @@
+"""pytest configuration: makes the checkout importable and exposes the helpers."""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
