@@ -18,6 +18,18 @@ import resource
 RESERVED_FDS = 64
 
 
+class FdState:
+    """Emulator state attached to one guest fd (e.g. a socket's Linux type).
+
+    A subclass that sets ``intercepts_io`` implements ``io_read(fd, views)``
+    and ``io_write(fd, views)`` (lists of guest memoryviews, returning a byte
+    count or -errno); read/readv/write/writev then delegate to it.  State
+    objects must be picklable: they survive execve.
+    """
+
+    intercepts_io = False
+
+
 class FdTable:
     def __init__(self) -> None:
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)

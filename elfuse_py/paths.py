@@ -19,3 +19,16 @@ def host_path(guest: bytes) -> str:
         if os.path.lexists(candidate):
             return candidate
     return path
+
+
+def open_special(guest: bytes, flags: int, mode: int) -> int | None:
+    """An fd for a path the emulator synthesises (/proc/self/maps, …), or None.
+
+    `flags` are Linux open flags.  The procfs module replaces this function.
+    """
+    return None
+
+
+def readlink_special(guest: bytes) -> bytes | None:
+    """The link target of an emulated link (/proc/self/exe, /proc/self/fd/N), or None."""
+    return None

@@ -48,6 +48,7 @@ class Process:
         # (returns True if the guest goes on), and work to do after a syscall.
         self.on_guest_fault = None
         self.after_syscall = None
+        self.signal_hook = None       # set by the signals layer: queue a signal for delivery
 
     # ----- set-up -----------------------------------------------------------------
 
@@ -107,6 +108,18 @@ class Process:
     def _on_cpu_exception(self, intno: int) -> None:
         self.fault_signal = _INTNO_SIGNAL.get(intno, SIGILL)
         self.cpu.stop("fault")
+
+    def post_signal(self, sig: int) -> None:
+        """Raise Linux signal `sig` in the guest (e.g. SIGPIPE after EPIPE).
+
+        Until signal delivery exists this applies the default action of the
+        signals syscalls raise synchronously: SIGPIPE terminates.
+        """
+        if self.signal_hook is not None:
+            self.signal_hook(sig)
+            return
+        self.cpu.exit_status = self.terminate_by_signal(sig)
+        self.cpu.stop("exit")
 
     # ----- running -------------------------------------------------------------------
 
