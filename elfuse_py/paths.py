@@ -1,24 +1,112 @@
-"""Guest path -> host path translation (the guest root, /proc emulation hook).
+"""Guest path -> host path translation: the guest root (sysroot) and the /proc seam.
 
-Without a sysroot a guest path is the host path.  With one (`--sysroot`,
-ELFUSE_SYSROOT) an absolute guest path resolves inside it first and falls back
-to the host path where the sysroot has no such file.
+Without a sysroot a guest path is the host path (one decode, nothing else: this
+runs on every open/stat).  With one (`--sysroot`, ELFUSE_SYSROOT, like
+qemu-user's -L / QEMU_LD_PREFIX) an absolute guest path is resolved inside it
+first, one component at a time:
+
+- `..` at the sysroot's root stays at the root, so a guest path never climbs out;
+- a symlink met inside the sysroot is followed *inside* it: an absolute target
+  (`/lib -> /usr/lib`) restarts from the sysroot's root, a relative one goes on
+  from the link's directory;
+- if the sysroot has no such file, the host path is used instead (the guest
+  still sees the host's /tmp, /home, …).
+
+/proc, /dev and /sys always come from the host: they belong to the kernel, not
+to the distribution image.  `procfs` replaces `open_special`/`readlink_special`
+and `proc_host_path` below when it is imported (at the end of this module).
 """
 from __future__ import annotations
 
+import errno
 import os
 
 sysroot: str | None = None
 
+# Links followed while resolving one path before giving ELOOP, as Linux's MAXSYMLINKS.
+_MAXSYMLINKS = 40
+# Top-level directories that always come from the host.
+_HOST_ONLY = (b"proc", b"dev", b"sys")
 
-def host_path(guest: bytes) -> str:
-    """The host path for a guest path given as bytes."""
-    path = os.fsdecode(guest)
-    if sysroot and path.startswith("/"):
-        candidate = os.path.join(sysroot, path.lstrip("/"))
-        if os.path.lexists(candidate):
-            return candidate
-    return path
+
+def set_sysroot(path: str | None) -> None:
+    """Use `path` (made absolute) as the guest root; None for none."""
+    global sysroot
+    sysroot = os.path.abspath(path) if path else None
+
+
+def host_path(guest: bytes, follow: bool = True) -> str:
+    """The host path for a guest path given as bytes.
+
+    `follow` says whether a symlink in the last component is followed (False
+    for lstat, readlink, unlink, O_NOFOLLOW …); links in earlier components
+    are always followed.
+    """
+    if guest[:6] == b"/proc/":
+        return proc_host_path(guest)
+    if sysroot is None or guest[:1] != b"/":
+        return os.fsdecode(guest)
+    found = resolve_in_sysroot(guest, follow)
+    return found if found is not None else os.fsdecode(guest)
+
+
+def resolve_in_sysroot(guest: bytes, follow: bool = True) -> str | None:
+    """The host path of absolute `guest` inside the sysroot, or None if it has no such file."""
+    root = os.fsencode(sysroot)
+    parts = [p for p in guest.split(b"/") if p and p != b"."]
+    if parts and parts[0] in _HOST_ONLY:
+        return None
+    # `stack` holds the resolved components below the root; `todo` what is left.
+    stack: list[bytes] = []
+    todo = parts[::-1]
+    links = 0
+    while todo:
+        part = todo.pop()
+        if part == b".":
+            continue
+        if part == b"..":
+            if stack:
+                stack.pop()
+            continue
+        stack.append(part)
+        if not follow and not todo:
+            break
+        here = root + b"/" + b"/".join(stack)
+        try:
+            target = os.readlink(here)
+        except FileNotFoundError:
+            return None
+        except OSError as e:
+            if e.errno == errno.EINVAL:      # exists, not a link
+                continue
+            if e.errno == errno.ENOTDIR:     # a file used as a directory: let the host say so
+                return os.fsdecode(here + b"/" + b"/".join(todo[::-1]))
+            return None
+        links += 1
+        if links > _MAXSYMLINKS:
+            raise OSError(errno.ELOOP, os.strerror(errno.ELOOP))
+        stack.pop()
+        if target.startswith(b"/"):
+            stack = []
+        todo.extend(p for p in reversed(target.split(b"/")) if p and p != b".")
+    if stack and stack[0] in _HOST_ONLY:
+        return None
+    here = root + (b"/" + b"/".join(stack) if stack else b"")
+    if not os.path.lexists(here):
+        return None
+    return os.fsdecode(here)
+
+
+def guest_path(host: str) -> str:
+    """The guest's name for a host path: the sysroot prefix taken off (for /proc/self/exe…)."""
+    if sysroot and (host == sysroot or host.startswith(sysroot + "/")):
+        return host[len(sysroot):] or "/"
+    return host
+
+
+def proc_host_path(guest: bytes) -> str:
+    """Host path for a /proc/… guest path (procfs maps /proc/self/exe to the guest program)."""
+    return os.fsdecode(guest)
 
 
 def open_special(guest: bytes, flags: int, mode: int) -> int | None:
@@ -32,3 +120,9 @@ def open_special(guest: bytes, flags: int, mode: int) -> int | None:
 def readlink_special(guest: bytes) -> bytes | None:
     """The link target of an emulated link (/proc/self/exe, /proc/self/fd/N), or None."""
     return None
+
+
+# Installs the /proc emulation: replaces proc_host_path, open_special and
+# readlink_special in this module.  Callers must look them up as
+# `paths.open_special(...)` (module attribute), not import the names early.
+from . import procfs  # noqa: E402,F401

@@ -1,0 +1,253 @@
+"""/proc as the guest expects it, synthesised from the emulator's state.
+
+The host's /proc describes the Python process running the emulator; the guest
+must instead see *its* program, mappings, argv and CPU.  This module owns:
+
+- links: /proc/self/exe (the guest program, by its guest name),
+  /proc/self/fd/N (the host's link, with the sysroot prefix taken off),
+  /proc/self/cwd, /proc/self/root;
+- synthesised read-only files: /proc/self/maps (from proc.mem.regions, in
+  Linux's format), cmdline, environ, auxv, stat, comm, and /proc/cpuinfo for an
+  AArch64 CPU (features from proc.hwcap).  Each open gets a fresh snapshot in
+  an anonymous file (memfd on Linux, an unlinked temp file elsewhere), so
+  reads, seeks and fstat behave like a regular file;
+- /proc/<own pid>/… and /proc/thread-self/… mean /proc/self/…;
+  /proc/self/fd/ lists the guest's fds (the host's list on Linux, /dev/fd on
+  hosts without /proc).
+
+Importing it installs its functions into `elfuse_py.paths`.
+"""
+from __future__ import annotations
+
+import errno
+import os
+import tempfile
+
+from . import paths
+
+# Linux open flags (the guest's), as numbers: only these matter here.
+_O_ACCMODE, _O_CREAT, _O_TRUNC, _O_DIRECTORY, _O_CLOEXEC = 3, 0o100, 0o1000, 0o40000, 0o2000000
+
+_HAVE_PROC = os.path.isdir("/proc/self/fd")
+_HOST_FD_DIR = "/proc/self/fd" if _HAVE_PROC else "/dev/fd"
+
+# arch/arm64/kernel/cpuinfo.c hwcap_str: AT_HWCAP bits 0.., then AT_HWCAP2 bits 0..
+_HWCAP_NAMES = ("fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp asimdhp cpuid asimdrdm "
+                "jscvt fcma lrcpc dcpop sha3 sm3 sm4 asimddp sha512 sve asimdfhm dit uscat ilrcpc "
+                "flagm ssbs sb paca pacg").split()
+_HWCAP2_NAMES = ("dcpodp sve2 sveaes svepmull svebitperm svesha3 svesm4 flagm2 frint svei8mm "
+                 "svef32mm svef64mm svebf16 i8mm bf16 dgh rng bti mte ecv afp rpres mte3 sme "
+                 "smei16i64 smef64f64 smei8i32 smef16f32 smeb16f32 smef32f32 smefa64 wfxt ebf16 "
+                 "sveebf16").split()
+
+
+def _proc():
+    from .process import proc
+    return proc
+
+
+def _normalise(guest: bytes) -> bytes | None:
+    """`guest` as b'self/…' (or b'cpuinfo' …) relative to /proc, for our own process; else None."""
+    if not guest.startswith(b"/proc/"):
+        return None
+    rest = [p for p in guest[6:].split(b"/") if p and p != b"."]
+    if not rest:
+        return None
+    head = rest[0]
+    if head in (b"self", b"thread-self") or head == str(os.getpid()).encode():
+        rest[0] = b"self"
+    elif head.isdigit():
+        return None          # another process: the host's view
+    return b"/".join(rest)
+
+
+# ----- links ------------------------------------------------------------------------------
+
+def exe_guest_path() -> bytes:
+    return os.fsencode(paths.guest_path(_proc().exe))
+
+
+def readlink_special(guest: bytes) -> bytes | None:
+    """Target of /proc/self/exe, /proc/self/fd/N, cwd, root as the guest sees them; else None."""
+    rel = _normalise(guest)
+    if rel is None or not rel.startswith(b"self/"):
+        return None
+    parts = rel.split(b"/")
+    if parts == [b"self", b"exe"]:
+        return exe_guest_path()
+    if parts == [b"self", b"root"]:
+        return b"/"
+    if parts == [b"self", b"cwd"]:
+        return os.fsencode(paths.guest_path(os.getcwd()))
+    if len(parts) == 3 and parts[1] == b"fd" and parts[2].isdigit():
+        fd = int(parts[2])
+        if not _proc().fds.valid(fd):
+            raise OSError(errno.ENOENT, os.strerror(errno.ENOENT))
+        if _HAVE_PROC:
+            target = os.readlink(f"/proc/self/fd/{fd}")    # ENOENT if not open
+        else:
+            os.fstat(fd)                                   # EBADF -> ENOENT below
+            target = _fd_path_fallback(fd)
+        return os.fsencode(paths.guest_path(target))
+    return None
+
+
+def _fd_path_fallback(fd: int) -> str:
+    # macOS: F_GETPATH gives a file's path; pipes and sockets get Linux-style names.
+    import fcntl
+    import stat
+    getpath = getattr(fcntl, "F_GETPATH", None)
+    if getpath is not None:
+        try:
+            return fcntl.fcntl(fd, getpath, bytes(1024)).split(b"\0", 1)[0].decode()
+        except OSError:
+            pass
+    st = os.fstat(fd)
+    kind = "pipe" if stat.S_ISFIFO(st.st_mode) else "socket" if stat.S_ISSOCK(st.st_mode) else "anon_inode"
+    return f"{kind}:[{st.st_ino}]"
+
+
+def proc_host_path(guest: bytes) -> str:
+    """Host path for a /proc/… guest path: /proc/self/exe is the guest program itself."""
+    rel = _normalise(guest)
+    if rel == b"self/exe":
+        return _proc().exe
+    if rel is not None and rel.startswith(b"self/fd") and not _HAVE_PROC:
+        return _HOST_FD_DIR + os.fsdecode(rel[7:])
+    if rel is not None and rel.startswith(b"self") and _HAVE_PROC:
+        return "/proc/" + os.fsdecode(rel)       # /proc/<own pid>/x -> /proc/self/x
+    return os.fsdecode(guest)
+
+
+# ----- synthesised files ----------------------------------------------------------------------
+
+def maps_text() -> bytes:
+    """/proc/self/maps for the guest's mappings, in Linux's show_map_vma() format."""
+    mem = _proc().mem
+    out = []
+    inodes: dict[str, tuple[int, int]] = {}
+    for r in mem.regions:
+        perms = ("r" if r.prot & 1 else "-") + ("w" if r.prot & 2 else "-") + \
+                ("x" if r.prot & 4 else "-") + ("s" if r.shared else "p")
+        name = r.name
+        dev, ino, offset = "00:00", 0, 0
+        if name and not name.startswith("["):
+            if name not in inodes:
+                try:
+                    st = os.stat(name)
+                    inodes[name] = (st.st_dev, st.st_ino)
+                except OSError:
+                    inodes[name] = (0, 0)
+            d, ino = inodes[name]
+            dev = f"{os.major(d):02x}:{os.minor(d):02x}"
+            offset = r.offset
+            name = paths.guest_path(name)
+        line = f"{r.start:08x}-{r.end:08x} {perms} {offset:08x} {dev} {ino}"
+        if name:
+            # seq_setwidth(25 + 6 * sizeof(void *) - 1) then seq_pad(' ')
+            line = line.ljust(72) + " " + name
+        out.append(line + "\n")
+    return "".join(out).encode()
+
+
+def _nul_list(items: list[bytes]) -> bytes:
+    return b"".join(a + b"\0" for a in items)
+
+
+def cpuinfo_text() -> bytes:
+    hw1, hw2 = _proc().hwcap
+    feats = [n for i, n in enumerate(_HWCAP_NAMES) if hw1 >> i & 1]
+    feats += [n for i, n in enumerate(_HWCAP2_NAMES) if hw2 >> i & 1]
+    cpus = os.cpu_count() or 1
+    block = ("BogoMIPS\t: 50.00\n"
+             f"Features\t: {' '.join(feats)}\n"
+             "CPU implementer\t: 0x41\nCPU architecture: 8\nCPU variant\t: 0x0\n"
+             "CPU part\t: 0xd0c\nCPU revision\t: 1\n\n")
+    return "".join(f"processor\t: {i}\n{block}" for i in range(cpus)).encode()
+
+
+def comm() -> bytes:
+    return os.path.basename(os.fsencode(_proc().exe))[:15]
+
+
+def stat_text() -> bytes:
+    """/proc/self/stat: the fields programs read (pid, comm, state, ppid, pgrp, sid, vsize…)."""
+    proc = _proc()
+    pid = os.getpid()
+    vsize = sum(r.end - r.start for r in proc.mem.regions)
+    try:
+        pgrp, sid = os.getpgrp(), os.getsid(0)
+    except OSError:
+        pgrp, sid = pid, pid
+    t = os.times()
+    tck = os.sysconf("SC_CLK_TCK")
+    fields = [pid, f"({comm().decode(errors='replace')})", "R", os.getppid(), pgrp, sid, 0, -1, 0,
+              0, 0, 0, 0, int(t.user * tck), int(t.system * tck), 0, 0, 20, 0, 1, 0, 0,
+              vsize, 0, 2 ** 64 - 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 17, 0, 0, 0, 0, 0,
+              0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+    return (" ".join(str(f) for f in fields) + "\n").encode()
+
+
+def _files() -> dict:
+    proc = _proc()
+    return {
+        b"self/maps": maps_text,
+        b"self/cmdline": lambda: _nul_list(proc.argv),
+        b"self/environ": lambda: _nul_list(proc.envp),
+        b"self/auxv": lambda: proc.auxv,
+        b"self/stat": stat_text,
+        b"self/comm": lambda: comm() + b"\n",
+        b"cpuinfo": cpuinfo_text,
+    }
+
+
+def _anon_file(data: bytes, cloexec: bool) -> int:
+    """A read-only fd on an anonymous regular file holding `data`, at offset 0."""
+    if hasattr(os, "memfd_create") and _HAVE_PROC:
+        wfd = os.memfd_create("elfuse-proc", os.MFD_CLOEXEC)
+        try:
+            os.write(wfd, data)
+            # Reopening through /proc gives an independent, read-only open file.
+            fd = os.open(f"/proc/self/fd/{wfd}", os.O_RDONLY)
+        finally:
+            os.close(wfd)
+    else:
+        wfd, name = tempfile.mkstemp(prefix="elfuse-proc-")
+        try:
+            fd = os.open(name, os.O_RDONLY)
+            os.unlink(name)
+            os.write(wfd, data)
+        finally:
+            os.close(wfd)
+    # Python opens fds close-on-exec; the guest asked for what it asked for.
+    if not cloexec:
+        os.set_inheritable(fd, True)
+    return fd
+
+
+def open_special(guest: bytes, flags: int, mode: int) -> int | None:
+    """An fd for a synthesised /proc file, or None for paths the host serves.
+
+    `flags` are Linux open flags.  Raises OSError (EACCES for writing, ENOTDIR
+    for O_DIRECTORY) as Linux would for these read-only files.
+    """
+    rel = _normalise(guest)
+    if rel is None:
+        return None
+    make = _files().get(rel)
+    if make is None:
+        return None
+    if flags & _O_ACCMODE or flags & (_O_CREAT | _O_TRUNC):
+        raise OSError(errno.EACCES, os.strerror(errno.EACCES))
+    if flags & _O_DIRECTORY:
+        raise OSError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
+    fd = _anon_file(make(), bool(flags & _O_CLOEXEC))
+    if not _proc().fds.valid(fd):
+        os.close(fd)
+        raise OSError(errno.EMFILE, os.strerror(errno.EMFILE))
+    return fd
+
+
+paths.open_special = open_special
+paths.readlink_special = readlink_special
+paths.proc_host_path = proc_host_path
