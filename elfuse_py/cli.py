@@ -124,7 +124,7 @@ def run_program(program: str, argv: list[bytes], envp: list[bytes], *, strace: b
                 sysroot: str | None = None) -> int:
     """Resolve `program` (following #! lines), load it and run it to completion."""
     from loader.elf import ElfError
-    from loader.shebang import ShebangError, resolve_program
+    from loader.shebang import ShebangError, cli_error, resolve_program
     from . import paths
     from .process import proc
 
@@ -134,13 +134,9 @@ def run_program(program: str, argv: list[bytes], envp: list[bytes], *, strace: b
         elf_path, argv = resolve_program(program, argv, paths.host_path)
         proc.boot(elf_path, argv, envp, strace=strace, execfn=os.fsencode(program))
     except ShebangError as e:
-        shown = e.path or program
-        if e.errno_name == "ENOENT" and e.path:
-            shown = e.path.replace("\r", "^M")
-            _error(f"{program}: {shown}: {e}")
-        else:
-            _error(f"{shown}: {e}")
-        return 127 if e.errno_name == "ENOENT" else 126
+        msg, status = cli_error(program, e)
+        _error(msg)
+        return status
     except ElfError as e:
         _error(str(e))
         return e.status

@@ -1,0 +1,1 @@
+#!../build/echo_args

@@ -1,0 +1,1 @@
+#!../build/exit_with 3 from-script
