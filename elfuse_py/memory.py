@@ -40,6 +40,18 @@ _MAP_ANON = _mmap.MAP_ANONYMOUS
 _MAP_PRIVATE = _mmap.MAP_PRIVATE
 _MAP_FAILED = 0xFFFFFFFFFFFFFFFF
 
+# Host calls the unicorn binding does not declare.  mremap is Linux-only: on
+# other hosts moving a mapping copies it instead.
+ffi.cdef("""
+    int msync(void *addr, size_t length, int flags);
+    void *mremap(void *old_address, size_t old_size, size_t new_size, int flags, ...);
+""")
+_HOST_MREMAP_MAYMOVE, _HOST_MREMAP_FIXED = 1, 2      # Linux values (host is Linux when used)
+_HAVE_MREMAP = os.uname().sysname == "Linux"
+# The mmap module exports no MS_* names; these are the hosts' <sys/mman.h> values.
+HOST_MS_ASYNC, HOST_MS_INVALIDATE = 1, 2
+HOST_MS_SYNC = 4 if os.uname().sysname == "Linux" else 0x10
+
 
 class GuestFault(Exception):
     """A syscall touched guest memory that is not mapped with the needed access."""
@@ -57,6 +69,7 @@ class Region:
     name: str = ""          # what /proc/self/maps shows: a path, [stack], [heap]
     offset: int = 0         # file offset of `start` for file mappings
     shared: bool = False
+    file: bool = False      # backed by a host file mapping (MAP_SHARED of a file)
 
 
 def page_up(n: int) -> int:
@@ -67,11 +80,12 @@ def page_down(n: int) -> int:
     return n & PAGE_MASK
 
 
-def _host_prot(prot: int, shared: bool) -> int:
-    # Private memory stays host-writable whatever the guest protection: the
-    # emulator writes into it (loader, syscalls) and unicorn enforces the
-    # guest's view.  Shared file mappings must follow the file's open mode.
-    if not shared:
+def _host_prot(prot: int, file: bool) -> int:
+    # Private and shared-anonymous memory stays host-writable whatever the
+    # guest protection: the emulator writes into it (loader, syscalls) and
+    # unicorn enforces the guest's view.  Shared file mappings must follow the
+    # file's open mode (a read-only fd cannot be mapped host-writable).
+    if not file:
         return _mmap.PROT_READ | _mmap.PROT_WRITE
     host = _mmap.PROT_READ
     if prot & PROT_WRITE:
@@ -221,17 +235,23 @@ class GuestMemory:
     def _commit(self, addr: int, size: int, prot: int, shared: bool = False,
                 fd: int = -1, offset: int = 0) -> None:
         host = self.host_base + addr
-        if self.fine_host_pages:
+        hp = _mmap.PAGESIZE
+        if self.fine_host_pages or (shared and host % hp == 0 and size % hp == 0):
             if fd >= 0:
                 flags = _MAP_FIXED | (_mmap.MAP_SHARED if shared else _MAP_PRIVATE)
+            elif shared:
+                # MAP_SHARED|MAP_ANONYMOUS: a host shared mapping, so the
+                # pages stay shared with children across fork.
+                flags = _MAP_FIXED | _mmap.MAP_SHARED | _MAP_ANON
             else:
                 flags = _MAP_FIXED | _MAP_PRIVATE | _MAP_ANON
-            p = libc.mmap(ffi.cast("void *", host), size, _host_prot(prot, shared), flags, fd, offset)
+            p = libc.mmap(ffi.cast("void *", host), size, _host_prot(prot, fd >= 0 and shared),
+                          flags, fd, offset)
             if int(ffi.cast("uintptr_t", p)) == _MAP_FAILED:
                 raise OSError(ffi.errno, os.strerror(ffi.errno))
             return
-        if fd >= 0:
-            raise OSError(22, "host pages too large to share a file mapping")
+        if fd >= 0 or shared:
+            raise OSError(22, "host pages too large to share this mapping")
         # Coarse host pages: make the covering host pages usable (neighbours
         # keep their contents, which a MAP_FIXED remap would destroy), then
         # zero what the guest asked for.
@@ -256,15 +276,133 @@ class GuestMemory:
         if not self.is_free(addr, size):
             raise OSError(17, "guest range already mapped")
         self._commit(addr, size, prot, shared, fd, offset)
-        err = lib.uc_mem_map_ptr(self.uc, addr, size, prot & 7,
-                                 ffi.cast("void *", self.host_base + addr))
-        if err:
-            self._release(addr, size)
-            raise MemoryError(f"uc_mem_map_ptr({addr:#x}, {size:#x}) failed: {err}")
-        i = bisect.bisect_left(self.starts, addr)
-        self.starts.insert(i, addr)
-        self.regions.insert(i, Region(addr, addr + size, prot, name, offset, shared))
+        self._insert(Region(addr, addr + size, prot, name, offset, shared, fd >= 0 and shared))
         return addr
+
+    def _insert(self, r: Region) -> None:
+        """Hand committed host pages [r.start, r.end) to unicorn and record the region."""
+        size = r.end - r.start
+        err = lib.uc_mem_map_ptr(self.uc, r.start, size, r.prot & 7,
+                                 ffi.cast("void *", self.host_base + r.start))
+        if err:
+            self._release(r.start, size)
+            raise MemoryError(f"uc_mem_map_ptr({r.start:#x}, {size:#x}) failed: {err}")
+        i = bisect.bisect_left(self.starts, r.start)
+        self.starts.insert(i, r.start)
+        self.regions.insert(i, r)
+        self._merge_around(r.start, r.end)
+
+    def mapped(self, addr: int, size: int) -> bool:
+        """True if every page of [addr, addr+size) is mapped (any protection)."""
+        end = addr + size
+        while addr < end:
+            r = self.region_at(addr)
+            if r is None:
+                return False
+            addr = r.end
+        return True
+
+    def regions_in(self, addr: int, size: int) -> list[Region]:
+        """The regions overlapping [addr, addr+size), unsplit."""
+        end = addr + size
+        i = max(bisect.bisect_right(self.starts, addr) - 1, 0)
+        out = []
+        while i < len(self.regions) and self.regions[i].start < end:
+            if self.regions[i].end > addr:
+                out.append(self.regions[i])
+            i += 1
+        return out
+
+    def zero(self, addr: int, size: int) -> None:
+        """Zero private pages of [addr, addr+size) and give their memory back
+        (madvise(MADV_DONTNEED) on private memory); shared pages are kept."""
+        for r in self.regions_in(addr, size):
+            if r.shared:
+                continue
+            lo, hi = max(addr, r.start), min(addr + size, r.end)
+            host = self.host_base + lo
+            if self.fine_host_pages and hasattr(_mmap, "MADV_DONTNEED") and _HAVE_MREMAP:
+                # Linux: DONTNEED on private anonymous memory drops the pages,
+                # which read back as zeros (cheaper than writing zeros).
+                libc.madvise(ffi.cast("void *", host), hi - lo, _mmap.MADV_DONTNEED)
+            else:
+                ffi.memmove(ffi.cast("void *", host), bytes(hi - lo), hi - lo)
+
+    def sync(self, addr: int, size: int, host_flags: int) -> None:
+        """msync the host file mappings inside [addr, addr+size)."""
+        for r in self.regions_in(addr, size):
+            if r.file:
+                lo, hi = max(addr, r.start), min(addr + size, r.end)
+                if libc.msync(ffi.cast("void *", self.host_base + lo), hi - lo, host_flags) != 0:
+                    raise OSError(ffi.errno, os.strerror(ffi.errno))
+
+    def move(self, old: int, old_size: int, new: int, new_size: int) -> None:
+        """Move the mapping [old, old+old_size) to the free range at `new`,
+        resized to `new_size` (mremap with MREMAP_MAYMOVE): contents up to the
+        smaller size are kept, growth is zero-filled (or file pages for host
+        file mappings).  The old range must be one kind of mapping."""
+        old_size, new_size = page_up(old_size), page_up(new_size)
+        first = self.region_at(old)
+        prot, name, shared, file = first.prot, first.name, first.shared, first.file
+        offset = first.offset + (old - first.start)
+        if not self.is_free(new, new_size):
+            raise OSError(17, "guest range already mapped")
+        hb = self.host_base
+        moved = False
+        if _HAVE_MREMAP and self.fine_host_pages:
+            # Move the host pages themselves: no copy, and shared pages stay
+            # shared.  (It fails if the range spans several host mappings.)
+            p = libc.mremap(ffi.cast("void *", hb + old), old_size, new_size,
+                            ffi.cast("int", _HOST_MREMAP_MAYMOVE | _HOST_MREMAP_FIXED),
+                            ffi.cast("void *", hb + new))
+            moved = int(ffi.cast("uintptr_t", p)) != _MAP_FAILED
+            if not moved and shared:
+                raise OSError(ffi.errno, os.strerror(ffi.errno))
+        if moved:
+            # The old range is now a hole in the reserved window: reserve it again.
+            libc.mmap(ffi.cast("void *", hb + old), old_size, 0,
+                      _MAP_FIXED | _MAP_PRIVATE | _MAP_ANON | _MAP_NORESERVE, -1, 0)
+            for i in self._covered(old, old + old_size)[::-1]:
+                r = self.regions[i]
+                lib.uc_mem_unmap(self.uc, r.start, r.end - r.start)
+                del self.starts[i]
+                del self.regions[i]
+        else:
+            if shared:
+                raise OSError(22, "cannot move a shared mapping on this host")
+            self._commit(new, new_size, prot)
+            n = min(old_size, new_size)
+            self.window[new:new + n] = self.window[old:old + n]
+            self.unmap(old, old_size)
+        self._insert(Region(new, new + new_size, prot, name, offset, shared, file))
+
+    def grow(self, addr: int, old_size: int, new_size: int) -> None:
+        """Extend the mapping ending at addr+old_size in place (the tail must be free)."""
+        old_size, new_size = page_up(old_size), page_up(new_size)
+        last = self.region_at(addr + old_size - 1)
+        tail = addr + old_size
+        extra = new_size - old_size
+        if last.shared:
+            if not (_HAVE_MREMAP and self.fine_host_pages):
+                raise OSError(22, "cannot grow a shared mapping on this host")
+            # Grow the host mapping itself so the new pages share its object.
+            lib.uc_mem_unmap(self.uc, last.start, last.end - last.start)
+            p = libc.mremap(ffi.cast("void *", self.host_base + last.start), last.end - last.start,
+                            last.end - last.start + extra,
+                            ffi.cast("int", _HOST_MREMAP_MAYMOVE | _HOST_MREMAP_FIXED),
+                            ffi.cast("void *", self.host_base + last.start))
+            if int(ffi.cast("uintptr_t", p)) == _MAP_FAILED:
+                e = ffi.errno
+                lib.uc_mem_map_ptr(self.uc, last.start, last.end - last.start, last.prot & 7,
+                                   ffi.cast("void *", self.host_base + last.start))
+                raise OSError(e, os.strerror(e))
+            i = self.regions.index(last)
+            del self.starts[i]
+            del self.regions[i]
+            last.end += extra
+            self._insert(last)
+            return
+        self.map(tail, extra, last.prot, last.name, offset=last.offset + (tail - last.start))
 
     def _split_at(self, addr: int) -> None:
         """Make `addr` a region boundary if it falls inside a region."""
@@ -272,7 +410,7 @@ class GuestMemory:
         if r is None or r.start == addr:
             return
         i = bisect.bisect_right(self.starts, addr) - 1
-        tail = Region(addr, r.end, r.prot, r.name, r.offset + (addr - r.start), r.shared)
+        tail = Region(addr, r.end, r.prot, r.name, r.offset + (addr - r.start), r.shared, r.file)
         r.end = addr
         self.starts.insert(i + 1, addr)
         self.regions.insert(i + 1, tail)
@@ -306,7 +444,7 @@ class GuestMemory:
             a = r.end
         for i in self._covered(addr, end):
             r = self.regions[i]
-            if r.shared and (prot & PROT_WRITE) != (r.prot & PROT_WRITE):
+            if r.file and (prot & PROT_WRITE) != (r.prot & PROT_WRITE):
                 if libc.mprotect(ffi.cast("void *", self.host_base + r.start), r.end - r.start,
                                  _host_prot(prot, True)) != 0:
                     raise OSError(ffi.errno, os.strerror(ffi.errno))
@@ -322,8 +460,11 @@ class GuestMemory:
             a, b = self.regions[i], self.regions[i + 1]
             if a.start > end:
                 break
+            # Named anonymous areas ([heap], [stack]) have no meaningful offset.
             if (a.end == b.start and a.prot == b.prot and a.name == b.name
-                    and a.shared == b.shared and (not a.name or a.offset + (a.end - a.start) == b.offset)):
+                    and a.shared == b.shared and a.file == b.file
+                    and (not a.name or a.name[0] == "["
+                         or a.offset + (a.end - a.start) == b.offset)):
                 a.end = b.end
                 del self.starts[i + 1]
                 del self.regions[i + 1]

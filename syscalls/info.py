@@ -1,1 +1,610 @@
-"""placeholder"""
+"""System-information, identity, limits and scheduling-hint syscalls.
+
+uname/sysinfo describe the host as an AArch64 Linux machine; ids and
+set*id go to the host for real (so EPERM is the host's verdict); resource
+limits are translated by RLIMIT_* name through the `resource` module; the
+prctl/personality/robust-list state the kernel would keep per task lives in
+`STATE` here.  Struct layouts are Linux AArch64 (LP64, little-endian).
+"""
+from __future__ import annotations
+
+import os
+import resource
+import struct
+import sys
+
+from elfuse_py import lerrno
+from elfuse_py.process import proc
+from elfuse_py.uc import ffi, libc
+
+from .args import s32
+from .table import PARTIAL, not_supported, syscall
+
+_IS_LINUX = sys.platform.startswith("linux")
+_IS_DARWIN = sys.platform == "darwin"
+
+
+class _State:
+    """Per-process kernel state with no host counterpart we can use."""
+
+    def __init__(self) -> None:
+        self.comm: bytes | None = None     # PR_SET_NAME (None: derived from the exe)
+        self.comm_exe = ""
+        self.dumpable = 1
+        self.pdeathsig = 0
+        self.personality = 0
+        self.robust_list = (0, 0)
+        self.nofile = None                 # guest (soft, hard) RLIMIT_NOFILE once set
+        self.missing_limits: dict[int, tuple[int, int]] = {}
+
+
+STATE = _State()
+
+# ----- identity --------------------------------------------------------------------
+
+
+@syscall("getpid")
+def sys_getpid():
+    return os.getpid()
+
+
+@syscall("getppid")
+def sys_getppid():
+    return os.getppid()
+
+
+@syscall("gettid")
+def sys_gettid():
+    # Single-threaded guests: the thread id is the process id, as on Linux.
+    return os.getpid()
+
+
+@syscall("getuid")
+def sys_getuid():
+    return os.getuid()
+
+
+@syscall("geteuid")
+def sys_geteuid():
+    return os.geteuid()
+
+
+@syscall("getgid")
+def sys_getgid():
+    return os.getgid()
+
+
+@syscall("getegid")
+def sys_getegid():
+    return os.getegid()
+
+
+def _resuid() -> tuple[int, int, int]:
+    if hasattr(os, "getresuid"):
+        return os.getresuid()
+    return os.getuid(), os.geteuid(), os.geteuid()
+
+
+def _resgid() -> tuple[int, int, int]:
+    if hasattr(os, "getresgid"):
+        return os.getresgid()
+    return os.getgid(), os.getegid(), os.getegid()
+
+
+def _put_ids(ids: tuple[int, int, int], ptrs: tuple[int, int, int]) -> int:
+    mem = proc.mem
+    for v, p in zip(ids, ptrs):
+        mem.put_u32(p, v)
+    return 0
+
+
+@syscall("getresuid", "ptr, ptr, ptr")
+def sys_getresuid(r, e, s):
+    return _put_ids(_resuid(), (r, e, s))
+
+
+@syscall("getresgid", "ptr, ptr, ptr")
+def sys_getresgid(r, e, s):
+    return _put_ids(_resgid(), (r, e, s))
+
+
+NGROUPS_MAX = 65536
+
+
+@syscall("getgroups", "int, ptr")
+def sys_getgroups(size, lst):
+    size = s32(size)
+    if size < 0:
+        return -lerrno.EINVAL
+    groups = os.getgroups()
+    if size == 0:
+        return len(groups)
+    if size < len(groups):
+        return -lerrno.EINVAL
+    if groups:
+        proc.mem.write(lst, struct.pack(f"<{len(groups)}I", *groups))
+    return len(groups)
+
+
+@syscall("setgroups", "int, ptr")
+def sys_setgroups(size, lst):
+    size = s32(size)
+    if size < 0 or size > NGROUPS_MAX:
+        return -lerrno.EINVAL
+    groups = list(struct.unpack(f"<{size}I", proc.mem.read(lst, 4 * size))) if size else []
+    os.setgroups(groups)
+    return 0
+
+
+def _id(v: int) -> int:
+    """A uid_t/gid_t argument; (uid_t)-1 means "unchanged" for the setre*/setres* calls."""
+    v &= 0xFFFFFFFF
+    return -1 if v == 0xFFFFFFFF else v
+
+
+@syscall("setuid", "uint")
+def sys_setuid(uid):
+    uid = _id(uid)
+    if uid < 0:
+        return -lerrno.EINVAL
+    os.setuid(uid)
+    return 0
+
+
+@syscall("setgid", "uint")
+def sys_setgid(gid):
+    gid = _id(gid)
+    if gid < 0:
+        return -lerrno.EINVAL
+    os.setgid(gid)
+    return 0
+
+
+@syscall("setreuid", "int, int")
+def sys_setreuid(r, e):
+    os.setreuid(_id(r), _id(e))
+    return 0
+
+
+@syscall("setregid", "int, int")
+def sys_setregid(r, e):
+    os.setregid(_id(r), _id(e))
+    return 0
+
+
+@syscall("setresuid", "int, int, int")
+def sys_setresuid(r, e, s):
+    if not hasattr(os, "setresuid"):
+        return -lerrno.ENOSYS
+    os.setresuid(_id(r), _id(e), _id(s))
+    return 0
+
+
+@syscall("setresgid", "int, int, int")
+def sys_setresgid(r, e, s):
+    if not hasattr(os, "setresgid"):
+        return -lerrno.ENOSYS
+    os.setresgid(_id(r), _id(e), _id(s))
+    return 0
+
+
+@syscall("setfsuid", "int", level=PARTIAL, note="reports the effective uid; never changes it")
+def sys_setfsuid(uid):
+    # The fs uid follows the effective uid unless changed; we never change it
+    # (only a privileged caller could), and setfsuid reports the previous value.
+    return os.geteuid()
+
+
+@syscall("setfsgid", "int", level=PARTIAL, note="reports the effective gid; never changes it")
+def sys_setfsgid(gid):
+    return os.getegid()
+
+
+# ----- uname / sysinfo -------------------------------------------------------------
+
+_UTSNAME = struct.Struct("<65s65s65s65s65s65s")
+
+
+def _utsname() -> tuple[bytes, ...]:
+    u = os.uname()
+    if _IS_LINUX:
+        release, version = u.release, u.version
+    else:
+        release, version = "6.1.0", "#1 SMP PREEMPT_DYNAMIC"
+    return tuple(s.encode()[:64] for s in ("Linux", u.nodename, release, version, "aarch64",
+                                             "(none)"))
+
+
+@syscall("uname", "ptr")
+def sys_uname(buf):
+    proc.mem.pack(_UTSNAME, buf, *_utsname())
+    return 0
+
+
+# struct sysinfo (LP64): uptime, loads[3], 6 ram/swap counters, procs, pad,
+# totalhigh, freehigh, mem_unit, padding.
+_SYSINFO = struct.Struct("<q3Q6QHH4x2QI4x")
+
+
+def _meminfo() -> dict[str, int]:
+    out: dict[str, int] = {}
+    try:
+        with open("/proc/meminfo", "rb") as f:
+            for line in f:
+                k, _, rest = line.partition(b":")
+                parts = rest.split()
+                if parts:
+                    out[k.decode()] = int(parts[0]) * 1024
+    except OSError:
+        pass
+    return out
+
+
+def _uptime() -> int:
+    try:
+        with open("/proc/uptime", "rb") as f:
+            return int(float(f.read().split()[0]))
+    except (OSError, ValueError, IndexError):
+        import time
+        clk = getattr(time, "CLOCK_BOOTTIME", None) or getattr(time, "CLOCK_UPTIME_RAW", None)
+        return int(time.clock_gettime(clk)) if clk is not None else int(time.monotonic())
+
+
+def _nprocs() -> int:
+    try:
+        return sum(1 for n in os.listdir("/proc") if n.isdigit())
+    except OSError:
+        return 1
+
+
+@syscall("sysinfo", "ptr")
+def sys_sysinfo(info):
+    proc.mem.check(info, _SYSINFO.size, 2)
+    mi = _meminfo()
+    page = os.sysconf("SC_PAGE_SIZE")
+    total = mi.get("MemTotal") or os.sysconf("SC_PHYS_PAGES") * page
+    free = mi.get("MemFree")
+    if free is None:
+        try:
+            free = os.sysconf("SC_AVPHYS_PAGES") * page
+        except (ValueError, OSError):
+            free = 0
+    loads = [int(x * 65536) for x in os.getloadavg()]
+    proc.mem.pack(_SYSINFO, info, _uptime(), *loads, total, free, mi.get("Shmem", 0),
+                  mi.get("Buffers", 0), mi.get("SwapTotal", 0), mi.get("SwapFree", 0),
+                  min(_nprocs(), 0xFFFF), 0, 0, 0, 1)
+    return 0
+
+
+# ----- resource limits -------------------------------------------------------------
+
+# Linux RLIMIT_* numbers -> names in the host's `resource` module.
+_RLIMIT_NAMES = ["RLIMIT_CPU", "RLIMIT_FSIZE", "RLIMIT_DATA", "RLIMIT_STACK", "RLIMIT_CORE",
+                 "RLIMIT_RSS", "RLIMIT_NPROC", "RLIMIT_NOFILE", "RLIMIT_MEMLOCK", "RLIMIT_AS",
+                 "RLIMIT_LOCKS", "RLIMIT_SIGPENDING", "RLIMIT_MSGQUEUE", "RLIMIT_NICE",
+                 "RLIMIT_RTPRIO", "RLIMIT_RTTIME"]
+RLIMIT_NOFILE = 7
+LINUX_RLIM_INFINITY = 0xFFFFFFFFFFFFFFFF
+_HOST_INF = resource.RLIM_INFINITY
+_RLIMIT = struct.Struct("<QQ")
+
+
+def _to_guest(v: int) -> int:
+    # Host "infinity" may be -1 (Linux) or 2**63-1 (macOS); the guest's is ~0.
+    return LINUX_RLIM_INFINITY if v == _HOST_INF or v < 0 or v >= 1 << 63 else v
+
+
+def _to_host(v: int) -> int:
+    return _HOST_INF if v == LINUX_RLIM_INFINITY or v >= 1 << 63 else v
+
+
+def _nofile() -> tuple[int, int]:
+    if STATE.nofile is None:
+        return proc.fds.limit, proc.fds.limit
+    return STATE.nofile
+
+
+def _get_limit(res: int) -> tuple[int, int]:
+    if res == RLIMIT_NOFILE:
+        return _nofile()
+    host = getattr(resource, _RLIMIT_NAMES[res], None)
+    if host is None:
+        return STATE.missing_limits.get(res, (LINUX_RLIM_INFINITY, LINUX_RLIM_INFINITY))
+    soft, hard = resource.getrlimit(host)
+    return _to_guest(soft), _to_guest(hard)
+
+
+def _set_limit(res: int, soft: int, hard: int) -> int:
+    if soft > hard:
+        return -lerrno.EINVAL
+    if res == RLIMIT_NOFILE:
+        # The emulator's reserved fds sit just above proc.fds.limit: the guest
+        # may lower its limit but never raise it past that line.
+        _, cur_hard = _nofile()
+        if hard > cur_hard:
+            return -lerrno.EPERM
+        STATE.nofile = (soft, hard)
+        return 0
+    host = getattr(resource, _RLIMIT_NAMES[res], None)
+    if host is None:
+        _, cur_hard = _get_limit(res)
+        if hard > cur_hard:
+            return -lerrno.EPERM
+        STATE.missing_limits[res] = (soft, hard)
+        return 0
+    try:
+        resource.setrlimit(host, (_to_host(soft), _to_host(hard)))
+    except ValueError:
+        # Python reports the host's EINVAL/EPERM as ValueError; raising a hard
+        # limit is the EPERM case.
+        cur = resource.getrlimit(host)
+        return -lerrno.EPERM if _to_guest(cur[1]) < hard else -lerrno.EINVAL
+    return 0
+
+
+@syscall("prlimit64", "int, int, ptr, ptr", level=PARTIAL,
+         note="other processes only where the host has prlimit (Linux); a lowered "
+              "RLIMIT_NOFILE is reported but not enforced")
+def sys_prlimit64(pid, res, new, old):
+    pid, res = s32(pid), res & 0xFFFFFFFF
+    if res >= len(_RLIMIT_NAMES):
+        return -lerrno.EINVAL
+    mem = proc.mem
+    new_val = mem.unpack(_RLIMIT, new) if new else None
+    if pid not in (0, os.getpid()):
+        host = getattr(resource, _RLIMIT_NAMES[res], None)
+        if not hasattr(resource, "prlimit") or host is None or res == RLIMIT_NOFILE:
+            return -lerrno.EPERM if _pid_exists(pid) else -lerrno.ESRCH
+        if new_val is not None:
+            prev = resource.prlimit(pid, host, tuple(_to_host(v) for v in new_val))
+        else:
+            prev = resource.prlimit(pid, host)
+        if old:
+            mem.pack(_RLIMIT, old, _to_guest(prev[0]), _to_guest(prev[1]))
+        return 0
+    prev = _get_limit(res)
+    if new_val is not None:
+        err = _set_limit(res, *new_val)
+        if err:
+            return err
+    if old:
+        mem.pack(_RLIMIT, old, *prev)
+    return 0
+
+
+def _pid_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+@syscall("getrlimit", "int, ptr")
+def sys_getrlimit(res, rlim):
+    res &= 0xFFFFFFFF
+    if res >= len(_RLIMIT_NAMES):
+        return -lerrno.EINVAL
+    proc.mem.check(rlim, _RLIMIT.size, 2)
+    proc.mem.pack(_RLIMIT, rlim, *_get_limit(res))
+    return 0
+
+
+@syscall("setrlimit", "int, ptr")
+def sys_setrlimit(res, rlim):
+    res &= 0xFFFFFFFF
+    if res >= len(_RLIMIT_NAMES):
+        return -lerrno.EINVAL
+    return _set_limit(res, *proc.mem.unpack(_RLIMIT, rlim))
+
+
+# struct rusage: two struct timeval then 14 longs.
+_RUSAGE = struct.Struct("<qqqq14q")
+RUSAGE_SELF, RUSAGE_CHILDREN, RUSAGE_THREAD = 0, -1, 1
+
+
+def rusage_values(who_host: int) -> tuple:
+    """A Linux struct rusage (as a tuple for _RUSAGE) from the host's getrusage."""
+    r = resource.getrusage(who_host)
+
+    def tv(t: float) -> tuple[int, int]:
+        us = int(round(t * 1e6))
+        return us // 1000000, us % 1000000
+
+    maxrss = r.ru_maxrss // 1024 if _IS_DARWIN else r.ru_maxrss   # Linux: KiB
+    return (*tv(r.ru_utime), *tv(r.ru_stime), maxrss, r.ru_ixrss, r.ru_idrss, r.ru_isrss,
+            r.ru_minflt, r.ru_majflt, r.ru_nswap, r.ru_inblock, r.ru_oublock, r.ru_msgsnd,
+            r.ru_msgrcv, r.ru_nsignals, r.ru_nvcsw, r.ru_nivcsw)
+
+
+@syscall("getrusage", "int, ptr")
+def sys_getrusage(who, usage):
+    who = s32(who)
+    if who in (RUSAGE_SELF, RUSAGE_THREAD):
+        host = resource.RUSAGE_SELF
+    elif who == RUSAGE_CHILDREN:
+        host = resource.RUSAGE_CHILDREN
+    else:
+        return -lerrno.EINVAL
+    proc.mem.pack(_RUSAGE, usage, *rusage_values(host))
+    return 0
+
+
+# ----- randomness ------------------------------------------------------------------
+
+GRND_NONBLOCK, GRND_RANDOM, GRND_INSECURE = 1, 2, 4
+_GETRANDOM_MAX = (1 << 25) - 1      # Linux returns at most 32 MiB - 1 per call
+
+
+@syscall("getrandom", "buf_out, size, hex")
+def sys_getrandom(buf, length, flags):
+    flags &= 0xFFFFFFFF
+    if flags & ~(GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE):
+        return -lerrno.EINVAL
+    if flags & GRND_INSECURE and flags & GRND_RANDOM:
+        return -lerrno.EINVAL
+    n = min(length, _GETRANDOM_MAX)
+    view = proc.mem.view(buf, n, write=True)
+    view[:] = os.urandom(n)
+    return n
+
+
+# ----- scheduling hints ------------------------------------------------------------
+
+
+def _host_cpus(pid: int) -> set[int]:
+    if hasattr(os, "sched_getaffinity"):
+        return set(os.sched_getaffinity(pid))
+    return set(range(os.cpu_count() or 1))
+
+
+@syscall("sched_getaffinity", "int, uint, ptr")
+def sys_sched_getaffinity(pid, size, mask):
+    pid = s32(pid)
+    if pid < 0:
+        return -lerrno.ESRCH
+    cpus = _host_cpus(0 if pid == os.getpid() else pid)
+    nbits = max(os.cpu_count() or 1, max(cpus) + 1)
+    mask_size = ((nbits + 63) // 64) * 8      # cpumask_size(): whole longs
+    if size * 8 < nbits or size & 7:
+        return -lerrno.EINVAL
+    n = min(size, mask_size)
+    bits = 0
+    for c in cpus:
+        bits |= 1 << c
+    proc.mem.write(mask, bits.to_bytes(n, "little"))
+    return n
+
+
+@syscall("sched_setaffinity", "int, uint, ptr")
+def sys_sched_setaffinity(pid, size, mask):
+    pid = s32(pid)
+    if pid < 0:
+        return -lerrno.ESRCH
+    raw = int.from_bytes(proc.mem.read(mask, size), "little")
+    ncpu = os.cpu_count() or 1
+    wanted = {c for c in range(min(size * 8, 4096)) if raw >> c & 1}
+    usable = wanted & _host_cpus(0 if pid == os.getpid() else pid)
+    if not usable and not wanted & set(range(ncpu)):
+        return -lerrno.EINVAL
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0 if pid == os.getpid() else pid, wanted & set(range(ncpu)))
+    return 0
+
+
+@syscall("sched_yield")
+def sys_sched_yield():
+    if hasattr(os, "sched_yield"):
+        os.sched_yield()
+    return 0
+
+
+ffi.cdef("int sched_getcpu(void);")
+
+
+@syscall("getcpu", "ptr, ptr, ptr")
+def sys_getcpu(cpu, node, _cache):
+    c = 0
+    if _IS_LINUX:
+        c = max(libc.sched_getcpu(), 0)
+    if cpu:
+        proc.mem.put_u32(cpu, c)
+    if node:
+        proc.mem.put_u32(node, 0)
+    return 0
+
+
+# ----- per-task kernel state -------------------------------------------------------
+
+
+@syscall("personality", "hex")
+def sys_personality(persona):
+    persona &= 0xFFFFFFFF
+    old = STATE.personality
+    if persona != 0xFFFFFFFF:
+        STATE.personality = persona
+    return old
+
+
+PR_SET_PDEATHSIG, PR_GET_PDEATHSIG, PR_GET_DUMPABLE, PR_SET_DUMPABLE = 1, 2, 3, 4
+PR_SET_NAME, PR_GET_NAME = 15, 16
+TASK_COMM_LEN = 16
+
+
+def _comm() -> bytes:
+    if STATE.comm is None or STATE.comm_exe != proc.exe:
+        # After execve the name is the new program's basename again.
+        STATE.comm = os.path.basename(os.fsencode(proc.exe))[:TASK_COMM_LEN - 1]
+        STATE.comm_exe = proc.exe
+    return STATE.comm
+
+
+@syscall("prctl", "int, hex, hex, hex, hex", level=PARTIAL,
+         note="PR_SET/GET_NAME, PR_SET/GET_DUMPABLE, PR_SET/GET_PDEATHSIG; others EINVAL")
+def sys_prctl(option, a2, a3, a4, a5):
+    option = s32(option)
+    mem = proc.mem
+    if option == PR_SET_NAME:
+        try:
+            name = mem.cstr(a2, TASK_COMM_LEN)
+        except ValueError:      # no NUL in the first 16 bytes: the kernel truncates
+            name = mem.read(a2, TASK_COMM_LEN)
+        _comm()
+        STATE.comm = name[:TASK_COMM_LEN - 1]
+        return 0
+    if option == PR_GET_NAME:
+        mem.write(a2, _comm().ljust(TASK_COMM_LEN, b"\0"))
+        return 0
+    if option == PR_GET_DUMPABLE:
+        return STATE.dumpable
+    if option == PR_SET_DUMPABLE:
+        if a2 not in (0, 1):
+            return -lerrno.EINVAL
+        STATE.dumpable = a2
+        return 0
+    if option == PR_SET_PDEATHSIG:
+        if a2 > 64:
+            return -lerrno.EINVAL
+        STATE.pdeathsig = a2
+        return 0
+    if option == PR_GET_PDEATHSIG:
+        mem.put_u32(a2, STATE.pdeathsig)
+        return 0
+    return -lerrno.EINVAL
+
+
+not_supported("rseq", "glibc tolerates ENOSYS")
+
+_ROBUST_LIST_HEAD_SIZE = 24
+
+
+@syscall("set_robust_list", "ptr, size", level=PARTIAL,
+         note="recorded; the kernel's cleanup at thread exit is not done")
+def sys_set_robust_list(head, length):
+    if length != _ROBUST_LIST_HEAD_SIZE:
+        return -lerrno.EINVAL
+    STATE.robust_list = (head, length)
+    return 0
+
+
+@syscall("get_robust_list", "int, ptr, ptr")
+def sys_get_robust_list(pid, head_ptr, len_ptr):
+    pid = s32(pid)
+    if pid not in (0, os.getpid()):
+        return -lerrno.EPERM if _pid_exists(pid) else -lerrno.ESRCH
+    proc.mem.put_u64(head_ptr, STATE.robust_list[0])
+    proc.mem.put_u64(len_ptr, _ROBUST_LIST_HEAD_SIZE)
+    return 0
+
+
+MEMBARRIER_CMD_QUERY = 0
+
+
+@syscall("membarrier", "int, hex, int", level=PARTIAL,
+         note="QUERY reports no supported commands; every command is EINVAL")
+def sys_membarrier(cmd, flags, cpu_id):
+    if s32(cmd) == MEMBARRIER_CMD_QUERY and flags == 0:
+        return 0
+    return -lerrno.EINVAL

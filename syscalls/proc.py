@@ -19,17 +19,7 @@ def sys_exit_group(status):
     proc.exit(status)
 
 
-@syscall("getpid")
-def sys_getpid():
-    return os.getpid()
-
-
 @syscall("set_tid_address", "ptr")
 def sys_set_tid_address(tidptr):
     proc.clear_child_tid = tidptr
     return os.getpid()
-
-
-@syscall("getppid")
-def sys_getppid():
-    return os.getppid()
