@@ -14,7 +14,8 @@ Linux's rules, kept on purpose:
   the next blank or NUL, and the rest of the line, trimmed of surrounding
   blanks, is ONE optional argument (inner spaces kept);
 - a CR is not a blank: `#!/bin/sh\\r\\n` names the interpreter "/bin/sh\\r";
-- an empty interpreter is ENOEXEC;
+- an empty interpreter is ENOEXEC (but `#!` + blanks + NUL with no newline names
+  the empty path, which the kernel resolves to the cwd: EACCES);
 - up to 5 levels of script interpreters; a 6th script level is ELOOP;
 - argv = [interpreter, optional-arg, script path as given, original argv[1:]...].
 """
@@ -186,6 +187,10 @@ def resolve_program(path: str, argv: list[bytes],
         # open_exec(interpreter) happens before the depth check of the next round,
         # so a missing interpreter at the 6th level is ENOENT, not ELOOP.
         try:
+            if not interp:
+                # "#!" then only blanks up to a NUL (no newline): the kernel looks up
+                # the empty name, which resolves to the cwd, a directory: EACCES.
+                raise ShebangError("EACCES", "Permission denied", shown)
             head = _read_exec(host, shown)
         except ShebangError as e:
             e.script = script
