@@ -1,0 +1,98 @@
+"""Host seam for the event-loop syscalls: epoll, eventfd and timerfd objects.
+
+The guest's epoll/eventfd/timerfd fds are host fds.  On a Linux host they are
+the host kernel's own objects, reached through libc with cffi (not Python's
+select.epoll: that object owns its fd and retries EINTR, and the guest's fd
+must be closable by the guest and interruptible by signals).  The guest's
+64-bit epoll_data goes to the host kernel as-is, so it follows the
+registration exactly as on Linux.
+
+Everything here speaks *host* values; syscalls/events.py translates the
+guest's flags by name.  `AVAILABLE` says which objects this host provides;
+other hosts (macOS) get the emulations in syscalls/events.py or ENOSYS.
+"""
+from __future__ import annotations
+
+import os
+import platform
+import sys
+
+import cffi
+
+ffi = cffi.FFI()
+AVAILABLE: set[str] = set()
+lib = None
+
+if sys.platform.startswith("linux"):
+    ffi.cdef("""
+        int epoll_create1(int flags);
+        int eventfd(unsigned int initval, int flags);
+        int timerfd_create(int clockid, int flags);
+        struct h_timespec { int64_t tv_sec; int64_t tv_nsec; };
+        struct h_itimerspec { struct h_timespec it_interval; struct h_timespec it_value; };
+        int timerfd_settime(int fd, int flags, const struct h_itimerspec *new_value,
+                            struct h_itimerspec *old_value);
+        int timerfd_gettime(int fd, struct h_itimerspec *curr_value);
+    """)
+    # struct epoll_event is packed on x86-64 only (the kernel's EPOLL_PACKED).
+    ffi.cdef("""
+        struct epoll_event { uint32_t events; uint64_t data; };
+        int epoll_ctl(int epfd, int op, int fd, struct epoll_event *event);
+        int epoll_wait(int epfd, struct epoll_event *events, int maxevents, int timeout);
+    """, packed=platform.machine() in ("x86_64", "AMD64", "i686", "i386"))
+    try:
+        lib = ffi.dlopen(None)
+        AVAILABLE.update(("epoll", "eventfd", "timerfd"))
+    except OSError:  # pragma: no cover - no libc symbols
+        lib = None
+
+# Host EPOLL_CTL_* ops (Linux values; these are host numbers used only here).
+CTL_ADD, CTL_DEL, CTL_MOD = 1, 2, 3
+
+
+def _check(r: int) -> int:
+    if r < 0:
+        e = ffi.errno
+        raise OSError(e, os.strerror(e))
+    return r
+
+
+def epoll_create(cloexec: bool) -> int:
+    return _check(lib.epoll_create1(os.O_CLOEXEC if cloexec else 0))
+
+
+def epoll_ctl(epfd: int, op: int, fd: int, events: int, data: int) -> None:
+    ev = ffi.new("struct epoll_event *")
+    ev.events = events
+    ev.data = data
+    _check(lib.epoll_ctl(epfd, op, fd, ev))
+
+
+def epoll_wait(epfd: int, maxevents: int, timeout_ms: int) -> list[tuple[int, int]]:
+    """Ready (host events, data) pairs; blocks up to timeout_ms (<0: forever). EINTR raises."""
+    buf = ffi.new("struct epoll_event[]", maxevents)
+    n = _check(lib.epoll_wait(epfd, buf, maxevents, timeout_ms))
+    return [(buf[i].events, buf[i].data) for i in range(n)]
+
+
+def eventfd(initval: int, flags: int) -> int:
+    return _check(lib.eventfd(initval, flags))
+
+
+def timerfd_create(clockid: int, flags: int) -> int:
+    return _check(lib.timerfd_create(clockid, flags))
+
+
+def timerfd_settime(fd: int, flags: int, new: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+    """Arm/disarm; `new` and the result are (interval s, ns, value s, ns)."""
+    nv = ffi.new("struct h_itimerspec *")
+    old = ffi.new("struct h_itimerspec *")
+    nv.it_interval.tv_sec, nv.it_interval.tv_nsec, nv.it_value.tv_sec, nv.it_value.tv_nsec = new
+    _check(lib.timerfd_settime(fd, flags, nv, old))
+    return (old.it_interval.tv_sec, old.it_interval.tv_nsec, old.it_value.tv_sec, old.it_value.tv_nsec)
+
+
+def timerfd_gettime(fd: int) -> tuple[int, int, int, int]:
+    cur = ffi.new("struct h_itimerspec *")
+    _check(lib.timerfd_gettime(fd, cur))
+    return (cur.it_interval.tv_sec, cur.it_interval.tv_nsec, cur.it_value.tv_sec, cur.it_value.tv_nsec)
