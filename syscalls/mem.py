@@ -167,7 +167,8 @@ def _mmap(addr: int, length: int, prot: int, flags: int, fd: int, offset: int) -
 
     # Where: MAP_FIXED replaces, MAP_FIXED_NOREPLACE must find it free, else a hint.
     if fixed:
-        if addr < MMAP_MIN_ADDR:
+        if addr < MMAP_MIN_ADDR and (addr < PAGE or os.geteuid() != 0):
+            # Below vm.mmap_min_addr only CAP_SYS_RAWIO may map; page 0 never here.
             return -lerrno.EPERM
         if addr + size > WINDOW_SIZE:
             return -lerrno.ENOMEM
