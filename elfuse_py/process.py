@@ -49,6 +49,11 @@ class Process:
         self.on_guest_fault = None
         self.after_syscall = None
         self.signal_hook = None       # set by the signals layer: queue a signal for delivery
+        # True when this guest's parent is a guest (fork child, or exec'd by
+        # one): fatal signals then kill the emulator with the real host signal.
+        self.nested = False
+        self.vfork_fd = -1            # fork child of a vfork: closes when it execs or exits
+        self.clear_child_tid = 0
 
     # ----- set-up -----------------------------------------------------------------
 
@@ -128,11 +133,21 @@ class Process:
         self.cpu.exit_status = status & 0xFF
         self.cpu.stop("exit")
 
-    def run(self) -> int:
+    def run(self, carried_signals: dict | None = None) -> int:
         """Run until the guest exits; returns the status for the host process."""
+        from . import signals
+        signals.setup(self, carried_signals)
         cpu = self.cpu
         pc = self.entry
+        cpu.set_reg(REG_PC, pc)
         while True:
+            if cpu.pending:
+                # Signals to deliver before the guest runs on (they may end it).
+                cpu.stop_reason = None
+                signals.deliver_pending()
+                if cpu.stop_reason == "exit":
+                    return cpu.exit_status
+                pc = cpu.reg(REG_PC)
             err = cpu.start(pc)
             reason = cpu.stop_reason
             if reason == "exit":
@@ -142,7 +157,9 @@ class Process:
             elif err:
                 sig = _UC_ERR_SIGNAL.get(err, SIGSEGV)
             else:
-                # Stopped on request (signal delivery, new image): resume where the CPU is.
+                # Stopped on request (a host signal arrived): deliver, then
+                # resume where the CPU is.
+                cpu.pending = True
                 pc = cpu.reg(REG_PC)
                 continue
             if self.on_guest_fault is not None and self.on_guest_fault(sig):
@@ -151,18 +168,46 @@ class Process:
             return self.terminate_by_signal(sig)
 
     def terminate_by_signal(self, sig: int) -> int:
-        """End like a Linux process killed by `sig`: the shell's message, status 128+sig."""
+        """End like a Linux process killed by Linux signal `sig`.
+
+        A guest whose parent is a guest (a fork child, or an image a guest
+        exec'd) dies by the real host signal, so its parent's wait sees
+        WIFSIGNALED.  At the top level the user's shell gets the shell-style
+        message and status 128+sig (139 for a segfault).
+        """
         if os.environ.get("ELFUSE_DEBUG") or "--trace-faults" in sys.argv:
             from .faults import describe_fault
             log.emit(describe_fault(self, sig))
+        if self.nested:
+            self._die_by_host_signal(sig)
+        if sig in (2, 13):
+            return 128 + sig          # shells stay silent for SIGINT and SIGPIPE
         msg = SIGNAL_MESSAGES.get(sig)
         if msg is None:
+            from .signals import to_host
             try:
-                msg = _hostsig.strsignal(sig) or f"Signal {sig}"
-            except ValueError:
+                msg = _hostsig.strsignal(to_host(sig) or 0) or f"Signal {sig}"
+            except (ValueError, TypeError):
                 msg = f"Signal {sig}"
         log.emit(msg + "\n")
         return 128 + sig
+
+    def _die_by_host_signal(self, sig: int) -> None:
+        import resource
+        from .signals import to_host
+        h = to_host(sig)
+        if h is not None:
+            try:
+                resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+            except (ValueError, OSError):
+                pass
+            try:
+                _hostsig.signal(h, _hostsig.SIG_DFL)
+            except (ValueError, OSError):
+                pass
+            _hostsig.pthread_sigmask(_hostsig.SIG_UNBLOCK, {h})
+            os.kill(os.getpid(), h)
+        os._exit(128 + sig)
 
 
 proc = Process()

@@ -1,11 +1,16 @@
-"""Process syscalls: exit, ids, limits, and (later) fork/exec/wait."""
+"""Process syscalls: exit, fork (clone/vfork), execve, wait4/waitid, process groups and sessions."""
 from __future__ import annotations
 
 import os
+import resource
+import struct
+import sys
 
+from elfuse_py import lerrno
 from elfuse_py.process import proc
 
-from .table import syscall
+from .args import AT_FDCWD, s32
+from .table import PARTIAL, not_supported, syscall
 
 
 @syscall("exit", "int")
@@ -23,3 +28,232 @@ def sys_exit_group(status):
 def sys_set_tid_address(tidptr):
     proc.clear_child_tid = tidptr
     return os.getpid()
+
+
+# ----- fork ----------------------------------------------------------------------
+
+CSIGNAL = 0xFF
+CLONE_VM, CLONE_FS, CLONE_FILES, CLONE_SIGHAND = 0x100, 0x200, 0x400, 0x800
+CLONE_VFORK, CLONE_PARENT, CLONE_THREAD = 0x4000, 0x8000, 0x10000
+CLONE_SETTLS, CLONE_PARENT_SETTID, CLONE_CHILD_CLEARTID = 0x80000, 0x100000, 0x200000
+CLONE_CHILD_SETTID = 0x1000000
+# What a fork-like clone may carry besides the exit signal.
+_FORK_OK = (CLONE_VFORK | CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID | CLONE_CHILD_SETTID
+            | CLONE_SETTLS)
+
+
+def fork(flags: int = 17, newsp: int = 0, ptid: int = 0,
+         tls: int = 0, ctid: int = 0) -> int:
+    """fork(2) for the guest: the host process forks with the whole emulator in it."""
+    from elfuse_py import signals
+    from elfuse_py.cpu import REG_SP, REG_TPIDR_EL0
+
+    vfork_r = vfork_w = -1
+    if flags & CLONE_VFORK:
+        # The parent waits until the child has exec'd or exited, as vfork does:
+        # the child holds a close-on-exec pipe end that closes at either.
+        r, w = os.pipe()
+        vfork_r, vfork_w = proc.fds.reserve(r), proc.fds.reserve(w)
+    _close_vfork_pipe()
+    pid = os.fork()
+    if pid == 0:
+        proc.nested = True
+        if vfork_r >= 0:
+            os.close(vfork_r)
+            proc.vfork_fd = vfork_w
+        signals.after_fork_child()
+        me = os.getpid()
+        if newsp:
+            proc.cpu.set_reg(REG_SP, newsp)
+        if flags & CLONE_SETTLS:
+            proc.cpu.set_reg(REG_TPIDR_EL0, tls)
+        if flags & CLONE_CHILD_SETTID and ctid:
+            proc.mem.put_u32(ctid, me)
+        if flags & CLONE_CHILD_CLEARTID:
+            proc.clear_child_tid = ctid
+        if flags & CLONE_PARENT_SETTID and ptid:
+            proc.mem.put_u32(ptid, me)
+        return 0
+    if flags & CLONE_PARENT_SETTID and ptid:
+        try:
+            proc.mem.put_u32(ptid, pid)
+        except Exception:  # noqa: BLE001 - the child exists either way
+            pass
+    if vfork_r >= 0:
+        os.close(vfork_w)
+        try:
+            while os.read(vfork_r, 64):
+                pass
+        except OSError:
+            pass
+        os.close(vfork_r)
+    return pid
+
+
+def _close_vfork_pipe() -> None:
+    fd = getattr(proc, "vfork_fd", -1)
+    if fd >= 0:
+        proc.vfork_fd = -1
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+
+@syscall("clone", "hex, ptr, ptr, ptr, ptr", level=PARTIAL,
+         note="fork-like clones (and CLONE_VM|CLONE_VFORK as fork); threads give EINVAL")
+def sys_clone(flags, newsp, ptid, tls, ctid):
+    flags &= 0xFFFFFFFFFFFFFFFF
+    if (flags & CSIGNAL) > 64:
+        return -lerrno.EINVAL
+    extra = flags & ~CSIGNAL
+    if extra & CLONE_VM and not extra & CLONE_VFORK:
+        # Threads (and CLONE_VM without vfork) need a shared address space
+        # between two CPUs: not supported yet.
+        return -lerrno.EINVAL
+    if extra & ~(_FORK_OK | CLONE_VM):
+        return -lerrno.EINVAL
+    return fork(flags, newsp, ptid, tls, ctid)
+
+
+not_supported("clone3", "ENOSYS so that libcs fall back to clone")
+
+
+# ----- exec ----------------------------------------------------------------------
+
+
+@syscall("execve", "path, ptr, ptr")
+def sys_execve(path, argv, envp):
+    from elfuse_py import execve
+    return execve.execve(AT_FDCWD, path, argv, envp, 0)
+
+
+@syscall("execveat", "dirfd, path, ptr, ptr, hex")
+def sys_execveat(dirfd, path, argv, envp, flags):
+    from elfuse_py import execve
+    return execve.execve(s32(dirfd), path, argv, envp, s32(flags))
+
+
+# ----- wait ----------------------------------------------------------------------
+
+WNOHANG, WUNTRACED, WCONTINUED, WEXITED, WNOWAIT = 1, 2, 8, 4, 0x01000000
+__WNOTHREAD, __WALL, __WCLONE = 0x20000000, 0x40000000, 0x80000000
+_HOST_WAIT = [(WNOHANG, os.WNOHANG), (WUNTRACED, os.WUNTRACED), (WCONTINUED, os.WCONTINUED)]
+_RUSAGE = struct.Struct("<qqqq14q")
+_MAXRSS_SCALE = 1024 if sys.platform == "darwin" else 1   # macOS reports bytes, Linux KiB
+
+
+def linux_wait_status(status: int) -> int:
+    """A host wait status in Linux's encoding (signal numbers translated by name)."""
+    from elfuse_py.signals import to_linux
+    if os.WIFEXITED(status):
+        return (os.WEXITSTATUS(status) & 0xFF) << 8
+    if os.WIFSIGNALED(status):
+        return to_linux(os.WTERMSIG(status)) | (0x80 if os.WCOREDUMP(status) else 0)
+    if os.WIFSTOPPED(status):
+        return (to_linux(os.WSTOPSIG(status)) << 8) | 0x7F
+    if os.WIFCONTINUED(status):
+        return 0xFFFF
+    return status
+
+
+def _put_rusage(addr: int, ru) -> None:
+    def tv(t):
+        us = int(round(t * 1e6))
+        return us // 1000000, us % 1000000
+    proc.mem.pack(_RUSAGE, addr, *tv(ru.ru_utime), *tv(ru.ru_stime),
+                  ru.ru_maxrss // _MAXRSS_SCALE, ru.ru_ixrss, ru.ru_idrss, ru.ru_isrss,
+                  ru.ru_minflt, ru.ru_majflt, ru.ru_nswap, ru.ru_inblock, ru.ru_oublock,
+                  ru.ru_msgsnd, ru.ru_msgrcv, ru.ru_nsignals, ru.ru_nvcsw, ru.ru_nivcsw)
+
+
+@syscall("wait4", "int, ptr, hex, ptr")
+def sys_wait4(pid, wstatus, options, rusage):
+    pid = s32(pid)
+    options &= 0xFFFFFFFF
+    if options & ~(WNOHANG | WUNTRACED | WCONTINUED | __WNOTHREAD | __WALL | __WCLONE):
+        return -lerrno.EINVAL
+    if pid == -0x80000000:
+        return -lerrno.ESRCH
+    hopts = 0
+    for lv, hv in _HOST_WAIT:
+        if options & lv:
+            hopts |= hv
+    got, status, ru = os.wait4(pid, hopts)
+    if got == 0:
+        return 0
+    if wstatus:
+        proc.mem.put_u32(wstatus, linux_wait_status(status))
+    if rusage:
+        _put_rusage(rusage, ru)
+    return got
+
+
+P_ALL, P_PID, P_PGID, P_PIDFD = 0, 1, 2, 3
+_IDTYPES = {P_ALL: os.P_ALL, P_PID: os.P_PID, P_PGID: os.P_PGID}
+if hasattr(os, "P_PIDFD"):
+    _IDTYPES[P_PIDFD] = os.P_PIDFD
+_WAITID_OPTS = [(WNOHANG, os.WNOHANG), (WEXITED, os.WEXITED), (WUNTRACED, os.WSTOPPED),
+                (WCONTINUED, os.WCONTINUED), (WNOWAIT, os.WNOWAIT)]
+_CLD = {getattr(os, n): v for n, v in [("CLD_EXITED", 1), ("CLD_KILLED", 2), ("CLD_DUMPED", 3),
+                                       ("CLD_TRAPPED", 4), ("CLD_STOPPED", 5),
+                                       ("CLD_CONTINUED", 6)] if hasattr(os, n)}
+_SIGINFO_CHLD = struct.Struct("<iiiiiIiI")   # signo errno code pad pid uid status pad
+
+
+@syscall("waitid", "int, int, ptr, hex, ptr", level=PARTIAL,
+         note="rusage is the RUSAGE_CHILDREN total")
+def sys_waitid(idtype, id_, infop, options, rusage):
+    from elfuse_py.signals import to_linux
+    idtype, id_ = s32(idtype), s32(id_)
+    options &= 0xFFFFFFFF
+    if idtype not in _IDTYPES or options & ~(WNOHANG | WEXITED | WUNTRACED | WCONTINUED
+                                             | WNOWAIT | __WNOTHREAD | __WALL | __WCLONE):
+        return -lerrno.EINVAL
+    if not options & (WEXITED | WUNTRACED | WCONTINUED):
+        return -lerrno.EINVAL
+    if idtype == P_PGID and id_ == 0:
+        id_ = os.getpgrp()
+    hopts = 0
+    for lv, hv in _WAITID_OPTS:
+        if options & lv:
+            hopts |= hv
+    r = os.waitid(_IDTYPES[idtype], id_, hopts)
+    if infop:
+        if r is None:
+            proc.mem.write(infop, bytes(128))
+        else:
+            code = _CLD.get(r.si_code, r.si_code)
+            status = r.si_status if code == 1 else to_linux(r.si_status)
+            proc.mem.write(infop, _SIGINFO_CHLD.pack(17, 0, code, 0, r.si_pid, r.si_uid,
+                                                     status, 0).ljust(128, b"\0"))
+    if rusage:
+        _put_rusage(rusage, resource.getrusage(resource.RUSAGE_CHILDREN))
+    return 0
+
+
+# ----- process groups and sessions ----------------------------------------------------
+
+
+@syscall("getpgid", "int")
+def sys_getpgid(pid):
+    return os.getpgid(s32(pid))
+
+
+@syscall("setpgid", "int, int")
+def sys_setpgid(pid, pgid):
+    pid, pgid = s32(pid), s32(pgid)
+    if pgid < 0:
+        return -lerrno.EINVAL
+    os.setpgid(pid, pgid)
+    return 0
+
+
+@syscall("getsid", "int")
+def sys_getsid(pid):
+    return os.getsid(s32(pid))
+
+
+@syscall("setsid", "")
+def sys_setsid():
+    return os.setsid()

@@ -1,1 +1,313 @@
-"""placeholder"""
+"""Signal syscalls: sigaction, masks, pending sets, waiting, sigreturn, altstack, kill, itimers.
+
+The state and the delivery machinery live in elfuse_py.signals; these handlers
+decode the guest's structs (Linux AArch64 layouts) and translate numbers.
+"""
+from __future__ import annotations
+
+import os
+import signal as hs
+import struct
+
+from elfuse_py import lerrno, signals
+from elfuse_py.process import proc
+from elfuse_py.signals import (NSIG, SIG_DFL, SIG_IGN, SIGKILL, SIGSTOP, SS_AUTODISARM,
+                               SS_DISABLE, SS_ONSTACK, UNBLOCKABLE, bit, st)
+
+from .args import s32, s64
+from .table import PARTIAL, syscall
+
+_SIGACTION = struct.Struct("<QQQQ")     # handler, flags, restorer, mask
+_SIGSET = struct.Struct("<Q")
+_STACK = struct.Struct("<Qi4xQ")        # ss_sp, ss_flags, ss_size
+_ITIMERVAL = struct.Struct("<qqqq")     # interval {sec, usec}, value {sec, usec}
+_TIMESPEC = struct.Struct("<qq")
+MINSIGSTKSZ = 5120
+SIG_BLOCK, SIG_UNBLOCK, SIG_SETMASK = 0, 1, 2
+
+
+def _valid(sig: int) -> bool:
+    return 1 <= sig <= NSIG
+
+
+@syscall("rt_sigaction", "signal, ptr, ptr, size")
+def sys_rt_sigaction(sig, act, oact, size):
+    sig = s32(sig)
+    if size != 8 or not _valid(sig):
+        return -lerrno.EINVAL
+    mem = proc.mem
+    new = None
+    if act:
+        new = mem.unpack(_SIGACTION, act)
+        if sig in (SIGKILL, SIGSTOP):
+            return -lerrno.EINVAL
+    if oact:
+        h, f, r, m = st.actions[sig]
+        mem.pack(_SIGACTION, oact, h, f, r, m)
+    if new is not None:
+        handler, flags, restorer, mask = new
+        st.actions[sig] = (handler, flags & 0xFFFFFFFF, restorer, mask & ~UNBLOCKABLE)
+        signals._sync_host(sig)
+        if handler == SIG_IGN or (handler == SIG_DFL and sig in signals._DFL_IGNORE):
+            st.pending &= ~bit(sig)      # Linux discards it (sigaction(2))
+            st.infos.pop(sig, None)
+    return 0
+
+
+@syscall("rt_sigprocmask", "int, ptr, ptr, size")
+def sys_rt_sigprocmask(how, set_, oset, size):
+    if size != 8:
+        return -lerrno.EINVAL
+    how = s32(how)
+    mem = proc.mem
+    old = st.mask
+    if set_:
+        if how not in (SIG_BLOCK, SIG_UNBLOCK, SIG_SETMASK):
+            return -lerrno.EINVAL
+        m = mem.unpack(_SIGSET, set_)[0]
+        if oset:
+            mem.pack(_SIGSET, oset, old)
+        if how == SIG_BLOCK:
+            new = old | m
+        elif how == SIG_UNBLOCK:
+            new = old & ~m
+        else:
+            new = m
+        if new != old:
+            signals.set_mask(new)
+        return 0
+    if oset:
+        mem.pack(_SIGSET, oset, old)
+    return 0
+
+
+def _pending_mask() -> int:
+    return st.pending | signals.linux_mask(hs.sigpending())
+
+
+@syscall("rt_sigpending", "ptr, size")
+def sys_rt_sigpending(set_, size):
+    if size > 8:
+        return -lerrno.EINVAL
+    proc.mem.write(set_, _SIGSET.pack(_pending_mask() & st.mask)[:size])
+    return 0
+
+
+_libc = None
+
+
+def _host_sigsuspend(mask: int) -> None:
+    """Atomically set the host mask and wait for a signal (libc sigsuspend)."""
+    global _libc
+    import ctypes
+    if _libc is None:
+        _libc = ctypes.CDLL(None, use_errno=True)
+    sset = ctypes.create_string_buffer(256)
+    _libc.sigemptyset(sset)
+    for h in signals.host_set(mask):
+        _libc.sigaddset(sset, h)
+    _libc.sigsuspend(sset)
+
+
+@syscall("rt_sigsuspend", "ptr, size")
+def sys_rt_sigsuspend(set_, size):
+    if size != 8:
+        return -lerrno.EINVAL
+    m = proc.mem.unpack(_SIGSET, set_)[0] & ~UNBLOCKABLE
+    old = st.mask
+    st.saved_mask = old
+    try:
+        st.mask = m
+        if not (st.pending & ~m):
+            signals.set_mask(m)       # a host signal pending until now may arrive right here
+            _host_sigsuspend(m)
+            # The Python-level handler runs at the next bytecode and raises
+            # InterruptedError, which ends this function.
+            os.getpid()
+    except InterruptedError:
+        pass
+    st.interrupted = False
+    proc.cpu.pending = True           # deliver, then restore `old` (saved_mask)
+    st.undelivered = True
+    return -lerrno.EINTR
+
+
+@syscall("rt_sigtimedwait", "ptr, ptr, ptr, size")
+def sys_rt_sigtimedwait(set_, info, timeout, size):
+    if size != 8:
+        return -lerrno.EINVAL
+    mem = proc.mem
+    want = mem.unpack(_SIGSET, set_)[0] & ~UNBLOCKABLE
+    tmo = None
+    if timeout:
+        sec, nsec = mem.unpack(_TIMESPEC, timeout)
+        if sec < 0 or not 0 <= nsec < 1000000000:
+            return -lerrno.EINVAL
+        tmo = sec + nsec / 1e9
+    ready = st.pending & want
+    if ready:
+        sig = (ready & -ready).bit_length()
+        st.pending &= ~bit(sig)
+        raw = st.infos.pop(sig, None) or signals._si(sig, signals.SI_USER)
+        if info:
+            mem.write(info, raw)
+        return sig
+    hosts = signals.host_set(want)
+    try:
+        if tmo is None:
+            r = hs.sigwaitinfo(hosts)
+        else:
+            r = hs.sigtimedwait(hosts, tmo)
+    except InterruptedError:
+        st.interrupted = False
+        return -lerrno.EINTR
+    if r is None:
+        return -lerrno.EAGAIN
+    sig = signals.to_linux(r.si_signo)
+    if info:
+        extra = struct.pack("<i", r.si_status)
+        raw = signals._si(sig, r.si_code, r.si_pid, r.si_uid, extra)
+        mem.write(info, raw)
+    return sig
+
+
+@syscall("rt_sigreturn", "")
+def sys_rt_sigreturn():
+    signals.sigreturn()
+    return None
+
+
+@syscall("sigaltstack", "ptr, ptr")
+def sys_sigaltstack(ss, old):
+    mem = proc.mem
+    sp = proc.cpu.reg(signals.REG_SP)
+    onstack = signals.on_altstack(sp)
+    new = mem.unpack(_STACK, ss) if ss else None
+    if old:
+        base, flags, size = st.altstack
+        if onstack:
+            flags = (flags & SS_AUTODISARM) | SS_ONSTACK
+        mem.pack(_STACK, old, base, flags, size)
+    if new is not None:
+        base, flags, size = new
+        if onstack:
+            return -lerrno.EPERM
+        mode = flags & ~SS_AUTODISARM & 0xFFFFFFFF
+        if mode not in (0, SS_ONSTACK, SS_DISABLE):
+            return -lerrno.EINVAL
+        if mode == SS_DISABLE:
+            st.altstack = (0, SS_DISABLE, 0)
+        else:
+            if size < MINSIGSTKSZ:
+                return -lerrno.ENOMEM
+            st.altstack = (base, flags & SS_AUTODISARM, size)
+    return 0
+
+
+# ----- sending ---------------------------------------------------------------------
+
+
+def _send(pid: int, sig: int, code: int) -> int:
+    if sig == 0:
+        os.kill(pid, 0)
+        return 0
+    if not _valid(sig):
+        return -lerrno.EINVAL
+    if pid == os.getpid():
+        signals.queue(sig, signals._si(sig, code, os.getpid(), os.getuid()))
+        return 0
+    h = signals.to_host(sig)
+    if h is None:
+        return -lerrno.EINVAL
+    os.kill(pid, h)
+    return 0
+
+
+@syscall("kill", "int, signal")
+def sys_kill(pid, sig):
+    pid, sig = s32(pid), s32(sig)
+    if sig < 0 or sig > NSIG:
+        return -lerrno.EINVAL
+    if pid in (0, -1) or pid < -1:
+        if sig and signals.to_host(sig) is None:
+            return -lerrno.EINVAL
+        # Process groups and broadcast include this process: the host kernel
+        # delivers it to us through our own dispositions.
+        os.kill(pid, signals.to_host(sig) if sig else 0)
+        return 0
+    return _send(pid, sig, signals.SI_USER)
+
+
+@syscall("tgkill", "int, int, signal")
+def sys_tgkill(tgid, tid, sig):
+    tgid, tid, sig = s32(tgid), s32(tid), s32(sig)
+    if tgid <= 0 or tid <= 0 or sig < 0 or sig > NSIG:
+        return -lerrno.EINVAL
+    if tid != tgid:
+        return -lerrno.ESRCH      # single-threaded guests: a thread id is its process id
+    return _send(tid, sig, signals.SI_TKILL)
+
+
+@syscall("tkill", "int, signal")
+def sys_tkill(tid, sig):
+    tid, sig = s32(tid), s32(sig)
+    if tid <= 0 or sig < 0 or sig > NSIG:
+        return -lerrno.EINVAL
+    return _send(tid, sig, signals.SI_TKILL)
+
+
+@syscall("rt_sigqueueinfo", "int, signal, ptr")
+def sys_rt_sigqueueinfo(pid, sig, info):
+    pid, sig = s32(pid), s32(sig)
+    if not _valid(sig):
+        return -lerrno.EINVAL
+    raw = proc.mem.read(info, 128)
+    code = struct.unpack_from("<i", raw, 8)[0]
+    if code >= 0 or code == signals.SI_TKILL:
+        return -lerrno.EPERM
+    if pid == os.getpid():
+        signals.queue(sig, struct.pack("<i", sig) + raw[4:])
+        return 0
+    # Another process: the host cannot carry the payload; send the plain signal.
+    return _send(pid, sig, code)
+
+
+# ----- interval timers -----------------------------------------------------------------
+
+_WHICH = {0: hs.ITIMER_REAL, 1: hs.ITIMER_VIRTUAL, 2: hs.ITIMER_PROF}
+
+
+def _tv(sec: float) -> tuple[int, int]:
+    usec = round(sec * 1e6)
+    return usec // 1000000, usec % 1000000
+
+
+@syscall("setitimer", "int, ptr, ptr", level=PARTIAL,
+         note="ITIMER_VIRTUAL/PROF count the emulator's CPU time")
+def sys_setitimer(which, new, old):
+    which = s32(which)
+    if which not in _WHICH:
+        return -lerrno.EINVAL
+    mem = proc.mem
+    isec = iusec = vsec = vusec = 0
+    if new:
+        isec, iusec, vsec, vusec = mem.unpack(_ITIMERVAL, new)
+        if not (0 <= iusec < 1000000 and 0 <= vusec < 1000000) or isec < 0 or vsec < 0:
+            return -lerrno.EINVAL
+        prev = hs.setitimer(_WHICH[which], vsec + vusec / 1e6, isec + iusec / 1e6)
+    else:
+        prev = hs.getitimer(_WHICH[which])
+    if old:
+        value, interval = prev
+        mem.pack(_ITIMERVAL, old, *_tv(interval), *_tv(value))
+    return 0
+
+
+@syscall("getitimer", "int, ptr")
+def sys_getitimer(which, cur):
+    which = s32(which)
+    if which not in _WHICH:
+        return -lerrno.EINVAL
+    value, interval = hs.getitimer(_WHICH[which])
+    proc.mem.pack(_ITIMERVAL, cur, *_tv(interval), *_tv(value))
+    return 0

@@ -1,0 +1,190 @@
+"""execve/execveat: validate like Linux, then re-exec the emulator on the new program.
+
+Everything that can fail (bad pointers, missing file, no exec permission,
+ENOEXEC, shebang errors, E2BIG) is checked before the host execve, so an error
+returns to the guest with its image intact.  The host process then execs a
+fresh Python running this module's `main`, which boots the new guest image.
+
+What must survive the exec (the guest's exact argv/envp, the per-fd emulator
+state of fds without FD_CLOEXEC, ignored signals, the mask and pending set,
+--strace, the sysroot, whether the guest is nested) is pickled into an
+anonymous file whose fd number (in the emulator's reserved range) is passed in
+ELFUSE_EXEC_STATE; `main` removes that variable before the guest sees its
+environment (the guest's environ comes from the pickle anyway).
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import stat
+import sys
+
+STATE_ENV = "ELFUSE_EXEC_STATE"
+MAX_ARG_STRLEN = 32 * 4096
+AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW = 0x1000, 0x100
+_PTR_LIMIT = 0x7FFFFFFF
+
+
+def _errno(name: str) -> int:
+    from . import lerrno
+    return -getattr(lerrno, name)
+
+
+def _strings(mem, addr: int) -> list[bytes]:
+    """A NULL-terminated guest array of string pointers (NULL array = empty)."""
+    out: list[bytes] = []
+    if not addr:
+        return out
+    while True:
+        p = mem.u64(addr + 8 * len(out))
+        if not p:
+            return out
+        if len(out) >= _PTR_LIMIT:
+            raise OSError(7, "too many arguments")
+        out.append(mem.cstr(p, MAX_ARG_STRLEN + 1))
+
+
+def _resolve_path(dirfd: int, path: bytes, flags: int) -> str | int:
+    """The host path execveat names, or a negative errno."""
+    from . import paths
+    if not path:
+        if not flags & AT_EMPTY_PATH:
+            return _errno("ENOENT")
+        return os.readlink(f"/proc/self/fd/{dirfd}") if sys.platform.startswith("linux") \
+            else _errno("ENOSYS")
+    if path[:1] != b"/" and dirfd != -100:
+        base = os.readlink(f"/proc/self/fd/{dirfd}")
+        if not os.path.isdir(base):
+            return _errno("ENOTDIR")
+        return os.path.join(base, os.fsdecode(path))
+    return paths.host_path(path)
+
+
+def execve(dirfd: int, path_addr: int, argv_addr: int, envp_addr: int, flags: int) -> int:
+    """The execve/execveat handler body: returns -errno, or never returns."""
+    from loader.elf import ElfError, check_elf
+    from loader.shebang import ShebangError, resolve_program
+    from . import paths, signals
+    from .process import proc
+
+    mem = proc.mem
+    if flags & ~(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW):
+        return _errno("EINVAL")
+    filename = mem.cstr(path_addr, 4096)
+    try:
+        argv = _strings(mem, argv_addr)
+        envp = _strings(mem, envp_addr)
+    except ValueError:
+        return _errno("E2BIG")
+    total = 0
+    for s in argv + envp:
+        if len(s) >= MAX_ARG_STRLEN:
+            return _errno("E2BIG")
+        total += len(s) + 1 + 8
+    if total > max(os.sysconf("SC_ARG_MAX") - 4096, 131072):
+        return _errno("E2BIG")
+    host = _resolve_path(dirfd, filename, flags)
+    if isinstance(host, int):
+        return host
+    if flags & AT_SYMLINK_NOFOLLOW and os.path.islink(host):
+        return _errno("ELOOP")
+    st = os.stat(host)                       # ENOENT, ENOTDIR, ELOOP, EACCES
+    if not stat.S_ISREG(st.st_mode) or not os.access(host, os.X_OK):
+        return _errno("EACCES")
+    try:
+        elf, new_argv = resolve_program(host, argv, paths.host_path)
+    except ShebangError as e:
+        return _errno(e.errno_name)
+    if elf != host:
+        if not os.access(elf, os.X_OK) or not os.path.isfile(elf):
+            return _errno("EACCES")
+        # Like Linux, argv names the script by the path execve was given.
+        new_argv = [filename if a == os.fsencode(host) else a for a in new_argv]
+    try:
+        check_elf(elf)
+    except ElfError as e:
+        return _errno(getattr(e, "errno_name", "ENOEXEC"))
+
+    import fcntl
+    fds = {}
+    for fd, value in proc.fds.state.items():
+        try:
+            if not fcntl.fcntl(fd, fcntl.F_GETFD) & fcntl.FD_CLOEXEC:
+                fds[fd] = value
+        except OSError:
+            pass
+    state = {
+        "exe": elf, "argv": new_argv, "envp": envp, "execfn": filename,
+        "fds": fds, "fdlimit": proc.fds.limit, "signals": signals.exec_state(),
+        "strace": proc.strace, "sysroot": paths.sysroot, "nested": proc.nested,
+        "umask": proc.umask,
+    }
+    data = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+    sfd = _state_fd(data, proc.fds.limit)
+    env = {}
+    for e in envp:
+        k, sep, v = e.partition(b"=")
+        if sep and k and b"\0" not in e:
+            env[k] = v
+    env[STATE_ENV.encode()] = str(sfd).encode()
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    path_list = [root] + [p for p in sys.path if p and p != root]
+    code = f"import sys;sys.path[:0]={path_list!r};from elfuse_py.execve import main;main()"
+    try:
+        os.execve(sys.executable, [sys.executable, "-I", "-S", "-c", code,
+                                   os.fsdecode(filename)], env)
+    except OSError as e:
+        os.close(sfd)
+        raise e
+    return _errno("ENOEXEC")  # not reached
+
+
+def _state_fd(data: bytes, low: int) -> int:
+    """An inheritable fd in the emulator's reserved range holding `data`, at offset 0."""
+    import fcntl
+    if hasattr(os, "memfd_create"):
+        fd = os.memfd_create("elfuse-exec-state", 0)
+    else:
+        import tempfile
+        fd, name = tempfile.mkstemp(prefix="elfuse-exec-")
+        os.unlink(name)
+    os.write(fd, data)
+    os.lseek(fd, 0, os.SEEK_SET)
+    new = fcntl.fcntl(fd, fcntl.F_DUPFD, low)   # no close-on-exec: it must reach the new image
+    os.close(fd)
+    return new
+
+
+def main() -> None:
+    """Entry point of the re-exec'd emulator: restore the state and run the new image."""
+    import resource
+    fd = int(os.environ.pop(STATE_ENV))
+    chunks = []
+    while True:
+        b = os.read(fd, 1 << 20)
+        if not b:
+            break
+        chunks.append(b)
+    os.close(fd)
+    state = pickle.loads(b"".join(chunks))
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (state["fdlimit"], hard))
+    except (ValueError, OSError):
+        pass
+    from . import paths, log
+    from .process import proc
+    from loader.elf import ElfError
+    if state["sysroot"]:
+        paths.set_sysroot(state["sysroot"])
+    proc.nested = state["nested"]
+    proc.umask = state["umask"]
+    try:
+        proc.boot(state["exe"], state["argv"], state["envp"], strace=state["strace"],
+                  execfn=state["execfn"])
+    except ElfError as e:
+        log.emit(f"elfuse-py: {e}\n")
+        os._exit(126)
+    proc.fds.state.update(state["fds"])
+    status = proc.run(state["signals"])
+    os._exit(status)

@@ -1,0 +1,543 @@
+"""Guest signals: dispositions, mask, pending set, and delivery to guest handlers.
+
+Owns the Linux side of signals for the one guest process:
+
+- Linux <-> host signal numbers, translated by name (RT signals by offset);
+- the guest's sigactions, blocked mask (mirrored into the host thread mask, so
+  a signal the guest blocks stays pending in the host kernel too), internal
+  pending set (signals the emulator raises itself: kill of self, SIGPIPE after
+  EPIPE, CPU faults) and sigaltstack;
+- host dispositions follow the guest's: SIG_IGN stays SIG_IGN on the host (so
+  exec'd children inherit it), SIG_DFL is the host default (the kernel then
+  terminates/stops the emulator exactly as Linux would the guest), and a guest
+  handler becomes a Python handler that queues the Linux signal;
+- delivery: an AArch64 `struct rt_sigframe` (siginfo + ucontext with an
+  fpsimd_context record) on the guest stack, X0-X2/X29/X30/SP/PC set up as
+  arch/arm64/kernel/signal.c does; rt_sigreturn undoes it;
+- interrupting blocking syscalls: the Python handler raises InterruptedError
+  when it runs inside a blocking syscall handler (Python would otherwise retry
+  the host call), the syscall returns -EINTR or, with SA_RESTART, is re-run.
+
+A guest running CPU-bound code is inside uc_emu_start with the GIL released;
+a watcher thread reading the signal wakeup fd stops the CPU so the run loop
+can deliver.
+"""
+from __future__ import annotations
+
+import os
+import signal as hs
+import struct
+
+from .cpu import GPR_IDS, REG_NZCV, REG_PC, REG_SP, REG_X0, REG_FPCR, REG_FPSR, xreg
+
+NSIG = 64
+SIG_DFL, SIG_IGN = 0, 1
+
+SIGNAL_NAMES = {
+    1: "SIGHUP", 2: "SIGINT", 3: "SIGQUIT", 4: "SIGILL", 5: "SIGTRAP", 6: "SIGABRT",
+    7: "SIGBUS", 8: "SIGFPE", 9: "SIGKILL", 10: "SIGUSR1", 11: "SIGSEGV", 12: "SIGUSR2",
+    13: "SIGPIPE", 14: "SIGALRM", 15: "SIGTERM", 16: "SIGSTKFLT", 17: "SIGCHLD",
+    18: "SIGCONT", 19: "SIGSTOP", 20: "SIGTSTP", 21: "SIGTTIN", 22: "SIGTTOU", 23: "SIGURG",
+    24: "SIGXCPU", 25: "SIGXFSZ", 26: "SIGVTALRM", 27: "SIGPROF", 28: "SIGWINCH", 29: "SIGIO",
+    30: "SIGPWR", 31: "SIGSYS",
+}
+SIGINT, SIGKILL, SIGSEGV, SIGPIPE, SIGCHLD, SIGCONT, SIGSTOP = 2, 9, 11, 13, 17, 18, 19
+LINUX_SIGRTMIN = 34          # first RT signal a libc hands out (32/33 are libc-internal)
+
+# Default actions (signal(7)).
+_DFL_IGNORE = {17, 23, 28}
+_DFL_STOP = {19, 20, 21, 22}
+_DFL_CORE = {3, 4, 5, 6, 7, 8, 11, 24, 25, 31}
+# Signals raised by the CPU itself: never given a host handler (a real fault in
+# the emulator must still kill it), delivered through on_fault instead.
+_SYNC = {4, 5, 7, 8, 11}
+
+SA_NOCLDSTOP, SA_SIGINFO, SA_RESTORER = 1, 4, 0x04000000
+SA_ONSTACK, SA_RESTART, SA_NODEFER, SA_RESETHAND = 0x08000000, 0x10000000, 0x40000000, 0x80000000
+SS_ONSTACK, SS_DISABLE, SS_AUTODISARM = 1, 2, 1 << 31
+SI_USER, SI_KERNEL, SI_QUEUE, SI_TKILL = 0, 0x80, -1, -6
+
+# ----- number translation --------------------------------------------------------
+
+
+def _build_tables() -> tuple[dict, dict]:
+    to_host, to_linux = {}, {}
+    for num, name in SIGNAL_NAMES.items():
+        h = getattr(hs, name, None)
+        if h is not None:
+            to_host[num] = int(h)
+            to_linux.setdefault(int(h), num)
+    rtmin, rtmax = getattr(hs, "SIGRTMIN", None), getattr(hs, "SIGRTMAX", None)
+    if rtmin is not None:
+        for num in range(LINUX_SIGRTMIN, NSIG + 1):
+            h = int(rtmin) + num - LINUX_SIGRTMIN
+            if h > int(rtmax):
+                break
+            to_host[num] = h
+            to_linux[h] = num
+    return to_host, to_linux
+
+
+TO_HOST, TO_LINUX = _build_tables()
+
+
+def to_host(sig: int) -> int | None:
+    """Host signal number for Linux signal `sig` (None if the host has no such signal)."""
+    return TO_HOST.get(sig)
+
+
+def to_linux(hsig: int) -> int:
+    """Linux signal number for host signal `hsig` (by name)."""
+    return TO_LINUX.get(hsig, hsig)
+
+
+def bit(sig: int) -> int:
+    return 1 << (sig - 1)
+
+
+UNBLOCKABLE = bit(SIGKILL) | bit(SIGSTOP)
+ALL = (1 << NSIG) - 1
+
+
+def host_set(mask: int) -> set[int]:
+    out = set()
+    m = mask & ~UNBLOCKABLE
+    while m:
+        low = m & -m
+        h = TO_HOST.get(low.bit_length())
+        if h is not None:
+            out.add(h)
+        m ^= low
+    return out
+
+
+def linux_mask(hosts) -> int:
+    m = 0
+    for h in hosts:
+        s = TO_LINUX.get(int(h))
+        if s:
+            m |= bit(s)
+    return m
+
+
+# ----- state -----------------------------------------------------------------------
+
+SIGINFO = struct.Struct("<iii4x")          # si_signo, si_errno, si_code
+SIGINFO_SIZE = 128
+
+
+class SigState:
+    def __init__(self) -> None:
+        # Per signal (index = Linux number): (handler, flags, restorer, mask)
+        self.actions: list[tuple[int, int, int, int]] = [(SIG_DFL, 0, 0, 0)] * (NSIG + 1)
+        self.mask = 0
+        self.pending = 0                   # raised by the emulator, not (yet) in the host kernel
+        self.infos: dict[int, bytes] = {}
+        self.altstack = (0, SS_DISABLE, 0)
+        self.interrupted = False           # a blocking syscall was cut short by a handled signal
+        self.restart_x0 = 0
+        self.restart_nr = 0
+        self.saved_mask: int | None = None  # mask to restore after rt_sigsuspend's delivery
+        self.undelivered = False           # the watcher keeps stopping the CPU while set
+        self.arrived = 0                   # host signals seen by the watcher / by the handler
+        self.seen = 0
+        self.watcher = False
+        self.wake_fds: tuple[int, int] | None = None
+        self.trampoline = 0
+
+
+st = SigState()
+_proc = None      # the Process, set by setup()
+_cpu = None
+
+
+def _si(sig: int, code: int, pid: int = 0, uid: int = 0, extra: bytes = b"") -> bytes:
+    return (SIGINFO.pack(sig, 0, code) + struct.pack("<iI", pid, uid) + extra).ljust(SIGINFO_SIZE, b"\0")
+
+
+def queue(sig: int, info: bytes | None = None) -> None:
+    """Make Linux signal `sig` pending in the guest; delivery happens after the current syscall."""
+    if info is None:
+        info = _si(sig, SI_KERNEL)
+    handler = st.actions[sig][0]
+    if handler == SIG_IGN or (handler == SIG_DFL and sig in _DFL_IGNORE):
+        if not (st.mask & bit(sig)):
+            return                          # discarded at generation, as Linux
+    if not (st.pending & bit(sig)):         # standard signals do not queue twice
+        st.pending |= bit(sig)
+        st.infos[sig] = info
+    st.undelivered = True
+    if _cpu is not None:
+        _cpu.pending = True
+
+
+def post(sig: int) -> None:
+    """proc.post_signal: the emulator raises `sig` for the guest (SIGPIPE after EPIPE)."""
+    queue(sig, _si(sig, SI_USER, os.getpid(), os.getuid()))
+
+
+# ----- host side ---------------------------------------------------------------------
+
+_interruptible_codes: set = set()
+# Syscalls Linux never restarts after a handler, whatever SA_RESTART says (signal(7)).
+_NO_RESTART = {"nanosleep", "clock_nanosleep", "ppoll", "pselect6", "epoll_pwait",
+               "epoll_pwait2", "rt_sigsuspend", "rt_sigtimedwait", "io_getevents"}
+_INTERRUPTIBLE = ["read", "readv", "pread64", "preadv", "write", "writev", "pwrite64",
+                  "wait4", "waitid", "nanosleep", "clock_nanosleep", "ppoll", "pselect6",
+                  "epoll_pwait", "epoll_pwait2", "accept", "accept4", "connect", "recvfrom",
+                  "recvmsg", "sendto", "sendmsg", "rt_sigsuspend", "rt_sigtimedwait", "futex",
+                  "openat", "flock", "fcntl", "msgrcv", "msgsnd", "semop", "semtimedop",
+                  "io_getevents", "splice", "tee", "sendfile", "ioctl"]
+_no_restart_nrs: set = set()
+
+
+def _collect_interruptible() -> None:
+    from syscalls.table import TABLE
+    from syscalls.numbers import SYSCALL_NUMBERS
+    for name in _INTERRUPTIBLE:
+        nr = SYSCALL_NUMBERS.get(name)
+        entry = TABLE.get(nr) if nr is not None else None
+        if entry is not None and entry.handler is not None:
+            _interruptible_codes.add(entry.handler.__code__)
+    _no_restart_nrs.update(SYSCALL_NUMBERS[n] for n in _NO_RESTART if n in SYSCALL_NUMBERS)
+
+
+def _in_interruptible(frame) -> bool:
+    depth = 0
+    while frame is not None and depth < 6:
+        if frame.f_code in _interruptible_codes:
+            return True
+        frame = frame.f_back
+        depth += 1
+    return False
+
+
+def _on_host_signal(hsig: int, frame) -> None:
+    """Python-level handler for host signals the guest handles: queue, maybe interrupt."""
+    st.seen += 1
+    sig = to_linux(hsig)
+    queue(sig, _si(sig, SI_USER))
+    if (not st.interrupted and st.actions[sig][0] > SIG_IGN and not (st.mask & bit(sig))
+            and _in_interruptible(frame)):
+        st.interrupted = True
+        st.restart_x0 = _cpu.reg(REG_X0)
+        st.restart_nr = _cpu.reg(xreg(8))
+        raise InterruptedError(4, "Interrupted system call")
+
+
+def _watch(rfd: int, cpu) -> None:
+    """Watcher thread: a host signal arrived; stop the CPU until the main thread took it."""
+    import time
+    from .uc import lib
+    while True:
+        try:
+            data = os.read(rfd, 64)
+        except InterruptedError:
+            continue
+        except OSError:
+            return
+        if not data:
+            return
+        st.arrived += len(data)
+        for _ in range(100):
+            lib.uc_emu_stop(cpu.uc)
+            if st.seen >= st.arrived and not st.undelivered:
+                break
+            time.sleep(0.002)
+
+
+def _start_watcher() -> None:
+    import _thread
+    r, w = os.pipe()
+    os.set_blocking(w, False)
+    r, w = _proc.fds.reserve(r), _proc.fds.reserve(w)
+    st.wake_fds = (r, w)
+    hs.set_wakeup_fd(w, warn_on_full_buffer=False)
+    # The thread must not take process signals: block everything while it starts.
+    old = hs.pthread_sigmask(hs.SIG_BLOCK, hs.valid_signals())
+    try:
+        _thread.start_new_thread(_watch, (r, _cpu))
+    finally:
+        hs.pthread_sigmask(hs.SIG_SETMASK, old)
+    st.watcher = True
+
+
+def _sync_host(sig: int) -> None:
+    """Make the host disposition of `sig` follow the guest's."""
+    h = TO_HOST.get(sig)
+    if h is None or sig in (SIGKILL, SIGSTOP) or sig in _SYNC:
+        return
+    handler = st.actions[sig][0]
+    if handler == SIG_IGN:
+        target = hs.SIG_IGN
+    elif handler == SIG_DFL:
+        # SIGPIPE stays ignored on the host: writes get EPIPE, and the write
+        # handlers raise SIGPIPE for the guest through proc.post_signal.
+        target = hs.SIG_IGN if sig == SIGPIPE else hs.SIG_DFL
+    else:
+        if not st.watcher:
+            _start_watcher()
+        target = _on_host_signal
+    try:
+        hs.signal(h, target)
+    except (OSError, ValueError, RuntimeError):
+        pass
+
+
+def set_mask(mask: int) -> None:
+    """Set the guest's blocked mask and mirror it into the host thread mask."""
+    mask &= ~UNBLOCKABLE
+    st.mask = mask
+    hs.pthread_sigmask(hs.SIG_SETMASK, host_set(mask))
+    if st.pending & ~mask:
+        st.undelivered = True
+        _cpu.pending = True
+
+
+def setup(proc, carried: dict | None = None) -> None:
+    """Install the signals layer into `proc` (once per process image)."""
+    global _proc, _cpu
+    _proc, _cpu = proc, proc.cpu
+    proc.signal_hook = post
+    proc.after_syscall = deliver_pending
+    proc.on_guest_fault = on_fault
+    if not _interruptible_codes:
+        _collect_interruptible()
+    if carried is not None:
+        restore(carried)
+        return
+    # Inherit what the host process was started with: ignored signals and the mask.
+    acts = st.actions
+    for sig, h in TO_HOST.items():
+        if sig in (SIGPIPE, 25):       # Python itself set these to SIG_IGN at start-up
+            continue
+        try:
+            if hs.getsignal(h) == hs.SIG_IGN:
+                acts[sig] = (SIG_IGN, 0, 0, 0)
+        except (ValueError, OSError):
+            pass
+    if acts[SIGINT][0] != SIG_IGN:
+        hs.signal(hs.SIGINT, hs.SIG_DFL)     # not Python's KeyboardInterrupt
+    st.mask = linux_mask(hs.pthread_sigmask(hs.SIG_BLOCK, []))
+
+
+# ----- exec and fork -------------------------------------------------------------------
+
+
+def exec_state() -> dict:
+    """What survives execve: ignored signals stay ignored, handled ones become default."""
+    ignored = [s for s in range(1, NSIG + 1) if st.actions[s][0] == SIG_IGN]
+    return {"ignored": ignored, "mask": st.mask, "pending": st.pending, "infos": dict(st.infos)}
+
+
+def restore(state: dict) -> None:
+    for s in state["ignored"]:
+        st.actions[s] = (SIG_IGN, 0, 0, 0)
+    for s in range(1, NSIG + 1):
+        if st.actions[s][0] == SIG_IGN or s in (SIGINT, 25):
+            _sync_host(s)
+    st.mask = state["mask"]
+    st.pending, st.infos = state["pending"], state["infos"]
+    if st.pending:
+        st.undelivered = True
+        _cpu.pending = True
+
+
+def after_fork_child() -> None:
+    """In a fork child: no pending signals (Linux), and a watcher of our own."""
+    st.pending, st.infos = 0, {}
+    st.interrupted = False
+    if st.watcher:
+        for fd in st.wake_fds:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        st.watcher = False
+        _start_watcher()
+
+
+# ----- delivery ---------------------------------------------------------------------
+
+FRAME_SIZE = 128 + 4560          # sizeof(struct rt_sigframe) on arm64
+UC_OFF = 128                     # ucontext inside the frame
+MCTX_OFF = UC_OFF + 176          # uc_mcontext (16-aligned after the 1024-bit sigset area)
+RESERVED_OFF = MCTX_OFF + 288    # sigcontext.__reserved
+FPSIMD_MAGIC, FPSIMD_SIZE = 0x46508001, 528
+_UC_HEAD = struct.Struct("<QQQi4xQQ")   # uc_flags, uc_link, ss_sp, ss_flags, ss_size, uc_sigmask
+_MCTX = struct.Struct("<Q31QQQQ")       # fault_address, regs[31], sp, pc, pstate
+_FPHEAD = struct.Struct("<IIII")        # magic, size, fpsr, fpcr
+_REG_IDS = GPR_IDS + [REG_SP, REG_PC, REG_NZCV, REG_FPSR, REG_FPCR]
+
+
+def _trampoline() -> int:
+    """A guest page holding `mov x8, #139; svc #0` (Linux's vdso sigreturn)."""
+    if not st.trampoline:
+        mem = _proc.mem
+        addr = mem.find_free(4096)
+        mem.map(addr, 4096, 3, "[sigpage]")
+        mem.write(addr, struct.pack("<II", 0xD2801168, 0xD4000001))
+        mem.protect(addr, 4096, 5)
+        st.trampoline = addr
+    return st.trampoline
+
+
+def on_altstack(sp: int) -> bool:
+    base, flags, size = st.altstack
+    return not (flags & SS_DISABLE) and size and base < sp <= base + size
+
+
+def _setup_frame(sig: int, info: bytes, act: tuple, fault_addr: int = 0) -> None:
+    handler, flags, restorer, amask = act
+    cpu, mem = _cpu, _proc.mem
+    regs = cpu.regs(_REG_IDS)
+    sp = regs[31]
+    if flags & SA_ONSTACK and not on_altstack(sp) and not (st.altstack[1] & SS_DISABLE) \
+            and st.altstack[2]:
+        sp = st.altstack[0] + st.altstack[2]
+    altstack = st.altstack
+    if flags & SA_ONSTACK and st.altstack[1] & SS_AUTODISARM:
+        st.altstack = (0, SS_DISABLE, 0)
+    record = (sp - 16) & ~15                 # frame record: fp, lr
+    frame = record - FRAME_SIZE
+    old_mask = st.mask if st.saved_mask is None else st.saved_mask
+    st.saved_mask = None
+    ss_flags = altstack[1] | (SS_ONSTACK if on_altstack(regs[31]) else 0)
+    buf = bytearray(FRAME_SIZE)
+    buf[0:SIGINFO_SIZE] = info[:SIGINFO_SIZE]
+    _UC_HEAD.pack_into(buf, UC_OFF, 0, 0, altstack[0], ss_flags, altstack[2], old_mask)
+    _MCTX.pack_into(buf, MCTX_OFF, fault_addr, *regs[:31], regs[31], regs[32], regs[33] & 0xF0000000)
+    _FPHEAD.pack_into(buf, RESERVED_OFF, FPSIMD_MAGIC, FPSIMD_SIZE, regs[34] & 0xFFFFFFFF,
+                      regs[35] & 0xFFFFFFFF)
+    buf[RESERVED_OFF + 16:RESERVED_OFF + 16 + 512] = b"".join(cpu.vregs())
+    # terminating null record follows (already zero)
+    mem.write(frame, buf)
+    mem.write(record, struct.pack("<QQ", regs[29], regs[30]))
+    lr = restorer if flags & SA_RESTORER else _trampoline()
+    ids = [REG_X0, REG_SP, REG_PC, xreg(29), xreg(30)]
+    vals = [sig, frame, handler, record, lr]
+    if flags & SA_SIGINFO:
+        ids += [xreg(1), xreg(2)]
+        vals += [frame, frame + UC_OFF]
+    cpu.set_regs(ids, vals)
+    new_mask = old_mask | amask
+    if not flags & SA_NODEFER:
+        new_mask |= bit(sig)
+    if flags & SA_RESETHAND and sig not in (SIGKILL, SIGSTOP):
+        st.actions[sig] = (SIG_DFL, 0, 0, 0)
+        _sync_host(sig)
+    set_mask(new_mask)
+
+
+def sigreturn() -> None:
+    """rt_sigreturn: restore registers, FP state, mask and altstack from the frame at SP."""
+    cpu, mem = _cpu, _proc.mem
+    frame = cpu.reg(REG_SP)
+    if frame & 15:
+        raise_fault()
+        return
+    raw = mem.read(frame, FRAME_SIZE)
+    _flags, _link, ss_sp, ss_flags, ss_size, mask = _UC_HEAD.unpack_from(raw, UC_OFF)
+    m = _MCTX.unpack_from(raw, MCTX_OFF)
+    regs = list(m[1:32])
+    sp, pc, pstate = m[32], m[33], m[34]
+    ids = list(GPR_IDS) + [REG_SP, REG_PC, REG_NZCV]
+    vals = regs + [sp, pc, pstate & 0xF0000000]
+    # Walk the records for the fpsimd context.
+    off = RESERVED_OFF
+    end = MCTX_OFF + 288 + 4096
+    while off + 8 <= end:
+        magic, size = struct.unpack_from("<II", raw, off)
+        if magic == 0 or size == 0:
+            break
+        if magic == FPSIMD_MAGIC and size >= FPSIMD_SIZE:
+            _m, _s, fpsr, fpcr = _FPHEAD.unpack_from(raw, off)
+            ids += [REG_FPSR, REG_FPCR]
+            vals += [fpsr, fpcr]
+            v = raw[off + 16:off + 16 + 512]
+            cpu.set_vregs([bytes(v[i * 16:i * 16 + 16]) for i in range(32)])
+        off += size
+    cpu.set_regs(ids, vals)
+    # restore_altstack: errors are ignored, as Linux
+    if not on_altstack(sp) and (ss_flags & SS_DISABLE or ss_size >= 2048):
+        st.altstack = (ss_sp, ss_flags & (SS_DISABLE | SS_AUTODISARM), ss_size)
+    set_mask(mask)
+
+
+def raise_fault() -> None:
+    """The guest gave rt_sigreturn a bad frame: SIGSEGV, forced."""
+    _terminate(SIGSEGV)
+
+
+def _terminate(sig: int) -> None:
+    status = _proc.terminate_by_signal(sig)
+    _cpu.exit_status = status
+    _cpu.stop("exit")
+
+
+def _default_action(sig: int) -> bool:
+    """Apply the default action; True if the process goes on."""
+    if sig in _DFL_IGNORE or sig == SIGCONT:
+        return True
+    if sig in _DFL_STOP:
+        os.kill(os.getpid(), hs.SIGSTOP)
+        return True
+    _terminate(sig)
+    return False
+
+
+def deliver_pending() -> None:
+    """Deliver deliverable pending signals (after a syscall, or when the run loop regained control)."""
+    cpu = _cpu
+    cpu.pending = False
+    interrupted = st.interrupted
+    while True:
+        ready = st.pending & ~st.mask
+        if not ready:
+            break
+        sig = (ready & -ready).bit_length()
+        st.pending &= ~bit(sig)
+        info = st.infos.pop(sig, None) or _si(sig, SI_KERNEL)
+        act = st.actions[sig]
+        handler = act[0]
+        if handler == SIG_IGN:
+            continue
+        if handler == SIG_DFL:
+            if not _default_action(sig):
+                st.undelivered = False
+                return
+            continue
+        if interrupted:
+            interrupted = False
+            st.interrupted = False
+            if act[1] & SA_RESTART and st.restart_nr not in _no_restart_nrs:
+                _rewind()
+        _setup_frame(sig, info, act)
+    if interrupted:
+        # Interrupted, but no handler ran in the end: restart transparently.
+        st.interrupted = False
+        if st.restart_nr not in _no_restart_nrs:
+            _rewind()
+    if st.saved_mask is not None:
+        m, st.saved_mask = st.saved_mask, None
+        set_mask(m)
+    st.undelivered = False
+
+
+def _rewind() -> None:
+    """Re-run the interrupted syscall: back to the svc with its original X0."""
+    cpu = _cpu
+    cpu.set_regs([REG_PC, REG_X0], [cpu.reg(REG_PC) - 4, st.restart_x0])
+
+
+def on_fault(sig: int, fault_addr: int = 0) -> bool:
+    """A CPU fault raised `sig`: run the guest's handler if it has one (forced, as Linux)."""
+    act = st.actions[sig]
+    if act[0] <= SIG_IGN or st.mask & bit(sig):
+        # Blocked or ignored synchronous faults kill the process (force_sig_fault).
+        return False
+    code = 1 if sig == SIGSEGV else 0x80
+    pc = _cpu.reg(REG_PC)
+    info = (SIGINFO.pack(sig, 0, code) + struct.pack("<Q", fault_addr or pc)).ljust(SIGINFO_SIZE, b"\0")
+    _setup_frame(sig, info, act, fault_addr)
+    return True
