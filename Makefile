@@ -31,7 +31,7 @@ HAVE_GLIBC_CC := $(shell command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 && ech
 
 PYTEST_ARGS ?= -n auto
 
-.PHONY: all venv guest-bins guest-bins-glibc guest-bins-any demo test bench clean distclean
+.PHONY: all venv guest-bins guest-bins-glibc guest-bins-any demo test bench syscalls-doc clean distclean
 
 all: guest-bins
 
@@ -93,6 +93,10 @@ test: venv guest-bins-any
 
 bench: venv guest-bins-any
 	$(PY) bench/run.py
+
+# The syscall table as Markdown, generated from syscalls.table.TABLE.
+syscalls-doc: venv
+	$(PY) docs/syscall_table.py > docs/syscalls.md
 
 clean:
 	rm -rf guest-bins/build guest-bins/build-glibc
