@@ -1,0 +1,85 @@
+"""What the host kernel can do natively, probed once, lazily.
+
+Nothing here runs at emulator start-up: the first socket syscall calls
+:func:`caps`, so programs that never touch sockets pay nothing.
+
+``ELFUSE_HOST_COMPAT=darwin`` makes a Linux host report macOS's answers, so
+every macOS fallback (SEQPACKET over STREAM/DGRAM, file-backed abstract names,
+credentials from the peer, 104-byte sun_path, fcntl for SOCK_NONBLOCK and
+SOCK_CLOEXEC, emulated MSG_NOSIGNAL) runs and can be tested on Linux.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class HostCaps:
+    compat: str               # "" (native answers) or "darwin"
+    seqpacket: bool           # AF_UNIX SOCK_SEQPACKET exists
+    abstract: bool            # AF_UNIX abstract namespace exists
+    passcred: bool            # SO_PASSCRED / SCM_CREDENTIALS with struct ucred
+    peercred: bool            # SO_PEERCRED (else LOCAL_PEERCRED/LOCAL_PEERPID)
+    sock_flags: bool          # SOCK_NONBLOCK / SOCK_CLOEXEC in socket()'s type
+    msg_nosignal: bool        # MSG_NOSIGNAL exists
+    sun_path_max: int         # bytes in the host's sockaddr_un.sun_path
+
+
+_caps: HostCaps | None = None
+
+
+def _probe_seqpacket() -> bool:
+    try:
+        a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    except (OSError, AttributeError):
+        return False
+    a.close()
+    b.close()
+    return True
+
+
+def _probe_abstract() -> bool:
+    if not sys.platform.startswith("linux"):
+        return False
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    try:
+        s.bind(b"")           # autobind: lands in the abstract namespace on Linux
+        return s.getsockname().startswith(b"\0")
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def probe(compat: str | None = None) -> HostCaps:
+    """Probe the host (no caching); `compat` overrides ELFUSE_HOST_COMPAT."""
+    if compat is None:
+        compat = os.environ.get("ELFUSE_HOST_COMPAT", "").strip().lower()
+    if compat == "darwin" or sys.platform == "darwin":
+        return HostCaps(compat="darwin" if sys.platform != "darwin" else "", seqpacket=False,
+                        abstract=False, passcred=False, peercred=False, sock_flags=False,
+                        msg_nosignal=False, sun_path_max=104)
+    return HostCaps(
+        compat="", seqpacket=_probe_seqpacket(), abstract=_probe_abstract(),
+        passcred=hasattr(socket, "SO_PASSCRED") and hasattr(socket, "SCM_CREDENTIALS"),
+        peercred=hasattr(socket, "SO_PEERCRED"),
+        sock_flags=hasattr(socket, "SOCK_NONBLOCK") and hasattr(socket, "SOCK_CLOEXEC"),
+        msg_nosignal=hasattr(socket, "MSG_NOSIGNAL"), sun_path_max=108)
+
+
+def caps() -> HostCaps:
+    """The host's capabilities, probed on first use."""
+    global _caps
+    if _caps is None:
+        _caps = probe()
+    return _caps
+
+
+def reset(compat: str | None = None) -> HostCaps:
+    """Re-probe (tests use this to switch policies in one process)."""
+    global _caps
+    _caps = probe(compat)
+    return _caps

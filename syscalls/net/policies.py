@@ -1,0 +1,213 @@
+"""Host policies: what the emulator does where the host kernel cannot do what
+Linux does (see docs/net.md).  Each is chosen from `hostcaps.caps()`.
+
+- SEQPACKET fallback: socket() -> framed SOCK_STREAM, socketpair() -> SOCK_DGRAM,
+  guest type kept in a SockState.
+- Abstract names -> socket files in a private 0700 runtime directory
+  (`a-<sha256>`), with a `.name` side file for the way back.
+- Long sun_path (> host bound) -> bind/connect under an fd of the parent directory.
+- Fallback sockets received through SCM_RIGHTS find their SockState again in a
+  registry keyed by the host socket's (st_dev, st_ino).
+"""
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import pickle
+import secrets
+import socket as _s
+import stat
+
+from elfuse_py import hostcaps
+
+from . import consts as C
+from . import host
+from .sockaddr import guest_unix, unix_name
+from .state import SockState
+
+_runtime: str | None = None
+
+
+def runtime_dir() -> str:
+    """The private per-user directory behind abstract names (created 0700, checked)."""
+    global _runtime
+    if _runtime is not None:
+        return _runtime
+    base = os.environ.get("ELFUSE_RUNTIME_DIR") or os.environ.get("XDG_RUNTIME_DIR") or "/tmp"
+    path = os.path.join(base, f"elfuse-py-{os.getuid()}")
+    if len(path) > 60:                         # keep room for "/a-<hash>" within 104 bytes
+        path = f"/tmp/elfuse-py-{os.getuid()}"
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    st = os.lstat(path)                        # never follow a planted symlink
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
+        raise OSError(errno.EACCES, f"unsafe runtime directory {path}")
+    os.makedirs(os.path.join(path, "types"), 0o700, exist_ok=True)
+    _runtime = path
+    return path
+
+
+# ----- abstract names as files --------------------------------------------------------------
+
+def abstract_path(name: bytes) -> str:
+    return os.path.join(runtime_dir(), "a-" + hashlib.sha256(name).hexdigest()[:40])
+
+
+def _alive(path: str, htype: int) -> bool:
+    probe = _s.socket(_s.AF_UNIX, htype)
+    try:
+        probe.connect(path)
+        return True
+    except OSError as e:
+        return e.errno not in (errno.ECONNREFUSED, errno.ENOENT)
+    finally:
+        probe.close()
+
+
+def bind_abstract(fd: int, name: bytes, htype: int) -> None:
+    path = abstract_path(name)
+    if os.path.lexists(path):
+        if _alive(path, htype):
+            raise OSError(errno.EADDRINUSE, "abstract name in use")
+        os.unlink(path)                       # a dead socket's leftover
+    sa = host.host_sockaddr(_s.AF_UNIX, os.fsencode(path) + b"\0")
+    host.check(host.libc.bind(fd, sa, len(sa)))
+    tmp = path + ".name.tmp%d" % os.getpid()
+    with open(tmp, "wb") as f:
+        f.write(name)
+    os.replace(tmp, path + ".name")
+
+
+def autobind_name(htype: int) -> bytes:
+    """A free Linux-style autobind name: five hex digits."""
+    for _ in range(64):
+        name = b"%05x" % secrets.randbelow(0x100000)
+        if not os.path.lexists(abstract_path(name)):
+            return name
+    raise OSError(errno.EADDRINUSE, "no free autobind name")
+
+
+def guest_name_of_host_path(path: bytes) -> bytes | None:
+    """Guest sockaddr for a host path that stands for an abstract name, else None."""
+    if _runtime is None and not hostcaps.caps().compat and hostcaps.caps().abstract:
+        return None
+    try:
+        rd = os.fsencode(runtime_dir())
+    except OSError:
+        return None
+    if not path.startswith(rd + b"/a-"):
+        return None
+    try:
+        with open(path + b".name", "rb") as f:
+            return guest_unix(True, f.read())
+    except OSError:
+        return None
+
+
+# ----- unix addresses: guest -> host action -------------------------------------------------
+
+def validate_unix(raw: bytes) -> int:
+    """unix_validate_addr: 0 or a Linux errno."""
+    if len(raw) <= 2 or len(raw) > 110:
+        return 22
+    if int.from_bytes(raw[:2], "little") != C.AF_UNIX:
+        return 22
+    return 0
+
+
+def unix_op(op: str, fd: int, raw: bytes, st: SockState | None, htype: int) -> bytes | None:
+    """Do bind/connect of `fd` to guest sockaddr_un `raw` where a policy is needed.
+
+    Returns None when the plain host call with the translated address will do,
+    else performs the call and returns the guest-visible name to remember.
+    """
+    caps = hostcaps.caps()
+    abstract, name = unix_name(raw)
+    if abstract:
+        if caps.abstract:
+            return None
+        if op == "bind":
+            bind_abstract(fd, name, htype)
+        else:
+            path = abstract_path(name)
+            sa = host.host_sockaddr(_s.AF_UNIX, os.fsencode(path) + b"\0")
+            fn = host.libc.connect if op == "connect" else None
+            if not os.path.lexists(path):
+                raise OSError(errno.ECONNREFUSED, "no such abstract name")
+            host.check(fn(fd, sa, len(sa)))
+        return guest_unix(True, name)
+    if len(name) + 1 <= caps.sun_path_max and not (caps.compat and len(name) + 1 > 104):
+        return None
+    # Longer than the host's sun_path: bind/connect under the parent directory's fd.
+    d, base = os.path.split(name)
+    if len(base) + 1 > caps.sun_path_max:
+        raise OSError(errno.ENAMETOOLONG, "socket name too long")
+    dflags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
+    dfd = os.open(d or b".", dflags)
+    try:
+        host.bindat_or_connectat(op, dfd, fd, base)
+    finally:
+        os.close(dfd)
+    return guest_unix(False, name)
+
+
+def to_host_sendto(raw: bytes) -> bytes:
+    """Host address for a dgram sendto under the policies (abstract names, long paths)."""
+    caps = hostcaps.caps()
+    abstract, name = unix_name(raw)
+    if abstract and not caps.abstract:
+        return host.host_sockaddr(_s.AF_UNIX, os.fsencode(abstract_path(name)) + b"\0")
+    if not abstract and len(name) + 1 > caps.sun_path_max:
+        raise OSError(errno.ENAMETOOLONG, "long path in sendto")
+    return None
+
+
+# ----- the registry that lets fallback state travel through SCM_RIGHTS ---------------------
+
+def _reg_path(fd: int) -> str | None:
+    try:
+        st = os.fstat(fd)
+    except OSError:
+        return None
+    return os.path.join(runtime_dir(), "types", f"{st.st_dev:x}-{st.st_ino:x}")
+
+
+def register(fd: int, state: SockState) -> None:
+    p = _reg_path(fd)
+    if p is None:
+        return
+    tmp = p + ".tmp%d" % os.getpid()
+    with open(tmp, "wb") as f:
+        pickle.dump((state.family, state.type, state.protocol, state.framed,
+                     _host_type(fd)), f)
+    os.replace(tmp, p)
+
+
+def _host_type(fd: int) -> int:
+    buf = host.ffi.new("int *")
+    ln = host.ffi.new("socklen_t *", 4)
+    if host.libc.getsockopt(fd, _s.SOL_SOCKET, _s.SO_TYPE, buf, ln) < 0:
+        return -1
+    return buf[0]
+
+
+def lookup(fd: int) -> SockState | None:
+    """The fallback state of a socket received from another guest process, if any."""
+    p = _reg_path(fd)
+    if p is None:
+        return None
+    try:
+        with open(p, "rb") as f:
+            family, stype, proto, framed, htype = pickle.load(f)
+    except (OSError, ValueError, EOFError, pickle.UnpicklingError):
+        return None
+    if htype != _host_type(fd):       # a recycled inode: not ours
+        return None
+    return SockState(family, stype, proto, framed=framed)
+
+
+def needs_registry() -> bool:
+    return not hostcaps.caps().seqpacket

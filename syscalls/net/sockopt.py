@@ -1,0 +1,187 @@
+"""setsockopt/getsockopt: options translated by name, values by meaning.
+
+Emulated where a policy owns the answer: SO_TYPE/SO_DOMAIN/SO_PROTOCOL of a
+fallback socket, SO_PASSCRED and SO_PEERCRED without host support.  SO_ERROR
+values are host errnos translated to Linux's.
+"""
+from __future__ import annotations
+
+import os
+import socket as _s
+import struct
+
+from elfuse_py import hostcaps, lerrno
+from elfuse_py.process import proc
+
+from ..args import s32
+from ..table import syscall
+from . import consts as C
+from . import host
+from .handlers import _err, sock_check, sock_domain
+from .state import SockState
+
+ffi, libc = host.ffi, host.libc
+_OPT_BUF = 256
+_I32 = struct.Struct("<i")
+
+
+def _host_opt(level: int, opt: int) -> tuple[int, int, str] | None:
+    """(host level, host option, name) for a guest (level, option), or None."""
+    entry = C.LEVELS.get(level)
+    if entry is None:
+        return None
+    hlevel_name, names = entry
+    name = names.get(opt)
+    if name is None:
+        return None
+    hlevel = C.host_value(hlevel_name)
+    hopt = C.host_value(name)
+    if hlevel is None or hopt is None:
+        return None
+    return hlevel, hopt, name
+
+
+def _unknown(fd: int, level: int) -> int:
+    """What Linux says for an option it does not know on this socket."""
+    if level == C.SOL_SOCKET:
+        return -lerrno.ENOPROTOOPT
+    try:
+        fam = sock_domain(fd)
+    except OSError:
+        fam = -1
+    if fam == C.AF_UNIX:
+        return -lerrno.EOPNOTSUPP
+    return -lerrno.ENOPROTOOPT
+
+
+@syscall("setsockopt", "fd, int, int, ptr, int")
+def sys_setsockopt(fd, level, optname, optval, optlen):
+    fd, level, opt, optlen = s32(fd), s32(level), s32(optname), s32(optlen)
+    e = sock_check(fd)
+    if e:
+        return e
+    if optlen < 0:
+        return -lerrno.EINVAL
+    st = proc.fds.get(fd)
+    caps = hostcaps.caps()
+    if level == C.SOL_SOCKET and opt == C.SO_NAMES["SO_PASSCRED"] and not caps.passcred:
+        if optlen < 4:
+            return -lerrno.EINVAL
+        val = _I32.unpack(proc.mem.read(optval, 4))[0]
+        from .handlers import _state_for
+        _state_for(fd, sock_domain(fd)).passcred = bool(val)
+        return 0
+    if level == C.SOL_SOCKET and opt in (3, 4, 17, 30, 38, 39):
+        # SO_TYPE, SO_ERROR, SO_PEERCRED, SO_ACCEPTCONN, SO_PROTOCOL, SO_DOMAIN are read-only.
+        if optlen < 4:
+            return -lerrno.EINVAL
+        proc.mem.read(optval, 4)
+        return -lerrno.ENOPROTOOPT
+    h = _host_opt(level, opt)
+    if h is None:
+        return _unknown(fd, level)
+    hlevel, hopt, name = h
+    data = proc.mem.read(optval, optlen) if optlen else b""
+    if name in C.INT_OPTS and optlen < 4:
+        return -lerrno.EINVAL
+    if name in ("SO_RCVTIMEO", "SO_SNDTIMEO"):
+        if optlen < 16:
+            return -lerrno.EINVAL
+        sec, usec = struct.unpack_from("<qq", data)
+        if usec < 0 or usec >= 1000000:
+            return -lerrno.EDOM
+        data = struct.pack("=ll", sec, usec) if not host.DARWIN else struct.pack("=lixxxx", sec, usec)
+    elif name == "SO_LINGER":
+        if optlen < 8:
+            return -lerrno.EINVAL
+        data = data[:8]
+    elif name in C.INT_OPTS:
+        data = data[:4]
+    buf = ffi.from_buffer(data) if data else ffi.NULL
+    return 0 if libc.setsockopt(fd, hlevel, hopt, buf, len(data)) == 0 else _err()
+
+
+def _put(optval: int, optlenp: int, want: int, value: bytes) -> int:
+    n = min(want, len(value))
+    if n:
+        proc.mem.write(optval, value[:n])
+    proc.mem.put_u32(optlenp, n)
+    return 0
+
+
+@syscall("getsockopt", "fd, int, int, ptr, ptr")
+def sys_getsockopt(fd, level, optname, optval, optlenp):
+    fd, level, opt = s32(fd), s32(level), s32(optname)
+    e = sock_check(fd)
+    if e:
+        return e
+    want = _I32.unpack(proc.mem.read(optlenp, 4))[0]
+    if want < 0:
+        return -lerrno.EINVAL
+    st = proc.fds.get(fd)
+    caps = hostcaps.caps()
+    name = C.SO.get(opt) if level == C.SOL_SOCKET else None
+    if name in ("SO_TYPE", "SO_DOMAIN", "SO_PROTOCOL"):
+        if isinstance(st, SockState) and st.type:
+            v = {"SO_TYPE": st.type, "SO_DOMAIN": st.family, "SO_PROTOCOL": st.protocol}[name]
+        else:
+            v = _host_sock_ident(fd, name)
+        return _put(optval, optlenp, want, _I32.pack(v))
+    if name == "SO_PASSCRED" and not caps.passcred:
+        v = int(isinstance(st, SockState) and st.passcred)
+        return _put(optval, optlenp, want, _I32.pack(v))
+    if name == "SO_PEERCRED" and (not caps.peercred or (isinstance(st, SockState)
+                                                        and st.pair_creds is not None)):
+        cred = None
+        if isinstance(st, SockState) and st.pair_creds is not None:
+            cred = st.pair_creds
+        if cred is None:
+            cred = host.peer_credentials(fd)
+        if cred is None:
+            cred = (0, 0xFFFFFFFF, 0xFFFFFFFF)
+        return _put(optval, optlenp, want, struct.pack("<iII", *cred))
+    h = _host_opt(level, opt)
+    if h is None:
+        return _unknown(fd, level)
+    hlevel, hopt, name = h
+    buf = ffi.new("char[]", _OPT_BUF)
+    ln = ffi.new("socklen_t *", _OPT_BUF)
+    if libc.getsockopt(fd, hlevel, hopt, buf, ln) < 0:
+        return _err()
+    raw = ffi.buffer(buf, ln[0])[:]
+    if name == "SO_ERROR":
+        v = struct.unpack_from("=i", raw)[0]
+        raw = _I32.pack(lerrno.to_linux(v) if v else 0)
+    elif name in ("SO_RCVTIMEO", "SO_SNDTIMEO"):
+        if host.DARWIN:
+            sec, usec = struct.unpack_from("=li", raw)
+        else:
+            sec, usec = struct.unpack_from("=ll", raw)
+        raw = struct.pack("<qq", sec, usec)
+    elif name == "SO_PEERCRED":
+        raw = raw[:12]
+    elif name in C.INT_OPTS:
+        v = struct.unpack_from("=i", raw)[0] if len(raw) >= 4 else raw[0]
+        if name in ("SO_KEEPALIVE", "SO_REUSEADDR", "SO_BROADCAST", "SO_OOBINLINE",
+                    "SO_REUSEPORT", "SO_DEBUG", "SO_DONTROUTE", "SO_ACCEPTCONN", "TCP_NODELAY",
+                    "IPV6_V6ONLY", "SO_TIMESTAMP") and v:
+            v = 1                  # BSDs report the option bit, Linux 1
+        raw = _I32.pack(v)
+    return _put(optval, optlenp, want, raw)
+
+
+def _host_sock_ident(fd: int, name: str) -> int:
+    if name == "SO_TYPE":
+        buf = ffi.new("int *")
+        ln = ffi.new("socklen_t *", 4)
+        host.check(libc.getsockopt(fd, _s.SOL_SOCKET, _s.SO_TYPE, buf, ln))
+        return C.GUEST_TYPE.get(buf[0], buf[0])
+    if name == "SO_DOMAIN":
+        return sock_domain(fd)
+    hopt = getattr(_s, "SO_PROTOCOL", None)
+    if hopt is not None:
+        buf = ffi.new("int *")
+        ln = ffi.new("socklen_t *", 4)
+        host.check(libc.getsockopt(fd, _s.SOL_SOCKET, hopt, buf, ln))
+        return buf[0]
+    return 0

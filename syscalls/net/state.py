@@ -1,0 +1,51 @@
+"""Per-socket emulator state (an FdState): only sockets a host policy touches
+have one; on a Linux host under the default policy most sockets have none.
+
+It records what the host socket cannot tell: the guest's type, domain and
+protocol when the host socket is a stand-in (SEQPACKET fallback), whether the
+stream carries framed messages, the guest-visible names when the host names
+differ (abstract names as files, long paths bound under a directory fd), the
+emulated SO_PASSCRED flag and a socketpair's creator credentials.
+"""
+from __future__ import annotations
+
+from elfuse_py.fdtable import FdState
+
+FRAME_MAGIC = 0x53514B50        # "PKQS": marks a framed SEQPACKET-over-STREAM header
+
+
+class SockState(FdState):
+    """Picklable: survives execve with the fd table."""
+
+    def __init__(self, family: int, stype: int, protocol: int, *, framed: bool = False) -> None:
+        self.family = family
+        self.type = stype
+        self.protocol = protocol
+        self.framed = framed
+        self.intercepts_io = framed
+        self.name: bytes | None = None       # guest sockaddr bytes of our own name
+        self.peer: bytes | None = None       # guest sockaddr bytes of the peer's name
+        self.passcred = False
+        self.pair_creds: tuple[int, int, int] | None = None
+
+    def io_read(self, fd: int, views: list) -> int:
+        from elfuse_py.lerrno import to_linux
+        from .framing import recv_frame
+        n = recv_frame(fd, views, 0)[0]
+        return n if n >= 0 else -to_linux(-n)
+
+    def io_write(self, fd: int, views: list) -> int:
+        from elfuse_py.lerrno import EPIPE, to_linux
+        from elfuse_py.process import proc
+        from .framing import send_frame
+        n = send_frame(fd, views, b"", 0)
+        if n >= 0:
+            return n
+        n = -to_linux(-n)
+        if n == -EPIPE:
+            proc.post_signal(13)
+        return n
+
+    def __repr__(self) -> str:
+        return (f"SockState(family={self.family}, type={self.type}, proto={self.protocol}, "
+                f"framed={self.framed}, name={self.name!r})")
