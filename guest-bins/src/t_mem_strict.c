@@ -1,7 +1,10 @@
 /* Memory-syscall checks where qemu-user 7.2 itself is not Linux-exact.
- * qemu-differs: qemu 7.2 treats MAP_FIXED_NOREPLACE as a hint and accepts any madvise advice */
+ * qemu-differs: qemu 7.2 treats MAP_FIXED_NOREPLACE as a hint, accepts any madvise advice,
+ * fails mprotect of length 0 with ENOMEM and aborts when a mapping is placed above the break */
 #define _GNU_SOURCE
+#include <stdint.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include "guest_test.h"
 
@@ -21,5 +24,14 @@ int main(void) {
     CHECK_ERR(mprotect(a, PG, 0x100), EINVAL, "mprotect with unknown prot bits is EINVAL");
     CHECK_ERR(mmap(NULL, PG, 0x100, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), EINVAL,
               "mmap with unknown prot bits is EINVAL");
+    CHECK(mprotect(a, 0, PROT_READ) == 0, "mprotect of length 0 is a no-op");
+
+    /* a mapping in the way stops the heap */
+    uintptr_t cur = (uintptr_t)syscall(SYS_brk, 0);
+    uintptr_t top = (cur + PG - 1) & ~(uintptr_t)(PG - 1);
+    void *blk = mmap((void *)(top + 4 * PG), PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+    CHECK(blk == (void *)(top + 4 * PG), "map a page above the break");
+    CHECK((uintptr_t)syscall(SYS_brk, top + 8 * PG) == cur, "brk does not grow over a mapping");
+    CHECK((uintptr_t)syscall(SYS_brk, top + 2 * PG) == top + 2 * PG, "brk grows up to the mapping");
     DONE();
 }
