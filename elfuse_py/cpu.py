@@ -1,19 +1,35 @@
 """The CPU core: one unicorn AArch64 engine, its registers and the syscall hook.
 
 This module owns the hot path.  A guest `svc #0` raises interrupt 2; the one
-UC_HOOK_INTR callback reads X8 and X0-X5 in a single register batch, indexes
-the dispatch list by number, calls the handler and writes X0 back.  Nothing
-else is hooked, so unicorn's translated code runs unhindered between syscalls.
+UC_HOOK_INTR callback reads X0-X8, indexes the dispatch list by X8, calls the
+handler and writes X0 back.  Two things keep that round trip short:
+
+* Guest stores stay on TCG's inline fast path.  With unicorn's default
+  ("cpu") TLB the AArch64 MMU is off, every TLB entry is executable, and
+  unicorn 2.1 then keeps every page "not dirty" for self-modifying-code
+  detection, so *every* guest store takes the slow helper path (~25-40 ns,
+  about 1 us per musl syscall round trip).  The "virtual" TLB asks
+  `attach_memory`'s fill hook for each page's permissions instead; pages
+  without PROT_EXEC get entries without execute permission, their first
+  store clears the not-dirty bit and later stores run inline.  Fills are rare
+  (a few dozen per program; the TLB is only flushed when mappings change).
+* The syscall registers are read and written in place.  At start-up the
+  engine's CPU state is located by writing marker values into X0-X30 and
+  finding them in memory (Linux: through /proc/self/mem, so a wrong guess
+  never crashes); then a syscall costs one struct unpack instead of two
+  foreign calls.  Where the probe fails the hook uses uc_reg_read_batch.
 """
 from __future__ import annotations
 
 import os
+import struct
 import sys
 
 from . import lerrno
 from .memory import GuestFault
-from .uc import (UC_ARCH_ARM64, UC_CPU_ARM64_MAX, UC_CTL_CPU_MODEL, UC_HOOK_INTR,
-                 UC_MODE_ARM, check, ffi, lib, uc_ctl_write)
+from .uc import (UC_ARCH_ARM64, UC_CPU_ARM64_MAX, UC_CTL_CPU_MODEL, UC_CTL_TLB_TYPE,
+                 UC_HOOK_INTR, UC_HOOK_TLB_FILL, UC_MEM_FETCH, UC_MEM_READ, UC_MEM_WRITE,
+                 UC_MODE_ARM, UC_TLB_VIRTUAL, check, ffi, lib, uc_ctl_write)
 
 # unicorn arm64 register ids (unicorn/arm64_const.py; copied so that the
 # ctypes binding need not be imported at start-up).
@@ -45,6 +61,78 @@ MASK64 = 0xFFFFFFFFFFFFFFFF
 # uc_emu_start runs until a hook stops it or the guest faults.
 NEVER = MASK64
 
+# TLB fill: the access being filled, as a protection bit.  It is always
+# granted in the TLB entry so that unicorn's own checks against the mapping's
+# permissions (slow path) report the fault exactly as with the default TLB.
+_ACCESS_BIT = {UC_MEM_READ: 1, UC_MEM_WRITE: 2, UC_MEM_FETCH: 4}
+
+# The probe for the CPU state: how far into the engine object to look for
+# pointers, and how much of each pointee to search for the marker values.
+_PROBE_HEAD = 16384
+_PROBE_SPAN = 1 << 16
+_X_UNPACK = struct.Struct("<9Q").unpack_from      # X0..X8 from the live register file
+
+
+def _locate_xregs(uc) -> memoryview | None:
+    """A live 'Q' memoryview of the engine's X0..X31, or None if it cannot be found safely.
+
+    Writes distinct markers to X0-X30 with uc_reg_write, reads the engine
+    object's words as candidate pointers and searches their pointees for the
+    markers.  Memory is read through /proc/self/mem, where an address that is
+    not mapped is an error rather than a crash.  The find is then verified in
+    both directions (uc_reg_write shows in memory, a memory write shows in
+    uc_reg_read) before it is used.
+    """
+    if os.environ.get("ELFUSE_NO_DIRECT_REGS") or not sys.platform.startswith("linux"):
+        return None
+    try:
+        fd = os.open("/proc/self/mem", os.O_RDONLY)
+    except OSError:
+        return None
+    val = ffi.new("uint64_t[1]")
+
+    def put(n: int, v: int) -> None:
+        val[0] = v
+        lib.uc_reg_write(uc, xreg(n), val)
+
+    def get(n: int) -> int:
+        lib.uc_reg_read(uc, xreg(n), val)
+        return val[0]
+
+    def peek(addr: int, n: int) -> bytes:
+        try:
+            return os.pread(fd, n, addr)
+        except (OSError, OverflowError, ValueError):
+            return b""
+
+    try:
+        marks = [int.from_bytes(os.urandom(8), "little") | (1 << 63) for _ in range(31)]
+        for i, m in enumerate(marks):
+            put(i, m)
+        pattern = struct.pack("<31Q", *marks)
+        head = peek(int(ffi.cast("uintptr_t", uc)), _PROBE_HEAD)
+        found = None
+        seen = set()
+        for (w,) in struct.iter_unpack("<Q", head[:len(head) & ~7]):
+            if w < 0x10000 or w & 7 or w >= 1 << 56 or w in seen:
+                continue
+            seen.add(w)
+            at = peek(w, _PROBE_SPAN).find(pattern)
+            if at >= 0 and (w + at) % 8 == 0:
+                found = w + at
+                break
+        if found is None:
+            return None
+        view = memoryview(ffi.buffer(ffi.cast("uint64_t *", found), 32 * 8)).cast("B").cast("Q")
+        put(5, 0x1122334455667788)
+        view[6] = 0x0123456789ABCDEF
+        ok = view[5] == 0x1122334455667788 and get(6) == 0x0123456789ABCDEF
+        return view if ok else None
+    finally:
+        os.close(fd)
+        for i in range(31):
+            put(i, 0)
+
 
 class GuestExit(Exception):
     """Raised outside the hook to end the emulation with a status."""
@@ -70,6 +158,10 @@ class Cpu:
         self._scratch = ffi.new("uint64_t[1]")
         self._batch_vals = ffi.new("uint64_t[64]")
         self._batch_ptrs = ffi.new("void *[64]", [self._batch_vals + i for i in range(64)])
+        self._tlb_callback = None
+        self._tlb_handle = ffi.new("uc_hook *")
+        # X0..X31 in the engine's own memory, or None (see _locate_xregs).
+        self.xregs = _locate_xregs(self.uc)
 
     # ----- registers ------------------------------------------------------------
 
@@ -115,6 +207,37 @@ class Cpu:
 
     # ----- running ---------------------------------------------------------------
 
+    def attach_memory(self, mem) -> None:
+        """Switch to the virtual TLB, with page permissions taken from `mem`'s regions.
+
+        See the module docstring: this is what keeps guest stores on the
+        inline fast path.  Unmapped pages get every permission so that
+        unicorn reports the access as unmapped, exactly as the default TLB
+        does; mapped pages get their protection plus the access being made,
+        so unicorn's slow-path permission check reports protection faults.
+        """
+        region_at = mem.region_at
+        access_bit = _ACCESS_BIT
+
+        def on_tlb_fill(_uc, vaddr, mtype, entry, _user):
+            try:
+                r = region_at(vaddr)
+                prot = 7 if r is None else (r.prot & 7) | access_bit.get(mtype, 7)
+            except BaseException:  # noqa: BLE001 - must never unwind into C
+                prot = 7
+            entry.paddr = vaddr
+            entry.perms = prot
+            return True
+
+        cb = ffi.callback("bool(uc_engine *, uint64_t, int, uc_tlb_entry *, void *)", on_tlb_fill)
+        if self._tlb_callback is not None:
+            lib.uc_hook_del(self.uc, self._tlb_handle[0])
+        check(lib.uc_hook_add(self.uc, self._tlb_handle, UC_HOOK_TLB_FILL, cb, ffi.NULL, 1, 0),
+              "uc_hook_add(TLB_FILL)")
+        self._tlb_callback = cb
+        check(lib.uc_ctl(self.uc, uc_ctl_write(UC_CTL_TLB_TYPE, 1), ffi.cast("int", UC_TLB_VIRTUAL)),
+              "uc_ctl(TLB_TYPE)")
+
     def install_syscall_hook(self, dispatch: list, on_fault, on_unknown,
                              after_syscall=None, tracer=None) -> None:
         """Install the single UC_HOOK_INTR callback.
@@ -122,55 +245,115 @@ class Cpu:
         `dispatch` is the list from syscalls.table.dispatch_list(); `on_unknown(nr)`
         returns the result for numbers without a handler; `after_syscall()` (if
         given) is consulted when ``self.pending`` is set, e.g. to deliver signals;
-        `tracer` wraps each handler call for --strace.
+        `tracer(nr, entry, [nr, x0..x5])` wraps each handler call for --strace.
         """
-        uc_handle = self.uc
-        regs_in = ffi.new("int[7]", [xreg(8)] + [xreg(i) for i in range(6)])
-        vals = ffi.new("uint64_t[7]")
-        ptrs = ffi.new("void *[7]", [vals + i for i in range(7)])
-        x0 = ffi.new("uint64_t[1]")
-        read_batch = lib.uc_reg_read_batch
-        reg_write = lib.uc_reg_write
-        unpack = ffi.unpack
-        X0 = REG_X0
+        if self._tlb_callback is None:
+            # The process's memory is created after its Cpu; by the time the
+            # syscall hook goes in, it exists (see Process.boot).
+            from .process import proc
+            if proc.mem is not None and proc.mem.uc == self.uc:
+                self.attach_memory(proc.mem)
         to_linux = lerrno.to_linux
         EFAULT = lerrno.EFAULT
         cpu = self
+        xr = self.xregs
 
-        def on_intr(uc, intno, _user):
-            if intno != EXCP_SWI:
-                on_fault(intno)
-                return
-            read_batch(uc, regs_in, ptrs, 7)
-            a = unpack(vals, 7)
-            nr = a[0]
-            try:
-                entry = dispatch[nr]
-                if entry is None:
-                    ret = on_unknown(nr)
-                elif tracer is not None:
-                    ret = tracer(nr, entry, a)
-                else:
-                    fn, n = entry
-                    ret = fn(*a[1:n + 1])
-            except OSError as e:
-                ret = -to_linux(e.errno)
-            except GuestFault:
-                ret = -EFAULT
-            except IndexError:
-                ret = on_unknown(nr) if nr >= len(dispatch) else cpu._internal(nr)
-            except BaseException as e:  # noqa: BLE001 - must never unwind into C
-                ret = cpu._internal(nr, e)
-            if ret is not None:
-                x0[0] = ret & MASK64
-                reg_write(uc, X0, x0)
-            if cpu.pending and after_syscall is not None:
-                after_syscall()
+        if xr is not None:
+            unpack = _X_UNPACK
+
+            def read_args():
+                return unpack(xr)
+
+            def set_x0(value):
+                xr[0] = value & MASK64
+        else:
+            regs_in = ffi.new("int[9]", [xreg(i) for i in range(9)])
+            vals = ffi.new("uint64_t[9]")
+            ptrs = ffi.new("void *[9]", [vals + i for i in range(9)])
+            x0 = ffi.new("uint64_t[1]")
+            uc_handle = self.uc
+            read_batch = lib.uc_reg_read_batch
+            reg_write = lib.uc_reg_write
+            funpack = ffi.unpack
+            X0 = REG_X0
+
+            def read_args():
+                read_batch(uc_handle, regs_in, ptrs, 9)
+                return funpack(vals, 9)
+
+            def set_x0(value):
+                x0[0] = value & MASK64
+                reg_write(uc_handle, X0, x0)
+
+        # The hot path proper.  With the direct register view the two helpers
+        # above are inlined by hand (a Python call costs ~50 ns).
+        if xr is not None and tracer is None:
+            def on_intr(_uc, intno):
+                if intno != 2:
+                    on_fault(intno)
+                    return
+                a = unpack(xr)
+                nr = a[8]
+                try:
+                    fn, n = dispatch[nr]
+                    ret = fn(*a[:n])
+                except OSError as e:
+                    ret = -to_linux(e.errno)
+                except GuestFault:
+                    ret = -EFAULT
+                except (IndexError, TypeError):
+                    ret = cpu._unknown_or_internal(nr, dispatch, on_unknown)
+                except BaseException as e:  # noqa: BLE001 - must never unwind into C
+                    ret = cpu._internal(nr, e)
+                if ret is not None:
+                    xr[0] = ret & MASK64
+                if cpu.pending and after_syscall is not None:
+                    after_syscall()
+        else:
+            def on_intr(_uc, intno):
+                if intno != 2:
+                    on_fault(intno)
+                    return
+                a = read_args()
+                nr = a[8]
+                try:
+                    entry = dispatch[nr]
+                    if entry is None:
+                        ret = on_unknown(nr)
+                    elif tracer is not None:
+                        ret = tracer(nr, entry, [nr, *a[:6]])
+                    else:
+                        fn, n = entry
+                        ret = fn(*a[:n])
+                except OSError as e:
+                    ret = -to_linux(e.errno)
+                except GuestFault:
+                    ret = -EFAULT
+                except IndexError:
+                    ret = on_unknown(nr) if nr >= len(dispatch) else cpu._internal(nr)
+                except BaseException as e:  # noqa: BLE001 - must never unwind into C
+                    ret = cpu._internal(nr, e)
+                if ret is not None:
+                    set_x0(ret)
+                if cpu.pending and after_syscall is not None:
+                    after_syscall()
 
         self.pending = False
-        self._callback = ffi.callback("void(uc_engine *, uint32_t, void *)", on_intr)
-        check(lib.uc_hook_add(uc_handle, self._hook_handle, UC_HOOK_INTR, self._callback,
+        if self._callback is not None:
+            lib.uc_hook_del(self.uc, self._hook_handle[0])
+        # Declared without the trailing user-data argument: unicorn passes it,
+        # the callee ignores it (harmless in every C calling convention unicorn
+        # runs on) and libffi has one argument fewer to convert per syscall.
+        self._callback = ffi.callback("void(uc_engine *, uint32_t)", on_intr)
+        check(lib.uc_hook_add(self.uc, self._hook_handle, UC_HOOK_INTR, self._callback,
                               ffi.NULL, 1, 0), "uc_hook_add")
+
+    def _unknown_or_internal(self, nr: int, dispatch: list, on_unknown) -> int:
+        """The fast hook's slow exits: no handler for `nr`, or a handler's own IndexError/TypeError."""
+        if nr >= len(dispatch) or dispatch[nr] is None:
+            return on_unknown(nr)
+        exc = sys.exc_info()[1]
+        return self._internal(nr, exc)
 
     def _internal(self, nr: int, exc: BaseException | None = None) -> int:
         """An emulator bug inside a handler: say so once per syscall, fail it with ENOSYS."""

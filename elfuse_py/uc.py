@@ -24,6 +24,8 @@ ffi.cdef(
         uint64_t val;
     } uc_arm64_cp_reg;
 
+    typedef struct uc_tlb_entry { uint64_t paddr; uint32_t perms; } uc_tlb_entry;
+
     unsigned int uc_version(unsigned int *major, unsigned int *minor);
     uc_err uc_open(int arch, int mode, uc_engine **uc);
     uc_err uc_close(uc_engine *uc);
@@ -60,8 +62,12 @@ UC_MODE_ARM = 0
 UC_HOOK_INTR = 1
 UC_PROT_NONE, UC_PROT_READ, UC_PROT_WRITE, UC_PROT_EXEC = 0, 1, 2, 4
 UC_CTL_CPU_MODEL = 7
+UC_CTL_TLB_TYPE = 12
 UC_CTL_IO_WRITE = 1
 UC_CPU_ARM64_MAX = 3
+UC_TLB_VIRTUAL = 1
+UC_HOOK_TLB_FILL = 1 << 17
+UC_MEM_READ, UC_MEM_WRITE, UC_MEM_FETCH = 16, 17, 18
 
 UC_ERR_NAMES = {
     0: "OK", 1: "NOMEM", 6: "READ_UNMAPPED", 7: "WRITE_UNMAPPED", 8: "FETCH_UNMAPPED",
