@@ -218,7 +218,7 @@ def cli_error(program: str, e: ShebangError) -> tuple[str, int]:
     """
     status = 127 if e.errno_name == "ENOENT" else 126
     reason = _STRERROR.get(e.errno_name, str(e))
-    if e.errno_name == "ELOOP":
+    if e.errno_name == "ELOOP" and str(e) != reason:   # script depth, not a symlink loop
         return f"{visible(program)}: {reason}: {e}", status
     if e.script is not None:
         # The interpreter named by a #! line is what failed (bash's "bad interpreter").

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import stat
 from pathlib import Path
 
 import pytest
@@ -226,3 +225,48 @@ def test_unreadable_file(tmp_path):
     p.write_bytes(Path(guest_bin("hello")).read_bytes())
     p.chmod(0)
     _one_error(run_elfuse([str(p)]), 126, str(p), "Permission denied")
+
+
+def test_symlink_loop(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.symlink_to(b)
+    b.symlink_to(a)
+    line = _one_error(run_elfuse([str(a)]), 126, str(a), "Too many levels of symbolic links")
+    assert line.count("Too many levels") == 1, line
+
+
+def test_elf_magic_only(tmp_path):
+    p = tmp_path / "magic"
+    p.write_bytes(b"\x7fELF")
+    p.chmod(0o755)
+    _one_error(run_elfuse([str(p)]), 126, str(p), "cannot execute")
+
+
+def test_elf_header_only(tmp_path):
+    p = tmp_path / "hdr"
+    p.write_bytes(Path(guest_bin("hello")).read_bytes()[:64])
+    p.chmod(0o755)
+    _one_error(run_elfuse([str(p)]), 126, str(p), "cannot execute")
+
+
+def test_not_executable_file(tmp_path):
+    # execve needs an x bit even for root.
+    p = tmp_path / "noexec"
+    p.write_bytes(Path(guest_bin("hello")).read_bytes())
+    p.chmod(0o644)
+    _one_error(run_elfuse([str(p)]), 126, str(p), "Permission denied")
+
+
+def test_dynamic_elf_without_interpreter(tmp_path):
+    # A PT_INTERP that does not exist on this host: execve's ENOENT (127), one line.
+    import subprocess
+    gcc = shutil.which("aarch64-linux-gnu-gcc")
+    if gcc is None:
+        pytest.skip("needs aarch64-linux-gnu-gcc to build a dynamic binary")
+    p = tmp_path / "dyn"
+    src = ROOT / "guest-bins" / "src" / "hello.c"
+    r = subprocess.run([gcc, "-O2", "-Wl,--dynamic-linker=/nonexistent/ld-linux-aarch64.so.1",
+                        "-o", str(p), str(src)], capture_output=True)
+    if r.returncode != 0:
+        pytest.skip("could not link a dynamic binary: " + r.stderr.decode(errors="replace")[-200:])
+    _one_error(run_elfuse([str(p)]), 127, "/nonexistent/ld-linux-aarch64.so.1")
