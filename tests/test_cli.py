@@ -270,3 +270,16 @@ def test_dynamic_elf_without_interpreter(tmp_path):
     if r.returncode != 0:
         pytest.skip("could not link a dynamic binary: " + r.stderr.decode(errors="replace")[-200:])
     _one_error(run_elfuse([str(p)]), 127, "/nonexistent/ld-linux-aarch64.so.1")
+
+
+# ----- the same conventions as qemu-user ------------------------------------------------
+
+@pytest.mark.parametrize("opts", [[], ["-0", "renamed"], ["-E", "ELFUSE_T1=x", "-U", "HOME"]])
+def test_options_match_qemu(opts):
+    from helpers import available_libcs, run_qemu
+    for libc in available_libcs():
+        exe = guest_bin("args_env_auxv", libc)
+        q = run_qemu([*opts, exe, "one", "two words"], input=b"")
+        e = run_elfuse([exe, "one", "two words"], options=opts, input=b"")
+        assert (e.stdout, e.returncode) == (q.stdout, q.returncode), \
+            f"{libc}:\nelfuse:\n{e.stdout.decode()}{e.stderr.decode()}\nqemu:\n{q.stdout.decode()}"
