@@ -68,10 +68,13 @@ def guest_path(addr: int) -> bytes:
         raise _oserr(_errno.ENAMETOOLONG) from None
 
 
-def at_path(dirfd: int, p: bytes) -> tuple[bytes, int | None]:
-    """(host path, dir_fd) for a guest *at() path: dirfd is ignored for absolute paths."""
+def at_path(dirfd: int, p: bytes, follow: bool = True) -> tuple[bytes, int | None]:
+    """(host path, dir_fd) for a guest *at() path: dirfd is ignored for absolute paths.
+
+    `follow` False: a symlink in the last component is not resolved inside the
+    sysroot (lstat, readlink, unlink, rename…)."""
     if p[:1] == b"/":
-        return os.fsencode(paths.host_path(p)), None
+        return os.fsencode(paths.host_path(p, follow)), None
     dirfd = s32(dirfd)
     if dirfd == F.AT_FDCWD:
         return p, None
@@ -343,7 +346,8 @@ def sys_openat(dirfd, pathname, flags, mode):
     if flags & F.O_PATH:
         flags &= _O_PATH_KEEP       # Linux ignores every other flag with O_PATH
     elif flags & F.__O_TMPFILE:
-        if (flags & F.O_TMPFILE) != F.O_TMPFILE or not flags & (F.O_WRONLY | F.O_RDWR):
+        # Linux: exactly O_TMPFILE (no O_CREAT) and a writable access mode.
+        if (flags & (F.O_TMPFILE | F.O_CREAT)) != F.O_TMPFILE or not flags & (F.O_WRONLY | F.O_RDWR):
             return _EINVAL
     try:
         hflags = F.open_flags_to_host(flags)
@@ -353,7 +357,7 @@ def sys_openat(dirfd, pathname, flags, mode):
             hflags = F.open_flags_to_host(flags & ~F.O_PATH)
         else:
             return -lerrno.EOPNOTSUPP
-    path, dfd = at_path(dirfd, p)
+    path, dfd = at_path(dirfd, p, not flags & F.O_NOFOLLOW)
     fd = _new_fd(os.open(path, hflags, mode, dir_fd=dfd))
     if not flags & F.O_CLOEXEC:
         os.set_inheritable(fd, True)     # Python's os.open always adds O_CLOEXEC
@@ -509,7 +513,7 @@ def _stat_at(dirfd: int, pathname: int, flags: int, allowed: int) -> os.stat_res
         if d == F.AT_FDCWD:
             return os.stat(".")
         return os.fstat(_fd(d))
-    path, dfd = at_path(dirfd, p)
+    path, dfd = at_path(dirfd, p, not flags & F.AT_SYMLINK_NOFOLLOW)
     return os.stat(path, dir_fd=dfd, follow_symlinks=not flags & F.AT_SYMLINK_NOFOLLOW)
 
 
@@ -587,7 +591,7 @@ def sys_readlinkat(dirfd, pathname, buf, bufsiz):
     p = guest_path(pathname)
     target = paths.readlink_special(p)
     if target is None:
-        path, dfd = at_path(dirfd, p)
+        path, dfd = at_path(dirfd, p, False)
         target = os.readlink(path, dir_fd=dfd)
     target = target[:bufsiz]
     proc.mem.write(buf, target)
@@ -603,7 +607,7 @@ def _access(dirfd: int, pathname: int, mode: int, flags: int) -> int:
         d = s32(dirfd)
         path, dfd = (b".", None) if d == F.AT_FDCWD else (b"/dev/fd/%d" % _fd(d), None)
     else:
-        path, dfd = at_path(dirfd, p)
+        path, dfd = at_path(dirfd, p, not flags & F.AT_SYMLINK_NOFOLLOW)
     hmode = os.F_OK
     for lin, host in F.ACCESS_MODES.items():
         if mode & lin:
@@ -689,7 +693,7 @@ def sys_unlinkat(dirfd, pathname, flags):
     flags &= 0xFFFFFFFF
     if flags & ~F.AT_ALLOWED["unlinkat"]:
         return _EINVAL
-    path, dfd = at_path(dirfd, guest_path(pathname))
+    path, dfd = at_path(dirfd, guest_path(pathname), False)
     if flags & F.AT_REMOVEDIR:
         os.rmdir(path, dir_fd=dfd)
     else:
@@ -712,8 +716,8 @@ def _rename(olddirfd, oldpath, newdirfd, newpath, flags: int) -> int:
     if flags & ~(F.RENAME_NOREPLACE | F.RENAME_EXCHANGE | F.RENAME_WHITEOUT) or (
             flags & F.RENAME_EXCHANGE and flags & (F.RENAME_NOREPLACE | F.RENAME_WHITEOUT)):
         return _EINVAL
-    src, sdfd = at_path(olddirfd, guest_path(oldpath))
-    dst, ddfd = at_path(newdirfd, guest_path(newpath))
+    src, sdfd = at_path(olddirfd, guest_path(oldpath), False)
+    dst, ddfd = at_path(newdirfd, guest_path(newpath), False)
     if not flags:
         os.rename(src, dst, src_dir_fd=sdfd, dst_dir_fd=ddfd)
         return 0
@@ -746,7 +750,7 @@ def sys_renameat2(olddirfd, oldpath, newdirfd, newpath, flags):
 @syscall("symlinkat", "path, dirfd, path")
 def sys_symlinkat(target, newdirfd, linkpath):
     t = guest_path(target)          # the link's contents: stored as the guest wrote them
-    path, dfd = at_path(newdirfd, guest_path(linkpath))
+    path, dfd = at_path(newdirfd, guest_path(linkpath), False)
     os.symlink(t, path, dir_fd=dfd)
     return 0
 
@@ -756,8 +760,8 @@ def sys_linkat(olddirfd, oldpath, newdirfd, newpath, flags):
     flags &= 0xFFFFFFFF
     if flags & ~F.AT_ALLOWED["linkat"]:
         return _EINVAL
-    src, sdfd = at_path(olddirfd, guest_path(oldpath))
-    dst, ddfd = at_path(newdirfd, guest_path(newpath))
+    src, sdfd = at_path(olddirfd, guest_path(oldpath), bool(flags & F.AT_SYMLINK_FOLLOW))
+    dst, ddfd = at_path(newdirfd, guest_path(newpath), False)
     os.link(src, dst, src_dir_fd=sdfd, dst_dir_fd=ddfd,
             follow_symlinks=bool(flags & F.AT_SYMLINK_FOLLOW))
     return 0
@@ -802,7 +806,7 @@ def sys_fchownat(dirfd, pathname, uid, gid, flags):
         else:
             os.fchown(_fd(d), _id(uid), _id(gid))
         return 0
-    path, dfd = at_path(dirfd, p)
+    path, dfd = at_path(dirfd, p, not flags & F.AT_SYMLINK_NOFOLLOW)
     os.chown(path, _id(uid), _id(gid), dir_fd=dfd,
              follow_symlinks=not flags & F.AT_SYMLINK_NOFOLLOW)
     return 0
@@ -838,7 +842,7 @@ def sys_utimensat(dirfd, pathname, times, flags):
         if not p and flags & F.AT_EMPTY_PATH and d != F.AT_FDCWD:
             target, dfd, follow = _fd(d), None, True
         else:
-            target, dfd = at_path(dirfd, p)
+            target, dfd = at_path(dirfd, p, follow)
     kw = {} if isinstance(target, int) else {"dir_fd": dfd, "follow_symlinks": follow}
     if ts is None or (ts[0][1] == UTIME_NOW and ts[1][1] == UTIME_NOW):
         os.utime(target, None, **kw)      # "now" with the permission rules of a NULL times
