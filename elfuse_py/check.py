@@ -42,7 +42,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     import pytest
 
-    pytest_args = ["-p", "elfuse_py.pytest_plugin"]
+    # This module already imported elfuse_py, which pytest would like to assert-rewrite
+    # (it ships a pytest11 plugin): harmless, so keep the warning out of the report.
+    pytest_args = ["-p", "elfuse_py.pytest_plugin",
+                   "-W", "ignore::pytest.PytestAssertRewriteWarning"]
     for d in dirs:
         pytest_args += ["--elfuse-dir", d]
     pytest_args += dirs + args

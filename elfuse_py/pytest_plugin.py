@@ -347,8 +347,6 @@ class GuestItem(pytest.Item):
         r = run(self.command(), env=env, sysroot=sysroot, timeout=timeout, strace=strace,
                 input=stdin, cwd=cwd)
         self.result = r
-        self.add_report_section("call", "stdout", r.stdout.decode("utf-8", "replace"))
-        self.add_report_section("call", "stderr", r.stderr.decode("utf-8", "replace"))
         problems: list[str] = []
         if r.timed_out:
             problems.append(f"timed out after {timeout:g} s (killed)")
@@ -384,13 +382,11 @@ class GuestItem(pytest.Item):
                  f"  command: {shlex.join(self.command())}  (in {self._dir()})"]
         r = self.result
         if r is not None:
-            # The guest's stdout and stderr follow as the "Captured stdout/stderr call"
-            # sections (which --junitxml also records as system-out / system-err).
+            # In the report itself (not only as captured sections), so the JUnit
+            # failure text carries it too: junit_logging is "no" by default.
             lines.append(f"  status:  {_describe_status(r)}")
-            if not r.stdout:
-                lines.append("  (the guest wrote nothing on stdout)")
-            if not r.stderr:
-                lines.append("  (nothing on stderr)")
+            lines += _section("guest stdout", r.stdout)
+            lines += _section("guest stderr", r.stderr)
             if r.syscalls is not None:
                 tail = r.syscalls[-200:]
                 lines.append(f"---- syscall trace ({len(r.syscalls)} calls"
@@ -401,7 +397,7 @@ class GuestItem(pytest.Item):
         return "\n".join(lines)
 
     def reportinfo(self):
-        return self.path, None, f"guest {self.name}"
+        return self.path, 0, f"guest {self.name}"
 
 
 def _describe_status(r) -> str:
@@ -410,6 +406,16 @@ def _describe_status(r) -> str:
     if r.signal:
         return f"{r.status} (killed by {_LINUX_SIGNAL_NAMES.get(r.signal, f'signal {r.signal}')})"
     return str(r.status)
+
+
+def _section(title: str, data: bytes, limit: int = 8000) -> list[str]:
+    text = data.decode("utf-8", "replace")
+    if not text:
+        return [f"---- {title}: (empty) ----"]
+    cut = ""
+    if len(text) > limit:
+        text, cut = text[-limit:], f" (last {limit} characters)"
+    return [f"---- {title}{cut} ----", text.rstrip("\n")]
 
 
 def _diff(want: str, got: str) -> str:
