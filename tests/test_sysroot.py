@@ -126,3 +126,29 @@ def test_cli_sysroot_exe_link_is_guest_path(tmp_path):
                      options=["-L", str(r)])
     assert res.returncode == 0, res.stderr
     assert res.stdout.decode().strip() == "/bin/procfs_probe"
+
+
+def test_guest_sees_sysroot_files_and_links(tmp_path):
+    """A guest's open/readlink of absolute paths go inside the sysroot; `..` stays inside."""
+    r = _static_sysroot(tmp_path, "procfs_probe")
+    (r / "etc").mkdir()
+    (r / "etc" / "motd").write_text("sysroot motd\n")
+    os.symlink("/etc/motd", r / "etc" / "abs")
+    os.symlink("motd", r / "etc" / "rel")
+    opts = ["-L", str(r)]
+    exe = str(r / "bin" / "procfs_probe")
+
+    def run(*args):
+        res = run_elfuse([exe, *args], options=opts)
+        assert res.returncode == 0, res.stderr
+        return res.stdout.decode()
+
+    assert run("cat", "/etc/motd") == "sysroot motd\n"
+    assert run("cat", "/etc/abs") == "sysroot motd\n"       # absolute link, inside
+    assert run("cat", "/../../../etc/rel") == "sysroot motd\n"
+    assert run("readlink", "/etc/abs") == "/etc/motd\n"     # the link itself, not resolved
+    assert run("readlink", "/etc/rel") == "motd\n"
+    # a file the sysroot lacks comes from the host
+    host_file = tmp_path / "hostonly.txt"
+    host_file.write_text("host\n")
+    assert run("cat", str(host_file)) == "host\n"
