@@ -137,26 +137,26 @@ def files(tmp_path):
 
 
 def test_debian_ls(debian_root, files):
-    _compare(["/bin/ls", str(files)], str(debian_root))
-    _compare(["/bin/ls", "-1a", "--color=never", str(files)], str(debian_root))
+    _compare([str(debian_root) + "/bin/ls", str(files)], str(debian_root))
+    _compare([str(debian_root) + "/bin/ls", "-1a", "--color=never", str(files)], str(debian_root))
 
 
 def test_debian_cat(debian_root, files):
-    e = _compare(["/bin/cat", str(files / "a.txt"), str(files / "b.txt")], str(debian_root))
+    e = _compare([str(debian_root) + "/bin/cat", str(files / "a.txt"), str(files / "b.txt")], str(debian_root))
     assert e.stdout == b"hello\nbanana\ncherry\napple\n"
-    _compare(["/bin/cat", str(files / "missing")], str(debian_root))
+    _compare([str(debian_root) + "/bin/cat", str(files / "missing")], str(debian_root))
 
 
 def test_debian_sort(debian_root, files):
-    e = _compare(["/usr/bin/sort", str(files / "b.txt")], str(debian_root))
+    e = _compare([str(debian_root) + "/usr/bin/sort", str(files / "b.txt")], str(debian_root))
     assert e.stdout == b"apple\nbanana\ncherry\n"
-    _compare(["/usr/bin/sort", "-r"], str(debian_root), input=b"b\nc\na\n")
+    _compare([str(debian_root) + "/usr/bin/sort", "-r"], str(debian_root), input=b"b\nc\na\n")
 
 
 def test_debian_sha256sum(debian_root, files):
-    e = _compare(["/usr/bin/sha256sum", str(files / "a.txt")], str(debian_root))
+    e = _compare([str(debian_root) + "/usr/bin/sha256sum", str(files / "a.txt")], str(debian_root))
     assert e.stdout.startswith(b"5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03")
 
 
 def test_debian_date(debian_root):
-    _compare(["/bin/date", "-u", "-d", "@0"], str(debian_root), extra_env={"TZ": "UTC"})
+    _compare([str(debian_root) + "/bin/date", "-u", "-d", "@0"], str(debian_root), extra_env={"TZ": "UTC"})
