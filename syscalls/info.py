@@ -342,7 +342,7 @@ def _set_limit(res: int, soft: int, hard: int) -> int:
     return 0
 
 
-@syscall("prlimit64", "int, int, ptr, ptr", level=PARTIAL,
+@syscall("prlimit64", "int, rlimit, ptr, ptr", level=PARTIAL,
          note="other processes only where the host has prlimit (Linux); a lowered "
               "RLIMIT_NOFILE is reported but not enforced")
 def sys_prlimit64(pid, res, new, old):
@@ -382,7 +382,7 @@ def _pid_exists(pid: int) -> bool:
     return True
 
 
-@syscall("getrlimit", "int, ptr")
+@syscall("getrlimit", "rlimit, ptr")
 def sys_getrlimit(res, rlim):
     res &= 0xFFFFFFFF
     if res >= len(_RLIMIT_NAMES):
@@ -392,7 +392,7 @@ def sys_getrlimit(res, rlim):
     return 0
 
 
-@syscall("setrlimit", "int, ptr")
+@syscall("setrlimit", "rlimit, ptr")
 def sys_setrlimit(res, rlim):
     res &= 0xFFFFFFFF
     if res >= len(_RLIMIT_NAMES):
@@ -438,7 +438,7 @@ GRND_NONBLOCK, GRND_RANDOM, GRND_INSECURE = 1, 2, 4
 _GETRANDOM_MAX = (1 << 25) - 1      # Linux returns at most 32 MiB - 1 per call
 
 
-@syscall("getrandom", "buf_out, size, hex")
+@syscall("getrandom", "buf_out, size, grnd_flags")
 def sys_getrandom(buf, length, flags):
     flags &= 0xFFFFFFFF
     if flags & ~(GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE):

@@ -174,7 +174,7 @@ def sys_nanosleep(req, rem):
     return _nanosleep(CLOCKS[CLOCK_MONOTONIC], ns, False, rem)
 
 
-@syscall("clock_nanosleep", "clockid, hex, timespec, ptr")
+@syscall("clock_nanosleep", "clockid, timer_flags, timespec, ptr")
 def sys_clock_nanosleep(clk, flags, req, rem):
     # clock_nanosleep returns the error number itself (the libc wrapper does not
     # set errno), but the raw syscall reports it as -errno like every other.
