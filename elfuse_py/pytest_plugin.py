@@ -256,7 +256,7 @@ class GuestFile(pytest.File):
     def collect(self):
         d = self.path.parent.resolve()
         _mp, defaults, tests = _manifest(self.config, d)
-        spec = {**defaults, **tests.get(self.path.name, {})}
+        spec = _merge(defaults, tests.get(self.path.name, {}))
         yield GuestItem.from_parent(self, name=self.path.name, spec=spec, program=self.path.name)
 
 
@@ -268,11 +268,19 @@ class ManifestFile(pytest.File):
         _mp, defaults, tests = _manifest(self.config, d)
         for name, spec in tests.items():
             if "program" in spec:
-                yield GuestItem.from_parent(self, name=name, spec={**defaults, **spec},
+                yield GuestItem.from_parent(self, name=name, spec=_merge(defaults, spec),
                                             program=spec["program"])
             elif not (d / name).exists():
                 raise ManifestError(f"{self.path}: [{name}] names no file in {d} "
                                     f"(add `program = ...` for a named case)")
+
+
+def _merge(defaults: dict, spec: dict) -> dict:
+    """A test's settings over the directory's defaults (env tables merge)."""
+    out = {**defaults, **spec}
+    if isinstance(defaults.get("env"), dict) and isinstance(spec.get("env"), dict):
+        out["env"] = {**defaults["env"], **spec["env"]}
+    return out
 
 
 def _signal_number(v: Any) -> int:
