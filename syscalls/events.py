@@ -17,7 +17,7 @@ import struct
 import time
 
 from elfuse_py import hostevents as host
-from elfuse_py import lerrno
+from elfuse_py import lerrno, signals
 from elfuse_py.process import proc
 
 from .args import s32, u32
@@ -139,26 +139,50 @@ def _epoll_wait(epfd: int, events: int, maxevents: int, timeout_ms: int,
         return e
     mem = proc.mem
     mem.check(events, maxevents * _EPOLL_EVENT.size, 2)
-    if sigmask:
-        mem.read(sigmask, 8)
-    try:
-        ready = host.epoll_wait(epfd, maxevents, timeout_ms)
-    except InterruptedError:
-        return -lerrno.EINTR
+    if sigmask and signals._cpu is not None:
+        ready = _wait_with_mask(epfd, maxevents, timeout_ms, mem.u64(sigmask))
+        if ready is None:
+            return -lerrno.EINTR
+    else:
+        try:
+            ready = host.epoll_wait(epfd, maxevents, timeout_ms)
+        except InterruptedError:
+            return -lerrno.EINTR
     for i, (ev, data) in enumerate(ready):
         mem.pack(_EPOLL_EVENT, events + i * _EPOLL_EVENT.size, _h2g_events(ev), data)
     return len(ready)
 
 
-@syscall("epoll_pwait", "fd, ptr, int, int, ptr, size", level=PARTIAL,
-         note="the sigmask is checked but not applied during the wait")
+def _wait_with_mask(epfd: int, maxevents: int, timeout_ms: int, mask: int):
+    """Wait with the guest's signal mask replaced by `mask` (as pselect/ppoll do).
+
+    Interrupted (or a signal `mask` unblocks is already pending): None, and the
+    old mask is restored after the handler runs, as Linux's saved sigmask.
+    """
+    st = signals.st
+    old = st.mask
+    try:
+        signals.set_mask(mask)      # a host signal blocked until now may arrive right here
+        if st.pending & ~st.mask:
+            raise InterruptedError
+        ready = host.epoll_wait(epfd, maxevents, timeout_ms)
+    except InterruptedError:
+        st.saved_mask = old
+        st.undelivered = True
+        proc.cpu.pending = True
+        return None
+    signals.set_mask(old)
+    return ready
+
+
+@syscall("epoll_pwait", "fd, ptr, int, int, ptr, size")
 def sys_epoll_pwait(epfd, events, maxevents, timeout, sigmask, sigsetsize):
     t = s32(timeout)
     return _epoll_wait(epfd, events, maxevents, -1 if t < 0 else t, sigmask, sigsetsize)
 
 
 @syscall("epoll_pwait2", "fd, ptr, int, ptr, ptr, size", level=PARTIAL,
-         note="timeout rounded up to milliseconds; the sigmask is not applied during the wait")
+         note="timeout rounded up to milliseconds")
 def sys_epoll_pwait2(epfd, events, maxevents, timeout, sigmask, sigsetsize):
     if timeout:
         sec, nsec = proc.mem.unpack(_TIMESPEC, timeout)

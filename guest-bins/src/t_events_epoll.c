@@ -1,11 +1,15 @@
 /* epoll over a pipe and a socketpair: level vs edge triggering, EPOLLONESHOT,
  * EPOLLRDHUP, the data.u64 round trip and the errors of epoll_ctl. */
 #include <fcntl.h>
+#include <signal.h>
 #include <stdint.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include "guest_test.h"
+
+static volatile sig_atomic_t got_usr1;
+static void on_usr1(int sig) { (void)sig; got_usr1 = 1; }
 
 static int wait1(int ep, struct epoll_event *ev, int timeout) {
     return epoll_wait(ep, ev, 1, timeout);
@@ -92,6 +96,24 @@ int main(void) {
     CHECK(epoll_ctl(ep, EPOLL_CTL_DEL, sp[0], NULL) == 0, "DEL socket");
     CHECK(read(p[0], buf, sizeof buf) == 1, "drain pipe");
     CHECK(epoll_wait(ep, out, 4, 20) == 0, "timeout expires with nothing ready");
+
+    /* epoll_pwait's mask: a blocked pending SIGUSR1 interrupts a wait whose
+     * mask unblocks it; the handler runs, and the blocked mask comes back. */
+    signal(SIGUSR1, on_usr1);
+    sigset_t block, empty, now;
+    sigemptyset(&block);
+    sigaddset(&block, SIGUSR1);
+    sigemptyset(&empty);
+    sigprocmask(SIG_BLOCK, &block, NULL);
+    kill(getpid(), SIGUSR1);
+    CHECK(got_usr1 == 0, "SIGUSR1 blocked and pending");
+    CHECK(epoll_pwait(ep, out, 4, 0, &block) == 0, "pwait keeping it blocked: timeout");
+    CHECK(got_usr1 == 0, "still pending");
+    errno = 0;
+    CHECK(epoll_pwait(ep, out, 4, 5000, &empty) == -1 && errno == EINTR, "pwait unblocking it: EINTR");
+    CHECK(got_usr1 == 1, "handler ran");
+    sigprocmask(SIG_BLOCK, NULL, &now);
+    CHECK(sigismember(&now, SIGUSR1), "mask restored after pwait");
     CHECK(close(ep) == 0, "close epoll fd");
     DONE();
 }
