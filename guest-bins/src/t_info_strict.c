@@ -1,5 +1,5 @@
-/* Identity/prctl checks where qemu-user 7.2 is not Linux-exact.
- * qemu-differs: qemu 7.2 returns ENOSYS for set_robust_list and shows its own name for PR_GET_NAME */
+/* Identity/prctl checks where qemu-user 7.2 is not Linux-exact. */
+/* qemu-differs: qemu 7.2 returns ENOSYS for set_robust_list and shows its own name for PR_GET_NAME */
 #define _GNU_SOURCE
 #include <sys/prctl.h>
 #include <sys/syscall.h>

@@ -1,6 +1,5 @@
-/* Memory-syscall checks where qemu-user 7.2 itself is not Linux-exact.
- * qemu-differs: qemu 7.2 treats MAP_FIXED_NOREPLACE as a hint, accepts any madvise advice,
- * fails mprotect of length 0 with ENOMEM and aborts when a mapping is placed above the break */
+/* Memory-syscall checks where qemu-user 7.2 itself is not Linux-exact. */
+/* qemu-differs: qemu 7.2 treats MAP_FIXED_NOREPLACE as a hint, accepts any madvise advice, fails mprotect of length 0 with ENOMEM and aborts when a mapping is placed above the break */
 #define _GNU_SOURCE
 #include <stdint.h>
 #include <sys/mman.h>

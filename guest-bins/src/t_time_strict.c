@@ -1,5 +1,5 @@
-/* Time checks where qemu-user 7.2 is not Linux-exact.
- * qemu-differs: qemu 7.2 reports EINVAL instead of EFAULT for nanosleep's bad pointer */
+/* Time checks where qemu-user 7.2 is not Linux-exact. */
+/* qemu-differs: qemu 7.2 reports EINVAL instead of EFAULT for nanosleep's bad pointer */
 #define _GNU_SOURCE
 #include <sys/syscall.h>
 #include <time.h>
