@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import os
 import select
+import socket
 import struct
 import time
 
 from elfuse_py import hostevents as host
 from elfuse_py import lerrno, signals
+from elfuse_py.fdtable import FdState
 from elfuse_py.process import proc
 
 from .args import s32, u32
@@ -196,13 +198,98 @@ def sys_epoll_pwait2(epfd, events, maxevents, timeout, sigmask, sigsetsize):
 
 # ----- eventfd --------------------------------------------------------------------------------
 
-@syscall("eventfd2", "uint, hex", ret="fd", note="host kernel eventfd (Linux hosts)")
+_EVENTFD_MAX = 0xFFFFFFFFFFFFFFFE
+_COMPAT = os.environ.get("ELFUSE_HOST_COMPAT", "").strip().lower()
+
+
+class EventfdEmu(FdState):
+    """An eventfd on a host without one (macOS; ELFUSE_HOST_COMPAT=darwin on Linux).
+
+    The guest's fd is one end of a host socketpair; the emulator keeps the
+    other end (in its reserved range).  One byte waits in the guest's end
+    exactly while the counter is non-zero, so poll/select/epoll see POLLIN
+    when a read would succeed, and POLLOUT as the socket's writability.
+    The counter lives in this process: unlike Linux's, it is not shared with
+    a forked child.
+    """
+
+    intercepts_io = True
+
+    def __init__(self, peer: int, count: int, semaphore: bool) -> None:
+        self.peer = peer
+        self.count = count
+        self.semaphore = semaphore
+        self.signalled = False
+
+    def _sync(self, fd: int) -> None:
+        if self.count and not self.signalled:
+            os.write(self.peer, b"\1")
+            self.signalled = True
+        elif not self.count and self.signalled:
+            os.read(fd, 1)
+            self.signalled = False
+
+    def io_read(self, fd: int, views: list) -> int:
+        if sum(len(v) for v in views) < 8:
+            return -lerrno.EINVAL
+        if not self.count:
+            if not os.get_blocking(fd):
+                return -lerrno.EAGAIN
+            os.read(fd, 1)           # no writer can come in this process: blocks as Linux would
+        value = 1 if self.semaphore else self.count
+        self.count -= value
+        self._sync(fd)
+        _scatter(views, value.to_bytes(8, "little"))
+        return 8
+
+    def io_write(self, fd: int, views: list) -> int:
+        data = b"".join(bytes(v) for v in views)[:8]
+        if len(data) < 8:
+            return -lerrno.EINVAL
+        value = int.from_bytes(data, "little")
+        if value == 0xFFFFFFFFFFFFFFFF:
+            return -lerrno.EINVAL
+        if self.count + value > _EVENTFD_MAX:
+            return -lerrno.EAGAIN    # Linux blocks until a read; nothing else can read here
+        self.count += value
+        self._sync(fd)
+        return 8
+
+
+def _scatter(views: list, data: bytes) -> None:
+    pos = 0
+    for v in views:
+        n = min(len(v), len(data) - pos)
+        v[:n] = data[pos:pos + n]
+        pos += n
+        if pos >= len(data):
+            break
+
+
+def _eventfd_emulated(initval: int, semaphore: bool, cloexec: bool, nonblock: bool) -> int:
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    fd, peer = a.detach(), b.detach()
+    peer = proc.fds.reserve(peer)
+    fd = _guest_fd(fd)
+    if fd < 0:
+        os.close(peer)
+        return fd
+    os.set_inheritable(fd, not cloexec)
+    os.set_blocking(fd, not nonblock)
+    st = EventfdEmu(peer, initval, semaphore)
+    st._sync(fd)
+    proc.fds.set(fd, st)
+    return fd
+
+
+@syscall("eventfd2", "uint, hex", ret="fd",
+         note="host kernel eventfd on Linux; a socketpair-backed emulation elsewhere")
 def sys_eventfd2(initval, flags):
     flags = s32(flags)
     if flags & ~(_L_EFD_SEMAPHORE | _L_O_CLOEXEC | _L_O_NONBLOCK):
         return -lerrno.EINVAL
-    if (e := _need("eventfd")) is not None:
-        return e
+    if "eventfd" not in host.AVAILABLE or _COMPAT == "darwin":
+        return _eventfd_emulated(u32(initval), bool(flags & _L_EFD_SEMAPHORE), *_fd_flags(flags))
     hflags = _host_fd_flags(*_fd_flags(flags)) | (_HOST_EFD_SEMAPHORE if flags & _L_EFD_SEMAPHORE else 0)
     return _guest_fd(host.eventfd(u32(initval), hflags))
 
