@@ -1,1 +1,177 @@
-"""placeholder"""
+"""ppoll and pselect6: readiness of sockets, pipes and files.
+
+Linux POLL* bits are translated to the host's by name (select module), fd
+readiness comes from the host's poll(2).  Signal-mask arguments are only
+validated (size 8) for now: masks belong to the signals layer.
+"""
+from __future__ import annotations
+
+import select
+import struct
+import time
+
+from elfuse_py import lerrno
+from elfuse_py.process import proc
+
+from .args import s32
+from .table import PARTIAL, syscall
+
+# Linux poll bits (asm-generic/poll.h)
+POLL_NAMES = {"POLLIN": 0x1, "POLLPRI": 0x2, "POLLOUT": 0x4, "POLLERR": 0x8, "POLLHUP": 0x10,
+              "POLLNVAL": 0x20, "POLLRDNORM": 0x40, "POLLRDBAND": 0x80, "POLLWRNORM": 0x100,
+              "POLLWRBAND": 0x200, "POLLMSG": 0x400, "POLLRDHUP": 0x2000}
+POLL_MAP = [(g, getattr(select, n)) for n, g in POLL_NAMES.items() if hasattr(select, n)]
+POLLIN, POLLPRI, POLLOUT, POLLERR, POLLHUP, POLLNVAL = 0x1, 0x2, 0x4, 0x8, 0x10, 0x20
+_ALWAYS = POLLERR | POLLHUP | POLLNVAL
+_H_NVAL = getattr(select, "POLLNVAL", 0x20)
+
+PFD = struct.Struct("<ihh")
+TIMESPEC = struct.Struct("<qq")
+SIGSET_SIZE = 8
+
+
+def to_host(ev: int) -> int:
+    out = 0
+    for g, h in POLL_MAP:
+        if ev & g:
+            out |= h
+    return out
+
+
+def from_host(ev: int) -> int:
+    out = 0
+    for g, h in POLL_MAP:
+        if ev & h:
+            out |= g
+    return out
+
+
+def read_timeout(tsp: int) -> float | None:
+    """Seconds from a guest timespec (None: wait forever); EINVAL when malformed."""
+    if not tsp:
+        return None
+    sec, nsec = proc.mem.unpack(TIMESPEC, tsp)
+    if sec < 0 or not 0 <= nsec < 1_000_000_000:
+        raise OSError(22, "timespec")
+    return sec + nsec / 1e9
+
+
+def write_remaining(tsp: int, deadline: float | None) -> None:
+    """Linux stores the time left; a read-only timespec is not an error."""
+    if not tsp or deadline is None:
+        return
+    left = max(0.0, deadline - time.monotonic())
+    sec = int(left)
+    try:
+        proc.mem.pack(TIMESPEC, tsp, sec, int((left - sec) * 1e9))
+    except Exception:  # noqa: BLE001 - GuestFault: ignored as Linux does
+        pass
+
+
+def host_poll(wanted: dict[int, int], timeout: float | None) -> dict[int, int]:
+    """{fd: linux events} -> {fd: linux revents} (POLLNVAL for closed/reserved fds)."""
+    p = select.poll()
+    out: dict[int, int] = {}
+    for fd, ev in wanted.items():
+        if not proc.fds.valid(fd):
+            out[fd] = POLLNVAL
+            continue
+        p.register(fd, to_host(ev))
+    ms = None if timeout is None else (0 if out else int(timeout * 1000 + 0.999999))
+    if ms is not None and timeout is not None and 0 < timeout * 1000 < 1:
+        ms = 1
+    for fd, rev in p.poll(ms):
+        out[fd] = from_host(rev)
+    return out
+
+
+def _check_sigmask(sigmask: int, size: int) -> int:
+    if sigmask and size != SIGSET_SIZE:
+        return -lerrno.EINVAL
+    if sigmask:
+        proc.mem.read(sigmask, SIGSET_SIZE)
+    return 0
+
+
+@syscall("ppoll", "ptr, uint, ptr, ptr, size", level=PARTIAL,
+         note="the signal mask argument is validated but not applied yet")
+def sys_ppoll(fds, nfds, tsp, sigmask, sigsetsize):
+    nfds &= 0xFFFFFFFF
+    if nfds > proc.fds.limit:
+        return -lerrno.EINVAL
+    timeout = read_timeout(tsp)
+    e = _check_sigmask(sigmask, sigsetsize)
+    if e:
+        return e
+    deadline = None if timeout is None else time.monotonic() + timeout
+    mem = proc.mem
+    raw = bytearray(mem.read(fds, PFD.size * nfds)) if nfds else bytearray()
+    mem.check(fds, PFD.size * nfds, 2)
+    entries = [PFD.unpack_from(raw, i * PFD.size) for i in range(nfds)]
+    wanted: dict[int, int] = {}
+    for fd, ev, _r in entries:
+        if fd >= 0:
+            wanted[fd] = wanted.get(fd, 0) | (ev & 0xFFFF)
+    got = host_poll(wanted, timeout)
+    count = 0
+    for i, (fd, ev, _r) in enumerate(entries):
+        rev = 0
+        if fd >= 0 and fd in got:
+            rev = got[fd] & ((ev & 0xFFFF) | _ALWAYS)
+        if rev:
+            count += 1
+        PFD.pack_into(raw, i * PFD.size, fd, ev, rev - 0x10000 if rev & 0x8000 else rev)
+    if nfds:
+        mem.write(fds, raw)
+    write_remaining(tsp, deadline)
+    return count
+
+
+_SEL_IN = POLLIN | POLLHUP | POLLERR
+_SEL_OUT = POLLOUT | POLLERR
+_SEL_EX = POLLPRI
+
+
+@syscall("pselect6", "int, ptr, ptr, ptr, ptr, ptr", level=PARTIAL,
+         note="the signal mask argument is validated but not applied yet")
+def sys_pselect6(n, inp, outp, exp, tsp, sig):
+    n = s32(n)
+    if n < 0:
+        return -lerrno.EINVAL
+    n = min(n, proc.fds.limit)
+    timeout = read_timeout(tsp)
+    if sig:
+        ss, sslen = proc.mem.unpack(struct.Struct("<QQ"), sig)
+        e = _check_sigmask(ss, sslen)
+        if e:
+            return e
+    deadline = None if timeout is None else time.monotonic() + timeout
+    nbytes = (n + 63) // 64 * 8
+    sets = []
+    for ptr in (inp, outp, exp):
+        sets.append(int.from_bytes(proc.mem.read(ptr, nbytes), "little") if ptr and nbytes else 0)
+        if ptr and nbytes:
+            proc.mem.check(ptr, nbytes, 2)
+    wanted: dict[int, int] = {}
+    for fd in range(n):
+        bit = 1 << fd
+        ev = (POLLIN if sets[0] & bit else 0) | (POLLOUT if sets[1] & bit else 0) \
+            | (POLLPRI if sets[2] & bit else 0)
+        if ev:
+            wanted[fd] = ev
+    got = host_poll(wanted, timeout)
+    if any(v & POLLNVAL for v in got.values()):
+        return -lerrno.EBADF
+    res = [0, 0, 0]
+    count = 0
+    for fd, rev in got.items():
+        bit = 1 << fd
+        for i, mask in enumerate((_SEL_IN, _SEL_OUT, _SEL_EX)):
+            if sets[i] & bit and rev & mask:
+                res[i] |= bit
+                count += 1
+    for ptr, val in zip((inp, outp, exp), res):
+        if ptr and nbytes:
+            proc.mem.write(ptr, val.to_bytes(nbytes, "little"))
+    write_remaining(tsp, deadline)
+    return count
