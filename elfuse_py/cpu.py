@@ -27,7 +27,7 @@ import sys
 
 from . import lerrno
 from .memory import GuestFault
-from .uc import (UC_ARCH_ARM64, UC_CPU_ARM64_MAX, UC_CTL_CPU_MODEL, UC_CTL_TLB_TYPE,
+from .uc import (UC_ARCH_ARM64, UC_CPU_ARM64_MAX, UC_CTL_CPU_MODEL, UC_CTL_TLB_FLUSH, UC_CTL_TLB_TYPE,
                  UC_HOOK_INTR, UC_HOOK_TLB_FILL, UC_MEM_FETCH, UC_MEM_READ, UC_MEM_WRITE,
                  UC_MODE_ARM, UC_TLB_VIRTUAL, check, ffi, lib, uc_ctl_write)
 
@@ -68,6 +68,8 @@ _ACCESS_BIT = {UC_MEM_READ: 1, UC_MEM_WRITE: 2, UC_MEM_FETCH: 4}
 
 # The probe for the CPU state: how far into the engine object to look for
 # pointers, and how much of each pointee to search for the marker values.
+_TLB_FILLS_BEFORE_FLUSH = 1024
+_TLB_FILLS_MAX_INTERVAL = 1 << 16
 _PROBE_HEAD = 16384
 _PROBE_SPAN = 1 << 16
 _X_UNPACK = struct.Struct("<9Q").unpack_from      # X0..X8 from the live register file
@@ -218,11 +220,27 @@ class Cpu:
         """
         region_at = mem.region_at
         access_bit = _ACCESS_BIT
+        uc = self.uc
+        flush_ctl = uc_ctl_write(UC_CTL_TLB_FLUSH, 0)
+        # qemu sizes its TLB only when it is flushed (doubling it when more
+        # than 70% full), and nothing flushes it while a program computes, so
+        # a working set larger than the TLB refills (a Python call each)
+        # forever.  Flushing after a run of fills lets it grow to fit; the
+        # interval doubles so a program that keeps touching new memory pays
+        # a bounded share.  (qemu's fill path re-reads the TLB after a fill,
+        # so flushing from inside one is safe.)
+        budget = [_TLB_FILLS_BEFORE_FLUSH, _TLB_FILLS_BEFORE_FLUSH]
 
         def on_tlb_fill(_uc, vaddr, mtype, entry, _user):
             try:
                 r = region_at(vaddr)
                 prot = 7 if r is None else (r.prot & 7) | access_bit.get(mtype, 7)
+                left = budget[0] - 1
+                if left <= 0:
+                    interval = min(budget[1] * 2, _TLB_FILLS_MAX_INTERVAL)
+                    budget[1] = left = interval
+                    lib.uc_ctl(uc, flush_ctl)
+                budget[0] = left
             except BaseException:  # noqa: BLE001 - must never unwind into C
                 prot = 7
             entry.paddr = vaddr

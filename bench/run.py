@@ -1,0 +1,185 @@
+"""Benchmarks: elfuse-py against qemu-aarch64, measured in the same run.
+
+Run by `make bench` (not part of `make test`).  Each guest benchmark in
+guest-bins/build/bench_* times its own loop with clock_gettime and prints
+"key value" lines, so start-up is excluded from the loop numbers; start-up is
+measured separately as the wall time of `elfuse-py hello`.  Every measurement
+is the best of a few runs (the machine may be shared), and the table shows
+elfuse/qemu ratios next to the bars from the project's issues.
+
+This script reports; it never fails on a timing.  A run that errors shows as
+"error" in its cell, and the qemu columns are left empty where qemu-aarch64
+is not installed.  Options: --quick (fewer iterations), --repeat N.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD = ROOT / "guest-bins" / "build"
+QEMU = shutil.which("qemu-aarch64")
+ELFUSE = [sys.executable, "-m", "elfuse_py"]
+
+# (key printed by the guest, label, unit, higher_is_better, bar on elfuse/qemu, bar text)
+METRICS = [
+    ("syscall_us", "trivial syscall round trip (getppid)", "us", False, 6.0, "<= 6x qemu"),
+    ("cpu_s", "CPU-bound loop (LCG, registers only)", "s", False, 1.3, "<= 1.3x qemu"),
+    ("cpu_mem_s", "CPU-bound loop with memory (sieve)", "s", False, None, ""),
+    ("sock_rtt_us", "socketpair 64 B ping-pong round trip", "us", False, 6.0, "<= 6x qemu"),
+    ("sock_bulk_mbs", "socketpair 64 KiB bulk throughput", "MB/s", True, 0.5, ">= 0.5x qemu"),
+]
+LINE = re.compile(rb"^([a-z_]+) ([-0-9.]+)\s*$", re.M)
+
+
+def guest_args(quick: bool) -> dict[str, list[str]]:
+    if quick:
+        return {"bench_syscall": ["100000"], "bench_cpu": ["0.25"], "bench_sockpair": ["5000", "16"]}
+    return {"bench_syscall": ["300000"], "bench_cpu": ["1.0"], "bench_sockpair": ["20000", "64"]}
+
+
+def run_guest(runner: list[str], prog: Path, args: list[str], timeout: float = 120) -> dict[str, float] | str:
+    """Run one benchmark program; its "key value" lines as a dict, or an error string."""
+    env = dict(os.environ)
+    env.setdefault("PYTHONPATH", str(ROOT))
+    try:
+        r = subprocess.run([*runner, str(prog), *args], capture_output=True, timeout=timeout, env=env)
+    except subprocess.TimeoutExpired:
+        return "timeout"
+    except OSError as e:
+        return f"cannot run: {e.strerror}"
+    out = {k.decode(): float(v) for k, v in LINE.findall(r.stdout) if _is_number(v)}
+    if b"sock_unsupported" in r.stdout:
+        out = {k: v for k, v in out.items() if not k.startswith("sock_")}
+        out["sock_unsupported"] = 1.0
+    if r.returncode != 0 and not out:
+        tail = r.stderr.decode(errors="replace").strip().splitlines()[-1:] or [""]
+        return f"exit {r.returncode} {tail[0][:60]}"
+    return out
+
+
+def _is_number(v: bytes) -> bool:
+    try:
+        float(v)
+        return True
+    except ValueError:
+        return False
+
+
+def best(samples: list[dict[str, float]], key: str, higher_is_better: bool) -> float | None:
+    vals = [s[key] for s in samples if key in s]
+    if not vals:
+        return None
+    return max(vals) if higher_is_better else min(vals)
+
+
+def measure(runner: list[str], repeat: int, quick: bool) -> tuple[dict[str, float], dict[str, str]]:
+    """All guest metrics under one runner: best values, and notes for what failed."""
+    values: dict[str, float] = {}
+    notes: dict[str, str] = {}
+    for prog, args in guest_args(quick).items():
+        path = BUILD / prog
+        if not path.exists():
+            notes[prog] = "not built (make guest-bins)"
+            continue
+        samples = []
+        for _ in range(repeat):
+            res = run_guest(runner, path, args)
+            if isinstance(res, str):
+                notes[prog] = res
+                break
+            samples.append(res)
+            if "sock_unsupported" in res:
+                notes[prog] = "unsupported"
+                break
+        for key, _label, _unit, hib, _bar, _text in METRICS:
+            v = best(samples, key, hib)
+            if v is not None:
+                values[key] = v
+    return values, notes
+
+
+def startup_ms(runner: list[str], repeat: int) -> float | None:
+    hello = BUILD / "hello"
+    if not hello.exists():
+        return None
+    env = dict(os.environ)
+    env.setdefault("PYTHONPATH", str(ROOT))
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        try:
+            r = subprocess.run([*runner, str(hello)], capture_output=True, timeout=30, env=env)
+        except (subprocess.TimeoutExpired, OSError):
+            continue
+        if r.returncode == 0:
+            times.append((time.perf_counter() - t) * 1e3)
+    return min(times) if times else None
+
+
+def fmt(v: float | None, unit: str) -> str:
+    if v is None:
+        return "-"
+    if unit == "MB/s":
+        return f"{v:.0f}"
+    if unit == "ms":
+        return f"{v:.1f}"
+    return f"{v:.4f}" if v < 10 else f"{v:.2f}"
+
+
+def main(argv: list[str]) -> int:
+    quick = "--quick" in argv
+    repeat = 3
+    if "--repeat" in argv:
+        try:
+            repeat = max(1, int(argv[argv.index("--repeat") + 1]))
+        except (IndexError, ValueError):
+            pass
+    t0 = time.time()
+    el, el_notes = measure(ELFUSE, repeat, quick)
+    qe, qe_notes = measure([QEMU], repeat, quick) if QEMU else ({}, {})
+    el_start = startup_ms(ELFUSE, 5)
+    qe_start = startup_ms([QEMU], 5) if QEMU else None
+
+    rows = [("metric", "unit", "elfuse-py", "qemu", "ratio", "bar", "")]
+    for key, label, unit, hib, bar, text in METRICS:
+        e, q = el.get(key), qe.get(key)
+        ratio = verdict = ""
+        if e is not None and q is not None and e > 0 and q > 0:
+            r = e / q
+            ratio = f"{r:.2f}x"
+            if bar is not None:
+                verdict = "ok" if (r >= bar if hib else r <= bar) else "MISSED"
+        rows.append((label, unit, fmt(e, unit), fmt(q, unit) if QEMU else "", ratio, text, verdict))
+    verdict = "" if el_start is None else ("ok" if el_start <= 150 else "MISSED")
+    rows.append(("`elfuse-py hello` start-up (wall)", "ms", fmt(el_start, "ms"),
+                 fmt(qe_start, "ms") if QEMU else "", "", "<= 150 ms", verdict))
+
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for i, r in enumerate(rows):
+        print("  ".join(c.ljust(w) if j < 2 else c.rjust(w) if j < 5 else c.ljust(w)
+                        for j, (c, w) in enumerate(zip(r, widths))).rstrip())
+        if i == 0:
+            print("  ".join("-" * w for w in widths))
+    for who, notes in (("elfuse-py", el_notes), ("qemu", qe_notes)):
+        for prog, note in notes.items():
+            print(f"note: {prog} under {who}: {note}")
+    if not QEMU:
+        print("note: qemu-aarch64 not found; ratios need it (Debian: apt-get install qemu-user)")
+    print(f"(best of {repeat} runs each; musl builds in {BUILD.relative_to(ROOT)}; {time.time() - t0:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as e:  # noqa: BLE001 - a benchmark report never fails the build
+        print(f"bench: {type(e).__name__}: {e}")
+        sys.exit(0)
