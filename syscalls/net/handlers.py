@@ -440,7 +440,10 @@ def sys_recvfrom(fd, buf, n, flags, addr, lenp):
         e = sock_check(fd)
         if e:
             return e
-        views = [proc.mem.view(buf, n, write=True)] if n else []
+        try:
+            views = [proc.mem.view(buf, n, write=True)] if n else []
+        except GuestFault:
+            return _recv_fault(fd, flags)
         r, name, _ctl, mflags = _recv_views(fd, views, flags, bool(addr), 0)
         if r < 0:
             return r
@@ -452,9 +455,26 @@ def sys_recvfrom(fd, buf, n, flags, addr, lenp):
     if not proc.fds.valid(fd):
         return -lerrno.EBADF
     if n:
-        proc.mem.check(buf, n, 2)
+        try:
+            proc.mem.check(buf, n, 2)
+        except GuestFault:
+            return _recv_fault(fd, flags)
     r = libc.recvfrom(fd, _hptr(buf), n, C.msg_to_host(flags), ffi.NULL, ffi.NULL)
     return r if r >= 0 else _err()
+
+
+def _recv_fault(fd: int, flags: int) -> int:
+    """A bad buffer: Linux only faults when data arrives, so an empty
+    non-blocking socket still says EAGAIN (and a bad fd EBADF/ENOTSOCK)."""
+    e = sock_check(fd)
+    if e:
+        return e
+    nonblock = flags & C.MSG_DONTWAIT or fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_NONBLOCK
+    if nonblock:
+        import select
+        if not select.select([fd], [], [], 0)[0]:
+            return -lerrno.EAGAIN
+    return -lerrno.EFAULT
 
 
 def _iov_cffi(views: list):

@@ -89,8 +89,8 @@ def sys_setsockopt(fd, level, optname, optval, optlen):
             return -lerrno.EINVAL
         sec, usec = struct.unpack_from("<qq", data)
         if usec < 0 or usec >= 1000000:
-            return -lerrno.EDOM
-        data = struct.pack("=ll", sec, usec) if not host.DARWIN else struct.pack("=lixxxx", sec, usec)
+            return -lerrno.LINUX_ERRNO["EDOM"]
+        data = struct.pack("=qq", sec, usec) if not host.DARWIN else struct.pack("=qi4x", sec, usec)
     elif name == "SO_LINGER":
         if optlen < 8:
             return -lerrno.EINVAL
@@ -154,9 +154,9 @@ def sys_getsockopt(fd, level, optname, optval, optlenp):
         raw = _I32.pack(lerrno.to_linux(v) if v else 0)
     elif name in ("SO_RCVTIMEO", "SO_SNDTIMEO"):
         if host.DARWIN:
-            sec, usec = struct.unpack_from("=li", raw)
+            sec, usec = struct.unpack_from("=qi", raw)
         else:
-            sec, usec = struct.unpack_from("=ll", raw)
+            sec, usec = struct.unpack_from("=qq", raw)
         raw = struct.pack("<qq", sec, usec)
     elif name == "SO_PEERCRED":
         raw = raw[:12]
