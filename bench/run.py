@@ -40,7 +40,7 @@ LINE = re.compile(rb"^([a-z_]+) ([-0-9.]+)\s*$", re.M)
 def guest_args(quick: bool) -> dict[str, list[str]]:
     if quick:
         return {"bench_syscall": ["100000"], "bench_cpu": ["0.25"], "bench_sockpair": ["5000", "16"]}
-    return {"bench_syscall": ["300000"], "bench_cpu": ["1.0"], "bench_sockpair": ["20000", "64"]}
+    return {"bench_syscall": ["300000"], "bench_cpu": ["1.0"], "bench_sockpair": ["20000", "256"]}
 
 
 def run_guest(runner: list[str], prog: Path, args: list[str], timeout: float = 120) -> dict[str, float] | str:

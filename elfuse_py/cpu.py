@@ -161,6 +161,7 @@ class Cpu:
         self._batch_vals = ffi.new("uint64_t[64]")
         self._batch_ptrs = ffi.new("void *[64]", [self._batch_vals + i for i in range(64)])
         self._tlb_callback = None
+        self._tlb_mem = None
         self._tlb_handle = ffi.new("uc_hook *")
         # X0..X31 in the engine's own memory, or None (see _locate_xregs).
         self.xregs = _locate_xregs(self.uc)
@@ -253,6 +254,7 @@ class Cpu:
         check(lib.uc_hook_add(self.uc, self._tlb_handle, UC_HOOK_TLB_FILL, cb, ffi.NULL, 1, 0),
               "uc_hook_add(TLB_FILL)")
         self._tlb_callback = cb
+        self._tlb_mem = mem
         check(lib.uc_ctl(self.uc, uc_ctl_write(UC_CTL_TLB_TYPE, 1), ffi.cast("int", UC_TLB_VIRTUAL)),
               "uc_ctl(TLB_TYPE)")
 
@@ -265,12 +267,11 @@ class Cpu:
         given) is consulted when ``self.pending`` is set, e.g. to deliver signals;
         `tracer(nr, entry, [nr, x0..x5])` wraps each handler call for --strace.
         """
-        if self._tlb_callback is None:
-            # The process's memory is created after its Cpu; by the time the
-            # syscall hook goes in, it exists (see Process.boot).
-            from .process import proc
-            if proc.mem is not None and proc.mem.uc == self.uc:
-                self.attach_memory(proc.mem)
+        # The process's memory is created after its Cpu; by the time the
+        # syscall hook goes in, it exists (see Process.boot).
+        from .process import proc
+        if proc.mem is not None and proc.mem is not self._tlb_mem and proc.mem.uc == self.uc:
+            self.attach_memory(proc.mem)
         to_linux = lerrno.to_linux
         EFAULT = lerrno.EFAULT
         cpu = self

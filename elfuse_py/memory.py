@@ -21,7 +21,7 @@ import os
 import struct
 from dataclasses import dataclass
 
-from .uc import UC_PROT_EXEC, UC_PROT_READ, UC_PROT_WRITE, ffi, lib, libc
+from .uc import UC_PROT_EXEC, UC_PROT_READ, UC_PROT_WRITE, ffi, flush_tlb, lib, libc
 
 PAGE = 4096
 PAGE_MASK = ~(PAGE - 1)
@@ -442,6 +442,7 @@ class GuestMemory:
             if r is None:
                 raise OSError(12, "range not mapped")
             a = r.end
+        lost = 0
         for i in self._covered(addr, end):
             r = self.regions[i]
             if r.file and (prot & PROT_WRITE) != (r.prot & PROT_WRITE):
@@ -449,7 +450,10 @@ class GuestMemory:
                                  _host_prot(prot, True)) != 0:
                     raise OSError(ffi.errno, os.strerror(ffi.errno))
             lib.uc_mem_protect(self.uc, r.start, r.end - r.start, prot & 7)
+            lost |= r.prot & ~prot
             r.prot = prot
+        if lost & (PROT_READ | PROT_EXEC):
+            flush_tlb(self.uc)      # unicorn only flushes when writability changes
         self._merge_around(addr, end)
 
     def _merge_around(self, addr: int, end: int) -> None:

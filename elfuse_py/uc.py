@@ -105,6 +105,16 @@ lib = ffi.dlopen(_find_libunicorn())
 libc = ffi.dlopen(None)
 
 
+def flush_tlb(uc) -> None:
+    """Drop every cached guest-page translation of engine `uc`.
+
+    unicorn flushes its TLB itself when a mapping appears or disappears or
+    its writability changes, but not when only read or execute permission
+    goes away; a stale entry would keep such a page usable by the guest.
+    """
+    lib.uc_ctl(uc, uc_ctl_write(UC_CTL_TLB_FLUSH, 0))
+
+
 def check(err: int, what: str) -> None:
     if err:
         raise RuntimeError(f"{what}: {ffi.string(lib.uc_strerror(err)).decode()}")
