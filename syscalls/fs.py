@@ -249,21 +249,44 @@ def _pwritev(fd: int, views: list, off: int) -> int:
     return n
 
 
+def _io_view(buf: int, count: int, write: bool) -> memoryview | None:
+    """The guest buffer of a read (write=True) or write, as Linux would use it.
+
+    Like Linux, a buffer whose tail is unmapped transfers what fits; None
+    means not one byte is accessible (EFAULT once the fd has been checked).
+    """
+    if count > MAX_RW_COUNT:
+        if buf + count > TASK_SIZE:
+            return None
+        count = MAX_RW_COUNT
+    try:
+        return proc.mem.view(buf, count, write=write)
+    except GuestFault:
+        count = _prefix(buf, count, PROT_WRITE if write else PROT_READ)
+        return proc.mem.view(buf, count, write=write) if count else None
+
+
 @syscall("pread64", "fd, buf_out, size, off")
 def sys_pread64(fd, buf, count, off):
     fd = _fd(fd)
     off = _offset(off)
-    count = min(count, MAX_RW_COUNT)
-    return _preadv(fd, [proc.mem.view(buf, count, write=True)], off)
+    view = _io_view(buf, count, True)
+    if view is None:
+        os.pread(fd, 0, off)
+        return _EFAULT
+    return _preadv(fd, [view], off)
 
 
 @syscall("pwrite64", "fd, buf_in, size, off")
 def sys_pwrite64(fd, buf, count, off):
     fd = _fd(fd)
     off = _offset(off)
-    count = min(count, MAX_RW_COUNT)
+    view = _io_view(buf, count, False)
     try:
-        return os.pwrite(fd, proc.mem.view(buf, count), off)
+        if view is None:
+            os.pwrite(fd, b"", off)
+            return _EFAULT
+        return os.pwrite(fd, view, off)
     except BrokenPipeError:
         return _epipe()
 
