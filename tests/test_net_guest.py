@@ -1,0 +1,28 @@
+"""t_net_* guest programs under elfuse-py (default and darwin policy), both libcs."""
+from __future__ import annotations
+
+import pytest
+
+from helpers import available_libcs, check_lines, guest_bin, run_elfuse
+
+PROGS = ["t_net_basic", "t_net_fdpass", "t_net_fork", "t_net_poll"]
+
+
+@pytest.mark.parametrize("libc", available_libcs())
+@pytest.mark.parametrize("policy", ["", "darwin"])
+@pytest.mark.parametrize("prog", PROGS)
+def test_net_prog(prog, policy, libc):
+    r = run_elfuse([guest_bin(prog, libc)], extra_env={"ELFUSE_HOST_COMPAT": policy})
+    ok, bad = check_lines(r.stdout)
+    assert not bad, bad
+    assert r.returncode == 0 and ok
+    assert b"Traceback" not in r.stderr and b"internal error" not in r.stderr
+
+
+@pytest.mark.parametrize("policy", ["", "darwin"])
+def test_net_errors_no_traceback_and_sigpipe(policy):
+    r = run_elfuse([guest_bin("t_net_errors")], extra_env={"ELFUSE_HOST_COMPAT": policy})
+    ok, bad = check_lines(r.stdout)
+    assert not bad, bad
+    assert r.returncode == 128 + 13           # killed by SIGPIPE at the end, as on Linux
+    assert b"Traceback" not in r.stderr and b"internal error" not in r.stderr
