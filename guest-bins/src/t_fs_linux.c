@@ -1,5 +1,6 @@
-/* File-syscall behaviour where Linux and qemu-user disagree; this checks Linux's.
- * qemu-differs: qemu-user returns EISDIR for __O_TMPFILE without O_DIRECTORY, ENOSYS for unknown ioctls, and EFAULT for a read whose buffer is only partly mapped */
+/* File-syscall behaviour where Linux and qemu-user disagree; this checks Linux's. */
+/* qemu-differs: qemu-user gives EISDIR for __O_TMPFILE without O_DIRECTORY, ENOSYS for
+   unknown ioctls, and EFAULT for a read or write whose buffer is only partly mapped */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <sys/ioctl.h>
