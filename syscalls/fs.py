@@ -382,6 +382,7 @@ def sys_openat(dirfd, pathname, flags, mode):
             return -lerrno.EOPNOTSUPP
     path, dfd = at_path(dirfd, p, not flags & F.O_NOFOLLOW)
     fd = _new_fd(os.open(path, hflags, mode, dir_fd=dfd))
+    proc.fds.on_close(fd)               # a new file: no emulator state may linger on its number
     if not flags & F.O_CLOEXEC:
         os.set_inheritable(fd, True)     # Python's os.open always adds O_CLOEXEC
     return fd
@@ -1103,6 +1104,8 @@ def sys_pipe2(fds_ptr, flags):
         os.close(r)
         os.close(w)
         return -lerrno.EMFILE
+    proc.fds.on_close(r)
+    proc.fds.on_close(w)
     proc.mem.pack(_INT2, fds_ptr, r, w)
     return 0
 
@@ -1251,8 +1254,45 @@ def _tcsbrk(fd: int, arg: int) -> int:
     return 0
 
 
+# Pseudo-terminal master ioctls.  Python does not export them; the values are
+# the host kernel's (Linux x86-64 and arm64 share the generic _IOC encoding).
+if _IS_LINUX:
+    _HOST_TIOCGPTN, _HOST_TIOCSPTLCK, _HOST_TIOCGPTPEER = 0x80045430, 0x40045431, 0x5441
+else:
+    _HOST_TIOCGPTN = _HOST_TIOCSPTLCK = _HOST_TIOCGPTPEER = None
+
+
+def _tiocgptn(fd: int, arg: int) -> int:
+    if _HOST_TIOCGPTN is None:
+        return -lerrno.ENOTTY
+    res = fcntl.ioctl(fd, _HOST_TIOCGPTN, b"\0\0\0\0")
+    proc.mem.pack(_INT, arg, struct.unpack("i", res)[0])
+    return 0
+
+
+def _tiocsptlck(fd: int, arg: int) -> int:
+    if _HOST_TIOCSPTLCK is None:
+        return -lerrno.ENOTTY
+    fcntl.ioctl(fd, _HOST_TIOCSPTLCK, struct.pack("i", proc.mem.unpack(_INT, arg)[0]))
+    return 0
+
+
+def _tiocgptpeer(fd: int, arg: int) -> int:
+    if _HOST_TIOCGPTPEER is None:
+        return -lerrno.ENOTTY
+    try:
+        hflags = F.open_flags_to_host(arg & 0xFFFFFFFF)
+    except KeyError:
+        return _EINVAL
+    # fcntl.ioctl's int form returns the call's result: the new fd.
+    new = _new_fd(fcntl.ioctl(fd, _HOST_TIOCGPTPEER, hflags))
+    proc.fds.on_close(new)
+    return new
+
+
 T = ttyflags
 IOCTLS = {
+    T.TIOCGPTN: _tiocgptn, T.TIOCSPTLCK: _tiocsptlck, T.TIOCGPTPEER: _tiocgptpeer,
     T.TCGETS: _tcgets, T.TCSETS: _tcsets(termios.TCSANOW),
     T.TCSETSW: _tcsets(termios.TCSADRAIN), T.TCSETSF: _tcsets(termios.TCSAFLUSH),
     T.TIOCGWINSZ: _tiocgwinsz, T.TIOCSWINSZ: _tiocswinsz,
