@@ -134,7 +134,7 @@ def fmt(v: float | None, unit: str) -> str:
 
 def main(argv: list[str]) -> int:
     quick = "--quick" in argv
-    repeat = 3
+    repeat = 5
     if "--repeat" in argv:
         try:
             repeat = max(1, int(argv[argv.index("--repeat") + 1]))

@@ -64,7 +64,9 @@ NEVER = MASK64
 # TLB fill: the access being filled, as a protection bit.  It is always
 # granted in the TLB entry so that unicorn's own checks against the mapping's
 # permissions (slow path) report the fault exactly as with the default TLB.
-_ACCESS_BIT = {UC_MEM_READ: 1, UC_MEM_WRITE: 2, UC_MEM_FETCH: 4}
+_ACCESS_BITS = [7] * 32
+_ACCESS_BITS[UC_MEM_READ], _ACCESS_BITS[UC_MEM_WRITE], _ACCESS_BITS[UC_MEM_FETCH] = 1, 2, 4
+assert ffi.sizeof("uc_tlb_entry") == 16
 
 # The probe for the CPU state: how far into the engine object to look for
 # pointers, and how much of each pointee to search for the marker values.
@@ -219,8 +221,13 @@ class Cpu:
         does; mapped pages get their protection plus the access being made,
         so unicorn's slow-path permission check reports protection faults.
         """
+        if os.environ.get("ELFUSE_TLB") == "cpu":
+            # unicorn's default TLB: no Python call per TLB fill (cheaper when a
+            # program remaps memory constantly), but every store goes slow.
+            self._tlb_mem = mem
+            return
         region_at = mem.region_at
-        access_bit = _ACCESS_BIT
+        acc = _ACCESS_BITS
         uc = self.uc
         flush_ctl = uc_ctl_write(UC_CTL_TLB_FLUSH, 0)
         # qemu sizes its TLB only when it is flushed (doubling it when more
@@ -230,25 +237,28 @@ class Cpu:
         # interval doubles so a program that keeps touching new memory pays
         # a bounded share.  (qemu's fill path re-reads the TLB after a fill,
         # so flushing from inside one is safe.)
-        budget = [_TLB_FILLS_BEFORE_FLUSH, _TLB_FILLS_BEFORE_FLUSH]
+        left = interval = _TLB_FILLS_BEFORE_FLUSH
 
-        def on_tlb_fill(_uc, vaddr, mtype, entry, _user):
+        # `entry` is unicorn's uc_tlb_entry {uint64_t paddr; uc_prot perms;}
+        # seen as two uint64 words (perms and its padding fill the second):
+        # indexing a uint64_t* is cheaper than setting struct fields.  The
+        # trailing user-data argument is left undeclared, as for on_intr.
+        def on_tlb_fill(_uc, vaddr, mtype, entry):
+            nonlocal left, interval
             try:
                 r = region_at(vaddr)
-                prot = 7 if r is None else (r.prot & 7) | access_bit.get(mtype, 7)
-                left = budget[0] - 1
+                prot = 7 if r is None else (r.prot & 7) | acc[mtype]
+                left -= 1
                 if left <= 0:
-                    interval = min(budget[1] * 2, _TLB_FILLS_MAX_INTERVAL)
-                    budget[1] = left = interval
+                    interval = left = min(interval * 2, _TLB_FILLS_MAX_INTERVAL)
                     lib.uc_ctl(uc, flush_ctl)
-                budget[0] = left
             except BaseException:  # noqa: BLE001 - must never unwind into C
                 prot = 7
-            entry.paddr = vaddr
-            entry.perms = prot
+            entry[0] = vaddr
+            entry[1] = prot
             return True
 
-        cb = ffi.callback("bool(uc_engine *, uint64_t, int, uc_tlb_entry *, void *)", on_tlb_fill)
+        cb = ffi.callback("bool(uc_engine *, uint64_t, int, uint64_t *)", on_tlb_fill)
         if self._tlb_callback is not None:
             lib.uc_hook_del(self.uc, self._tlb_handle[0])
         check(lib.uc_hook_add(self.uc, self._tlb_handle, UC_HOOK_TLB_FILL, cb, ffi.NULL, 1, 0),
