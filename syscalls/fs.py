@@ -1035,10 +1035,7 @@ def sys_fcntl(fd, cmd, arg):
     if cmd == F.F_GETFL:
         return F.open_flags_to_linux(fcntl.fcntl(fd, fcntl.F_GETFL))
     if cmd == F.F_SETFL:
-        cur = fcntl.fcntl(fd, fcntl.F_GETFL)
-        want = F.open_flags_to_host(arg & F.SETFL_MASK & ~F.O_ACCMODE)
-        changeable = F.open_flags_to_host(F.SETFL_MASK) & ~(os.O_RDONLY | os.O_WRONLY | os.O_RDWR)
-        fcntl.fcntl(fd, fcntl.F_SETFL, (cur & ~changeable) | want)
+        fcntl.fcntl(fd, fcntl.F_SETFL, F.setfl_to_host(fcntl.fcntl(fd, fcntl.F_GETFL), arg))
         return 0
     if cmd in (F.F_DUPFD, F.F_DUPFD_CLOEXEC):
         if arg >= fds.limit:

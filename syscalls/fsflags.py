@@ -46,17 +46,29 @@ _OPEN_FLAG_NAMES: list[tuple[int, str]] = [
     (O_LARGEFILE, "O_LARGEFILE"), (O_NOATIME, "O_NOATIME"), (O_CLOEXEC, "O_CLOEXEC"),
     (O_PATH, "O_PATH"),
 ]
-OPEN_FLAGS: list[tuple[int, int]] = []        # (linux bits, host bits), host has the flag
-HOST_MISSING: dict[int, str] = {}             # linux bits -> name, host lacks the flag
-for _bits, _name in _OPEN_FLAG_NAMES:
-    _host = getattr(_os, _name, None)
-    if _host is None and _name == "O_ASYNC":
-        _host = getattr(_fcntl, "FASYNC", None)
-    if _host:
-        OPEN_FLAGS.append((_bits, _host))
-    elif _host is None:
-        HOST_MISSING[_bits] = _name
-    # _host == 0 (e.g. O_LARGEFILE on a 64-bit host): nothing to pass, nothing to report.
+# Flags whose absence on the host changes nothing a guest can observe: large
+# files are the only kind on a 64-bit host; O_NOATIME and O_DIRECT are hints.
+# musl passes O_LARGEFILE on every open, so these must never fail an open.
+IGNORABLE_IF_MISSING = frozenset({"O_LARGEFILE", "O_NOATIME", "O_DIRECT"})
+
+
+def build_open_flag_table(host_os, host_fcntl) -> tuple[list[tuple[int, int]], dict[int, str]]:
+    """([(linux bits, host bits)], {linux bits: name the host lacks}) for a host's modules."""
+    table: list[tuple[int, int]] = []
+    missing: dict[int, str] = {}
+    for bits, name in _OPEN_FLAG_NAMES:
+        host = getattr(host_os, name, None)
+        if host is None and name == "O_ASYNC":
+            host = getattr(host_fcntl, "FASYNC", None)
+        if host:
+            table.append((bits, host))
+        elif host is None and name not in IGNORABLE_IF_MISSING:
+            missing[bits] = name
+        # host == 0 (O_LARGEFILE on 64-bit Linux) or ignorable: nothing to pass.
+    return table, missing
+
+
+OPEN_FLAGS, HOST_MISSING = build_open_flag_table(_os, _fcntl)
 
 _ACC_TO_HOST = {O_RDONLY: _os.O_RDONLY, O_WRONLY: _os.O_WRONLY, O_RDWR: _os.O_RDWR,
                 # Linux's "3" (no read/write, ioctl only) has no portable host form.
@@ -66,6 +78,15 @@ _ACC_TO_LINUX = {_os.O_RDONLY: O_RDONLY, _os.O_WRONLY: O_WRONLY, _os.O_RDWR: O_R
 
 # Flags F_SETFL may change on Linux (fs/fcntl.c SETFL_MASK).
 SETFL_MASK = O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME
+
+
+def setfl_to_host(cur_host: int, linux: int) -> int:
+    """The host F_SETFL value: `cur_host` with the F_SETFL-changeable flags set as `linux` says."""
+    out = cur_host
+    for bits, h in OPEN_FLAGS:
+        if bits & SETFL_MASK:
+            out = (out | h) if linux & bits else (out & ~h)
+    return out
 
 
 def open_flags_to_host(flags: int) -> int:

@@ -231,3 +231,27 @@ def test_tty_ioctls(libc):
     if QEMU:
         q = _run_on_pty([QEMU, exe])
         assert q.stdout.decode() == out and q.returncode == r.returncode
+
+
+# ----- a macOS-like host (flag tables built from a fake os module) --------------------------
+
+def test_open_flags_on_a_host_without_linux_only_flags():
+    from types import SimpleNamespace
+    import fcntl
+    mac = SimpleNamespace(O_CREAT=0x200, O_EXCL=0x800, O_NOCTTY=0x20000, O_TRUNC=0x400,
+                          O_APPEND=0x8, O_NONBLOCK=0x4, O_DSYNC=0x400000, O_SYNC=0x80,
+                          O_ASYNC=0x40, O_DIRECTORY=0x100000, O_NOFOLLOW=0x100,
+                          O_CLOEXEC=0x1000000)
+    table, missing = F.build_open_flag_table(mac, fcntl)
+    # O_LARGEFILE (musl sets it on every open), O_NOATIME, O_DIRECT are dropped silently;
+    # O_TMPFILE and O_PATH are reported so openat can refuse or substitute.
+    assert set(missing.values()) == {"O_TMPFILE", "O_PATH"}
+    host = dict(table)
+    assert host[F.O_DIRECTORY] == 0x100000 and host[F.O_CLOEXEC] == 0x1000000
+    assert host[F.O_SYNC] == 0x80 and host[F.O_DSYNC] == 0x400000
+
+
+def test_setfl_only_touches_changeable_flags():
+    cur = os.O_RDWR | os.O_APPEND
+    new = F.setfl_to_host(cur, F.O_NONBLOCK | F.O_CREAT | F.O_WRONLY)
+    assert new == os.O_RDWR | os.O_NONBLOCK
