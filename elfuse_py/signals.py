@@ -144,6 +144,7 @@ class SigState:
         self.watcher = False
         self.wake_fds: tuple[int, int] | None = None
         self.trampoline = 0
+        self.hold = False                  # never interrupt: a host call has completed
 
 
 st = SigState()
@@ -204,7 +205,7 @@ def _collect_interruptible() -> None:
 
 def _in_interruptible(frame) -> bool:
     depth = 0
-    while frame is not None and depth < 6:
+    while frame is not None and depth < 2:
         if frame.f_code in _interruptible_codes:
             return True
         frame = frame.f_back
@@ -217,7 +218,7 @@ def _on_host_signal(hsig: int, frame) -> None:
     st.seen += 1
     sig = to_linux(hsig)
     queue(sig, _si(sig, SI_USER))
-    if (not st.interrupted and st.actions[sig][0] > SIG_IGN and not (st.mask & bit(sig))
+    if (not st.interrupted and not st.hold and st.actions[sig][0] > SIG_IGN and not (st.mask & bit(sig))
             and _in_interruptible(frame)):
         st.interrupted = True
         st.restart_x0 = _cpu.reg(REG_X0)
@@ -268,12 +269,12 @@ def _sync_host(sig: int) -> None:
     if h is None or sig in (SIGKILL, SIGSTOP) or sig in _SYNC:
         return
     handler = st.actions[sig][0]
-    if handler == SIG_IGN:
+    if handler == SIG_IGN or sig == SIGPIPE:
+        # SIGPIPE is always ignored on the host: writes get EPIPE and the
+        # write handlers raise it for the guest through proc.post_signal.
         target = hs.SIG_IGN
     elif handler == SIG_DFL:
-        # SIGPIPE stays ignored on the host: writes get EPIPE, and the write
-        # handlers raise SIGPIPE for the guest through proc.post_signal.
-        target = hs.SIG_IGN if sig == SIGPIPE else hs.SIG_DFL
+        target = hs.SIG_DFL
     else:
         if not st.watcher:
             _start_watcher()
@@ -282,6 +283,30 @@ def _sync_host(sig: int) -> None:
         hs.signal(h, target)
     except (OSError, ValueError, RuntimeError):
         pass
+
+
+class child_wait:
+    """Context for a host wait4/waitid: SIGCHLD is held back during the wait.
+
+    A child's exit both ends the wait and raises SIGCHLD; interrupting the wait
+    for it would lose the reaped status.  The signal is taken after the wait.
+    """
+
+    def __enter__(self):
+        h = TO_HOST.get(SIGCHLD)
+        self.held = h is not None and st.actions[SIGCHLD][0] > SIG_IGN
+        if self.held:
+            hs.pthread_sigmask(hs.SIG_BLOCK, {h})
+        return self
+
+    def __exit__(self, *exc):
+        if self.held:
+            st.hold = True
+            try:
+                hs.pthread_sigmask(hs.SIG_SETMASK, host_set(st.mask))
+            finally:
+                st.hold = False
+        return False
 
 
 def set_mask(mask: int) -> None:

@@ -15,7 +15,11 @@ from .table import PARTIAL, not_supported, syscall
 
 @syscall("exit", "int")
 def sys_exit(status):
-    # Single-threaded guests: exit ends the process like exit_group.
+    # Ends the calling thread only; the last thread's exit ends the process.
+    from elfuse_py import threads
+    if threads.current is not None:
+        threads.exit_thread(status)
+        return None
     proc.exit(status)
 
 
@@ -26,8 +30,9 @@ def sys_exit_group(status):
 
 @syscall("set_tid_address", "ptr")
 def sys_set_tid_address(tidptr):
+    from elfuse_py import threads
     proc.clear_child_tid = tidptr
-    return os.getpid()
+    return threads.gettid()
 
 
 # ----- fork ----------------------------------------------------------------------
@@ -62,6 +67,8 @@ def fork(flags: int = 17, newsp: int = 0, ptid: int = 0,
             os.close(vfork_r)
             proc.vfork_fd = vfork_w
         signals.after_fork_child()
+        from elfuse_py import threads
+        threads.after_fork_child()
         me = os.getpid()
         if newsp:
             proc.cpu.set_reg(REG_SP, newsp)
@@ -101,12 +108,15 @@ def _close_vfork_pipe() -> None:
 
 
 @syscall("clone", "hex, ptr, ptr, ptr, ptr", level=PARTIAL,
-         note="fork-like clones (and CLONE_VM|CLONE_VFORK as fork); threads give EINVAL")
+         note="fork-like clones (and CLONE_VM|CLONE_VFORK as fork); threads (CLONE_THREAD) are "
+              "serialised on one CPU; CLONE_VM without CLONE_THREAD or CLONE_VFORK gives EINVAL")
 def sys_clone(flags, newsp, ptid, tls, ctid):
     flags &= 0xFFFFFFFFFFFFFFFF
     if (flags & CSIGNAL) > 64:
         return -lerrno.EINVAL
     extra = flags & ~CSIGNAL
+    if extra & CLONE_THREAD:
+        return _clone_thread(flags, newsp, ptid, tls, ctid)
     if extra & CLONE_VM and not extra & CLONE_VFORK:
         # Threads (and CLONE_VM without vfork) need a shared address space
         # between two CPUs: not supported yet.
@@ -114,6 +124,24 @@ def sys_clone(flags, newsp, ptid, tls, ctid):
     if extra & ~(_FORK_OK | CLONE_VM):
         return -lerrno.EINVAL
     return fork(flags, newsp, ptid, tls, ctid)
+
+
+# What a thread clone may carry (pthread_create passes all but CLONE_CHILD_SETTID).
+_THREAD_OK = (CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SETTLS
+              | CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID | CLONE_CHILD_SETTID
+              | 0x40000 | 0x400000)    # CLONE_SYSVSEM, CLONE_DETACHED (ignored by Linux)
+
+
+def _clone_thread(flags: int, newsp: int, ptid: int, tls: int, ctid: int) -> int:
+    from elfuse_py import threads
+    # Linux: CLONE_THREAD needs CLONE_SIGHAND, which needs CLONE_VM.
+    if not flags & CLONE_SIGHAND or not flags & CLONE_VM:
+        return -lerrno.EINVAL
+    if flags & ~CSIGNAL & ~_THREAD_OK:
+        return -lerrno.EINVAL
+    return threads.clone_thread(flags, newsp, ptid, tls, ctid,
+                                bool(flags & CLONE_SETTLS), bool(flags & CLONE_PARENT_SETTID),
+                                bool(flags & CLONE_CHILD_SETTID), bool(flags & CLONE_CHILD_CLEARTID))
 
 
 not_supported("clone3", "ENOSYS so that libcs fall back to clone")
@@ -179,7 +207,9 @@ def sys_wait4(pid, wstatus, options, rusage):
     for lv, hv in _HOST_WAIT:
         if options & lv:
             hopts |= hv
-    got, status, ru = os.wait4(pid, hopts)
+    from elfuse_py.signals import child_wait
+    with child_wait():
+        got, status, ru = os.wait4(pid, hopts)
     if got == 0:
         return 0
     if wstatus:
@@ -218,7 +248,9 @@ def sys_waitid(idtype, id_, infop, options, rusage):
     for lv, hv in _WAITID_OPTS:
         if options & lv:
             hopts |= hv
-    r = os.waitid(_IDTYPES[idtype], id_, hopts)
+    from elfuse_py.signals import child_wait
+    with child_wait():
+        r = os.waitid(_IDTYPES[idtype], id_, hopts)
     if infop:
         if r is None:
             proc.mem.write(infop, bytes(128))
