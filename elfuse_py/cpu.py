@@ -68,10 +68,12 @@ _ACCESS_BITS = [7] * 32
 _ACCESS_BITS[UC_MEM_READ], _ACCESS_BITS[UC_MEM_WRITE], _ACCESS_BITS[UC_MEM_FETCH] = 1, 2, 4
 assert ffi.sizeof("uc_tlb_entry") == 16
 
-# The probe for the CPU state: how far into the engine object to look for
-# pointers, and how much of each pointee to search for the marker values.
+# TLB growth (see attach_memory): fills before the first flush, and the
+# largest interval between flushes.
 _TLB_FILLS_BEFORE_FLUSH = 1024
 _TLB_FILLS_MAX_INTERVAL = 1 << 16
+# The probe for the CPU state: how far into the engine object to look for
+# pointers, and how much of each pointee to search for the marker values.
 _PROBE_HEAD = 16384
 _PROBE_SPAN = 1 << 16
 _X_UNPACK = struct.Struct("<9Q").unpack_from      # X0..X8 from the live register file
@@ -115,23 +117,24 @@ def _locate_xregs(uc) -> memoryview | None:
             put(i, m)
         pattern = struct.pack("<31Q", *marks)
         head = peek(int(ffi.cast("uintptr_t", uc)), _PROBE_HEAD)
-        found = None
         seen = set()
         for (w,) in struct.iter_unpack("<Q", head[:len(head) & ~7]):
             if w < 0x10000 or w & 7 or w >= 1 << 56 or w in seen:
                 continue
             seen.add(w)
             at = peek(w, _PROBE_SPAN).find(pattern)
-            if at >= 0 and (w + at) % 8 == 0:
-                found = w + at
-                break
-        if found is None:
-            return None
-        view = memoryview(ffi.buffer(ffi.cast("uint64_t *", found), 32 * 8)).cast("B").cast("Q")
-        put(5, 0x1122334455667788)
-        view[6] = 0x0123456789ABCDEF
-        ok = view[5] == 0x1122334455667788 and get(6) == 0x0123456789ABCDEF
-        return view if ok else None
+            if at < 0 or (w + at) % 8:
+                continue
+            view = memoryview(ffi.buffer(ffi.cast("uint64_t *", w + at), 32 * 8)).cast("B").cast("Q")
+            # Live, or a stale copy of the registers?  Check both directions.
+            put(5, 0x1122334455667788)
+            view[6] = 0x0123456789ABCDEF
+            if view[5] == 0x1122334455667788 and get(6) == 0x0123456789ABCDEF:
+                return view
+            view[6] = marks[6]      # a copy: restore it and the markers, look on
+            put(5, marks[5])
+            put(6, marks[6])
+        return None
     finally:
         os.close(fd)
         for i in range(31):
@@ -373,9 +376,18 @@ class Cpu:
         # Declared without the trailing user-data argument: unicorn passes it,
         # the callee ignores it (harmless in every C calling convention unicorn
         # runs on) and libffi has one argument fewer to convert per syscall.
-        self._callback = ffi.callback("void(uc_engine *, uint32_t)", on_intr)
+        self._callback = ffi.callback("void(uc_engine *, uint32_t)", on_intr,
+                                      onerror=self._hook_error)
         check(lib.uc_hook_add(self.uc, self._hook_handle, UC_HOOK_INTR, self._callback,
                               ffi.NULL, 1, 0), "uc_hook_add")
+
+    def _hook_error(self, exc_type, exc, _tb) -> None:
+        """Whatever escaped the syscall hook (a handler's bad return value, an
+        after_syscall bug, a KeyboardInterrupt): one line, never a traceback."""
+        sys.stderr.write(f"elfuse-py: internal error in the syscall hook: {exc_type.__name__}: {exc}\n")
+        if not issubclass(exc_type, Exception):
+            self.exit_status = 130 if issubclass(exc_type, KeyboardInterrupt) else 1
+            self.stop("exit")
 
     def _unknown_or_internal(self, nr: int, dispatch: list, on_unknown) -> int:
         """The fast hook's slow exits: no handler for `nr`, or a handler's own IndexError/TypeError."""
