@@ -450,6 +450,9 @@ def _list_dir(fd: int) -> list[tuple[bytes, int, int]]:
     except OSError:
         parent = st.st_ino
     out = [(b".", st.st_ino, F.DT_DIR), (b"..", parent, F.DT_DIR)]
+    # scandir reads through a dup sharing the host offset, which an lseek
+    # before the first getdents64 may have moved: list from the start.
+    os.lseek(fd, 0, os.SEEK_SET)
     with os.scandir(fd) as it:
         for e in it:
             if e.is_symlink():
