@@ -61,7 +61,17 @@ int main(void) {
         CHECK_ERR(fcntl(fd, F_DUPFD, rl.rlim_cur), EINVAL, "F_DUPFD at RLIMIT_NOFILE is EINVAL");
         CHECK_ERR(dup2(fd, rl.rlim_cur), EBADF, "dup2 to RLIMIT_NOFILE is EBADF");
         CHECK_ERR(fcntl(rl.rlim_cur, F_GETFD), EBADF, "fd RLIMIT_NOFILE is not open");
-        CHECK_ERR(fcntl(rl.rlim_cur + 5, F_GETFD), EBADF, "fds above RLIMIT_NOFILE are not open");
+        int hidden = 0;
+        for (rlim_t i = rl.rlim_cur; i < rl.rlim_cur + 128; i++) {
+            char c;
+            if (fcntl(i, F_GETFD) != -1 || errno != EBADF) hidden++;
+            if (write(i, "", 0) != -1 || errno != EBADF) hidden++;
+            if (read(i, &c, 0) != -1 || errno != EBADF) hidden++;
+            if (fcntl(i, F_DUPFD, 0) != -1 || errno != EBADF) hidden++;
+            if (dup(i) != -1 || errno != EBADF) hidden++;
+            if (lseek(i, 0, SEEK_CUR) != -1 || errno != EBADF) hidden++;
+        }
+        CHECK(hidden == 0, "the 128 fds above RLIMIT_NOFILE are all EBADF");
         CHECK_ERR(close(rl.rlim_cur + 1), EBADF, "close above RLIMIT_NOFILE is EBADF");
         CHECK_ERR(write(rl.rlim_cur + 2, "x", 1), EBADF, "write above RLIMIT_NOFILE is EBADF");
     } else {
