@@ -292,6 +292,7 @@ class Cpu:
 
         if xr is not None:
             unpack = _X_UNPACK
+            unpack_n = [struct.Struct(f"<{k}Q").unpack_from for k in range(8)]
 
             def read_args():
                 return unpack(xr)
@@ -324,11 +325,11 @@ class Cpu:
                 if intno != 2:
                     on_fault(intno)
                     return
-                a = unpack(xr)
-                nr = a[8]
+                nr = xr[8]
                 try:
                     fn, n = dispatch[nr]
-                    ret = fn(*a[:n])
+                    # Only the arguments the handler takes become Python ints.
+                    ret = fn(*unpack_n[n](xr)) if n else fn()
                 except OSError as e:
                     ret = -to_linux(e.errno)
                 except GuestFault:
