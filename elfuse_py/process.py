@@ -135,7 +135,7 @@ class Process:
 
     def run(self, carried_signals: dict | None = None) -> int:
         """Run until the guest exits; returns the status for the host process."""
-        from . import signals
+        from . import signals, threads
         signals.setup(self, carried_signals)
         cpu = self.cpu
         pc = self.entry
@@ -148,10 +148,13 @@ class Process:
                 if cpu.stop_reason == "exit":
                     return cpu.exit_status
                 pc = cpu.reg(REG_PC)
-            err = cpu.start(pc)
+            err = cpu.start(pc) if len(threads.threads) < 2 else threads.start(pc)
             reason = cpu.stop_reason
             if reason == "exit":
                 return cpu.exit_status
+            if reason == "switch" or (reason is None and not err and threads._preempt):
+                pc = threads.switch()       # another guest thread's turn (elfuse_py.threads)
+                continue
             if reason == "fault":
                 sig = self.fault_signal
             elif err:

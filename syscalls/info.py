@@ -55,8 +55,9 @@ def sys_getppid():
 
 @syscall("gettid")
 def sys_gettid():
-    # Single-threaded guests: the thread id is the process id, as on Linux.
-    return os.getpid()
+    # The main thread's id is the process id, as on Linux (elfuse_py.threads).
+    from elfuse_py import threads
+    return threads.gettid()
 
 
 @syscall("getuid")
@@ -496,6 +497,10 @@ def sys_sched_setaffinity(pid, size, mask):
 
 @syscall("sched_yield")
 def sys_sched_yield():
+    from elfuse_py import threads
+    if threads.multi():
+        threads.yield_()            # another guest thread runs (the run loop switches)
+        return 0
     if hasattr(os, "sched_yield"):
         os.sched_yield()
     return 0

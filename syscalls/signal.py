@@ -243,9 +243,23 @@ def sys_tgkill(tgid, tid, sig):
     tgid, tid, sig = s32(tgid), s32(tid), s32(sig)
     if tgid <= 0 or tid <= 0 or sig < 0 or sig > NSIG:
         return -lerrno.EINVAL
+    if tgid == os.getpid():
+        from elfuse_py import threads
+        if not sig:
+            return 0 if tid == tgid or threads.find(tid) is not None else -lerrno.ESRCH
+        return _send_thread(tid, sig)
     if tid != tgid:
-        return -lerrno.ESRCH      # single-threaded guests: a thread id is its process id
+        return -lerrno.ESRCH      # another process's threads are out of reach
     return _send(tid, sig, signals.SI_TKILL)
+
+
+def _send_thread(tid: int, sig: int) -> int:
+    """tgkill/tkill to one of this process's guest threads (elfuse_py.threads)."""
+    from elfuse_py import threads
+    if not _valid(sig):
+        return -lerrno.EINVAL
+    info = signals._si(sig, signals.SI_TKILL, os.getpid(), os.getuid())
+    return 0 if threads.tkill(tid, sig, info) else -lerrno.ESRCH
 
 
 @syscall("tkill", "int, signal")
@@ -253,6 +267,9 @@ def sys_tkill(tid, sig):
     tid, sig = s32(tid), s32(sig)
     if tid <= 0 or sig < 0 or sig > NSIG:
         return -lerrno.EINVAL
+    from elfuse_py import threads
+    if sig and threads.find(tid) is not None:
+        return _send_thread(tid, sig)
     return _send(tid, sig, signals.SI_TKILL)
 
 

@@ -11,7 +11,7 @@ import os
 import struct
 import time as _time
 
-from elfuse_py import lerrno
+from elfuse_py import lerrno, threads
 from elfuse_py.process import proc
 
 from .args import s32
@@ -152,9 +152,12 @@ def _sleep_until(host_clock: int, deadline_ns: int) -> int:
 TIMER_ABSTIME = 1
 
 
-def _nanosleep(host_clock: int, ns: int, absolute: bool, rem: int) -> int:
+def _nanosleep(host_clock: int, ns: int, absolute: bool, rem: int) -> int | None:
     now = _time.clock_gettime_ns(host_clock)
     deadline = ns if absolute else now + ns
+    if threads.multi():
+        # Other guest threads run meanwhile (the scheduler wakes this one).
+        return threads.sleep_until(_time.monotonic_ns() + max(deadline - now, 0))
     r = _sleep_until(host_clock, deadline)
     if r < 0:
         # Interrupted: relative sleeps report what was left (absolute ones do not).

@@ -1,0 +1,474 @@
+"""Guest threads: per-thread CPU contexts, futex wait queues and the scheduler.
+
+One unicorn engine runs every guest thread of the process, one at a time
+(guest threads are serialised; there is no true parallelism).  Each thread
+owns a saved CPU context (uc_context_save/restore: all registers, FP/SIMD
+state, TPIDR_EL0 and the exclusive monitor's address/value, so LDXR/STXR
+pairs interrupted by a switch fail their store-exclusive and retry, as on a
+real CPU), a tid, its clear_child_tid address, its signal mask, altstack and
+thread-directed pending signals.
+
+Switches happen only in the run loop (Process.run), never inside the syscall
+hook: a handler that blocks (futex WAIT, nanosleep, sched_yield, thread exit)
+records why and calls ``cpu.stop("switch")``; while several threads exist,
+each uc_emu_start runs at most SLICE_INSNS instructions (see `start` for why
+a count and not a timer), so CPU-bound threads share the CPU.  `switch()` then saves the
+current context, picks the next runnable thread round-robin (or, when every
+thread waits, sleeps until the nearest timeout or a signal) and restores it.
+
+Thread ids: the main thread's tid is the host pid (Linux: tid == pid for the
+leader).  Other threads get TID_BASE + n.  TID_BASE is Linux's PID_MAX_LIMIT
+(2^22), above every pid a Linux host hands out, so a guest tid never names
+an unrelated host process; tids stay below 2^30 (FUTEX_TID_MASK).
+
+Limitation: a thread blocked in a host syscall (read on an empty pipe,
+accept, poll with a timeout...) blocks every guest thread until the host call
+returns; a guest where one thread waits in such a call for another guest
+thread to act deadlocks.  Futex waits, sleeps and yields do switch.
+"""
+from __future__ import annotations
+
+import collections
+import os
+import time
+
+from . import lerrno
+from .cpu import REG_PC, REG_SP, REG_TPIDR_EL0, REG_X0
+from .process import proc
+from .uc import check, ffi, lib
+
+ffi.cdef(
+    """
+    typedef struct uc_context uc_context;
+    uc_err uc_context_alloc(uc_engine *uc, uc_context **context);
+    uc_err uc_context_save(uc_engine *uc, uc_context *context);
+    uc_err uc_context_restore(uc_engine *uc, uc_context *context);
+    uc_err uc_context_free(uc_context *context);
+    uc_err uc_context_reg_write(uc_context *ctx, int regid, const void *value);
+    uc_err uc_context_reg_read(uc_context *ctx, int regid, void *value);
+    """
+)
+
+NEVER = (1 << 64) - 1      # uc_emu_start's `until`: no address stops it
+SLICE_INSNS = int(os.environ.get("ELFUSE_SLICE_INSNS", "200000"))   # one time slice
+TID_BASE = 1 << 22          # Linux PID_MAX_LIMIT on 64-bit: no host pid reaches it
+IDLE_POLL = 0.01            # when every thread waits: how often signals/shared futexes are checked
+MASK64 = (1 << 64) - 1
+
+RUN, WAIT, DEAD = 0, 1, 2
+FUTEX_BITSET_ANY = 0xFFFFFFFF
+
+
+class Thread:
+    """One guest thread's saved state."""
+
+    __slots__ = ("tid", "ctx", "state", "result", "key", "bitset", "deadline", "timeout_result",
+                 "shared_val", "block_pc", "mask", "altstack", "saved_mask", "clear_child_tid",
+                 "sigpending", "exit_status")
+
+    def __init__(self, tid: int) -> None:
+        self.tid = tid
+        self.ctx = None               # uc_context ** (None for the running thread until a switch)
+        self.state = RUN
+        self.result: int | None = None   # X0 to set when the thread runs again
+        self.key: int | None = None   # futex address waited on (None: a plain sleep)
+        self.bitset = FUTEX_BITSET_ANY
+        self.deadline: int | None = None  # CLOCK_MONOTONIC ns
+        self.timeout_result = -lerrno.ETIMEDOUT
+        self.shared_val: int | None = None   # non-private futex: the value waited on (polled)
+        self.block_pc = 0
+        self.mask = 0
+        self.altstack = (0, 2, 0)     # SS_DISABLE
+        self.saved_mask = None
+        self.clear_child_tid = 0
+        self.sigpending: dict[int, bytes] = {}
+        self.exit_status = 0
+
+
+# ----- state ------------------------------------------------------------------------
+
+threads: dict[int, Thread] = {}      # live threads by tid (empty while single-threaded)
+current: Thread | None = None
+runq: collections.deque = collections.deque()   # runnable threads other than `current`
+waiters: dict[int, list] = {}        # futex address -> waiting threads, FIFO
+sleepers: list = []                  # threads in a timed wait without a futex (nanosleep)
+_next_tid = 1
+_preempt = False
+_next_check = None                   # monotonic ns when a waiting thread needs a look (timeout)
+leader_status: int | None = None     # exit status of the main thread if it exited first
+
+
+def multi() -> bool:
+    """True when the process has more than one live thread."""
+    return len(threads) > 1
+
+
+def gettid() -> int:
+    return current.tid if current is not None else os.getpid()
+
+
+def _ensure_main() -> Thread:
+    """Create the Thread record of the main (so far only) thread on first use."""
+    global current
+    if current is None:
+        from .signals import st
+        t = Thread(os.getpid())
+        t.mask, t.altstack = st.mask, st.altstack
+        t.clear_child_tid = proc.clear_child_tid
+        threads[t.tid] = t
+        current = t
+    return current
+
+
+def _new_ctx():
+    p = ffi.new("uc_context **")
+    check(lib.uc_context_alloc(proc.cpu.uc, p), "uc_context_alloc")
+    return p
+
+
+# ----- clone / exit -----------------------------------------------------------------------
+
+def clone_thread(flags: int, newsp: int, ptid: int, tls: int, ctid: int,
+                 settls: bool, parent_settid: bool, child_settid: bool, child_cleartid: bool) -> int:
+    """clone(CLONE_VM|CLONE_THREAD|...): a new guest thread; returns its tid to the parent."""
+    global _next_tid
+    parent = _ensure_main()
+    if len(threads) >= 4096:
+        return -lerrno.EAGAIN
+    tid = TID_BASE + _next_tid
+    while tid in threads:
+        _next_tid += 1
+        tid = TID_BASE + _next_tid
+    _next_tid += 1
+    mem = proc.mem
+    # Linux writes the tids before the child runs; a bad pointer fails the clone.
+    if parent_settid:
+        mem.put_u32(ptid, tid)
+    if child_settid:
+        mem.put_u32(ctid, tid)
+    uc = proc.cpu.uc
+    t = Thread(tid)
+    t.ctx = _new_ctx()
+    check(lib.uc_context_save(uc, t.ctx[0]), "uc_context_save")
+    val = ffi.new("uint64_t *")
+    for reg, v in ((REG_X0, 0), (REG_SP, newsp), (REG_TPIDR_EL0, tls)):
+        if reg == REG_SP and not newsp:
+            continue
+        if reg == REG_TPIDR_EL0 and not settls:
+            continue
+        val[0] = v & MASK64
+        lib.uc_context_reg_write(t.ctx[0], reg, val)
+    from .signals import st
+    t.mask = st.mask
+    t.altstack = (0, 2, 0)           # a CLONE_VM child starts without an altstack
+    t.clear_child_tid = ctid if child_cleartid else 0
+    threads[tid] = t
+    runq.append(t)
+    return tid
+
+
+def exit_thread(status: int) -> None:
+    """exit(2): end the calling thread only; the last thread's exit ends the process."""
+    global leader_status
+    t = _ensure_main()
+    ctid = proc.clear_child_tid
+    if ctid:
+        try:
+            proc.mem.put_u32(ctid, 0)
+            wake(ctid, 1, FUTEX_BITSET_ANY)
+        except Exception:  # noqa: BLE001 - Linux ignores a bad clear_child_tid
+            pass
+    if t.tid == os.getpid():
+        leader_status = status & 0xFF
+    del threads[t.tid]
+    t.state = DEAD
+    if not threads:
+        proc.exit(leader_status if leader_status is not None else status)
+        return
+    proc.cpu.stop("switch")
+
+
+def after_fork_child() -> None:
+    """In a fork child only the calling thread survives; it becomes the leader (tid = pid)."""
+    global current, _preempt
+    if current is None:
+        return
+    t = current
+    threads.clear()
+    runq.clear()
+    waiters.clear()
+    sleepers.clear()
+    t.tid = os.getpid()
+    t.sigpending = {}
+    threads[t.tid] = t
+    _preempt = False
+
+
+def find(tid: int) -> Thread | None:
+    return threads.get(tid)
+
+
+def tkill(tid: int, sig: int, info: bytes) -> bool:
+    """Queue `sig` for guest thread `tid`; False if there is no such thread."""
+    from . import signals
+    if current is None or tid == current.tid:
+        if tid != gettid():
+            return False
+        signals.queue(sig, info)
+        return True
+    t = threads.get(tid)
+    if t is None:
+        return False
+    t.sigpending.setdefault(sig, info)
+    if t.state == WAIT and not (t.mask & signals.bit(sig)):
+        _unwait(t, -lerrno.EINTR)
+    return True
+
+
+# ----- blocking --------------------------------------------------------------------------
+
+def _block(key: int | None, bitset: int, deadline: int | None, timeout_result: int,
+           shared_val: int | None = None) -> int | None:
+    """Park the current thread (result None) or return -EINTR if a signal is deliverable now."""
+    from .signals import st
+    cpu = proc.cpu
+    t = current
+    if st.pending & ~st.mask:
+        return -lerrno.EINTR
+    t.state = WAIT
+    t.key, t.bitset, t.deadline = key, bitset, deadline
+    t.timeout_result, t.shared_val = timeout_result, shared_val
+    t.result = None
+    # If a signal frame gets set up after this handler (a signal raced in),
+    # it records -EINTR as the syscall's result; switch() sees the PC moved.
+    cpu.set_reg(REG_X0, -lerrno.EINTR)
+    t.block_pc = cpu.reg(REG_PC)
+    _note_check(deadline)
+    if shared_val is not None:
+        _note_check(_time_ns() + int(IDLE_POLL * 1e9))
+    if key is None:
+        sleepers.append(t)
+    else:
+        waiters.setdefault(key, []).append(t)
+    cpu.stop("switch")
+    return None
+
+
+def _unwait(t: Thread, result: int) -> None:
+    """Make waiting thread `t` runnable with syscall result `result`."""
+    if t.key is None:
+        try:
+            sleepers.remove(t)
+        except ValueError:
+            pass
+    else:
+        q = waiters.get(t.key)
+        if q is not None:
+            try:
+                q.remove(t)
+            except ValueError:
+                pass
+            if not q:
+                del waiters[t.key]
+    t.state = RUN
+    t.result = result
+    t.key = None
+    runq.append(t)
+
+
+def futex_wait(uaddr: int, bitset: int, deadline: int | None, shared_val: int | None) -> int | None:
+    """FUTEX_WAIT with several threads: the value already matched; park until woken."""
+    return _block(uaddr, bitset, deadline, -lerrno.ETIMEDOUT, shared_val)
+
+
+def sleep_until(deadline_mono: int) -> int | None:
+    """nanosleep with several threads: let the others run until the deadline."""
+    return _block(None, 0, deadline_mono, 0)
+
+
+def yield_() -> None:
+    """sched_yield: go to the back of the run queue if another thread is runnable."""
+    if runq:
+        proc.cpu.stop("switch")
+
+
+def wake(uaddr: int, n: int, bitset: int) -> int:
+    """Wake up to `n` threads waiting on `uaddr` whose bitset intersects `bitset`."""
+    q = waiters.get(uaddr)
+    if not q or n <= 0:
+        return 0
+    woken = 0
+    for t in list(q):
+        if woken >= n:
+            break
+        if t.bitset & bitset:
+            _unwait(t, 0)
+            woken += 1
+    return woken
+
+
+def requeue(uaddr: int, uaddr2: int, n_wake: int, n_requeue: int) -> int:
+    """Wake `n_wake` waiters of uaddr, move up to `n_requeue` others to uaddr2; returns both counts."""
+    woken = wake(uaddr, n_wake, FUTEX_BITSET_ANY)
+    q = waiters.get(uaddr)
+    moved = 0
+    if q and n_requeue > 0 and uaddr2 != uaddr:
+        dest = waiters.setdefault(uaddr2, [])
+        while q and moved < n_requeue:
+            t = q.pop(0)
+            t.key = uaddr2
+            dest.append(t)
+            moved += 1
+        if not q:
+            del waiters[uaddr]
+    elif q and n_requeue > 0:
+        moved = min(len(q), n_requeue)
+    return woken + moved
+
+
+# ----- the scheduler ------------------------------------------------------------------------
+
+_time_ns = time.monotonic_ns
+
+
+def _note_check(when: int | None) -> None:
+    global _next_check
+    if when is not None and (_next_check is None or when < _next_check):
+        _next_check = when
+
+
+def _poll_waiters() -> int | None:
+    """Wake waiting threads whose timeout passed, that a signal interrupts, or whose
+    shared futex word changed; returns the next time one needs a look (or None)."""
+    global _next_check
+    from . import signals
+    st = signals.st
+    bit = signals.bit
+    now = _time_ns()
+    nearest = None
+    for t in _waiting():
+        mask = st.mask if t is current else t.mask
+        if (st.pending & ~mask) or any(not (mask & bit(s)) for s in t.sigpending):
+            _unwait(t, -lerrno.EINTR)
+            continue
+        if t.deadline is not None:
+            if t.deadline <= now:
+                _unwait(t, t.timeout_result)
+                continue
+            if nearest is None or t.deadline < nearest:
+                nearest = t.deadline
+        if t.shared_val is not None:
+            try:
+                changed = proc.mem.u32(t.key) != t.shared_val
+            except Exception:  # noqa: BLE001 - unmapped now: wake it to find out
+                changed = True
+            if changed:
+                _unwait(t, 0)
+                continue
+            poll = now + int(IDLE_POLL * 1e9)
+            if nearest is None or poll < nearest:
+                nearest = poll
+    _next_check = nearest
+    return nearest
+
+
+def preempt_requested() -> bool:
+    return _preempt
+
+
+def start(pc: int) -> int:
+    """Run the current thread for at most one time slice (SLICE_INSNS instructions).
+
+    Why a count and not a timer calling uc_emu_stop: unicorn checks for a
+    stop request after guest stores too, in the middle of a translation
+    block, and then resumes the block from its start, so an asynchronous
+    stop can replay the instructions before a store that already happened
+    (a STLXR that succeeded runs again: an atomic increment counted twice).
+    The instruction count stops exactly at an instruction boundary.
+    """
+    global _preempt
+    cpu = proc.cpu
+    cpu.stop_reason = None
+    err = lib.uc_emu_start(cpu.uc, pc, NEVER, 0, SLICE_INSNS)
+    if cpu.stop_reason is None and not err:
+        _preempt = True             # the slice ended (or a host signal stopped it)
+    return err
+
+
+def switch() -> int:
+    """Run loop, after a stop for a switch: save the current thread, restore the next; new PC."""
+    global current, _preempt
+    from . import signals
+    _preempt = False
+    cpu = proc.cpu
+    uc = cpu.uc
+    cur = current
+    if cur is None:
+        return cpu.reg(REG_PC)
+    if cur.state == WAIT and cpu.reg(REG_PC) != cur.block_pc:
+        # A signal frame was set up after the blocking syscall: it is interrupted.
+        _unwait(cur, -lerrno.EINTR)
+        runq.remove(cur)
+        cur.result = None
+    if cur.state == RUN:
+        runq.append(cur)
+    if _next_check is not None and _next_check <= _time_ns():
+        _poll_waiters()
+    if not runq:
+        _idle()
+    nxt = runq.popleft()
+    if nxt is not cur:
+        st = signals.st
+        if cur.state != DEAD:
+            if cur.ctx is None:
+                cur.ctx = _new_ctx()
+            lib.uc_context_save(uc, cur.ctx[0])
+            cur.mask, cur.altstack, cur.saved_mask = st.mask, st.altstack, st.saved_mask
+            cur.clear_child_tid = proc.clear_child_tid
+        elif cur.ctx is not None:
+            lib.uc_context_free(cur.ctx[0])
+            cur.ctx = None
+        lib.uc_context_restore(uc, nxt.ctx[0])
+        current = nxt
+        st.altstack, st.saved_mask = nxt.altstack, nxt.saved_mask
+        proc.clear_child_tid = nxt.clear_child_tid
+        if st.mask != nxt.mask:
+            signals.set_mask(nxt.mask)
+    if nxt.result is not None:
+        cpu.set_reg(REG_X0, nxt.result)
+        nxt.result = None
+    if nxt.sigpending:
+        for sig, info in nxt.sigpending.items():
+            signals.queue(sig, info)
+        nxt.sigpending = {}
+    if signals.st.pending:
+        cpu.pending = True
+    return cpu.reg(REG_PC)
+
+
+def _idle() -> None:
+    """Every live thread waits: sleep until a timeout, a signal or a shared futex changes."""
+    import signal as hs
+    from . import signals
+    st = signals.st
+    all_mask = signals.ALL
+    for t in _waiting():
+        all_mask &= t.mask if t is not current else st.mask
+    old = hs.pthread_sigmask(hs.SIG_SETMASK, signals.host_set(all_mask))
+    try:
+        while True:
+            nearest = _poll_waiters()
+            if runq:
+                break
+            now = _time_ns()
+            wait = IDLE_POLL if nearest is None else min(IDLE_POLL, (nearest - now) / 1e9)
+            time.sleep(max(wait, 0))
+    finally:
+        hs.pthread_sigmask(hs.SIG_SETMASK, old)
+
+
+def _waiting() -> list:
+    out = list(sleepers)
+    for q in waiters.values():
+        out.extend(q)
+    return out
