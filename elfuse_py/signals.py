@@ -24,6 +24,7 @@ can deliver.
 """
 from __future__ import annotations
 
+import errno as _errno_mod
 import os
 import signal as hs
 import struct
@@ -213,13 +214,36 @@ def _in_interruptible(frame) -> bool:
     return False
 
 
+_errno_cell = None
+_EINTR = _errno_mod.EINTR
+
+
+def _host_errno_cell():
+    """The main thread's live C errno (ctypes without use_errno leaves it alone)."""
+    import ctypes
+    libc = ctypes.CDLL(None)
+    fn = getattr(libc, "__errno_location", None) or getattr(libc, "__error")
+    fn.restype = ctypes.c_void_p
+    return ctypes.c_int.from_address(fn())
+
+
 def _on_host_signal(hsig: int, frame) -> None:
-    """Python-level handler for host signals the guest handles: queue, maybe interrupt."""
+    """Python-level handler for host signals the guest handles: queue, maybe interrupt.
+
+    Python calls it either from the EINTR-retry loop of a blocking host call
+    (errno is EINTR there: the call did not complete) or at an instruction
+    boundary after the call returned.  Only the first may become -EINTR for
+    the guest; raising in the second would lose a completed result.
+    """
     st.seen += 1
     sig = to_linux(hsig)
     queue(sig, _si(sig, SI_USER))
-    if (not st.interrupted and not st.hold and st.actions[sig][0] > SIG_IGN and not (st.mask & bit(sig))
-            and _in_interruptible(frame)):
+    cell = _errno_cell
+    in_eintr = cell is not None and cell.value == _EINTR
+    if cell is not None:
+        cell.value = 0
+    if (in_eintr and not st.interrupted and not st.hold and st.actions[sig][0] > SIG_IGN
+            and not (st.mask & bit(sig)) and _in_interruptible(frame)):
         st.interrupted = True
         st.restart_x0 = _cpu.reg(REG_X0)
         st.restart_nr = _cpu.reg(xreg(8))
@@ -249,6 +273,9 @@ def _watch(rfd: int, cpu) -> None:
 
 def _start_watcher() -> None:
     import _thread
+    global _errno_cell
+    if _errno_cell is None:
+        _errno_cell = _host_errno_cell()
     r, w = os.pipe()
     os.set_blocking(w, False)
     r, w = _proc.fds.reserve(r), _proc.fds.reserve(w)
