@@ -26,6 +26,8 @@ class HostCaps:
     sock_flags: bool          # SOCK_NONBLOCK / SOCK_CLOEXEC in socket()'s type
     msg_nosignal: bool        # MSG_NOSIGNAL exists
     sun_path_max: int         # bytes in the host's sockaddr_un.sun_path
+    linux_sockopts: bool = False  # a Linux host with the generic (asm-generic) option numbers:
+                                  # socket options pass through unchanged, by meaning
 
 
 _caps: HostCaps | None = None
@@ -67,7 +69,18 @@ def probe(compat: str | None = None) -> HostCaps:
         passcred=hasattr(socket, "SO_PASSCRED") and hasattr(socket, "SCM_CREDENTIALS"),
         peercred=hasattr(socket, "SO_PEERCRED"),
         sock_flags=hasattr(socket, "SOCK_NONBLOCK") and hasattr(socket, "SOCK_CLOEXEC"),
-        msg_nosignal=hasattr(socket, "MSG_NOSIGNAL"), sun_path_max=108)
+        msg_nosignal=hasattr(socket, "MSG_NOSIGNAL"), sun_path_max=108,
+        linux_sockopts=_probe_generic_sockopts())
+
+
+def _probe_generic_sockopts() -> bool:
+    """True on a Linux host whose socket option numbers are asm-generic's (x86_64,
+    arm64, riscv...): a guest (level, option) then means the same on the host."""
+    if not sys.platform.startswith("linux"):
+        return False
+    s = socket
+    return (s.SOL_SOCKET, s.SO_RCVLOWAT, s.SO_PASSCRED, s.SO_RCVTIMEO, s.SO_PEERCRED,
+            s.IPPROTO_TCP, s.TCP_NODELAY) == (1, 18, 16, 20, 17, 6, 1)
 
 
 def caps() -> HostCaps:

@@ -37,7 +37,9 @@ SO_NAMES = {
     "SO_REUSEPORT": 15, "SO_PASSCRED": 16, "SO_PEERCRED": 17, "SO_RCVLOWAT": 18,
     "SO_SNDLOWAT": 19, "SO_RCVTIMEO": 20, "SO_SNDTIMEO": 21, "SO_TIMESTAMP": 29,
     "SO_ACCEPTCONN": 30, "SO_PEERSEC": 31, "SO_SNDBUFFORCE": 32, "SO_RCVBUFFORCE": 33,
-    "SO_PASSSEC": 34, "SO_PROTOCOL": 38, "SO_DOMAIN": 39,
+    "SO_PASSSEC": 34, "SO_TIMESTAMPNS": 35, "SO_MARK": 36, "SO_PROTOCOL": 38,
+    "SO_DOMAIN": 39, "SO_RXQ_OVFL": 40, "SO_PEEK_OFF": 42, "SO_BUSY_POLL": 46,
+    "SO_INCOMING_CPU": 49, "SO_COOKIE": 57, "SO_PEERGROUPS": 59, "SO_ZEROCOPY": 60,
 }
 SO = {v: k for k, v in SO_NAMES.items()}
 TCP_NAMES = {"TCP_NODELAY": 1, "TCP_MAXSEG": 2, "TCP_KEEPIDLE": 4, "TCP_KEEPINTVL": 5,
@@ -57,7 +59,9 @@ LEVELS = {
 # Options whose value is a plain int (translated as is).
 INT_OPTS = {"SO_DEBUG", "SO_REUSEADDR", "SO_DONTROUTE", "SO_BROADCAST", "SO_SNDBUF",
             "SO_RCVBUF", "SO_KEEPALIVE", "SO_OOBINLINE", "SO_REUSEPORT", "SO_RCVLOWAT",
-            "SO_SNDLOWAT", "SO_TIMESTAMP", "SO_PRIORITY", "SO_ACCEPTCONN",
+            "SO_SNDLOWAT", "SO_TIMESTAMP", "SO_PRIORITY", "SO_ACCEPTCONN", "SO_PEEK_OFF",
+            "SO_TIMESTAMPNS", "SO_MARK", "SO_RXQ_OVFL", "SO_BUSY_POLL", "SO_INCOMING_CPU",
+            "SO_ZEROCOPY",
             "TCP_NODELAY", "TCP_MAXSEG", "TCP_KEEPIDLE", "TCP_KEEPINTVL", "TCP_KEEPCNT",
             "IP_TOS", "IP_TTL", "IP_MULTICAST_TTL", "IP_MULTICAST_LOOP",
             "IPV6_UNICAST_HOPS", "IPV6_MULTICAST_LOOP", "IPV6_V6ONLY"}
@@ -82,12 +86,21 @@ SHUT_RD, SHUT_WR, SHUT_RDWR = 0, 1, 2
 SCM_MAX_FD = 253                 # include/net/scm.h
 
 
+# A Linux host with asm-generic numbering knows every Linux option by the
+# guest's number even where Python's socket module does not export the name.
+_LINUX_GENERIC = _s.__dict__.get("SO_RCVLOWAT") == 18 and hasattr(_s, "SO_PEERCRED")
+
+
 def host_value(name: str) -> int | None:
     """The host's value for a constant name, or None if the host has no such thing."""
     for alias in HOST_ALIASES.get(name, (name,)):
         v = getattr(_s, alias, None)
         if v is not None:
             return int(v)
+    if _LINUX_GENERIC:
+        for table in (SO_NAMES, TCP_NAMES, IP_NAMES, IPV6_NAMES):
+            if name in table:
+                return table[name]
     return None
 
 

@@ -54,9 +54,28 @@ def _unknown(fd: int, level: int) -> int:
     return -lerrno.ENOPROTOOPT
 
 
+_WINDOW = 1 << 40
+
+
+def _direct_ok(fd: int) -> bool:
+    """Options may go straight to the host: a Linux host with the generic numbers
+    (the guest's level/option/value mean the same there) and no emulator state."""
+    return hostcaps.caps().linux_sockopts and proc.fds.get(fd) is None
+
+
 @syscall("setsockopt", "fd, int, int, ptr, int")
 def sys_setsockopt(fd, level, optname, optval, optlen):
     fd, level, opt, optlen = s32(fd), s32(level), s32(optname), s32(optlen)
+    if optlen < 0:                     # __sys_setsockopt checks this before the fd
+        return -lerrno.EINVAL
+    if proc.fds.valid(fd) and _direct_ok(fd):
+        if optval >= _WINDOW or optval + max(optlen, 0) > _WINDOW:
+            e = sock_check(fd)
+            return e or -lerrno.EFAULT
+        # The host kernel faults on the window's unmapped (PROT_NONE) pages itself.
+        r = libc.setsockopt(fd, level, opt, ffi.cast("void *", proc.mem.host_base + optval),
+                            optlen)
+        return 0 if r == 0 else _err()
     e = sock_check(fd)
     if e:
         return e
@@ -112,6 +131,14 @@ def _put(optval: int, optlenp: int, want: int, value: bytes) -> int:
 @syscall("getsockopt", "fd, int, int, ptr, ptr")
 def sys_getsockopt(fd, level, optname, optval, optlenp):
     fd, level, opt = s32(fd), s32(level), s32(optname)
+    if proc.fds.valid(fd) and _direct_ok(fd):
+        if optval >= _WINDOW - _OPT_BUF or optlenp >= _WINDOW - 4:
+            e = sock_check(fd)
+            return e or -lerrno.EFAULT
+        hb = proc.mem.host_base
+        r = libc.getsockopt(fd, level, opt, ffi.cast("void *", hb + optval),
+                            ffi.cast("socklen_t *", hb + optlenp))
+        return 0 if r == 0 else _err()
     e = sock_check(fd)
     if e:
         return e
@@ -139,7 +166,9 @@ def sys_getsockopt(fd, level, optname, optval, optlenp):
             cred = host.peer_credentials(fd)
         if cred is None:
             cred = (0, 0xFFFFFFFF, 0xFFFFFFFF)
-        return _put(optval, optlenp, want, struct.pack("<iII", *cred))
+        pid, uid, gid = cred
+        return _put(optval, optlenp, want,
+                    struct.pack("<iII", pid, uid & 0xFFFFFFFF, gid & 0xFFFFFFFF))
     h = _host_opt(level, opt)
     if h is None:
         return _unknown(fd, level)
