@@ -250,6 +250,11 @@ def _on_host_signal(hsig: int, frame) -> None:
         raise InterruptedError(4, "Interrupted system call")
 
 
+# How long (in 2 ms steps) the watcher waits for the guest to reach a syscall
+# before it stops the CPU asynchronously.
+ASYNC_STOP_GRACE_STEPS = 10
+
+
 def _watch(rfd: int, cpu) -> None:
     """Watcher thread: a host signal arrived; stop the CPU until the main thread took it."""
     import time
@@ -264,11 +269,22 @@ def _watch(rfd: int, cpu) -> None:
         if not data:
             return
         st.arrived += len(data)
-        for _ in range(100):
-            lib.uc_emu_stop(cpu.uc)
+        # A guest that makes a syscall soon takes the signal there: the hook
+        # runs Python, whose handler queues it, and delivery happens with an
+        # exact PC.  Only a guest that stays in translated code is stopped
+        # from here.  That is the exception on purpose: unicorn does not
+        # resynchronise the PC after an asynchronous uc_emu_stop inside
+        # chained blocks, so such a stop can re-run the last few instructions.
+        for _ in range(ASYNC_STOP_GRACE_STEPS):
             if st.seen >= st.arrived and not st.undelivered:
                 break
             time.sleep(0.002)
+        else:
+            for _ in range(100):
+                lib.uc_emu_stop(cpu.uc)
+                if st.seen >= st.arrived and not st.undelivered:
+                    break
+                time.sleep(0.002)
 
 
 def _start_watcher() -> None:
