@@ -122,9 +122,11 @@ def _host_socket_args(family: int, base: int, flags: int, caps, pair: bool):
     hfam = C.HOST_FAMILY[family]
     state = None
     if family == C.AF_UNIX and base == C.SOCK_SEQPACKET and not caps.seqpacket:
-        # Fallback: socketpair keeps boundaries with DGRAM; socket() frames a STREAM.
-        htype = _s.SOCK_DGRAM if pair else _s.SOCK_STREAM
-        state = SockState(family, base, 0, framed=not pair)
+        # Fallback: a framed STREAM for socket() and socketpair() alike.  (A DGRAM
+        # pair would keep boundaries too, but reports no EOF when the peer closes,
+        # and macOS caps AF_UNIX datagrams at net.local.dgram.maxdgram = 2 KiB.)
+        htype = _s.SOCK_STREAM
+        state = SockState(family, base, 0, framed=True)
     else:
         htype = C.HOST_TYPE[base]
     if caps.sock_flags:
@@ -192,7 +194,7 @@ def sys_socketpair(domain, stype, protocol, sv):
     for fd in (a, b):
         st = None
         if state is not None or not caps.peercred:
-            st = SockState(family, base, protocol, framed=False)
+            st = SockState(family, base, protocol, framed=state is not None and state.framed)
             st.pair_creds = creds
         _install_state(fd, st, flags, caps)
     proc.mem.write(sv, struct.pack("<ii", a, b))

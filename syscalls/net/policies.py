@@ -1,7 +1,7 @@
 """Host policies: what the emulator does where the host kernel cannot do what
 Linux does (see docs/net.md).  Each is chosen from `hostcaps.caps()`.
 
-- SEQPACKET fallback: socket() -> framed SOCK_STREAM, socketpair() -> SOCK_DGRAM,
+- SEQPACKET fallback: socket() and socketpair() -> framed SOCK_STREAM,
   guest type kept in a SockState.
 - Abstract names -> socket files in a private 0700 runtime directory
   (`a-<sha256>`), with a `.name` side file for the way back.
