@@ -21,15 +21,21 @@ leader).  Other threads get TID_BASE + n.  TID_BASE is Linux's PID_MAX_LIMIT
 (2^22), above every pid a Linux host hands out, so a guest tid never names
 an unrelated host process; tids stay below 2^30 (FUTEX_TID_MASK).
 
-Limitation: a thread blocked in a host syscall (read on an empty pipe,
-accept, poll with a timeout...) blocks every guest thread until the host call
-returns; a guest where one thread waits in such a call for another guest
-thread to act deadlocks.  Futex waits, sleeps and yields do switch.
+Host calls that would block (read on an empty pipe or socket, accept, recv,
+send on a full socket, ppoll/pselect6/epoll_pwait with nothing ready) do not
+block the host while other guest threads exist: syscalls/blocking.py checks
+readiness first and, if the call would wait, parks the thread on its host fds
+(`wait_fds`); when an fd becomes ready the thread *restarts* the syscall (PC
+back on the SVC, X0 restored), so the handler runs again and finds it ready.
+While every thread waits, `_idle` sleeps in a host poll on those fds.
+Remaining limitation: a blocking write larger than the free buffer space,
+wait4, and calls not listed there still block every guest thread.
 """
 from __future__ import annotations
 
 import collections
 import os
+import select
 import time
 
 from . import lerrno
@@ -64,7 +70,7 @@ class Thread:
 
     __slots__ = ("tid", "ctx", "state", "result", "key", "bitset", "deadline", "timeout_result",
                  "shared_val", "block_pc", "mask", "altstack", "saved_mask", "clear_child_tid",
-                 "sigpending", "exit_status")
+                 "sigpending", "exit_status", "pollset", "restart_x0", "on_timeout")
 
     def __init__(self, tid: int) -> None:
         self.tid = tid
@@ -83,6 +89,9 @@ class Thread:
         self.clear_child_tid = 0
         self.sigpending: dict[int, bytes] = {}
         self.exit_status = 0
+        self.pollset: dict[int, int] | None = None   # host fd -> host poll events waited for
+        self.restart_x0: int | None = None   # fd wait: X0 to restore when the syscall restarts
+        self.on_timeout = None        # fd wait: callable giving the result at the deadline
 
 
 # ----- state ------------------------------------------------------------------------
@@ -96,6 +105,7 @@ _next_tid = 1
 _preempt = False
 _next_check = None                   # monotonic ns when a waiting thread needs a look (timeout)
 leader_status: int | None = None     # exit status of the main thread if it exited first
+on_multi: list = []                  # called when a second thread appears (syscalls/blocking.py)
 
 
 def multi() -> bool:
@@ -164,6 +174,9 @@ def clone_thread(flags: int, newsp: int, ptid: int, tls: int, ctid: int,
     t.clear_child_tid = ctid if child_cleartid else 0
     threads[tid] = t
     runq.append(t)
+    if len(threads) == 2:
+        for hook in on_multi:
+            hook()
     return tid
 
 
@@ -254,8 +267,13 @@ def _block(key: int | None, bitset: int, deadline: int | None, timeout_result: i
     return None
 
 
-def _unwait(t: Thread, result: int) -> None:
-    """Make waiting thread `t` runnable with syscall result `result`."""
+def _unwait(t: Thread, result: int | None, restart: bool = False) -> None:
+    """Make waiting thread `t` runnable with syscall result `result` (or, for an fd
+    wait whose fds became ready, `restart` its syscall)."""
+    t.pollset = None
+    t.on_timeout = None
+    if not restart:
+        t.restart_x0 = None
     if t.key is None:
         try:
             sleepers.remove(t)
@@ -284,6 +302,34 @@ def futex_wait(uaddr: int, bitset: int, deadline: int | None, shared_val: int | 
 def sleep_until(deadline_mono: int) -> int | None:
     """nanosleep with several threads: let the others run until the deadline."""
     return _block(None, 0, deadline_mono, 0)
+
+
+def wait_fds(pollset: dict[int, int], deadline: int | None, orig_x0: int,
+             on_timeout=None) -> int | None:
+    """A host call that would block, with several threads: park until one of the
+    host fds in `pollset` (fd -> host poll events) is ready, then restart the
+    syscall (its first argument was `orig_x0`).  At the CLOCK_MONOTONIC
+    `deadline` the result is `on_timeout()` (or 0).  Returns -EINTR if a signal
+    is deliverable now, else None (the thread is parked)."""
+    r = _block(None, 0, deadline, 0)
+    if r is not None:
+        return r
+    t = current
+    t.pollset = pollset
+    t.restart_x0 = orig_x0
+    t.on_timeout = on_timeout
+    _note_check(_time_ns() + int(IDLE_POLL * 1e9))
+    return None
+
+
+def _fds_ready(pollset: dict[int, int], timeout_ms: int = 0) -> bool:
+    p = select.poll()
+    for fd, ev in pollset.items():
+        p.register(fd, ev)
+    try:
+        return bool(p.poll(timeout_ms))
+    except OSError:                 # EINTR and the like: have a look again later
+        return False
 
 
 def yield_() -> None:
@@ -351,9 +397,22 @@ def _poll_waiters() -> int | None:
         if (st.pending & ~mask) or any(not (mask & bit(s)) for s in t.sigpending):
             _unwait(t, -lerrno.EINTR)
             continue
+        if t.pollset is not None:
+            if _fds_ready(t.pollset):
+                _unwait(t, None, restart=True)
+                continue
+            poll = now + int(IDLE_POLL * 1e9)
+            if nearest is None or poll < nearest:
+                nearest = poll
         if t.deadline is not None:
             if t.deadline <= now:
-                _unwait(t, t.timeout_result)
+                res = t.timeout_result
+                if t.on_timeout is not None:
+                    try:
+                        res = t.on_timeout()
+                    except Exception:  # noqa: BLE001 - guest memory gone: Linux's EFAULT
+                        res = -lerrno.EFAULT
+                _unwait(t, res)
                 continue
             if nearest is None or t.deadline < nearest:
                 nearest = t.deadline
@@ -434,7 +493,13 @@ def switch() -> int:
         proc.clear_child_tid = nxt.clear_child_tid
         if st.mask != nxt.mask:
             signals.set_mask(nxt.mask)
-    if nxt.result is not None:
+    if nxt.restart_x0 is not None:
+        # Its fds became ready: run the syscall again (the SVC is the previous insn).
+        cpu.set_reg(REG_X0, nxt.restart_x0)
+        cpu.set_reg(REG_PC, cpu.reg(REG_PC) - 4)
+        nxt.restart_x0 = None
+        nxt.result = None
+    elif nxt.result is not None:
         cpu.set_reg(REG_X0, nxt.result)
         nxt.result = None
     if nxt.sigpending:
@@ -462,7 +527,15 @@ def _idle() -> None:
                 break
             now = _time_ns()
             wait = IDLE_POLL if nearest is None else min(IDLE_POLL, (nearest - now) / 1e9)
-            time.sleep(max(wait, 0))
+            fds: dict[int, int] = {}
+            for t in sleepers:
+                if t.pollset is not None:
+                    for fd, ev in t.pollset.items():
+                        fds[fd] = fds.get(fd, 0) | ev
+            if fds:
+                _fds_ready(fds, max(int(wait * 1000), 0))   # wakes as soon as one is ready
+            else:
+                time.sleep(max(wait, 0))
     finally:
         hs.pthread_sigmask(hs.SIG_SETMASK, old)
 

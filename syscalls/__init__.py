@@ -12,6 +12,7 @@ from .table import ENOSYS_LEVEL, TABLE, dispatch_list
 
 # Handler modules, by area.  Import order does not matter.
 from . import events, fs, futex, info, mem, net, poll, proc, signal, time  # noqa: E402,F401
+from . import blocking  # noqa: E402,F401  (wraps the calls above once threads exist)
 
 
 def on_unknown(nr: int) -> int:

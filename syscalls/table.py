@@ -61,10 +61,15 @@ def not_supported(name: str, note: str) -> None:
     TABLE[nr] = Syscall(nr, name, None, ENOSYS_LEVEL, note)
 
 
+current_dispatch: list | None = None   # the list the CPU hook uses (syscalls/blocking.py edits it)
+
+
 def dispatch_list(size: int = 1024) -> list:
     """(handler, nargs) per number, None where there is no handler."""
+    global current_dispatch
     out: list = [None] * size
     for nr, entry in TABLE.items():
         if entry.handler is not None:
             out[nr] = (entry.handler, entry.handler.__code__.co_argcount)
+    current_dispatch = out
     return out

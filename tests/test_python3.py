@@ -245,6 +245,7 @@ THREADED_SOCKETS = """
     def echo():
         while (m := b.recv(100)):
             b.sendall(m[::-1])
+        b.close()
     t = threading.Thread(target=echo); t.start()
     for m in (b'abc', b'xyz'):
         a.sendall(m); print(a.recv(100))
