@@ -272,3 +272,38 @@ def test_subprocess_child_python_exit_status(root):
         print(subprocess.run(['/bin/cat'], input=b'via-cat', capture_output=True).stdout)
     """, qemu=False)
     assert out == b"7\n0 b'child 42\\n'\n-15\nb'via-cat'\n"
+
+
+def test_xattrs_and_ls_long(root, tmp_path):
+    """ls -l asks for ACLs/labels with lgetxattr; Python's os.*xattr round trip (same as qemu)."""
+    (tmp_path / "f").write_text("data\n")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "ln").symlink_to("f")
+    argv = [str(root / "bin/ls"), "-l", "--time-style=+%s", str(tmp_path)]
+    e = run_elfuse(argv, options=["--sysroot", str(root)], timeout=TIMEOUT)
+    q = run_qemu(["-L", str(root), *argv], timeout=TIMEOUT)
+    assert (e.stdout, e.returncode) == (q.stdout, q.returncode), e.stderr
+    assert b"ln -> f" in e.stdout and not e.stderr
+    _py(root, """
+        import os, errno
+        p = 'f'
+        try:
+            os.setxattr(p, 'user.k', b'value'); os.setxattr(p, 'user.e', b'')
+            print(os.getxattr(p, 'user.k'), sorted(os.listxattr(p)))
+            try:
+                os.setxattr(p, 'user.k', b'x', os.XATTR_CREATE)
+            except OSError as ex:
+                print('create', errno.errorcode[ex.errno])
+            os.removexattr(p, 'user.k'); print(sorted(os.listxattr(p)))
+        except OSError as ex:
+            print('host fs', errno.errorcode[ex.errno])
+        for bad in ('user.missing', 'x' * 300):
+            try:
+                os.getxattr(p, bad)
+            except OSError as ex:
+                print(errno.errorcode[ex.errno])
+        try:
+            os.getxattr('/nonexistent-dir/x', 'user.k')
+        except OSError as ex:
+            print(errno.errorcode[ex.errno])
+    """, cwd=tmp_path)

@@ -1,0 +1,173 @@
+"""Extended attributes: {,l,f}{get,set,list,remove}xattr.
+
+Paths go through the sysroot like every other path (the l* variants do not
+follow a final symlink).  Linux's own argument rules are applied first (name
+1..255 bytes, values up to XATTR_SIZE_MAX, size 0 asks for the length, a too
+small buffer is ERANGE) and the host does the rest.  Hosts whose Python has no
+os.getxattr (macOS) answer EOPNOTSUPP, as Linux does for a filesystem without
+extended attributes; `ls -l` (which asks for ACLs and SELinux labels) treats
+that as "none".
+"""
+from __future__ import annotations
+
+import os
+
+from elfuse_py import lerrno
+from elfuse_py.process import proc
+
+from .args import s32
+from .fs import _fd, at_path, guest_path
+from .table import PARTIAL, syscall
+
+XATTR_NAME_MAX = 255
+XATTR_SIZE_MAX = 65536
+XATTR_LIST_MAX = 65536
+_L_XATTR_CREATE, _L_XATTR_REPLACE = 1, 2
+_HAVE = hasattr(os, "getxattr")
+_NOTE = "EOPNOTSUPP on hosts without xattr calls in Python (macOS)"
+
+
+def _target(kind: str, arg: int):
+    """(host path or fd, follow_symlinks) for the path/lpath/fd argument."""
+    if kind == "f":
+        fd = _fd(arg)
+        if not proc.fds.valid(fd):
+            raise OSError(9, "EBADF")
+        return fd, True
+    p = guest_path(arg)
+    follow = kind == ""
+    path, _ = at_path(-100 & 0xFFFFFFFF, p, follow)     # AT_FDCWD
+    return path, follow
+
+
+def _name(addr: int) -> bytes | int:
+    try:
+        n = proc.mem.cstr(addr, XATTR_NAME_MAX + 1)
+    except ValueError:
+        return -lerrno.ERANGE
+    if not n or len(n) > XATTR_NAME_MAX:
+        return -lerrno.ERANGE
+    return n
+
+
+def _get(kind, target, name, value, size):
+    n = _name(name)
+    if isinstance(n, int):
+        return n
+    t, follow = _target(kind, target)
+    if not _HAVE:
+        return -lerrno.EOPNOTSUPP
+    size = min(size, XATTR_SIZE_MAX)
+    data = os.getxattr(t, n, follow_symlinks=follow)
+    if size == 0:
+        return len(data)
+    if len(data) > size:
+        return -lerrno.ERANGE
+    proc.mem.write(value, data)
+    return len(data)
+
+
+def _list(kind, target, buf, size):
+    t, follow = _target(kind, target)
+    if not _HAVE:
+        return -lerrno.EOPNOTSUPP
+    names = b"".join(os.fsencode(x) + b"\0" for x in os.listxattr(t, follow_symlinks=follow))
+    if size == 0:
+        return len(names)
+    if len(names) > min(size, XATTR_LIST_MAX):
+        return -lerrno.ERANGE
+    proc.mem.write(buf, names)
+    return len(names)
+
+
+def _set(kind, target, name, value, size, flags):
+    flags = s32(flags)
+    if flags & ~(_L_XATTR_CREATE | _L_XATTR_REPLACE):
+        return -lerrno.EINVAL
+    n = _name(name)
+    if isinstance(n, int):
+        return n
+    if size > XATTR_SIZE_MAX:
+        return -lerrno.E2BIG
+    data = proc.mem.read(value, size) if size else b""
+    t, follow = _target(kind, target)
+    if not _HAVE:
+        return -lerrno.EOPNOTSUPP
+    hflags = (os.XATTR_CREATE if flags & _L_XATTR_CREATE else 0) \
+        | (os.XATTR_REPLACE if flags & _L_XATTR_REPLACE else 0)
+    os.setxattr(t, n, data, hflags, follow_symlinks=follow)
+    return 0
+
+
+def _remove(kind, target, name):
+    n = _name(name)
+    if isinstance(n, int):
+        return n
+    t, follow = _target(kind, target)
+    if not _HAVE:
+        return -lerrno.EOPNOTSUPP
+    os.removexattr(t, n, follow_symlinks=follow)
+    return 0
+
+
+_LEVEL = "full" if _HAVE else PARTIAL
+
+
+@syscall("getxattr", "path, str, ptr, size", level=_LEVEL, note=_NOTE)
+def sys_getxattr(path, name, value, size):
+    return _get("", path, name, value, size)
+
+
+@syscall("lgetxattr", "path, str, ptr, size", level=_LEVEL, note=_NOTE)
+def sys_lgetxattr(path, name, value, size):
+    return _get("l", path, name, value, size)
+
+
+@syscall("fgetxattr", "fd, str, ptr, size", level=_LEVEL, note=_NOTE)
+def sys_fgetxattr(fd, name, value, size):
+    return _get("f", fd, name, value, size)
+
+
+@syscall("listxattr", "path, ptr, size", level=_LEVEL, note=_NOTE)
+def sys_listxattr(path, buf, size):
+    return _list("", path, buf, size)
+
+
+@syscall("llistxattr", "path, ptr, size", level=_LEVEL, note=_NOTE)
+def sys_llistxattr(path, buf, size):
+    return _list("l", path, buf, size)
+
+
+@syscall("flistxattr", "fd, ptr, size", level=_LEVEL, note=_NOTE)
+def sys_flistxattr(fd, buf, size):
+    return _list("f", fd, buf, size)
+
+
+@syscall("setxattr", "path, str, buf_in, size, hex", level=_LEVEL, note=_NOTE)
+def sys_setxattr(path, name, value, size, flags):
+    return _set("", path, name, value, size, flags)
+
+
+@syscall("lsetxattr", "path, str, buf_in, size, hex", level=_LEVEL, note=_NOTE)
+def sys_lsetxattr(path, name, value, size, flags):
+    return _set("l", path, name, value, size, flags)
+
+
+@syscall("fsetxattr", "fd, str, buf_in, size, hex", level=_LEVEL, note=_NOTE)
+def sys_fsetxattr(fd, name, value, size, flags):
+    return _set("f", fd, name, value, size, flags)
+
+
+@syscall("removexattr", "path, str", level=_LEVEL, note=_NOTE)
+def sys_removexattr(path, name):
+    return _remove("", path, name)
+
+
+@syscall("lremovexattr", "path, str", level=_LEVEL, note=_NOTE)
+def sys_lremovexattr(path, name):
+    return _remove("l", path, name)
+
+
+@syscall("fremovexattr", "fd, str", level=_LEVEL, note=_NOTE)
+def sys_fremovexattr(fd, name):
+    return _remove("f", fd, name)
