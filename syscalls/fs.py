@@ -468,7 +468,29 @@ def _list_dir(fd: int) -> list[tuple[bytes, int, int]]:
                 except OSError:
                     dt = F.DT_UNKNOWN
             out.append((os.fsencode(e.name), e.inode(), dt))
+    if _is_own_fd_dir(st):
+        # The host's /proc/self/fd also lists the emulator's reserved fds and
+        # scandir's own dup: the guest sees only its fds that are open now.
+        out = out[:2] + [x for x in out[2:] if x[0].isdigit() and _guest_fd_open(int(x[0]))]
     return out
+
+
+def _is_own_fd_dir(st: os.stat_result) -> bool:
+    try:
+        own = os.stat("/proc/self/fd")
+    except OSError:
+        return False
+    return (st.st_dev, st.st_ino) == (own.st_dev, own.st_ino)
+
+
+def _guest_fd_open(fd: int) -> bool:
+    if not proc.fds.valid(fd):
+        return False
+    try:
+        os.fstat(fd)
+    except OSError:
+        return False
+    return True
 
 
 @syscall("getdents64", "fd, ptr, uint")
