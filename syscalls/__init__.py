@@ -11,7 +11,7 @@ from . import table
 from .table import ENOSYS_LEVEL, TABLE, dispatch_list
 
 # Handler modules, by area.  Import order does not matter.
-from . import events, fs, futex, info, mem, net, poll, proc, signal, time, xattr  # noqa: E402,F401
+from . import events, fs, futex, info, mem, memfd, net, notify, poll, proc, sched, signal, time, xattr  # noqa: E402,F401
 from . import blocking  # noqa: E402,F401  (wraps the calls above once threads exist)
 
 
