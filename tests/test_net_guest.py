@@ -24,5 +24,6 @@ def test_net_errors_no_traceback_and_sigpipe(policy):
     r = run_elfuse([guest_bin("t_net_errors")], extra_env={"ELFUSE_HOST_COMPAT": policy})
     ok, bad = check_lines(r.stdout)
     assert not bad, bad
-    assert r.returncode == 128 + 13           # killed by SIGPIPE at the end, as on Linux
+    # The program checks in a forked child that SIGPIPE kills a sender without MSG_NOSIGNAL.
+    assert r.returncode == 0 and any(b"killed by SIGPIPE" in l.encode() for l in ok)
     assert b"Traceback" not in r.stderr and b"internal error" not in r.stderr
