@@ -135,8 +135,13 @@ def guest_iovecs(iov: int, iovcnt: int, write: bool) -> list[memoryview]:
     return out
 
 
-def _epipe() -> int:
-    # Python ignores SIGPIPE, so the host reports EPIPE; Linux would also raise SIGPIPE.
+def _epipe(fd: int = -1) -> int:
+    # Python ignores SIGPIPE, so the host reports EPIPE; Linux would also raise SIGPIPE
+    # (except on a SOCK_SEQPACKET socket: syscalls/net decides for sockets).
+    if fd >= 0:
+        from .net.handlers import epipe_signals
+        if not epipe_signals(fd):
+            return -lerrno.EPIPE
     proc.post_signal(SIGPIPE)
     return -lerrno.EPIPE
 
@@ -191,7 +196,7 @@ def sys_write(fd, buf, count):
             return st.io_write(fd, [view])
         return os.write(fd, view)
     except BrokenPipeError:
-        return _epipe()
+        return _epipe(fd)
 
 
 @syscall("readv", "fd, ptr, int")
@@ -214,7 +219,7 @@ def sys_writev(fd, iov, iovcnt):
             return st.io_write(fd, views)
         return os.writev(fd, views)
     except BrokenPipeError:
-        return _epipe()
+        return _epipe(fd)
 
 
 def _offset(off: int) -> int:

@@ -1,11 +1,14 @@
 """ppoll and pselect6: readiness of sockets, pipes and files.
 
 Linux POLL* bits are translated to the host's by name (select module), fd
-readiness comes from the host's poll(2).  Signal-mask arguments are only
-validated (size 8) for now: masks belong to the signals layer.
+readiness comes from the host's poll(2).  A signal-mask argument replaces the
+guest's blocked mask for the duration of the wait (elfuse_py.signals): a signal
+it unblocks ends the wait with EINTR and is delivered under that mask, after
+which the old mask comes back, as Linux's restore_saved_sigmask does.
 """
 from __future__ import annotations
 
+import os
 import select
 import struct
 import time
@@ -14,7 +17,7 @@ from elfuse_py import lerrno
 from elfuse_py.process import proc
 
 from .args import s32
-from .table import PARTIAL, syscall
+from .table import syscall
 
 # Linux poll bits (asm-generic/poll.h)
 POLL_NAMES = {"POLLIN": 0x1, "POLLPRI": 0x2, "POLLOUT": 0x4, "POLLERR": 0x8, "POLLHUP": 0x10,
@@ -85,24 +88,49 @@ def host_poll(wanted: dict[int, int], timeout: float | None) -> dict[int, int]:
     return out
 
 
-def _check_sigmask(sigmask: int, size: int) -> int:
+def _check_sigmask(sigmask: int, size: int) -> int | None:
+    """The guest's temporary mask (None without one), or -EINVAL / GuestFault."""
     if sigmask and size != SIGSET_SIZE:
         return -lerrno.EINVAL
     if sigmask:
-        proc.mem.read(sigmask, SIGSET_SIZE)
-    return 0
+        return struct.unpack("<Q", proc.mem.read(sigmask, SIGSET_SIZE))[0] | (1 << 63)
+    return None
 
 
-@syscall("ppoll", "ptr, uint, ptr, ptr, size", level=PARTIAL,
-         note="the signal mask argument is validated but not applied yet")
+def _mask_enter(tagged: int | None) -> bool:
+    """Install the temporary mask; True if a signal it unblocks is already pending
+    (the call then returns EINTR at once, delivering under that mask)."""
+    if tagged is None:
+        return False
+    from elfuse_py import signals
+    st = signals.st
+    old = st.mask
+    signals.set_mask(tagged & ~(1 << 63))
+    st.saved_mask = old                  # restored by deliver_pending after delivery
+    os.getpid()                          # let a host signal unblocked just now run its handler
+    return bool(st.pending & ~st.mask)
+
+
+def _mask_leave(tagged: int | None) -> None:
+    """The wait completed normally: the old mask comes back at once."""
+    if tagged is None:
+        return
+    from elfuse_py import signals
+    st = signals.st
+    old, st.saved_mask = st.saved_mask, None
+    if old is not None:
+        signals.set_mask(old)
+
+
+@syscall("ppoll", "ptr, uint, ptr, ptr, size")
 def sys_ppoll(fds, nfds, tsp, sigmask, sigsetsize):
     nfds &= 0xFFFFFFFF
     if nfds > proc.fds.limit:
         return -lerrno.EINVAL
     timeout = read_timeout(tsp)
-    e = _check_sigmask(sigmask, sigsetsize)
-    if e:
-        return e
+    tmask = _check_sigmask(sigmask, sigsetsize)
+    if tmask is not None and tmask < 0:
+        return tmask
     deadline = None if timeout is None else time.monotonic() + timeout
     mem = proc.mem
     raw = bytearray(mem.read(fds, PFD.size * nfds)) if nfds else bytearray()
@@ -112,7 +140,14 @@ def sys_ppoll(fds, nfds, tsp, sigmask, sigsetsize):
     for fd, ev, _r in entries:
         if fd >= 0:
             wanted[fd] = wanted.get(fd, 0) | (ev & 0xFFFF)
-    got = host_poll(wanted, timeout)
+    if _mask_enter(tmask):
+        return -lerrno.EINTR
+    try:
+        got = host_poll(wanted, timeout)
+    except InterruptedError:
+        write_remaining(tsp, deadline)
+        raise                            # -EINTR; the old mask returns after delivery
+    _mask_leave(tmask)
     count = 0
     for i, (fd, ev, _r) in enumerate(entries):
         rev = 0
@@ -132,19 +167,19 @@ _SEL_OUT = POLLOUT | POLLERR
 _SEL_EX = POLLPRI
 
 
-@syscall("pselect6", "int, ptr, ptr, ptr, ptr, ptr", level=PARTIAL,
-         note="the signal mask argument is validated but not applied yet")
+@syscall("pselect6", "int, ptr, ptr, ptr, ptr, ptr")
 def sys_pselect6(n, inp, outp, exp, tsp, sig):
     n = s32(n)
     if n < 0:
         return -lerrno.EINVAL
     n = min(n, proc.fds.limit)
     timeout = read_timeout(tsp)
+    tmask = None
     if sig:
         ss, sslen = proc.mem.unpack(struct.Struct("<QQ"), sig)
-        e = _check_sigmask(ss, sslen)
-        if e:
-            return e
+        tmask = _check_sigmask(ss, sslen)
+        if tmask is not None and tmask < 0:
+            return tmask
     deadline = None if timeout is None else time.monotonic() + timeout
     nbytes = (n + 63) // 64 * 8
     sets = []
@@ -159,7 +194,16 @@ def sys_pselect6(n, inp, outp, exp, tsp, sig):
             | (POLLPRI if sets[2] & bit else 0)
         if ev:
             wanted[fd] = ev
-    got = host_poll(wanted, timeout)
+    if any(not proc.fds.valid(fd) for fd in wanted):
+        return -lerrno.EBADF
+    if _mask_enter(tmask):
+        return -lerrno.EINTR
+    try:
+        got = host_poll(wanted, timeout)
+    except InterruptedError:
+        write_remaining(tsp, deadline)
+        raise
+    _mask_leave(tmask)
     if any(v & POLLNVAL for v in got.values()):
         return -lerrno.EBADF
     res = [0, 0, 0]

@@ -234,6 +234,10 @@ def _bind_or_connect(op: str, fd: int, addr: int, addrlen: int) -> int:
         if bad:
             return -bad
         if op == "bind" and st is not None and st.name is not None:
+            # unix_bind_bsd creates the path before it looks at the socket.
+            abstract, path = SA.unix_name(raw)
+            if not abstract and os.path.lexists(path):
+                return -lerrno.EADDRINUSE
             return -lerrno.EINVAL
         name = policies.unix_op(op, fd, raw, st, _host_type(fd))
         if name is not None:
@@ -243,8 +247,7 @@ def _bind_or_connect(op: str, fd: int, addr: int, addrlen: int) -> int:
             else:
                 st.peer = name
             return 0
-        abstract, path = SA.unix_name(raw)
-        hraw = host.host_sockaddr(_s.AF_UNIX, (b"\0" + path) if abstract else path + b"\0")
+        hraw = unix_host_sockaddr(raw)
     else:
         hraw = SA.guest_to_host(raw)
     fn = libc.bind if op == "bind" else libc.connect
@@ -253,6 +256,15 @@ def _bind_or_connect(op: str, fd: int, addr: int, addrlen: int) -> int:
     if op == "connect" and st is not None and family == C.AF_UNIX:
         st.peer = None
     return 0
+
+
+def unix_host_sockaddr(raw: bytes) -> bytes:
+    """Host sockaddr_un for a validated guest one that needs no policy.  A path
+    filling the whole sun_path has no room for its NUL: Linux accepts that."""
+    abstract, path = SA.unix_name(raw)
+    if abstract:
+        return host.host_sockaddr(_s.AF_UNIX, b"\0" + path)
+    return host.host_sockaddr(_s.AF_UNIX, path + b"\0" if len(path) < host.SUN_PATH_MAX else path)
 
 
 def _state_for(fd: int, family: int) -> SockState:
@@ -269,7 +281,7 @@ def _autobind(fd: int, st, caps) -> int:
         sa = host.host_sockaddr(_s.AF_UNIX, b"")
         return 0 if libc.bind(fd, sa, len(sa)) == 0 else _err()
     if st is not None and st.name is not None:
-        return -lerrno.EINVAL
+        return 0                          # unix_autobind: already bound is fine
     htype = _host_type(fd)
     name = policies.autobind_name(htype)
     policies.bind_abstract(fd, name, htype)
@@ -410,8 +422,21 @@ def sys_shutdown(fd, how):
 
 # ----- data ----------------------------------------------------------------------------------
 
-def _epipe(ret: int, flags: int) -> int:
-    if ret == -lerrno.EPIPE and not flags & C.MSG_NOSIGNAL:
+def epipe_signals(fd: int) -> bool:
+    """Whether EPIPE on fd also raises SIGPIPE: Linux's stream protocols do
+    (unix_stream_sendmsg, sk_stream_error); SOCK_SEQPACKET returns EPIPE alone."""
+    st = proc.fds.get(fd)
+    if isinstance(st, SockState):
+        return st.type != C.SOCK_SEQPACKET
+    buf = ffi.new("int *")
+    ln = ffi.new("socklen_t *", 4)
+    if libc.getsockopt(fd, _s.SOL_SOCKET, _s.SO_TYPE, buf, ln) < 0:
+        return True                      # not a socket: a pipe or FIFO
+    return buf[0] != getattr(_s, "SOCK_SEQPACKET", -1)
+
+
+def _epipe(ret: int, flags: int, fd: int) -> int:
+    if ret == -lerrno.EPIPE and not flags & C.MSG_NOSIGNAL and epipe_signals(fd):
         proc.post_signal(SIGPIPE)
     return ret
 
@@ -429,7 +454,7 @@ def sys_sendto(fd, buf, n, flags, addr, addrlen):
         proc.mem.check(buf, n, 1)
     r = libc.sendto(fd, _hptr(buf), n, C.msg_to_host(flags), ffi.NULL, 0)
     if r < 0:
-        return _epipe(_err(), flags)
+        return _epipe(_err(), flags, fd)
     return r
 
 
@@ -460,17 +485,22 @@ def sys_recvfrom(fd, buf, n, flags, addr, lenp):
         try:
             proc.mem.check(buf, n, 2)
         except GuestFault:
-            return _recv_fault(fd, flags)
+            return _recv_fault(fd, flags, n)
     r = libc.recvfrom(fd, _hptr(buf), n, C.msg_to_host(flags), ffi.NULL, ffi.NULL)
     return r if r >= 0 else _err()
 
 
-def _recv_fault(fd: int, flags: int) -> int:
+def _recv_fault(fd: int, flags: int, n: int = 0) -> int:
     """A bad buffer: Linux only faults when data arrives, so an empty
-    non-blocking socket still says EAGAIN (and a bad fd EBADF/ENOTSOCK)."""
+    non-blocking socket still says EAGAIN (and a bad fd EBADF/ENOTSOCK).
+    TCP's MSG_TRUNC discards without touching the buffer at all."""
     e = sock_check(fd)
     if e:
         return e
+    if flags & C.MSG_TRUNC and sock_domain(fd) in (C.AF_INET, C.AF_INET6) \
+            and _host_type(fd) == _s.SOCK_STREAM:
+        r = libc.recvfrom(fd, ffi.NULL, n, C.msg_to_host(flags), ffi.NULL, ffi.NULL)
+        return r if r >= 0 else _err()
     nonblock = flags & C.MSG_DONTWAIT or fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_NONBLOCK
     if nonblock:
         import select
@@ -514,8 +544,7 @@ def _sendmsg_views(fd: int, views: list, name_addr: int, namelen: int, control: 
             if mapped is not None:
                 hname = mapped
             else:
-                ab, path = SA.unix_name(raw)
-                hname = host.host_sockaddr(_s.AF_UNIX, (b"\0" + path) if ab else path + b"\0")
+                hname = unix_host_sockaddr(raw)
         elif raw:
             hname = SA.guest_to_host(raw)
     hcontrol = b""
@@ -538,7 +567,7 @@ def _sendmsg_views(fd: int, views: list, name_addr: int, namelen: int, control: 
             return -lerrno.EOPNOTSUPP
         r = framing.send_frame(fd, views, hcontrol, hflags)
         if r < 0:
-            return _epipe(-lerrno.to_linux(-r), flags)
+            return _epipe(-lerrno.to_linux(-r), flags, fd)
         return r
     iov, keep = _iov_cffi(views)
     m = ffi.new("struct msghdr *")
@@ -554,7 +583,7 @@ def _sendmsg_views(fd: int, views: list, name_addr: int, namelen: int, control: 
         m.msg_controllen = len(hcontrol)
     r = libc.sendmsg(fd, m, hflags)
     if r < 0:
-        return _epipe(_err(), flags)
+        return _epipe(_err(), flags, fd)
     return r
 
 

@@ -146,9 +146,22 @@ def bindat_or_connectat(op: str, dirfd: int, fd: int, name: bytes) -> None:
         else:
             check(libc.connectat(dirfd, fd, sa, len(sa)))
         return
-    path = b"/proc/self/fd/%d/" % dirfd + name
-    if len(path) >= SUN_PATH_MAX:
-        raise OSError(36, "name too long")
-    sa = host_sockaddr(_s.AF_UNIX, path + b"\0")
     fn = libc.bind if op == "bind" else libc.connect
-    check(fn(fd, sa, len(sa)))
+    path = b"/proc/self/fd/%d/" % dirfd + name
+    if len(path) < SUN_PATH_MAX:
+        sa = host_sockaddr(_s.AF_UNIX, path + b"\0")
+        check(fn(fd, sa, len(sa)))
+        return
+    # Too long even through /proc: a relative name from inside the directory.
+    # The emulator runs guest code on one host thread, so a brief fchdir is safe;
+    # the directory is still the one pinned by dirfd (no check/use window).
+    if len(name) > SUN_PATH_MAX:
+        raise OSError(36, "name too long")
+    here = os.open(".", getattr(os, "O_PATH", os.O_RDONLY) | os.O_CLOEXEC)
+    try:
+        os.fchdir(dirfd)
+        sa = host_sockaddr(_s.AF_UNIX, name + b"\0" if len(name) < SUN_PATH_MAX else name)
+        check(fn(fd, sa, len(sa)))
+    finally:
+        os.fchdir(here)
+        os.close(here)

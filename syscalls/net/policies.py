@@ -139,7 +139,8 @@ def unix_op(op: str, fd: int, raw: bytes, st: SockState | None, htype: int) -> b
                 raise OSError(errno.ECONNREFUSED, "no such abstract name")
             host.check(fn(fd, sa, len(sa)))
         return guest_unix(True, name)
-    if len(name) + 1 <= caps.sun_path_max and not (caps.compat and len(name) + 1 > 104):
+    # A path that exactly fills sun_path (no NUL) is still a host path.
+    if len(name) <= caps.sun_path_max and not (caps.compat and len(name) > 104):
         return None
     # Longer than the host's sun_path: bind/connect under the parent directory's fd.
     d, base = os.path.split(name)
@@ -160,7 +161,7 @@ def to_host_sendto(raw: bytes) -> bytes:
     abstract, name = unix_name(raw)
     if abstract and not caps.abstract:
         return host.host_sockaddr(_s.AF_UNIX, os.fsencode(abstract_path(name)) + b"\0")
-    if not abstract and len(name) + 1 > caps.sun_path_max:
+    if not abstract and len(name) > caps.sun_path_max:
         raise OSError(errno.ENAMETOOLONG, "long path in sendto")
     return None
 

@@ -35,16 +35,10 @@ class SockState(FdState):
         return n if n >= 0 else -to_linux(-n)
 
     def io_write(self, fd: int, views: list) -> int:
-        from elfuse_py.lerrno import EPIPE, to_linux
-        from elfuse_py.process import proc
+        from elfuse_py.lerrno import to_linux
         from .framing import send_frame
-        n = send_frame(fd, views, b"", 0)
-        if n >= 0:
-            return n
-        n = -to_linux(-n)
-        if n == -EPIPE:
-            proc.post_signal(13)
-        return n
+        n = send_frame(fd, views, b"", 0)     # SEQPACKET: EPIPE without SIGPIPE, as Linux
+        return n if n >= 0 else -to_linux(-n)
 
     def __repr__(self) -> str:
         return (f"SockState(family={self.family}, type={self.type}, proto={self.protocol}, "
