@@ -25,3 +25,11 @@ def test_net_conf(prog, policy, libc):
     assert len(ok) == PROGS[prog], (len(ok), r.stderr[-2000:])
     assert r.returncode == 0
     assert b"Traceback" not in r.stderr and b"internal error" not in r.stderr
+
+
+@pytest.mark.parametrize("policy", ["", "darwin"])
+def test_net_conf_fuzz_no_internal_error(policy):
+    """6000 socket calls with garbage arguments: results and errnos, never a traceback."""
+    r = run_elfuse([guest_bin("t_net_conf_fuzz")], extra_env={"ELFUSE_HOST_COMPAT": policy})
+    assert r.returncode == 0 and b"ok - 6000 garbage" in r.stdout
+    assert b"Traceback" not in r.stderr and b"internal error" not in r.stderr
