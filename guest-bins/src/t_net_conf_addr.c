@@ -1,3 +1,4 @@
+/* qemu-differs: qemu-user accepts unknown SOCK_* type-flag bits and checks accept's addrlen pointer before the socket has a connection (EFAULT instead of EAGAIN) */
 /* Addresses, types, lifecycle and readiness conformance (net/socket.c,
  * net/unix/af_unix.c): addrlen corners, sun_path without NUL, autobind and
  * abstract names, connect/bind errors, type flags, accept4, shutdown/EOF/EPIPE,

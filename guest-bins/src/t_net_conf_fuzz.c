@@ -1,3 +1,4 @@
+/* qemu-differs: qemu-user itself crashes (SIGSEGV) on some of these garbage arguments */
 /* Garbage arguments to every socket syscall (fixed PRNG seed): the emulator must
  * answer each with a result or an errno, never an internal error. Output is one
  * line: the checks only assert that the program got to the end. */

@@ -2,6 +2,7 @@
  * names on connected sockets, short msg_namelen, iovec corners, MSG_* flags,
  * SCM_RIGHTS truncation, SCM_CREDENTIALS checks, malformed cmsgs, sendmmsg and
  * recvmmsg. Raw syscalls where libc would interfere. */
+/* qemu-differs: qemu-user blocks forever in recvmmsg with an invalid timeout (tv_nsec out of range) instead of failing with EINVAL */
 #define _GNU_SOURCE
 #include "guest_test.h"
 #include <fcntl.h>
