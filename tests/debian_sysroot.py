@@ -37,7 +37,7 @@ PYTHON_ARM64 = [
 PYTHON_ALL = ["media-types", "readline-common", "libtirpc-common", "tzdata"]
 
 
-class _Lock:
+class CacheLock:
     """An exclusive lock on a cache file, so parallel test workers build once."""
 
     def __init__(self, name: str) -> None:
@@ -58,7 +58,7 @@ def build(name: str, arm64: list[str], arch_all: list[str] = ()) -> Path:
     root = CACHE / name
     want = "\n".join(sorted(arm64) + sorted(arch_all)) + "\n"
     marker = root / ".complete"
-    with _Lock(name):
+    with CacheLock(name):
         if marker.exists() and marker.read_text() == want:
             return root
         if not shutil.which("apt-get") or not shutil.which("dpkg-deb"):

@@ -9,7 +9,6 @@ Two sysroots:
 """
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
 import subprocess
@@ -17,29 +16,13 @@ from pathlib import Path
 
 import pytest
 
+import debian_sysroot
+from debian_sysroot import CACHE, CacheLock
 from helpers import ROOT, run_elfuse, run_qemu
 
-CACHE = ROOT / "tests" / ".cache"
 CROSS_ROOT = Path("/usr/aarch64-linux-gnu")
 CROSS_CC = shutil.which("aarch64-linux-gnu-gcc")
-DEBIAN_PACKAGES = ["libc6", "coreutils", "libselinux1", "libpcre2-8-0"]
 TIMEOUT = 180
-
-
-class _Lock:
-    """An exclusive lock on a cache file, so parallel test workers build once."""
-
-    def __init__(self, name: str) -> None:
-        CACHE.mkdir(parents=True, exist_ok=True)
-        self.f = open(CACHE / f"{name}.lock", "w")
-
-    def __enter__(self):
-        fcntl.flock(self.f, fcntl.LOCK_EX)
-        return self
-
-    def __exit__(self, *exc):
-        fcntl.flock(self.f, fcntl.LOCK_UN)
-        self.f.close()
 
 
 def _build_dynamic(name: str) -> str:
@@ -47,7 +30,7 @@ def _build_dynamic(name: str) -> str:
         pytest.skip("aarch64-linux-gnu-gcc with its glibc is not installed")
     out = CACHE / "dyn" / name
     src = ROOT / "guest-bins" / "src" / f"{name}.c"
-    with _Lock("dyn"):
+    with CacheLock("dyn"):
         if not out.exists() or out.stat().st_mtime < src.stat().st_mtime:
             out.parent.mkdir(parents=True, exist_ok=True)
             subprocess.run([CROSS_CC, "-O2", "-o", str(out), str(src)], check=True,
@@ -57,27 +40,8 @@ def _build_dynamic(name: str) -> str:
 
 @pytest.fixture(scope="module")
 def debian_root() -> Path:
-    """A sysroot unpacked from Debian's arm64 packages (cached in tests/.cache/)."""
-    root = CACHE / "debian-arm64"
-    with _Lock("debian"):
-        if (root / ".complete").exists():
-            return root
-        if not shutil.which("apt-get") or not shutil.which("dpkg-deb"):
-            pytest.skip("apt-get/dpkg-deb not available")
-        debs = CACHE / "debs"
-        debs.mkdir(parents=True, exist_ok=True)
-        r = subprocess.run(["apt-get", "download", *[p + ":arm64" for p in DEBIAN_PACKAGES]],
-                           cwd=debs, capture_output=True, timeout=600)
-        files = sorted(debs.glob("*_arm64.deb"))
-        if r.returncode != 0 or len(files) < len(DEBIAN_PACKAGES):
-            pytest.skip("cannot download Debian arm64 packages: "
-                        + r.stderr.decode(errors="replace")[-300:])
-        shutil.rmtree(root, ignore_errors=True)
-        root.mkdir()
-        for deb in files:
-            subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
-        (root / ".complete").write_text("\n".join(f.name for f in files) + "\n")
-    return root
+    """A sysroot unpacked from Debian's arm64 coreutils and libc (cached in tests/.cache/)."""
+    return debian_sysroot.build("debian-arm64", debian_sysroot.BASE_ARM64)
 
 
 def _compare(argv: list[str], sysroot: str, *, input: bytes | None = None,
