@@ -288,4 +288,6 @@ def sys_getsid(pid):
 
 @syscall("setsid", "")
 def sys_setsid():
-    return os.setsid()
+    # Python's os.setsid returns None; the syscall returns the new session id.
+    os.setsid()
+    return os.getsid(0)
