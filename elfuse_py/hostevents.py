@@ -17,29 +17,15 @@ import os
 import platform
 import sys
 
-import cffi
+from .cdefs import load_ffi
 
-ffi = cffi.FFI()
+ffi = None
 AVAILABLE: set[str] = set()
 lib = None
 
 if sys.platform.startswith("linux"):
-    ffi.cdef("""
-        int epoll_create1(int flags);
-        int eventfd(unsigned int initval, int flags);
-        int timerfd_create(int clockid, int flags);
-        struct h_timespec { int64_t tv_sec; int64_t tv_nsec; };
-        struct h_itimerspec { struct h_timespec it_interval; struct h_timespec it_value; };
-        int timerfd_settime(int fd, int flags, const struct h_itimerspec *new_value,
-                            struct h_itimerspec *old_value);
-        int timerfd_gettime(int fd, struct h_itimerspec *curr_value);
-    """)
-    # struct epoll_event is packed on x86-64 only (the kernel's EPOLL_PACKED).
-    ffi.cdef("""
-        struct epoll_event { uint32_t events; uint64_t data; };
-        int epoll_ctl(int epfd, int op, int fd, struct epoll_event *event);
-        int epoll_wait(int epfd, struct epoll_event *events, int maxevents, int timeout);
-    """, packed=platform.machine() in ("x86_64", "AMD64", "i686", "i386"))
+    # struct epoll_event is packed on x86 only (the kernel's EPOLL_PACKED).
+    ffi = load_ffi("events_x86" if platform.machine() in ("x86_64", "AMD64", "i686", "i386") else "events")
     try:
         lib = ffi.dlopen(None)
         AVAILABLE.update(("epoll", "eventfd", "timerfd"))

@@ -40,12 +40,8 @@ _MAP_ANON = _mmap.MAP_ANONYMOUS
 _MAP_PRIVATE = _mmap.MAP_PRIVATE
 _MAP_FAILED = 0xFFFFFFFFFFFFFFFF
 
-# Host calls the unicorn binding does not declare.  mremap is Linux-only: on
-# other hosts moving a mapping copies it instead.
-ffi.cdef("""
-    int msync(void *addr, size_t length, int flags);
-    void *mremap(void *old_address, size_t old_size, size_t new_size, int flags, ...);
-""")
+# mremap (declared in cdefs.py) is Linux-only: on other hosts moving a
+# mapping copies it instead.
 _HOST_MREMAP_MAYMOVE, _HOST_MREMAP_FIXED = 1, 2      # Linux values (host is Linux when used)
 _HAVE_MREMAP = os.uname().sysname == "Linux"
 # The mmap module exports no MS_* names; these are the hosts' <sys/mman.h> values.

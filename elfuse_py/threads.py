@@ -43,18 +43,6 @@ from .cpu import REG_PC, REG_SP, REG_TPIDR_EL0, REG_X0
 from .process import proc
 from .uc import check, ffi, lib
 
-ffi.cdef(
-    """
-    typedef struct uc_context uc_context;
-    uc_err uc_context_alloc(uc_engine *uc, uc_context **context);
-    uc_err uc_context_save(uc_engine *uc, uc_context *context);
-    uc_err uc_context_restore(uc_engine *uc, uc_context *context);
-    uc_err uc_context_free(uc_context *context);
-    uc_err uc_context_reg_write(uc_context *ctx, int regid, const void *value);
-    uc_err uc_context_reg_read(uc_context *ctx, int regid, void *value);
-    """
-)
-
 NEVER = (1 << 64) - 1      # uc_emu_start's `until`: no address stops it
 SLICE_INSNS = int(os.environ.get("ELFUSE_SLICE_INSNS", "200000"))   # one time slice
 TID_BASE = 1 << 22          # Linux PID_MAX_LIMIT on 64-bit: no host pid reaches it

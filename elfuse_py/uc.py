@@ -1,6 +1,7 @@
 """cffi binding to the libunicorn shared library shipped by the `unicorn` wheel.
 
-This module owns the C-level declarations and the one loaded library handle.
+This module owns the loaded library handles and unicorn's constants; the C
+declarations live in cdefs.py.
 Everything on the syscall path (register batches, the interrupt hook, memory
 mapping) goes through here rather than through the ctypes-based Python
 binding, which costs an order of magnitude more per call.
@@ -10,51 +11,9 @@ from __future__ import annotations
 import glob
 import os
 
-import cffi
+from .cdefs import load_ffi
 
-ffi = cffi.FFI()
-ffi.cdef(
-    """
-    typedef struct uc_struct uc_engine;
-    typedef size_t uc_hook;
-    typedef int uc_err;
-
-    typedef struct uc_arm64_cp_reg {
-        uint32_t crn; uint32_t crm; uint32_t op0; uint32_t op1; uint32_t op2;
-        uint64_t val;
-    } uc_arm64_cp_reg;
-
-    typedef struct uc_tlb_entry { uint64_t paddr; uint32_t perms; } uc_tlb_entry;
-
-    unsigned int uc_version(unsigned int *major, unsigned int *minor);
-    uc_err uc_open(int arch, int mode, uc_engine **uc);
-    uc_err uc_close(uc_engine *uc);
-    uc_err uc_ctl(uc_engine *uc, int control, ...);
-    const char *uc_strerror(uc_err code);
-    uc_err uc_reg_write(uc_engine *uc, int regid, const void *value);
-    uc_err uc_reg_read(uc_engine *uc, int regid, void *value);
-    uc_err uc_reg_write_batch(uc_engine *uc, int const *regs, void *const *vals, int count);
-    uc_err uc_reg_read_batch(uc_engine *uc, int const *regs, void **vals, int count);
-    uc_err uc_emu_start(uc_engine *uc, uint64_t begin, uint64_t until, uint64_t timeout, size_t count);
-    uc_err uc_emu_stop(uc_engine *uc);
-    uc_err uc_hook_add(uc_engine *uc, uc_hook *hh, int type, void *callback,
-                       void *user_data, uint64_t begin, uint64_t end, ...);
-    uc_err uc_hook_del(uc_engine *uc, uc_hook hh);
-    uc_err uc_mem_map_ptr(uc_engine *uc, uint64_t address, uint64_t size, uint32_t perms, void *ptr);
-    uc_err uc_mem_unmap(uc_engine *uc, uint64_t address, uint64_t size);
-    uc_err uc_mem_protect(uc_engine *uc, uint64_t address, uint64_t size, uint32_t perms);
-    """
-)
-
-# Host libc: anonymous/file mappings that back guest memory.
-ffi.cdef(
-    """
-    void *mmap(void *addr, size_t length, int prot, int flags, int fd, long offset);
-    int munmap(void *addr, size_t length);
-    int mprotect(void *addr, size_t len, int prot);
-    int madvise(void *addr, size_t length, int advice);
-    """
-)
+ffi = load_ffi("unicorn")
 
 # Constants from unicorn.h (stable ABI values).
 UC_ARCH_ARM64 = 2

@@ -506,9 +506,6 @@ def sys_sched_yield():
     return 0
 
 
-ffi.cdef("int sched_getcpu(void);")
-
-
 @syscall("getcpu", "ptr, ptr, ptr")
 def sys_getcpu(cpu, node, _cache):
     c = 0

@@ -14,45 +14,16 @@ import socket as _s
 import struct
 import sys
 
-import cffi
+from elfuse_py.cdefs import load_ffi
 
 DARWIN = sys.platform == "darwin"
 LINUX = sys.platform.startswith("linux")
 
-ffi = cffi.FFI()
-ffi.cdef("""
-typedef unsigned int socklen_t;
-struct iovec { void *iov_base; size_t iov_len; };
-int socket(int domain, int type, int protocol);
-int socketpair(int domain, int type, int protocol, int sv[2]);
-int bind(int fd, const void *addr, socklen_t len);
-int listen(int fd, int backlog);
-int accept(int fd, void *addr, socklen_t *len);
-int connect(int fd, const void *addr, socklen_t len);
-int getsockname(int fd, void *addr, socklen_t *len);
-int getpeername(int fd, void *addr, socklen_t *len);
-long sendto(int fd, const void *buf, size_t n, int flags, const void *addr, socklen_t len);
-long recvfrom(int fd, void *buf, size_t n, int flags, void *addr, socklen_t *len);
-int setsockopt(int fd, int level, int name, const void *val, socklen_t len);
-int getsockopt(int fd, int level, int name, void *val, socklen_t *len);
-int shutdown(int fd, int how);
-long sendmsg(int fd, const void *msg, int flags);
-long recvmsg(int fd, void *msg, int flags);
-""")
+ffi = load_ffi("sockets_darwin" if DARWIN else "sockets_linux")
 if DARWIN:
-    ffi.cdef("""
-    struct msghdr { void *msg_name; socklen_t msg_namelen; struct iovec *msg_iov;
-                    int msg_iovlen; void *msg_control; socklen_t msg_controllen; int msg_flags; };
-    int bindat(int dirfd, const void *addr, socklen_t len);
-    int connectat(int dirfd, int fd, const void *addr, socklen_t len);
-    """)
     CMSG_ALIGN_TO = 4
     CMSG_HDR = struct.Struct("=Iii")          # cmsg_len is a socklen_t
 else:
-    ffi.cdef("""
-    struct msghdr { void *msg_name; socklen_t msg_namelen; struct iovec *msg_iov;
-                    size_t msg_iovlen; void *msg_control; size_t msg_controllen; int msg_flags; };
-    """)
     CMSG_ALIGN_TO = struct.calcsize("P")
     CMSG_HDR = struct.Struct("=Qii" if struct.calcsize("P") == 8 else "=Iii")  # size_t cmsg_len
 
