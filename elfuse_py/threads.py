@@ -58,7 +58,8 @@ class Thread:
 
     __slots__ = ("tid", "ctx", "state", "result", "key", "bitset", "deadline", "timeout_result",
                  "shared_val", "block_pc", "mask", "altstack", "saved_mask", "clear_child_tid",
-                 "sigpending", "exit_status", "pollset", "restart_x0", "on_timeout")
+                 "sigpending", "exit_status", "pollset", "restart_x0", "on_timeout", "check",
+                 "cleanup")
 
     def __init__(self, tid: int) -> None:
         self.tid = tid
@@ -80,6 +81,8 @@ class Thread:
         self.pollset: dict[int, int] | None = None   # host fd -> host poll events waited for
         self.restart_x0: int | None = None   # fd wait: X0 to restore when the syscall restarts
         self.on_timeout = None        # fd wait: callable giving the result at the deadline
+        self.check = None             # fd wait: callable, True when the syscall may restart
+        self.cleanup = None           # fd wait: callable run once when the wait ends
 
 
 # ----- state ------------------------------------------------------------------------
@@ -260,6 +263,13 @@ def _unwait(t: Thread, result: int | None, restart: bool = False) -> None:
     wait whose fds became ready, `restart` its syscall)."""
     t.pollset = None
     t.on_timeout = None
+    t.check = None
+    if t.cleanup is not None:
+        cleanup, t.cleanup = t.cleanup, None
+        try:
+            cleanup()
+        except Exception:  # noqa: BLE001 - closing an emulator fd: nothing the guest sees
+            pass
     if not restart:
         t.restart_x0 = None
     if t.key is None:
@@ -293,19 +303,24 @@ def sleep_until(deadline_mono: int) -> int | None:
 
 
 def wait_fds(pollset: dict[int, int], deadline: int | None, orig_x0: int,
-             on_timeout=None) -> int | None:
+             on_timeout=None, check=None, cleanup=None) -> int | None:
     """A host call that would block, with several threads: park until one of the
-    host fds in `pollset` (fd -> host poll events) is ready, then restart the
-    syscall (its first argument was `orig_x0`).  At the CLOCK_MONOTONIC
-    `deadline` the result is `on_timeout()` (or 0).  Returns -EINTR if a signal
-    is deliverable now, else None (the thread is parked)."""
+    host fds in `pollset` (fd -> host poll events) is ready, or `check()` (asked
+    every IDLE_POLL) says so, then restart the syscall (its first argument was
+    `orig_x0`).  At the CLOCK_MONOTONIC `deadline` the result is `on_timeout()`
+    (or 0).  `cleanup()` runs once when the wait ends, however it ends.
+    Returns -EINTR if a signal is deliverable now, else None (the thread is parked)."""
     r = _block(None, 0, deadline, 0)
     if r is not None:
+        if cleanup is not None:
+            cleanup()
         return r
     t = current
     t.pollset = pollset
     t.restart_x0 = orig_x0
     t.on_timeout = on_timeout
+    t.check = check
+    t.cleanup = cleanup
     _note_check(_time_ns() + int(IDLE_POLL * 1e9))
     return None
 
@@ -318,6 +333,13 @@ def _fds_ready(pollset: dict[int, int], timeout_ms: int = 0) -> bool:
         return bool(p.poll(timeout_ms))
     except OSError:                 # EINTR and the like: have a look again later
         return False
+
+
+def _checked(check) -> bool:
+    try:
+        return bool(check())
+    except Exception:  # noqa: BLE001 - let the restarted syscall report the problem
+        return True
 
 
 def yield_() -> None:
@@ -386,7 +408,7 @@ def _poll_waiters() -> int | None:
             _unwait(t, -lerrno.EINTR)
             continue
         if t.pollset is not None:
-            if _fds_ready(t.pollset):
+            if _fds_ready(t.pollset) or (t.check is not None and _checked(t.check)):
                 _unwait(t, None, restart=True)
                 continue
             poll = now + int(IDLE_POLL * 1e9)

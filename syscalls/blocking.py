@@ -183,8 +183,116 @@ def _epoll(fn, timeout_is_ts: bool):
     return wrapped
 
 
+# ----- wait4 / waitid ------------------------------------------------------------------
+
+_L_WNOHANG, _L_WUNTRACED, _L_WCONTINUED = 1, 2, 8
+_L_WEXITED, _L_WSTOPPED_ID = 4, 2
+
+
+def _s32(x: int) -> int:
+    x &= 0xFFFFFFFF
+    return x - (1 << 32) if x & 0x80000000 else x
+
+
+def _child_probe(idtype: int, ident: int, wopts: int):
+    """A callable telling whether a wait for (host idtype, ident) would return now,
+    without reaping anything (waitid WNOWAIT|WNOHANG); always True where the host
+    cannot say (the restarted call then asks with WNOHANG itself)."""
+    opts = wopts | os.WNOHANG | getattr(os, "WNOWAIT", 0)
+    # The call itself just found nothing: no need to ask again within one poll period
+    # (and a probe that disagrees with the call cannot spin the scheduler).
+    not_before = time.monotonic_ns() + int(threads.IDLE_POLL * 1e9)
+
+    def probe() -> bool:
+        if time.monotonic_ns() < not_before:
+            return False
+        if not hasattr(os, "waitid") or not opts & getattr(os, "WNOWAIT", 0):
+            return True
+        try:
+            return os.waitid(idtype, ident, opts) is not None
+        except ChildProcessError:
+            return True              # the restarted call reports ECHILD
+        except OSError:
+            return True
+    return probe
+
+
+def _park_wait(orig_x0: int, idtype: int, ident: int, wopts: int):
+    """Park the calling thread until a child matching the wait can be reaped."""
+    pollset: dict[int, int] = {}
+    cleanup = None
+    if idtype == getattr(os, "P_PID", None) and hasattr(os, "pidfd_open"):
+        # Linux: a pidfd polls readable when that child exits: wake at once.
+        try:
+            pfd = proc.fds.reserve(os.pidfd_open(ident))
+        except OSError:
+            pfd = -1
+        if pfd >= 0:
+            pollset[pfd] = _IN
+
+            def cleanup(fd=pfd):
+                os.close(fd)
+    return threads.wait_fds(pollset, None, orig_x0, check=_child_probe(idtype, ident, wopts),
+                            cleanup=cleanup)
+
+
+def _host_wait_opts(exited: bool, stopped: bool, continued: bool) -> int:
+    return (os.WEXITED if exited else 0) | (os.WSTOPPED if stopped else 0) \
+        | (os.WCONTINUED if continued else 0)
+
+
+def _wait4(fn):
+    def wrapped(pid, wstatus, options, rusage):
+        if len(threads.threads) > 1 and not options & _L_WNOHANG:
+            # Ask without waiting; if no child is ready yet, let the other threads run.
+            r = fn(pid, wstatus, options | _L_WNOHANG, rusage)
+            if r != 0:
+                return r
+            p = _s32(pid)
+            if p < -1:
+                idtype, ident = os.P_PGID, -p
+            elif p == -1:
+                idtype, ident = os.P_ALL, 0
+            elif p == 0:
+                idtype, ident = os.P_PGID, os.getpgrp()
+            else:
+                idtype, ident = os.P_PID, p
+            return _park_wait(pid, idtype, ident,
+                              _host_wait_opts(True, bool(options & _L_WUNTRACED),
+                                              bool(options & _L_WCONTINUED)))
+        return fn(pid, wstatus, options, rusage)
+    wrapped._blocking_wrapper = True
+    return wrapped
+
+
+_P_IDTYPES = {0: "P_ALL", 1: "P_PID", 2: "P_PGID"}
+
+
+def _waitid(fn):
+    def wrapped(idtype, id_, infop, options, rusage):
+        name = _P_IDTYPES.get(_s32(idtype))
+        if len(threads.threads) > 1 and not options & _L_WNOHANG and infop and name \
+                and hasattr(os, name):
+            r = fn(idtype, id_, infop, options | _L_WNOHANG, rusage)
+            # With WNOHANG and no child ready Linux returns 0 with si_pid 0.
+            if r != 0 or proc.mem.u32(infop + 16) != 0:
+                return r
+            ident = _s32(id_)
+            if name == "P_PGID" and ident == 0:
+                ident = os.getpgrp()
+            return _park_wait(idtype, getattr(os, name), ident,
+                              _host_wait_opts(bool(options & _L_WEXITED),
+                                              bool(options & _L_WSTOPPED_ID),
+                                              bool(options & _L_WCONTINUED)))
+        return fn(idtype, id_, infop, options, rusage)
+    wrapped._blocking_wrapper = True
+    return wrapped
+
+
 # name -> wrapper factory
 _WRAP = {
+    "wait4": _wait4,
+    "waitid": _waitid,
     "read": lambda fn: _fd_call(fn, _IN, None),
     "readv": lambda fn: _fd_call(fn, _IN, None),
     "recvfrom": lambda fn: _fd_call(fn, _IN, 3),
