@@ -148,7 +148,10 @@ class Process:
                 if cpu.stop_reason == "exit":
                     return cpu.exit_status
                 pc = cpu.reg(REG_PC)
-            err = cpu.start(pc) if len(threads.threads) < 2 else threads.start(pc)
+            # (threads.sliced: a process single-threaded again keeps counted slices a
+            # while, since each switch of mode costs a retranslation)
+            err = cpu.start(pc) if len(threads.threads) < 2 and not threads.sliced() \
+                else threads.start(pc)
             reason = cpu.stop_reason
             if reason == "exit":
                 return cpu.exit_status

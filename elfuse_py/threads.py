@@ -47,6 +47,9 @@ NEVER = (1 << 64) - 1      # uc_emu_start's `until`: no address stops it
 SLICE_INSNS = int(os.environ.get("ELFUSE_SLICE_INSNS", "200000"))   # one time slice
 TID_BASE = 1 << 22          # Linux PID_MAX_LIMIT on 64-bit: no host pid reaches it
 IDLE_POLL = 0.01            # when every thread waits: how often signals/shared futexes are checked
+# After the last other thread exits, keep running in counted slices this long (ns) before
+# going back to unbounded runs: see `sliced`.
+KEEP_SLICING_NS = int(float(os.environ.get("ELFUSE_KEEP_SLICING", "0.25")) * 1e9)
 MASK64 = (1 << 64) - 1
 
 RUN, WAIT, DEAD = 0, 1, 2
@@ -96,12 +99,35 @@ _next_tid = 1
 _preempt = False
 _next_check = None                   # monotonic ns when a waiting thread needs a look (timeout)
 leader_status: int | None = None     # exit status of the main thread if it exited first
+_slice_until: int | None = None      # single again: counted slices until then (see `sliced`)
 on_multi: list = []                  # called when a second thread appears (syscalls/blocking.py)
 
 
 def multi() -> bool:
     """True when the process has more than one live thread."""
     return len(threads) > 1
+
+
+def sliced() -> bool:
+    """True while a process that is single-threaded again should still run in
+    counted slices (`start`) rather than unbounded uc_emu_start runs.
+
+    unicorn implements the instruction count with a code hook; adding or
+    removing it drops every translated block, so each switch between the two
+    modes costs a retranslation of the guest's hot code (~10-20 ms for
+    python3), while counted slices make CPU-bound code ~1.6x slower.  A
+    program that starts and joins threads one after another (a thread per
+    request, Thread().start(); join() in a loop) would pay two retranslations
+    per thread: staying sliced for KEEP_SLICING_NS after the last other thread
+    ends bounds both costs (the ski-rental rule).
+    """
+    global _slice_until
+    if _slice_until is None:
+        return False
+    if _time_ns() < _slice_until:
+        return True
+    _slice_until = None
+    return False
 
 
 def gettid() -> int:
@@ -173,7 +199,7 @@ def clone_thread(flags: int, newsp: int, ptid: int, tls: int, ctid: int,
 
 def exit_thread(status: int) -> None:
     """exit(2): end the calling thread only; the last thread's exit ends the process."""
-    global leader_status
+    global leader_status, _slice_until
     t = _ensure_main()
     ctid = proc.clear_child_tid
     if ctid:
@@ -189,6 +215,8 @@ def exit_thread(status: int) -> None:
     if not threads:
         proc.exit(leader_status if leader_status is not None else status)
         return
+    if len(threads) == 1:
+        _slice_until = _time_ns() + KEEP_SLICING_NS
     proc.cpu.stop("switch")
 
 
