@@ -109,6 +109,11 @@ def _host_sigsuspend(mask: int) -> None:
     _libc.sigsuspend(sset)
 
 
+def _run_python_handlers() -> None:
+    """A Python-level call: CPython runs pending signal handlers on entering it."""
+    os.getpid()
+
+
 @syscall("rt_sigsuspend", "ptr, size")
 def sys_rt_sigsuspend(set_, size):
     if size != 8:
@@ -119,11 +124,19 @@ def sys_rt_sigsuspend(set_, size):
     try:
         st.mask = m
         if not (st.pending & ~m):
-            signals.set_mask(m)       # a host signal pending until now may arrive right here
-            _host_sigsuspend(m)
-            # The Python-level handler runs at the next bytecode and raises
-            # InterruptedError, which ends this function.
-            os.getpid()
+            # Block every host signal, then let Python run the handlers of any
+            # that already arrived (they queue into st.pending): a signal taken
+            # between a check and the host sigsuspend would otherwise be
+            # consumed and the wait would never end (ash's `wait` hung when
+            # its child exited just before).  The host sigsuspend then swaps
+            # in the guest's mask atomically, as Linux does.
+            hs.pthread_sigmask(hs.SIG_BLOCK, hs.valid_signals())
+            _run_python_handlers()
+            if not (st.pending & ~m):
+                _host_sigsuspend(m)
+                # The Python-level handler runs at the next bytecode and raises
+                # InterruptedError, which ends this function.
+                _run_python_handlers()
     except InterruptedError:
         pass
     st.interrupted = False
