@@ -37,6 +37,7 @@ class Process:
         self.mem: GuestMemory | None = None
         self.fds: FdTable | None = None
         self.exe = ""                 # host path of the running guest program
+        self.execfn = b""             # the path execve was given for it
         self.argv: list[bytes] = []
         self.envp: list[bytes] = []
         self.auxv = b""
@@ -92,6 +93,9 @@ class Process:
         sp, self.auxv = st.build_stack(mem, argv, envp, auxv,
                                        execfn if execfn is not None else os.fsencode(path))
         self.exe = image.path
+        # The name execve was given (/proc/self/exe, a script): Linux takes the
+        # task name (comm) from it, not from the file it resolved to.
+        self.execfn = execfn if execfn is not None else os.fsencode(path)
         self.argv, self.envp = argv, envp
         cpu.set_reg(REG_SP, sp)
         cpu.set_reg(REG_TPIDR_EL0, 0)

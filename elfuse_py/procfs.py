@@ -7,7 +7,7 @@ must instead see *its* program, mappings, argv and CPU.  This module owns:
   /proc/self/fd/N (the host's link, with the sysroot prefix taken off),
   /proc/self/cwd, /proc/self/root;
 - synthesised read-only files: /proc/self/maps (from proc.mem.regions, in
-  Linux's format), cmdline, environ, auxv, stat, comm, and /proc/cpuinfo for an
+  Linux's format), cmdline, environ, auxv, stat, status, comm, and /proc/cpuinfo for an
   AArch64 CPU (features from proc.hwcap).  Each open gets a fresh snapshot in
   an anonymous file (memfd on Linux, an unlinked temp file elsewhere), so
   reads, seeks and fstat behave like a regular file;
@@ -167,7 +167,61 @@ def cpuinfo_text() -> bytes:
 
 
 def comm() -> bytes:
-    return os.path.basename(os.fsencode(_proc().exe))[:15]
+    """The task name: PR_SET_NAME's if the guest set one, else the program's basename."""
+    try:
+        from syscalls.info import _comm
+        return _comm()
+    except ImportError:
+        return os.path.basename(os.fsencode(_proc().exe))[:15]
+
+
+def _sig_masks() -> dict[str, int]:
+    from . import signals
+    st = signals.st
+    ign = cgt = 0
+    for sig in range(1, signals.NSIG + 1):
+        h = st.actions[sig][0]
+        if h == signals.SIG_IGN:
+            ign |= signals.bit(sig)
+        elif h != signals.SIG_DFL:
+            cgt |= signals.bit(sig)
+    try:
+        import signal as hs
+        host_pending = signals.linux_mask(hs.sigpending())
+    except (AttributeError, OSError):
+        host_pending = 0
+    return {"SigPnd": 0, "ShdPnd": st.pending | host_pending, "SigBlk": st.mask,
+            "SigIgn": ign, "SigCgt": cgt}
+
+
+def status_text() -> bytes:
+    """/proc/self/status: the host's, with the fields that describe the guest rewritten.
+
+    Name (the task name), Umask, Threads and the signal masks are the guest's
+    (the host's describe the Python process: its name, its watcher thread and
+    its handlers); VmSize is the guest's mappings.  Without a host /proc the
+    guest gets the identity and signal lines only.
+    """
+    proc = _proc()
+    pid = os.getpid()
+    ours = {"Name": comm().decode(errors="replace"), "Umask": f"{proc.umask:04o}",
+            "Threads": "1",
+            "VmSize": f"{sum(r.end - r.start for r in proc.mem.regions) // 1024:8d} kB"}
+    ours.update({k: f"{v:016x}" for k, v in _sig_masks().items()})
+    try:
+        with open("/proc/self/status", "rb") as f:
+            host = f.read().decode(errors="replace").splitlines()
+    except OSError:
+        uid, gid = os.getuid(), os.getgid()
+        host = [f"Name:\t", "Umask:\t", "State:\tR (running)", f"Tgid:\t{pid}", f"Pid:\t{pid}",
+                f"PPid:\t{os.getppid()}", f"Uid:\t{uid}\t{uid}\t{uid}\t{uid}",
+                f"Gid:\t{gid}\t{gid}\t{gid}\t{gid}", "Threads:\t"] + \
+               [f"{k}:\t" for k in ("SigPnd", "ShdPnd", "SigBlk", "SigIgn", "SigCgt")]
+    out = []
+    for line in host:
+        key = line.split(":", 1)[0]
+        out.append(f"{key}:\t{ours[key]}" if key in ours else line)
+    return ("\n".join(out) + "\n").encode()
 
 
 def stat_text() -> bytes:
@@ -197,6 +251,7 @@ def _files() -> dict:
         b"self/auxv": lambda: proc.auxv,
         b"self/stat": stat_text,
         b"self/comm": lambda: comm() + b"\n",
+        b"self/status": status_text,
         b"cpuinfo": cpuinfo_text,
     }
 

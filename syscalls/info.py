@@ -538,7 +538,10 @@ TASK_COMM_LEN = 16
 def _comm() -> bytes:
     if STATE.comm is None or STATE.comm_exe != proc.exe:
         # After execve the name is the new program's basename again.
-        STATE.comm = os.path.basename(os.fsencode(proc.exe))[:TASK_COMM_LEN - 1]
+        # Linux: the basename of the path execve was given (exec of
+        # /proc/self/exe is "exe", which busybox checks for).
+        name = getattr(proc, "execfn", b"") or os.fsencode(proc.exe)
+        STATE.comm = os.path.basename(name)[:TASK_COMM_LEN - 1]
         STATE.comm_exe = proc.exe
     return STATE.comm
 
