@@ -117,7 +117,7 @@ def execve(dirfd: int, path_addr: int, argv_addr: int, envp_addr: int, flags: in
         "exe": elf, "argv": new_argv, "envp": envp, "execfn": filename,
         "fds": fds, "fdlimit": proc.fds.limit, "signals": signals.exec_state(),
         "strace": proc.strace, "sysroot": paths.sysroot, "nested": proc.nested,
-        "umask": proc.umask,
+        "umask": proc.umask, "nofile": _guest_nofile(),
     }
     data = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
     sfd = _state_fd(data, proc.fds.limit)
@@ -137,6 +137,12 @@ def execve(dirfd: int, path_addr: int, argv_addr: int, envp_addr: int, flags: in
         os.close(sfd)
         raise e
     return _errno("ENOEXEC")  # not reached
+
+
+def _guest_nofile():
+    """The RLIMIT_NOFILE the guest set (kept by the emulator, not the host), or None."""
+    info = sys.modules.get("syscalls.info")
+    return getattr(getattr(info, "STATE", None), "nofile", None)
 
 
 def _state_fd(data: bytes, low: int) -> int:
@@ -186,5 +192,9 @@ def main() -> None:
         log.emit(f"elfuse-py: {e}\n")
         os._exit(126)
     proc.fds.state.update(state["fds"])
+    if state.get("nofile") is not None:
+        # A limit the guest lowered survives exec, as setrlimit's does on Linux.
+        from syscalls import info
+        info.STATE.nofile = state["nofile"]
     status = proc.run(state["signals"])
     os._exit(status)

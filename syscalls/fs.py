@@ -477,7 +477,22 @@ def _list_dir(fd: int) -> list[tuple[bytes, int, int]]:
         # The host's /proc/self/fd also lists the emulator's reserved fds and
         # scandir's own dup: the guest sees only its fds that are open now.
         out = out[:2] + [x for x in out[2:] if x[0].isdigit() and _guest_fd_open(int(x[0]))]
+    elif _is_other_fd_dir(fd):
+        # Another process's /proc/PID/fd: when it is an emulated guest too
+        # (a fork child, the parent shell) its emulator's fds sit in the same
+        # reserved range as ours, which no guest can name.
+        limit = proc.fds.limit
+        out = out[:2] + [x for x in out[2:] if not x[0].isdigit() or int(x[0]) < limit]
     return out
+
+
+def _is_other_fd_dir(fd: int) -> bool:
+    try:
+        where = os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return False
+    parts = where.split("/")
+    return len(parts) == 4 and parts[1] == "proc" and parts[2].isdigit() and parts[3] == "fd"
 
 
 def _is_own_fd_dir(st: os.stat_result) -> bool:
