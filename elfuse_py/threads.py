@@ -62,7 +62,7 @@ class Thread:
     __slots__ = ("tid", "ctx", "state", "result", "key", "bitset", "deadline", "timeout_result",
                  "shared_val", "block_pc", "mask", "altstack", "saved_mask", "clear_child_tid",
                  "sigpending", "exit_status", "pollset", "restart_x0", "on_timeout", "check",
-                 "cleanup")
+                 "cleanup", "on_ready", "on_eintr")
 
     def __init__(self, tid: int) -> None:
         self.tid = tid
@@ -86,6 +86,8 @@ class Thread:
         self.on_timeout = None        # fd wait: callable giving the result at the deadline
         self.check = None             # fd wait: callable, True when the syscall may restart
         self.cleanup = None           # fd wait: callable run once when the wait ends
+        self.on_ready = None          # fd wait: continue the call (None: keep waiting)
+        self.on_eintr = None          # fd wait: the result when a signal interrupts it
 
 
 # ----- state ------------------------------------------------------------------------
@@ -292,6 +294,8 @@ def _unwait(t: Thread, result: int | None, restart: bool = False) -> None:
     t.pollset = None
     t.on_timeout = None
     t.check = None
+    t.on_ready = None
+    t.on_eintr = None
     if t.cleanup is not None:
         cleanup, t.cleanup = t.cleanup, None
         try:
@@ -331,19 +335,25 @@ def sleep_until(deadline_mono: int) -> int | None:
 
 
 def wait_fds(pollset: dict[int, int], deadline: int | None, orig_x0: int,
-             on_timeout=None, check=None, cleanup=None) -> int | None:
+             on_timeout=None, check=None, cleanup=None, on_ready=None,
+             on_eintr=None) -> int | None:
     """A host call that would block, with several threads: park until one of the
     host fds in `pollset` (fd -> host poll events) is ready, or `check()` (asked
     every IDLE_POLL) says so, then restart the syscall (its first argument was
-    `orig_x0`).  At the CLOCK_MONOTONIC `deadline` the result is `on_timeout()`
-    (or 0).  `cleanup()` runs once when the wait ends, however it ends.
-    Returns -EINTR if a signal is deliverable now, else None (the thread is parked)."""
+    `orig_x0`) - or, with `on_ready`, call it instead: it continues the call
+    (a write's next part) and gives the result, or None to wait again.
+    At the CLOCK_MONOTONIC `deadline` the result is `on_timeout()` (or 0); a
+    signal makes it `on_eintr()` (or -EINTR).  `cleanup()` runs once when the
+    wait ends, however it ends.  Returns -EINTR (or `on_eintr()`) if a signal is
+    deliverable now, else None (the thread is parked)."""
     r = _block(None, 0, deadline, 0)
     if r is not None:
         if cleanup is not None:
             cleanup()
-        return r
+        return r if on_eintr is None else _result(on_eintr)
     t = current
+    t.on_ready = on_ready
+    t.on_eintr = on_eintr
     t.pollset = pollset
     t.restart_x0 = orig_x0
     t.on_timeout = on_timeout
@@ -361,6 +371,17 @@ def _fds_ready(pollset: dict[int, int], timeout_ms: int = 0) -> bool:
         return bool(p.poll(timeout_ms))
     except OSError:                 # EINTR and the like: have a look again later
         return False
+
+
+def _result(fn) -> int | None:
+    """A wait callback's syscall result: a host error becomes its Linux errno,
+    guest memory gone -EFAULT (Linux's answer)."""
+    try:
+        return fn()
+    except OSError as e:
+        return -lerrno.to_linux(e.errno)
+    except Exception:  # noqa: BLE001 - never unwind into the scheduler
+        return -lerrno.EFAULT
 
 
 def _checked(check) -> bool:
@@ -433,12 +454,17 @@ def _poll_waiters() -> int | None:
     for t in _waiting():
         mask = st.mask if t is current else t.mask
         if (st.pending & ~mask) or any(not (mask & bit(s)) for s in t.sigpending):
-            _unwait(t, -lerrno.EINTR)
+            _unwait(t, -lerrno.EINTR if t.on_eintr is None else _result(t.on_eintr))
             continue
         if t.pollset is not None:
             if _fds_ready(t.pollset) or (t.check is not None and _checked(t.check)):
-                _unwait(t, None, restart=True)
-                continue
+                if t.on_ready is None:
+                    _unwait(t, None, restart=True)
+                    continue
+                res = _result(t.on_ready)
+                if res is not None:
+                    _unwait(t, res)
+                    continue
             poll = now + int(IDLE_POLL * 1e9)
             if nearest is None or poll < nearest:
                 nearest = poll
@@ -446,10 +472,7 @@ def _poll_waiters() -> int | None:
             if t.deadline <= now:
                 res = t.timeout_result
                 if t.on_timeout is not None:
-                    try:
-                        res = t.on_timeout()
-                    except Exception:  # noqa: BLE001 - guest memory gone: Linux's EFAULT
-                        res = -lerrno.EFAULT
+                    res = _result(t.on_timeout)
                 _unwait(t, res)
                 continue
             if nearest is None or t.deadline < nearest:

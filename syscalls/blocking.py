@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import os
 import select
+import socket
 import struct
+import sys
 import time
 
-from elfuse_py import threads
+from elfuse_py import lerrno, threads
 from elfuse_py.process import proc
 
 from . import table
@@ -60,16 +62,188 @@ def _would_block(fd: int, ev: int) -> bool:
         return False
 
 
+# SO_RCVTIMEO / SO_SNDTIMEO: the host's struct timeval (two longs on Linux; on
+# macOS a long and an int, padded to 16 bytes).
+_TIMEVAL = struct.Struct("<qq" if sys.platform.startswith("linux") else "<qi4x")
+_SO_TIMEO = {_IN: getattr(socket, "SO_RCVTIMEO", None), _OUT: getattr(socket, "SO_SNDTIMEO", None)}
+
+
+def _sock_deadline(fd: int, ev: int) -> int | None:
+    """The CLOCK_MONOTONIC deadline a socket's SO_RCVTIMEO/SO_SNDTIMEO puts on a call
+    that starts waiting now (None: no timeout, or not a socket)."""
+    opt = _SO_TIMEO.get(ev)
+    if opt is None:
+        return None
+    from .net.host import ffi as sffi, libc as slibc
+    buf = sffi.new("char[16]")
+    ln = sffi.new("socklen_t *", 16)
+    if slibc.getsockopt(fd, socket.SOL_SOCKET, opt, buf, ln) < 0 or ln[0] < _TIMEVAL.size:
+        return None
+    sec, usec = _TIMEVAL.unpack(sffi.buffer(buf, _TIMEVAL.size))
+    if sec <= 0 and usec <= 0:
+        return None
+    return time.monotonic_ns() + sec * 1_000_000_000 + usec * 1000
+
+
+def _eagain() -> int:
+    return -lerrno.EAGAIN
+
+
+def _park(fd: int, ev: int, orig_x0: int) -> int | None:
+    """Park on `fd` until `ev`; the syscall restarts then (EAGAIN at the socket's timeout)."""
+    deadline = _sock_deadline(fd, ev)
+    return threads.wait_fds({fd: ev}, deadline, orig_x0, _eagain if deadline else None)
+
+
 def _fd_call(fn, ev: int, flags_arg: int | None):
     """Wrap a handler whose first argument is the fd (read, recvmsg, accept...)."""
     def wrapped(*a):
         if len(threads.threads) > 1:
             fd = a[0] & 0xFFFFFFFF
             if (flags_arg is None or not a[flags_arg] & _L_MSG_DONTWAIT) and _would_block(fd, ev):
-                return threads.wait_fds({fd: ev}, None, a[0])
+                return _park(fd, ev, a[0])
         return fn(*a)
     wrapped._blocking_wrapper = True
     return wrapped
+
+
+# ----- writes ---------------------------------------------------------------------------
+# A blocking write of more than the free buffer space would block the host in
+# the middle of the copy, after the readiness check said "writable".  With other
+# threads the call is made non-blocking: what fits goes now, and the rest is
+# written as the fd becomes writable again, the thread parked meanwhile; the
+# result is the total, as a blocking write returns.  (On a socket MSG_DONTWAIT
+# does it per call; for write/writev O_NONBLOCK is set around the call, which
+# other processes sharing the open file could observe for that instant.)
+
+_IOV = struct.Struct("<QQ")
+_MSGHDR_IOV = struct.Struct("<16xQQ")      # struct msghdr: msg_iov, msg_iovlen at 16
+_L_MSG_NOSIGNAL = 0x4000
+
+
+def _errno_result(fn, *a) -> int:
+    try:
+        return fn(*a)
+    except OSError as e:
+        if e.errno is None:
+            raise
+        return -lerrno.to_linux(e.errno)
+
+
+def _nonblocking(fn, a, fd: int, flags_arg: int | None) -> int:
+    if flags_arg is not None:
+        b = list(a)
+        b[flags_arg] |= _L_MSG_DONTWAIT
+        return _errno_result(fn, *b)
+    os.set_blocking(fd, False)
+    try:
+        return _errno_result(fn, *a)
+    finally:
+        try:
+            os.set_blocking(fd, True)
+        except OSError:
+            pass
+
+
+def _iov_bytes(iov: int, n: int) -> list[tuple[int, int]]:
+    if not 0 < n <= 1024:
+        return []
+    raw = proc.mem.read(iov, _IOV.size * n)
+    return [_IOV.unpack_from(raw, i * _IOV.size) for i in range(n)]
+
+
+def _write_parts(kind: str, a) -> list[tuple[int, int]]:
+    """The (guest address, length) pieces a write-like call sends, in order."""
+    if kind == "write" or kind == "sendto":
+        return [(a[1], a[2])]
+    if kind == "writev":
+        return _iov_bytes(a[1], a[2] & 0xFFFFFFFF)
+    iov, n = proc.mem.unpack(_MSGHDR_IOV, a[1])        # sendmsg
+    return _iov_bytes(iov, n)
+
+
+def _rest(parts: list[tuple[int, int]], done: int) -> bytes:
+    out = []
+    for addr, n in parts:
+        if done >= n:
+            done -= n
+            continue
+        out.append(proc.mem.read(addr + done, n - done))
+        done = 0
+    return b"".join(out)
+
+
+_PIPE_BUF = 4096     # a write this small fits once poll says POLLOUT (a free pipe slot,
+                    # a quarter of the socket's send buffer)
+
+
+def _write_call(fn, kind: str, flags_arg: int | None):
+    """Wrap write/writev/sendto/sendmsg (see above)."""
+    one_buffer = kind in ("write", "sendto")
+
+    def wrapped(*a):
+        if len(threads.threads) > 1:
+            fd = a[0] & 0xFFFFFFFF
+            if (flags_arg is None or not a[flags_arg] & _L_MSG_DONTWAIT) and proc.fds.valid(fd):
+                small = one_buffer and a[2] <= _PIPE_BUF
+                if small and _ready(fd, _OUT):
+                    return fn(*a)    # the common case: nothing more to ask the host
+                st = proc.fds.state.get(fd)
+                try:
+                    blocking = os.get_blocking(fd)
+                except OSError:
+                    blocking = False
+                if blocking:
+                    if small or (st is not None and st.intercepts_io):
+                        if not _ready(fd, _OUT):
+                            return _park(fd, _OUT, a[0])
+                    else:
+                        return _write_nowait(fn, kind, flags_arg, a, fd)
+        return fn(*a)
+    wrapped._blocking_wrapper = True
+    return wrapped
+
+
+def _write_nowait(fn, kind: str, flags_arg: int | None, a, fd: int) -> int | None:
+    if not _ready(fd, _OUT):
+        return _park(fd, _OUT, a[0])
+    r = _nonblocking(fn, a, fd, flags_arg)
+    if r == -lerrno.EAGAIN:          # a datagram bigger than the room left: wait for more
+        return _park(fd, _OUT, a[0])
+    if r <= 0:
+        return r
+    try:
+        parts = _write_parts(kind, a)
+    except Exception:  # noqa: BLE001 - the handler read them: cannot fail now
+        return r
+    total = sum(n for _, n in parts)
+    if r >= total:
+        return r
+    # Part of a stream write went: the rest follows as the fd drains.
+    rest = _rest(parts, r)
+    done = [r, 0]                    # bytes written in all, offset into rest
+
+    def more() -> int | None:
+        os.set_blocking(fd, False)
+        try:
+            while done[1] < len(rest):
+                n = os.write(fd, rest[done[1]:])
+                done[0] += n
+                done[1] += n
+        except BlockingIOError:
+            return None
+        except OSError:
+            return done[0]           # EPIPE etc. after a partial write: its count
+        finally:
+            try:
+                os.set_blocking(fd, True)
+            except OSError:
+                pass
+        return done[0]
+
+    deadline = _sock_deadline(fd, _OUT)
+    return threads.wait_fds({fd: _OUT}, deadline, a[0], on_timeout=lambda: done[0],
+                            on_ready=more, on_eintr=lambda: done[0])
 
 
 def _deadline_ts(tsp: int) -> int | None | bool:
@@ -183,6 +357,171 @@ def _epoll(fn, timeout_is_ts: bool):
     return wrapped
 
 
+# ----- recvmmsg / sendmmsg ---------------------------------------------------------------
+# Blocking recvmmsg waits for each of its vlen datagrams (until MSG_WAITFORONE's
+# first one, or its timeout, checked after each datagram); sendmmsg waits for
+# room for each.  With other threads every step is MSG_DONTWAIT and the thread
+# parks between them; the result is the count of messages moved.
+
+_MMSGHDR = 64                        # struct mmsghdr: msghdr (56) + msg_len, padded
+_L_MSG_WAITFORONE = 0x10000
+
+
+def _recvmmsg(fn, ev: int = select.POLLIN):
+    def wrapped(fd, vec, vlen, flags, *rest):
+        if len(threads.threads) > 1 and not flags & _L_MSG_DONTWAIT:
+            hfd = fd & 0xFFFFFFFF
+            n = vlen & 0xFFFFFFFF
+            try:
+                blocking = proc.fds.valid(hfd) and os.get_blocking(hfd) \
+                    and proc.fds.state.get(hfd) is None
+            except OSError:
+                blocking = False
+            if blocking and 0 < n <= 1024:
+                deadline = None
+                if ev == _IN and rest and rest[0]:
+                    deadline = _deadline_ts(rest[0])
+                    if deadline is False:      # zero or invalid: the handler decides
+                        return fn(fd, vec, vlen, flags, *rest)
+                if not _ready(hfd, ev):
+                    return _park(hfd, ev, fd)
+                args = (0,) if rest else ()
+                r = _errno_result(fn, fd, vec, n, flags | _L_MSG_DONTWAIT, *args)
+                if r == -lerrno.EAGAIN:
+                    return _park(hfd, ev, fd)
+                if r <= 0 or r >= n or (ev == _IN and flags & _L_MSG_WAITFORONE):
+                    return r
+                done = [r]
+
+                def more() -> int | None:
+                    if deadline is not None and time.monotonic_ns() >= deadline:
+                        return done[0]
+                    k = _errno_result(fn, fd, vec + done[0] * _MMSGHDR, n - done[0],
+                                      flags | _L_MSG_DONTWAIT, *args)
+                    if k == -lerrno.EAGAIN:
+                        return None
+                    if k <= 0:
+                        return done[0]
+                    done[0] += k
+                    return done[0] if done[0] >= n else None
+
+                return threads.wait_fds({hfd: ev}, deadline, fd, on_timeout=lambda: done[0],
+                                        on_ready=more, on_eintr=lambda: done[0])
+        return fn(fd, vec, vlen, flags, *rest)
+    wrapped._blocking_wrapper = True
+    return wrapped
+
+
+def _sendmmsg(fn):
+    """sendmmsg: message by message with MSG_DONTWAIT; a stream message that only
+    partly fits is finished (as a blocking sendmsg would) before the next."""
+    def wrapped(fd, vec, vlen, flags):
+        hfd = fd & 0xFFFFFFFF
+        n = vlen & 0xFFFFFFFF
+        if len(threads.threads) > 1 and not flags & _L_MSG_DONTWAIT and 0 < n <= 1024:
+            try:
+                blocking = proc.fds.valid(hfd) and os.get_blocking(hfd) \
+                    and proc.fds.state.get(hfd) is None
+            except OSError:
+                blocking = False
+            if blocking:
+                if not _ready(hfd, _OUT):
+                    return _park(hfd, _OUT, fd)
+                st = {"i": 0, "rest": b"", "off": 0}
+
+                def step() -> int | None:
+                    while st["i"] < n:
+                        hdr = vec + st["i"] * _MMSGHDR
+                        if not st["rest"]:
+                            k = _errno_result(fn, fd, hdr, 1, flags | _L_MSG_DONTWAIT)
+                            if k == -lerrno.EAGAIN:
+                                return None
+                            if k <= 0:
+                                return st["i"] if st["i"] else k
+                            parts = _iov_bytes(*proc.mem.unpack(_MSGHDR_IOV, hdr))
+                            sent = proc.mem.u32(hdr + 56)
+                            total = sum(ln for _, ln in parts)
+                            if sent >= total:
+                                st["i"] += 1
+                                continue
+                            st["rest"], st["off"] = _rest(parts, sent), 0
+                        os.set_blocking(hfd, False)
+                        try:
+                            while st["off"] < len(st["rest"]):
+                                st["off"] += os.write(hfd, st["rest"][st["off"]:])
+                        except BlockingIOError:
+                            return None
+                        except OSError:
+                            return st["i"] + 1      # the partly sent one counts
+                        finally:
+                            try:
+                                os.set_blocking(hfd, True)
+                            except OSError:
+                                pass
+                        proc.mem.put_u32(hdr + 56, proc.mem.u32(hdr + 56) + len(st["rest"]))
+                        st["rest"], st["off"] = b"", 0
+                        st["i"] += 1
+                    return n
+
+                r = step()
+                if r is not None:
+                    return r
+
+                def partial() -> int:
+                    return st["i"] + (1 if st["rest"] else 0) or -lerrno.EAGAIN
+
+                deadline = _sock_deadline(hfd, _OUT)
+                return threads.wait_fds({hfd: _OUT}, deadline, fd, on_timeout=partial,
+                                        on_ready=step, on_eintr=lambda: partial()
+                                        if st["i"] or st["rest"] else -lerrno.EINTR)
+        return fn(fd, vec, vlen, flags)
+    wrapped._blocking_wrapper = True
+    return wrapped
+
+
+# ----- connect ----------------------------------------------------------------------------
+# A blocking connect waits for the handshake (TCP) or for room in the listener's
+# backlog (AF_UNIX).  With other threads it is made non-blocking: EINPROGRESS
+# parks until the socket is writable and then reports SO_ERROR; EAGAIN (a full
+# AF_UNIX backlog, which poll cannot announce) retries every IDLE_POLL.
+
+def _later():
+    """A `check` for wait_fds that says yes once one poll period has passed."""
+    not_before = time.monotonic_ns() + int(threads.IDLE_POLL * 1e9)
+    return lambda: time.monotonic_ns() >= not_before
+
+
+def _connect(fn):
+    def wrapped(fd, addr, addrlen):
+        if len(threads.threads) > 1:
+            hfd = fd & 0xFFFFFFFF
+            try:
+                blocking = proc.fds.valid(hfd) and os.get_blocking(hfd)
+            except OSError:
+                blocking = False
+            if blocking:
+                r = _nonblocking(fn, (fd, addr, addrlen), hfd, None)
+                if r == -lerrno.EAGAIN:
+                    deadline = _sock_deadline(hfd, _OUT)
+                    return threads.wait_fds({}, deadline, fd, _eagain if deadline else None,
+                                            check=_later())
+                if r == -lerrno.EINPROGRESS:
+                    def done() -> int:
+                        from .net.host import ffi as sffi, libc as slibc
+                        buf = sffi.new("int *")
+                        ln = sffi.new("socklen_t *", 4)
+                        if slibc.getsockopt(hfd, socket.SOL_SOCKET, socket.SO_ERROR, buf, ln) < 0:
+                            return -lerrno.to_linux(sffi.errno)
+                        return -lerrno.to_linux(buf[0]) if buf[0] else 0
+                    deadline = _sock_deadline(hfd, _OUT)
+                    return threads.wait_fds({hfd: _OUT}, deadline, fd,
+                                            on_timeout=lambda: -lerrno.EINPROGRESS, on_ready=done)
+                return r
+        return fn(fd, addr, addrlen)
+    wrapped._blocking_wrapper = True
+    return wrapped
+
+
 # ----- wait4 / waitid ------------------------------------------------------------------
 
 _L_WNOHANG, _L_WUNTRACED, _L_WCONTINUED = 1, 2, 8
@@ -291,6 +630,9 @@ def _waitid(fn):
 
 # name -> wrapper factory
 _WRAP = {
+    "connect": _connect,
+    "recvmmsg": _recvmmsg,
+    "sendmmsg": _sendmmsg,
     "wait4": _wait4,
     "waitid": _waitid,
     "read": lambda fn: _fd_call(fn, _IN, None),
@@ -299,10 +641,10 @@ _WRAP = {
     "recvmsg": lambda fn: _fd_call(fn, _IN, 2),
     "accept": lambda fn: _fd_call(fn, _IN, None),
     "accept4": lambda fn: _fd_call(fn, _IN, None),
-    "write": lambda fn: _fd_call(fn, _OUT, None),
-    "writev": lambda fn: _fd_call(fn, _OUT, None),
-    "sendto": lambda fn: _fd_call(fn, _OUT, 3),
-    "sendmsg": lambda fn: _fd_call(fn, _OUT, 2),
+    "write": lambda fn: _write_call(fn, "write", None),
+    "writev": lambda fn: _write_call(fn, "writev", None),
+    "sendto": lambda fn: _write_call(fn, "sendto", 3),
+    "sendmsg": lambda fn: _write_call(fn, "sendmsg", 2),
     "ppoll": _ppoll,
     "pselect6": _pselect6,
     "epoll_pwait": lambda fn: _epoll(fn, False),
