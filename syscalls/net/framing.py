@@ -21,6 +21,8 @@ ffi, libc = host.ffi, host.libc
 _MSG_WAITALL = __import__("socket").MSG_WAITALL
 _MSG_PEEK = __import__("socket").MSG_PEEK
 _MSG_DONTWAIT = __import__("socket").MSG_DONTWAIT
+_SOL_SOCKET = __import__("socket").SOL_SOCKET
+_SO_SNDBUF = __import__("socket").SO_SNDBUF
 
 
 def _iov_array(views: list):
@@ -35,9 +37,24 @@ def _iov_array(views: list):
     return iov, keep
 
 
+# Linux's default wmem (net.core.wmem_default): a SEQPACKET message is EMSGSIZE
+# past sk_sndbuf - 32.  The host stream's buffer may be smaller (macOS: 8 KiB),
+# which must not shrink the largest message a guest may send.
+_LINUX_WMEM_DEFAULT = 212992
+
+
+def _max_message(fd: int) -> int:
+    buf = ffi.new("int *")
+    ln = ffi.new("socklen_t *", 4)
+    sndbuf = buf[0] if libc.getsockopt(fd, _SOL_SOCKET, _SO_SNDBUF, buf, ln) == 0 else 0
+    return max(sndbuf, _LINUX_WMEM_DEFAULT) - 32
+
+
 def send_frame(fd: int, views: list, control: bytes, hflags: int) -> int:
     """Send one framed message; returns the payload length or -errno (host)."""
     total = sum(len(v) for v in views)
+    if total > _LINUX_WMEM_DEFAULT - 32 and total > _max_message(fd):
+        return -errno.EMSGSIZE
     hdr = bytearray(_HDR.pack(FRAME_MAGIC, total))
     parts = [memoryview(hdr)] + list(views)
     sent_any = False
@@ -112,7 +129,9 @@ def recv_frame(fd: int, views: list, hflags: int, control_size: int = 0
             continue
         break
     if n < 0:
-        return -ffi.errno, 0, b"", 0
+        e = ffi.errno
+        # An unconnected host stream says EINVAL; Linux's SEQPACKET says ENOTCONN.
+        return -(errno.ENOTCONN if e == errno.EINVAL else e), 0, b"", 0
     if n == 0:
         return 0, -1, b"", 0
     control = ffi.buffer(cbuf, msg.msg_controllen)[:] if cbuf is not None else b""

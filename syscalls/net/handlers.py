@@ -239,15 +239,30 @@ def _bind_or_connect(op: str, fd: int, addr: int, addrlen: int) -> int:
             if not abstract and os.path.lexists(path):
                 return -lerrno.EADDRINUSE
             return -lerrno.EINVAL
+        registry = policies.needs_registry()
+        if registry and op == "connect":
+            bad = policies.connect_type_error(raw, st)
+            if bad:
+                return -bad
+        if op == "connect" and isinstance(st, SockState) and st.passcred:
+            _passcred_autobind(fd, st, caps)
         name = policies.unix_op(op, fd, raw, st, _host_type(fd))
         if name is not None:
             st = _state_for(fd, family)
             if op == "bind":
                 st.name = name
+                if registry and st.framed:
+                    policies.register_bound(raw, st)
             else:
                 st.peer = name
             return 0
         hraw = unix_host_sockaddr(raw)
+        if op == "bind" and registry and isinstance(st, SockState) and st.framed:
+            r = libc.bind(fd, hraw, len(hraw))
+            if r < 0:
+                return _err()
+            policies.register_bound(raw, st)
+            return 0
     else:
         hraw = SA.guest_to_host(raw)
     fn = libc.bind if op == "bind" else libc.connect
@@ -287,6 +302,19 @@ def _autobind(fd: int, st, caps) -> int:
     policies.bind_abstract(fd, name, htype)
     _state_for(fd, C.AF_UNIX).name = SA.guest_unix(True, name)
     return 0
+
+
+def _passcred_autobind(fd: int, st: SockState, caps) -> None:
+    """Linux autobinds an unbound SO_PASSCRED socket on connect and send
+    (unix_dgram_sendmsg, unix_stream_connect); emulated SO_PASSCRED must too."""
+    if caps.passcred or st.name is not None:
+        return
+    try:
+        if len(SA.host_to_guest(_host_name(libc.getsockname, fd))) > 2:
+            return                       # bound to a host path already
+    except OSError:
+        return
+    _autobind(fd, st, caps)
 
 
 @syscall("bind", "fd, ptr, int")
@@ -547,6 +575,8 @@ def _sendmsg_views(fd: int, views: list, name_addr: int, namelen: int, control: 
                 hname = unix_host_sockaddr(raw)
         elif raw:
             hname = SA.guest_to_host(raw)
+    if isinstance(st, SockState) and st.passcred and family == C.AF_UNIX:
+        _passcred_autobind(fd, st, hostcaps.caps())
     hcontrol = b""
     if control:
         if family is None:

@@ -99,7 +99,7 @@ def peer_credentials(fd: int) -> tuple[int, int, int] | None:
     ln = ffi.new("socklen_t *", 12)
     if libc.getsockopt(fd, _s.SOL_SOCKET, so_peercred, buf, ln) < 0:
         return None
-    return (buf[0], buf[1], buf[2])
+    return (buf[0], buf[1] & 0xFFFFFFFF, buf[2] & 0xFFFFFFFF)   # uid/gid -1: unknown
 
 
 # ----- binding/connecting under a directory fd (long paths) ---------------------------------

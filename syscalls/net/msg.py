@@ -116,6 +116,16 @@ def check_creds(pid: int, uid: int, gid: int) -> None:
     gids = set(os.getresgid()) if hasattr(os, "getresgid") else {os.getgid(), os.getegid()}
     if (uid not in uids or gid not in gids) and not root:
         raise LinuxError(lerrno.EPERM)
+    if pid != os.getpid():
+        # __scm_send looks the pid up (find_get_pid): a pid nobody has is ESRCH.
+        try:
+            os.kill(pid, 0) if pid > 0 else None
+        except ProcessLookupError:
+            raise LinuxError(lerrno.ESRCH) from None
+        except OSError:
+            pass
+        if pid <= 0:
+            raise LinuxError(lerrno.ESRCH)
 
 
 def host_control(fds: list[int], creds: tuple | None) -> bytes:

@@ -212,3 +212,54 @@ def lookup(fd: int) -> SockState | None:
 
 def needs_registry() -> bool:
     return not hostcaps.caps().seqpacket
+
+
+# ----- guest socket types of bound paths (EPROTOTYPE across the fallback) -----------------
+# A SEQPACKET listener is a host STREAM socket under the fallback, so the host
+# would let a STREAM socket connect to it (and a SEQPACKET one to a real STREAM
+# listener).  The socket file a framed socket binds is recorded by inode (plus
+# its ctime, so a recycled inode is not mistaken for it); connect compares.
+
+def _bound_key(raw: bytes) -> tuple[str, os.stat_result] | None:
+    abstract, name = unix_name(raw)
+    if abstract and hostcaps.caps().abstract:
+        return None
+    path = abstract_path(name) if abstract else name
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    if not stat.S_ISSOCK(st.st_mode):
+        return None
+    return os.path.join(runtime_dir(), "types", f"p-{st.st_dev:x}-{st.st_ino:x}"), st
+
+
+def register_bound(raw: bytes, state: SockState) -> None:
+    """Record that the socket file of guest address `raw` is a framed SEQPACKET one."""
+    key = _bound_key(raw)
+    if key is None:
+        return
+    p, st = key
+    tmp = p + ".tmp%d" % os.getpid()
+    with open(tmp, "wb") as f:
+        pickle.dump((state.type, st.st_ctime_ns), f)
+    os.replace(tmp, p)
+
+
+def connect_type_error(raw: bytes, state) -> int:
+    """EPROTOTYPE (91) when a connect would join a SEQPACKET and a non-SEQPACKET
+    socket, which the host cannot see under the fallback; else 0."""
+    key = _bound_key(raw)
+    if key is None:
+        return 0
+    p, st = key
+    target_seq = False
+    try:
+        with open(p, "rb") as f:
+            stype, ctime = pickle.load(f)
+        target_seq = stype == C.SOCK_SEQPACKET and ctime == st.st_ctime_ns
+    except (OSError, ValueError, EOFError, pickle.UnpicklingError):
+        pass
+    mine_seq = isinstance(state, SockState) and state.type == C.SOCK_SEQPACKET
+    return 91 if mine_seq != target_seq else 0
+
