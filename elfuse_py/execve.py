@@ -115,7 +115,8 @@ def execve(dirfd: int, path_addr: int, argv_addr: int, envp_addr: int, flags: in
             pass
     state = {
         "exe": elf, "argv": new_argv, "envp": envp, "execfn": filename,
-        "fds": fds, "fdlimit": proc.fds.limit, "signals": signals.exec_state(),
+        "fds": fds, "fdlimit": proc.fds.limit,
+        "fdnominal": getattr(proc.fds, "nominal", None), "signals": signals.exec_state(),
         "strace": proc.strace, "sysroot": paths.sysroot, "nested": proc.nested,
         "umask": proc.umask, "nofile": _guest_nofile(),
     }
@@ -192,6 +193,8 @@ def main() -> None:
         log.emit(f"elfuse-py: {e}\n")
         os._exit(126)
     proc.fds.state.update(state["fds"])
+    if state.get("fdnominal"):
+        proc.fds.nominal = state["fdnominal"]
     if state.get("nofile") is not None:
         # A limit the guest lowered survives exec, as setrlimit's does on Linux.
         from syscalls import info

@@ -33,6 +33,11 @@ class FdState:
 class FdTable:
     def __init__(self) -> None:
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        # What getrlimit reports to the guest: the limits the emulator was
+        # started with (a native process would see them), even when the
+        # reserved range had to be cut out of them (soft == hard, common in
+        # containers) and the usable range ends 64 lower.  execve carries it.
+        self.nominal = (soft, hard)
         if hard == resource.RLIM_INFINITY or hard >= soft + RESERVED_FDS:
             try:
                 resource.setrlimit(resource.RLIMIT_NOFILE, (soft + RESERVED_FDS, hard))

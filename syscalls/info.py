@@ -301,7 +301,8 @@ def _to_host(v: int) -> int:
 
 def _nofile() -> tuple[int, int]:
     if STATE.nofile is None:
-        return proc.fds.limit, proc.fds.limit
+        soft, hard = getattr(proc.fds, "nominal", (proc.fds.limit, proc.fds.limit))
+        return _to_guest(soft), _to_guest(hard)
     return STATE.nofile
 
 
