@@ -21,6 +21,7 @@ SIGNAL_MESSAGES = {
     8: "Floating point exception", 11: "Segmentation fault", 31: "Bad system call",
 }
 SIGILL, SIGTRAP, SIGBUS, SIGSEGV = 4, 5, 7, 11
+_FAULT_SIGNALS = {SIGILL, SIGTRAP, SIGBUS, 8, SIGSEGV}      # 8: SIGFPE
 
 # unicorn uc_err -> the Linux signal a real CPU fault would raise
 _UC_ERR_SIGNAL = {6: SIGSEGV, 7: SIGSEGV, 8: SIGSEGV, 12: SIGSEGV, 13: SIGSEGV, 14: SIGSEGV,
@@ -177,19 +178,25 @@ class Process:
                 continue
             return self.terminate_by_signal(sig)
 
-    def terminate_by_signal(self, sig: int) -> int:
+    def terminate_by_signal(self, sig: int, generated: bool = False) -> int:
         """End like a Linux process killed by Linux signal `sig`.
 
         A guest whose parent is a guest (a fork child, or an image a guest
         exec'd) dies by the real host signal, so its parent's wait sees
-        WIFSIGNALED.  At the top level the user's shell gets the shell-style
-        message and status 128+sig (139 for a segfault).
+        WIFSIGNALED.  So does a guest killed by a sent (`generated`: kill,
+        tgkill, raise, abort) signal other than the CPU-fault ones: the same
+        end as when another process sends it and the host kernel applies the
+        default action itself, and what the caller of a native program sees
+        (`kill -TERM $$` in a script: no message, WIFSIGNALED).  At the top
+        level a CPU fault (or SIGSEGV/SIGBUS/SIGILL/SIGFPE/SIGTRAP sent to
+        itself) instead gives the user's shell the shell-style message and
+        status 128+sig (139 for a segfault).
         """
+        if self.nested or (generated and sig not in _FAULT_SIGNALS):
+            self._die_by_host_signal(sig)
         if os.environ.get("ELFUSE_DEBUG") or "--trace-faults" in sys.argv:
             from .faults import describe_fault
             log.emit(describe_fault(self, sig))
-        if self.nested:
-            self._die_by_host_signal(sig)
         if sig in (2, 13):
             return 128 + sig          # shells stay silent for SIGINT and SIGPIPE
         msg = SIGNAL_MESSAGES.get(sig)

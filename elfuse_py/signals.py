@@ -537,8 +537,8 @@ def raise_fault() -> None:
     _terminate(SIGSEGV)
 
 
-def _terminate(sig: int) -> None:
-    status = _proc.terminate_by_signal(sig)
+def _terminate(sig: int, generated: bool = False) -> None:
+    status = _proc.terminate_by_signal(sig, generated)
     _cpu.exit_status = status
     _cpu.stop("exit")
 
@@ -550,7 +550,7 @@ def _default_action(sig: int) -> bool:
     if sig in _DFL_STOP:
         os.kill(os.getpid(), hs.SIGSTOP)
         return True
-    _terminate(sig)
+    _terminate(sig, generated=True)
     return False
 
 
