@@ -16,10 +16,9 @@ the native comparison then skips.  Cases flagged "q" need no re-exec and are
 also compared with qemu-aarch64 (qemu-user cannot re-exec /proc/self/exe).
 
 Scripts avoid what honestly differs between the two runs: the architecture
-(uname -m), busybox's own path, pids, times.  A top-level guest killed by a
-signal is reported by elfuse-py as status 128+N with the shell's message on
-stderr (its documented behaviour); native deaths by signal are compared as
-128+N and such cases do not compare stderr.
+(uname -m), busybox's own path, pids, times, and races that are races natively
+too (two processes writing stderr at once).  A death by signal N is compared
+as the shell's status 128+N on both sides.
 """
 from __future__ import annotations
 
@@ -38,7 +37,8 @@ from test_busybox import BUSYBOX, busybox  # noqa: F401 - the session fixture (f
 CACHE = ROOT / "tests" / ".cache"
 
 # (id, script, expected stdout, expected status[, flags]); flags: "e" stderr
-# must equal native busybox's, "q" also compare with qemu-aarch64.
+# must equal native busybox's, "q" also compare with qemu-aarch64.  Expected
+# stdout None: it depends on the host (limits), so only native busybox judges.
 CASES = [
     ("echo-status", "echo hello; exit 7", "hello\n", 7, "q"),
     ("pipeline", "echo 'b\na\nc' | sort | tr a-z A-Z", "A\nB\nC\n", 0),
@@ -161,7 +161,7 @@ CASES = [
      "ok\nsubst\nstill\n", 0),
     ("set-u", "set -u; echo ${X:-default}; echo $X; echo unreached",
      "default\n", 2, "e"),
-    ("set-x", "set -x; a=1; echo $a | cat; f() { echo in f; }; f",
+    ("set-x", "set -x; a=1; echo $a; f() { echo in f; }; f",
      "1\nin f\n", 0, "e"),
     # --- traps and signals
     ("trap-exit-status", "trap 'echo exiting $?' EXIT; (exit 3); exit 5",
@@ -345,8 +345,11 @@ CASES = [
      "[ -r /proc/$$/cmdline ] && echo readable; grep -c '^PPid:' /proc/self/status; "
      "head -n 1 /proc/self/status; cat /proc/self/comm",
      "cat /proc/self/cmdline \nhave-dir\nreadable\n1\nName:\thead\ncat\n", 0),
-    ("proc-fd", "ls /proc/self/fd; exec 7</dev/null; ls /proc/$$/fd | tr '\\n' ' '; echo; readlink /proc/$$/fd/7",
-     "0\n1\n2\n3\n0 1 2 7 \n/dev/null\n", 0),
+    # (ls of the shell's fds writes to a file: through a pipe, the shell may
+    # still hold the pipe's ends when ls looks, natively too.)
+    ("proc-fd", "ls /proc/self/fd; exec 7</dev/null; ls /proc/$$/fd > \"$T/l\"; tr '\\n' ' ' < \"$T/l\"; "
+     "echo; readlink /proc/$$/fd/7",
+     "0\n1\n2\n3\n0 1 10 2 7 \n/dev/null\n", 0),
     # --- more signals and jobs
     ("bg-killed-status", "sleep 5 & kill -9 $!; wait $!; echo $?; sleep 5 & kill -HUP $!; wait $!; echo $?",
      "137\n129\n", 0),
@@ -397,6 +400,69 @@ CASES = [
     ("many-processes", "i=0; while [ $i -lt 20 ]; do (exit $i) & i=$((i+1)); done; wait; "
      "s=0; for i in 1 2 3 4 5 6 7 8; do s=$((s + $(echo $i | wc -c))); done; echo $s",
      "16\n", 0),
+    # --- limits (host-dependent values: compared with native busybox only), more jobs and tools
+    ("ulimit-a", "ulimit -a",
+     None, 0),
+    ("ulimit-misc", "ulimit -s; ulimit -c; ulimit -f; ulimit -t; ulimit -u",
+     None, 0),
+    ("kill-from-bg", "trap 'echo term' TERM; (sleep 0.1; kill -TERM $$) & wait; echo st=$?",
+     "term\nst=143\n", 0),
+    ("exec-top-stdout", "exec >\"$T/o\" 2>&1; echo one; nosuch; echo two; exec >/dev/stderr; cat \"$T/o\"",
+     "", 0, "e"),
+    ("read-n", "echo abcdef | { read -n 3 a; echo $a; }; printf 'x:y' | { IFS=: read -d '' a b; echo $a $b; }",
+     "abc\nx y\n", 0),
+    ("let", "let x=3*4 y=x+1; echo $x $y; let 0; echo $?",
+     "12 13\n1\n", 0),
+    ("source-missing", "source /nonexistent 2>&1; echo $?",
+     "sh: source: line 0: can't open '/nonexistent': No such file or directory\n", 2),
+    ("arith-errors", "echo $((1 +)) 2>&1; echo st=$?",
+     "", 2, "e"),
+    ("fd-limit-9", "exec 9>\"$T/n\"; echo nine >&9; exec 9>&-; cat \"$T/n\"; exec 20>\"$T/m\" && echo ok20",
+     "nine\nok20\n", 0),
+    ("dup-high-fd", "exec 255>\"$T/x\"; echo y >&255; cat \"$T/x\"",
+     "y\n", 0),
+    ("sleep-interrupt-trap", "trap 'echo alarm' ALRM; (sleep 0.1; kill -ALRM $$) & sleep 0.3; echo done; wait",
+     "alarm\ndone\n", 0),
+    ("nested-cmdsubst-signal", "x=$(sh -c 'kill -TERM $$'); echo $?; y=$(exit 5); echo $?",
+     "143\n5\n", 0, "e"),
+    ("getopts-silent", "while getopts :ab: o -x -b; do echo \"$o [$OPTARG]\"; done",
+     "? [x]\n: [b]\n", 0),
+    ("env-argv0", "exec -a foo sh -c 'echo $0' 2>&1; echo $?",
+     "foo: applet not found\n", 127, "e"),
+    ("trap-int-child", "sh -c 'trap \"echo child int\" INT; kill -INT $$; echo child after'; echo $?",
+     "child int\nchild after\n0\n", 0),
+    ("xargs-sh", "printf '%s\\n' a b c | xargs -n1 sh -c 'echo [$0]'",
+     "[a]\n[b]\n[c]\n", 0),
+    ("find-exec", "cd \"$T\"; mkdir d; touch d/x d/y; find d -type f -exec echo F {} \\; | sort; find d -type f | xargs rm; ls d | wc -l",
+     "F d/x\nF d/y\n0\n", 0),
+    ("tar-roundtrip", "cd \"$T\"; mkdir s; echo hi > s/f; tar cf a.tar s; rm -r s; tar xf a.tar; cat s/f; tar tf a.tar",
+     "hi\ns/\ns/f\n", 0),
+    ("gzip-pipe", "seq 1000 | gzip -c | gunzip -c | tail -n 1; echo abc | gzip | zcat",
+     "1000\nabc\n", 0),
+    ("sort-big", "seq 20000 | sort -rn | head -n 2; seq 5000 | sort | tail -n 1",
+     "20000\n19999\n999\n", 0),
+    ("mkfifo", "cd \"$T\"; mkfifo p; (echo through-fifo > p) & read x < p; echo $x; wait",
+     "through-fifo\n", 0),
+    ("sleep-kill-fg", "(sleep 0.1; kill $$) & sleep 0.5; echo unreached",
+     "", 143),
+    ("trap-exit-on-err", "set -e; trap 'echo trap $?' EXIT; false",
+     "trap 1\n", 1),
+    ("subshell-exit-trap-signal", "(trap 'echo sub-exit' EXIT; kill -TERM $$ 2>/dev/null; sh -c 'kill -TERM $PPID'; echo after) ; echo $?",
+     "", 143),
+    ("df-ish", "cd \"$T\"; printf abc > f; wc -c < f; du -b f 2>&1 | cut -f1",
+     "3\n3\n", 0),
+    ("realpath", "cd \"$T\"; mkdir -p a/b; ln -s a/b c; realpath c | sed \"s|^$T|T|\"; cd c; pwd -P | sed \"s|^$T|T|\"",
+     "T/a/b\nT/a/b\n", 0),
+    ("hexdump", "printf 'hello' | hexdump -C; printf 'AB' | xxd",
+     "00000000  68 65 6c 6c 6f                                    |hello|\n00000005\n00000000: 4142                                     AB\n", 0),
+    ("cut-bytes", "printf 'abcdef\\n' | cut -b 2-3; printf 'a\\tb\\n' | cut -f2",
+     "bc\nb\n", 0),
+    ("stat-dev-null", "stat -c '%F %a' /dev/null; [ -c /dev/null ] && echo chr; [ -p /dev/stdin ] < /dev/null || echo nopipe; echo | { [ -p /dev/stdin ] && echo pipe; }",
+     "character special file 666\nchr\nnopipe\npipe\n", 0),
+    ("proc-self-fd-link", "exec 5<\"$T\"; readlink /proc/self/fd/5 | sed \"s|^$T|T|\"; ls -l /proc/self/fd/0 </dev/null | sed 's/.* -> //'",
+     "T\n/dev/null\n", 0),
+    ("wc-big-line", "head -c 100000 /dev/zero | tr '\\\\0' a | wc -c",
+     "100000\n", 0),
 ]
 
 
@@ -503,7 +569,7 @@ def test_busybox_sh(busybox, tmp_path, case):  # noqa: F811
     r = run_elfuse([busybox, "sh", "-c", script], env=_env(tmp, busybox), timeout=60, cwd=tmp)
     err = r.stderr.decode(errors="replace")
     assert "Traceback" not in err, err
-    got = (_norm(r.stdout, tmp), r.returncode)
+    got = (_norm(r.stdout, tmp), _status(r.returncode))
     native, why = _native_busybox()
     if native is not None:
         _fresh(work)
@@ -515,7 +581,8 @@ def test_busybox_sh(busybox, tmp_path, case):  # noqa: F811
         if "e" in flags:
             assert _norm(r.stderr, tmp) == _norm(n.stderr, tmp)
     # The written-down answer: holds with or without the native oracle.
-    assert got == (out, status), err
+    if out is not None:
+        assert got == (out, status), err
     if "q" in flags:
         _fresh(work)
         q = run_qemu([busybox, "sh", "-c", script], env=_env(tmp), timeout=60, cwd=tmp)
