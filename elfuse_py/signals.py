@@ -554,10 +554,17 @@ def _default_action(sig: int) -> bool:
     return False
 
 
+# Set by elfuse_py.threads while several threads exist: picks which thread
+# takes process-directed signals before the running one looks at them.
+before_delivery = None
+
+
 def deliver_pending() -> None:
     """Deliver deliverable pending signals (after a syscall, or when the run loop regained control)."""
     cpu = _cpu
     cpu.pending = False
+    if before_delivery is not None:
+        before_delivery()              # threads.steer: the main thread's turn first
     interrupted = st.interrupted
     while True:
         ready = st.pending & ~st.mask

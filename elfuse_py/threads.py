@@ -39,7 +39,7 @@ import select
 import time
 
 from . import lerrno
-from .cpu import REG_PC, REG_SP, REG_TPIDR_EL0, REG_X0
+from .cpu import REG_PC, REG_SP, REG_TPIDR_EL0, REG_X0, xreg
 from .process import proc
 from .uc import check, ffi, lib
 
@@ -51,6 +51,7 @@ IDLE_POLL = 0.01            # when every thread waits: how often signals/shared 
 # going back to unbounded runs: see `sliced`.
 KEEP_SLICING_NS = int(float(os.environ.get("ELFUSE_KEEP_SLICING", "0.25")) * 1e9)
 MASK64 = (1 << 64) - 1
+_REG_X8 = xreg(8)
 
 RUN, WAIT, DEAD = 0, 1, 2
 FUTEX_BITSET_ANY = 0xFFFFFFFF
@@ -62,7 +63,7 @@ class Thread:
     __slots__ = ("tid", "ctx", "state", "result", "key", "bitset", "deadline", "timeout_result",
                  "shared_val", "block_pc", "mask", "altstack", "saved_mask", "clear_child_tid",
                  "sigpending", "exit_status", "pollset", "restart_x0", "on_timeout", "check",
-                 "cleanup", "on_ready", "on_eintr")
+                 "cleanup", "on_ready", "on_eintr", "sig_restart_x0")
 
     def __init__(self, tid: int) -> None:
         self.tid = tid
@@ -88,6 +89,7 @@ class Thread:
         self.cleanup = None           # fd wait: callable run once when the wait ends
         self.on_ready = None          # fd wait: continue the call (None: keep waiting)
         self.on_eintr = None          # fd wait: the result when a signal interrupts it
+        self.sig_restart_x0: int | None = None   # interrupted fd wait: X0 for an SA_RESTART re-run
 
 
 # ----- state ------------------------------------------------------------------------
@@ -102,6 +104,7 @@ _preempt = False
 _next_check = None                   # monotonic ns when a waiting thread needs a look (timeout)
 leader_status: int | None = None     # exit status of the main thread if it exited first
 _slice_until: int | None = None      # single again: counted slices until then (see `sliced`)
+_directed = 0                        # pending signals that were sent to the running thread itself
 on_multi: list = []                  # called when a second thread appears (syscalls/blocking.py)
 
 
@@ -194,6 +197,8 @@ def clone_thread(flags: int, newsp: int, ptid: int, tls: int, ctid: int,
     threads[tid] = t
     runq.append(t)
     if len(threads) == 2:
+        from . import signals
+        signals.before_delivery = steer
         for hook in on_multi:
             hook()
     return tid
@@ -245,18 +250,47 @@ def find(tid: int) -> Thread | None:
 def tkill(tid: int, sig: int, info: bytes) -> bool:
     """Queue `sig` for guest thread `tid`; False if there is no such thread."""
     from . import signals
+    global _directed
     if current is None or tid == current.tid:
         if tid != gettid():
             return False
         signals.queue(sig, info)
+        _directed |= signals.bit(sig)
         return True
     t = threads.get(tid)
     if t is None:
         return False
     t.sigpending.setdefault(sig, info)
     if t.state == WAIT and not (t.mask & signals.bit(sig)):
-        _unwait(t, -lerrno.EINTR)
+        _interrupt(t)
     return True
+
+
+def steer() -> None:
+    """Before the running thread takes process-directed signals: Linux hands one
+    to the main thread first when the main thread does not block it
+    (kernel/signal.c complete_signal/wants_signal), so a main thread waiting in
+    pause(), sigsuspend, a lock or a read is the one interrupted, not whichever
+    thread happens to run.  Move those signals to the main thread (waking it)."""
+    if current is None or len(threads) < 2:
+        return
+    leader = threads.get(os.getpid())
+    if leader is None or leader is current:
+        return
+    from . import signals
+    st = signals.st
+    movable = st.pending & ~leader.mask & ~_directed & ~signals.bit(signals.SIGKILL)
+    if not movable:
+        return
+    while movable:
+        low = movable & -movable
+        movable &= ~low
+        sig = low.bit_length()
+        st.pending &= ~low
+        info = st.infos.pop(sig, None) or signals._si(sig, signals.SI_KERNEL)
+        leader.sigpending.setdefault(sig, info)
+    if leader.state == WAIT:
+        _interrupt(leader)
 
 
 # ----- blocking --------------------------------------------------------------------------
@@ -286,6 +320,19 @@ def _block(key: int | None, bitset: int, deadline: int | None, timeout_result: i
         waiters.setdefault(key, []).append(t)
     cpu.stop("switch")
     return None
+
+
+def _interrupt(t: Thread) -> None:
+    """A signal the waiting thread `t` does not block arrived: end its wait with
+    EINTR (or its on_eintr result: a partial write's count).  A plain fd wait
+    keeps its syscall's X0 so that, if the handler has SA_RESTART, delivery
+    re-runs the call (signals.deliver_pending's restart), as Linux would."""
+    if t.on_eintr is not None:
+        _unwait(t, _result(t.on_eintr))
+        return
+    x0 = t.restart_x0 if t.pollset is not None else None
+    _unwait(t, -lerrno.EINTR)
+    t.sig_restart_x0 = x0
 
 
 def _unwait(t: Thread, result: int | None, restart: bool = False) -> None:
@@ -454,7 +501,7 @@ def _poll_waiters() -> int | None:
     for t in _waiting():
         mask = st.mask if t is current else t.mask
         if (st.pending & ~mask) or any(not (mask & bit(s)) for s in t.sigpending):
-            _unwait(t, -lerrno.EINTR if t.on_eintr is None else _result(t.on_eintr))
+            _interrupt(t)
             continue
         if t.pollset is not None:
             if _fds_ready(t.pollset) or (t.check is not None and _checked(t.check)):
@@ -517,7 +564,7 @@ def start(pc: int) -> int:
 
 def switch() -> int:
     """Run loop, after a stop for a switch: save the current thread, restore the next; new PC."""
-    global current, _preempt
+    global current, _preempt, _directed
     from . import signals
     _preempt = False
     cpu = proc.cpu
@@ -563,9 +610,19 @@ def switch() -> int:
     elif nxt.result is not None:
         cpu.set_reg(REG_X0, nxt.result)
         nxt.result = None
+    if nxt.sig_restart_x0 is not None:
+        # Its fd wait was interrupted: let delivery restart it under SA_RESTART.
+        sst = signals.st
+        sst.interrupted = True
+        sst.restart_x0 = nxt.sig_restart_x0
+        sst.restart_nr = cpu.reg(_REG_X8)
+        nxt.sig_restart_x0 = None
+        cpu.pending = True
+    _directed = 0
     if nxt.sigpending:
         for sig, info in nxt.sigpending.items():
             signals.queue(sig, info)
+            _directed |= signals.bit(sig)
         nxt.sigpending = {}
     if signals.st.pending:
         cpu.pending = True

@@ -522,6 +522,89 @@ def _connect(fn):
     return wrapped
 
 
+# ----- signal waits -----------------------------------------------------------------------
+# rt_sigsuspend and rt_sigtimedwait wait in the host (sigsuspend, sigtimedwait):
+# with other threads the thread parks instead, with its mask, until a signal
+# it does not block is pending (threads.steer sends the main thread its share)
+# or, for sigtimedwait, one of its set is pending here or in the host kernel.
+
+_SIGSET = struct.Struct("<Q")
+
+
+def _rt_sigsuspend(fn):
+    def wrapped(set_, size):
+        if len(threads.threads) > 1 and size == 8:
+            from elfuse_py import signals
+            st = signals.st
+            m = proc.mem.unpack(_SIGSET, set_)[0] & ~signals.UNBLOCKABLE
+            if not st.pending & ~m:
+                st.saved_mask = st.mask          # restored once the handler is set up
+                signals.set_mask(m)
+                return threads.wait_fds({}, None, set_, on_eintr=lambda: -lerrno.EINTR)
+        return fn(set_, size)
+    wrapped._blocking_wrapper = True
+    return wrapped
+
+
+def _rt_sigtimedwait(fn):
+    def wrapped(set_, info, timeout, size):
+        if len(threads.threads) > 1 and size == 8:
+            from elfuse_py import signals
+            import signal as hs
+            st = signals.st
+            want = proc.mem.unpack(_SIGSET, set_)[0] & ~signals.UNBLOCKABLE
+            deadline = _deadline_ts(timeout)
+            hosts = signals.host_set(want)
+            me = threads.current
+
+            def available() -> bool:
+                if st.pending & want or any(want & (1 << (s - 1)) for s in me.sigpending):
+                    return True
+                return bool(hosts and hs.sigpending() & hosts)
+
+            if deadline is not False and not available():
+                return threads.wait_fds({}, deadline, set_, on_timeout=lambda: -lerrno.EAGAIN,
+                                        check=available, on_eintr=lambda: -lerrno.EINTR)
+        return fn(set_, info, timeout, size)
+    wrapped._blocking_wrapper = True
+    return wrapped
+
+
+# ----- file locks ---------------------------------------------------------------------------
+# flock and F_SETLKW/F_OFD_SETLKW wait for another holder: with other threads the
+# lock is tried without waiting and the thread retries every IDLE_POLL.
+
+_L_LOCK_NB = 4
+_L_F_SETLK, _L_F_SETLKW, _L_F_OFD_SETLK, _L_F_OFD_SETLKW = 6, 7, 37, 38
+
+
+def _flock(fn):
+    def wrapped(fd, op):
+        if len(threads.threads) > 1 and not op & _L_LOCK_NB and op & 3:
+            r = _errno_result(fn, fd, op | _L_LOCK_NB)
+            if r != -lerrno.EAGAIN:            # EWOULDBLOCK
+                return r
+            return threads.wait_fds({}, None, fd, check=_later())
+        return fn(fd, op)
+    wrapped._blocking_wrapper = True
+    return wrapped
+
+
+def _fcntl(fn):
+    nowait = {_L_F_SETLKW: _L_F_SETLK, _L_F_OFD_SETLKW: _L_F_OFD_SETLK}
+
+    def wrapped(fd, cmd, arg):
+        c = cmd & 0xFFFFFFFF
+        if c in nowait and len(threads.threads) > 1:
+            r = _errno_result(fn, fd, nowait[c], arg)
+            if r not in (-lerrno.EAGAIN, -lerrno.EACCES):
+                return r
+            return threads.wait_fds({}, None, fd, check=_later())
+        return fn(fd, cmd, arg)
+    wrapped._blocking_wrapper = True
+    return wrapped
+
+
 # ----- wait4 / waitid ------------------------------------------------------------------
 
 _L_WNOHANG, _L_WUNTRACED, _L_WCONTINUED = 1, 2, 8
@@ -631,6 +714,10 @@ def _waitid(fn):
 # name -> wrapper factory
 _WRAP = {
     "connect": _connect,
+    "rt_sigsuspend": _rt_sigsuspend,
+    "rt_sigtimedwait": _rt_sigtimedwait,
+    "flock": _flock,
+    "fcntl": _fcntl,
     "recvmmsg": _recvmmsg,
     "sendmmsg": _sendmmsg,
     "wait4": _wait4,

@@ -3,7 +3,10 @@
  * is another thread of the same process, so a host-blocking emulator hangs).
  * waitpid in a thread, a pipe write larger than the pipe, SO_RCVTIMEO and
  * SO_SNDTIMEO on a parked call, connect to a full AF_UNIX backlog, recvmmsg
- * waiting for vlen datagrams, sendmmsg into a full socket. */
+ * waiting for vlen datagrams, sendmmsg into a full socket, flock held by another
+ * open file; and signals meeting parked threads: SA_RESTART re-runs a parked read,
+ * without it the read fails with EINTR, kill() of the process wakes the main
+ * thread in pause(), sigwait in a thread. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
@@ -103,6 +107,105 @@ static void *slow_drainer(void *arg) {
         drained += n;
     }
     return NULL;
+}
+
+/* ----- signals and parked threads ----- */
+static volatile int handled;
+static void on_usr1(int sig) { (void)sig; handled++; }
+static int rpipe[2];
+static ssize_t read_result;
+static int read_errno;
+static void *parked_reader(void *arg) {
+    (void)arg;
+    char c;
+    errno = 0;
+    read_result = read(rpipe[0], &c, 1);
+    read_errno = errno;
+    return NULL;
+}
+static void *kill_process_later(void *arg) {
+    (void)arg;
+    usleep(50000);
+    kill(getpid(), SIGUSR1);
+    return NULL;
+}
+static int waited_sig;
+static void *sigwaiter(void *arg) {
+    sigset_t *set = arg;
+    sigwait(set, &waited_sig);
+    return NULL;
+}
+static int lockfd2;
+static int lock_taken;
+static void *locker(void *arg) {
+    (void)arg;
+    if (flock(lockfd2, LOCK_EX) == 0) lock_taken = 1;
+    return NULL;
+}
+
+static void signal_checks(void) {
+    pthread_t t;
+    struct sigaction sa = {0};
+    sa.sa_handler = on_usr1;
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGUSR1, &sa, NULL);
+
+    /* SA_RESTART: the thread's read is interrupted by the handler, then goes on */
+    CHECK(pipe(rpipe) == 0, "pipe");
+    handled = 0;
+    pthread_create(&t, NULL, parked_reader, NULL);
+    usleep(50000);
+    pthread_kill(t, SIGUSR1);
+    usleep(50000);
+    CHECK(write(rpipe[1], "r", 1) == 1, "write after the signal");
+    pthread_join(t, NULL);
+    CHECK(handled == 1 && read_result == 1, "SA_RESTART: the parked read restarts and gets data");
+
+    /* without SA_RESTART: EINTR */
+    sa.sa_flags = 0;
+    sigaction(SIGUSR1, &sa, NULL);
+    handled = 0;
+    pthread_create(&t, NULL, parked_reader, NULL);
+    usleep(50000);
+    pthread_kill(t, SIGUSR1);
+    pthread_join(t, NULL);
+    CHECK(handled == 1 && read_result == -1 && read_errno == EINTR,
+          "no SA_RESTART: the parked read fails with EINTR");
+    close(rpipe[0]);
+    close(rpipe[1]);
+
+    /* kill(getpid()) from a thread wakes the main thread's pause() */
+    handled = 0;
+    pthread_create(&t, NULL, kill_process_later, NULL);
+    pause();
+    pthread_join(t, NULL);
+    CHECK(handled == 1, "pause() in the main thread returns for a signal sent by a thread");
+
+    /* sigwait in a thread for a signal the main thread raises */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR2);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    pthread_create(&t, NULL, sigwaiter, &set);
+    usleep(50000);
+    kill(getpid(), SIGUSR2);
+    pthread_join(t, NULL);
+    CHECK(waited_sig == SIGUSR2, "sigwait in a thread");
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+
+    /* flock held through another open file: a thread waits for the unlock */
+    int lockfd1 = open("thr-lock", O_RDWR | O_CREAT, 0600);
+    lockfd2 = open("thr-lock", O_RDWR);
+    CHECK(flock(lockfd1, LOCK_EX) == 0, "flock");
+    pthread_create(&t, NULL, locker, NULL);
+    usleep(50000);
+    CHECK(!lock_taken, "the other open file waits");
+    flock(lockfd1, LOCK_UN);
+    pthread_join(t, NULL);
+    CHECK(lock_taken, "and gets the lock after the unlock");
+    close(lockfd1);
+    close(lockfd2);
+    unlink("thr-lock");
 }
 
 int main(void) {
@@ -227,5 +330,6 @@ int main(void) {
     close(ssock[0]);
     close(ssock[1]);
     free(big);
+    signal_checks();
     DONE();
 }
