@@ -98,6 +98,8 @@ class Process:
         # task name (comm) from it, not from the file it resolved to.
         self.execfn = execfn if execfn is not None else os.fsencode(path)
         self.argv, self.envp = argv, envp
+        from .procfs import publish_host_identity
+        publish_host_identity(argv, os.path.basename(self.execfn))
         cpu.set_reg(REG_SP, sp)
         cpu.set_reg(REG_TPIDR_EL0, 0)
         self.entry = entry

@@ -15,6 +15,9 @@ must instead see *its* program, mappings, argv and CPU.  This module owns:
   /proc/self/fd/ lists the guest's fds (the host's list on Linux, /dev/fd on
   hosts without /proc).
 
+The other direction too: the host's /proc/PID of this process (read by ps,
+killall, pidof in other guests) gets the guest's task name and argv.
+
 Importing it installs its functions into `elfuse_py.paths`.
 """
 from __future__ import annotations
@@ -301,6 +304,49 @@ def open_special(guest: bytes, flags: int, mode: int) -> int | None:
         os.close(fd)
         raise OSError(errno.EMFILE, os.strerror(errno.EMFILE))
     return fd
+
+
+# ----- the host's view of this process ------------------------------------------------------
+
+def set_host_comm(name: bytes) -> None:
+    """Name the host process like the guest task (host /proc/PID/comm and stat).
+
+    Other processes -- ps, killall, pidof run by another guest -- read the
+    host's /proc/PID, where the emulator would otherwise be "python3".
+    """
+    if not _HAVE_PROC:
+        return
+    try:
+        with open("/proc/self/comm", "wb", buffering=0) as f:
+            f.write(name[:15])
+    except OSError:
+        pass
+
+
+def publish_host_identity(argv: list[bytes], name: bytes) -> None:
+    """Show the guest's argv and task name in the host's /proc/PID (Linux only).
+
+    The argv strings are rewritten in place in the host process's own
+    argument area (where /proc/PID/cmdline reads), cut to its size and padded
+    with NULs; the interpreter keeps its own copies of its arguments.
+    """
+    if not _HAVE_PROC:
+        return
+    set_host_comm(name)
+    try:
+        with open("/proc/self/stat", "rb") as f:
+            data = f.read()
+        fields = data[data.rindex(b")") + 2:].split()
+        start, end = int(fields[45]), int(fields[46])       # arg_start, arg_end (fields 48, 49)
+    except (OSError, ValueError, IndexError):
+        return
+    size = end - start
+    if size <= 1 or not argv:
+        return
+    blob = b"".join(a + b"\0" for a in argv)[:size - 1]
+    blob = blob + b"\0" * (size - len(blob))
+    from .uc import ffi
+    ffi.memmove(ffi.cast("char *", start), blob, size)
 
 
 paths.open_special = open_special

@@ -559,6 +559,9 @@ def sys_prctl(option, a2, a3, a4, a5):
             name = mem.read(a2, TASK_COMM_LEN)
         _comm()
         STATE.comm = name[:TASK_COMM_LEN - 1]
+        from elfuse_py import procfs, threads
+        if threads.gettid() == os.getpid():
+            procfs.set_host_comm(STATE.comm)     # what ps/killall see from outside
         return 0
     if option == PR_GET_NAME:
         mem.write(a2, _comm().ljust(TASK_COMM_LEN, b"\0"))

@@ -513,6 +513,12 @@ CASES = [
      "666\n777\n0\n", 0),
     ("kill-bad", "kill -9 999999; echo $?; kill -FOO $$; echo $?; kill; echo $?",
      "1\n1\n1\n", 0, "e"),
+    # ps, killall, pidof read the host's /proc/PID of other guests: their
+    # name and argv must be the guest's, not python's.
+    ("ps-of-job", "sleep 5 & p=$!; i=0; while [ \"$(cat /proc/$p/comm)\" != sleep ] && [ $i -lt 40 ]; do "
+     "sleep 0.05; i=$((i+1)); done; ps -o pid,comm,args | awk -v p=$p '$1 == p {print $2, $3, $4}'; "
+     "tr '\\0' '\\n' < /proc/$p/cmdline | head -n 2; kill $p; wait $p; echo $?",
+     "sleep sleep 5\nsleep\n5\n143\n", 0, "e"),
 ]
 
 
