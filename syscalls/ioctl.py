@@ -75,6 +75,19 @@ def _int_out(name: str):
     return handler
 
 
+_host_fionread = _int_out("FIONREAD")
+
+
+def _fionread(fd: int, arg: int) -> int:
+    # A framed SEQPACKET socket (the macOS fallback, syscalls/net/framing.py) holds
+    # frame headers in its host queue: count the guest's payload bytes only.
+    if getattr(proc.fds.get(fd), "framed", False):
+        from .net import framing
+        proc.mem.pack(_INT, arg, framing.inq(fd))
+        return 0
+    return _host_fionread(fd, arg)
+
+
 def _fionbio(fd: int, arg: int) -> int:
     os.set_blocking(fd, not proc.mem.unpack(_INT, arg)[0])
     return 0
@@ -164,7 +177,7 @@ IOCTLS = {
     T.TCSETSW: _tcsets(termios.TCSADRAIN), T.TCSETSF: _tcsets(termios.TCSAFLUSH),
     T.TIOCGWINSZ: _tiocgwinsz, T.TIOCSWINSZ: _tiocswinsz,
     T.TIOCGPGRP: _tiocgpgrp, T.TIOCSPGRP: _tiocspgrp,
-    T.FIONREAD: _int_out("FIONREAD"), T.TIOCOUTQ: _int_out("TIOCOUTQ"),
+    T.FIONREAD: _fionread, T.TIOCOUTQ: _int_out("TIOCOUTQ"),
     T.TIOCGSID: _int_out("TIOCGSID"),
     T.FIONBIO: _fionbio, T.FIOCLEX: _fioclex(True), T.FIONCLEX: _fioclex(False),
     T.TIOCSCTTY: _tiocsctty, T.TIOCNOTTY: _tiocnotty,

@@ -182,3 +182,26 @@ def _scatter(data: memoryview, views: list) -> int:
         v[:k] = data[off:off + k]
         off += k
     return off
+
+
+def inq(fd: int) -> int:
+    """SIOCINQ/FIONREAD of a framed SEQPACKET socket: the payload bytes queued
+    (Linux sums every queued message of a SEQPACKET socket), headers left out."""
+    import fcntl
+    import termios
+    n = struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0]
+    if n <= 0:
+        return n
+    buf = bytearray(n)
+    got = libc.recvfrom(fd, ffi.from_buffer(buf), n, _MSG_PEEK | _MSG_DONTWAIT, ffi.NULL, ffi.NULL)
+    if got <= 0:
+        return 0
+    total = off = 0
+    while off + _HDR.size <= got:
+        magic, length = _HDR.unpack_from(buf, off)
+        if magic != FRAME_MAGIC:
+            break
+        total += min(length, got - off - _HDR.size)
+        off += _HDR.size + length
+    return total
+
