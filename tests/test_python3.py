@@ -309,3 +309,319 @@ def test_xattrs_and_ls_long(root, tmp_path):
         except OSError as ex:
             print(errno.errorcode[ex.errno])
     """, cwd=tmp_path)
+
+
+SOCKET_OPTS = """
+    import socket, os, struct, array, threading, time, tempfile
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    cred = b.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize('3i'))
+    pid, uid, gid = struct.unpack('3i', cred)
+    print(a.getsockopt(socket.SOL_SOCKET, socket.SO_TYPE) == socket.SOCK_SEQPACKET,
+          pid == os.getpid(), uid == os.getuid(), gid == os.getgid())
+    b.settimeout(0.2); t0 = time.monotonic()
+    try:
+        b.recv(10)
+    except socket.timeout as e:
+        print('timeout', type(e).__name__, 0.15 < time.monotonic() - t0 < 3)
+    b.settimeout(None)
+    # a listening socket passed over SCM_RIGHTS still accepts
+    p = os.path.join(tempfile.mkdtemp(), 'l')
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); srv.bind(p); srv.listen(5)
+    socket.send_fds(a, [b'L'], [srv.fileno()])
+    _, fds, _, _ = socket.recv_fds(b, 10, 1)
+    srv2 = socket.socket(fileno=fds[0])
+    print(srv2.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN), srv2.getsockname() == p)
+    c = socket.socket(socket.AF_UNIX); c.connect(p)
+    conn, _ = srv2.accept(); c.sendall(b'via passed'); print(conn.recv(100))
+    # an abstract name, server in a thread
+    name = '\\0elfuse-py3-%d' % os.getpid()
+    asrv = socket.socket(socket.AF_UNIX); asrv.bind(name); asrv.listen(2)
+    print(asrv.getsockname() == name.encode())
+    res = []
+    def serve():
+        cc, _ = asrv.accept(); res.append(cc.recv(10)); cc.sendall(b'pong'); cc.close()
+    t = threading.Thread(target=serve); t.start()
+    cl = socket.socket(socket.AF_UNIX); cl.connect(name); cl.sendall(b'ping')
+    print(cl.recv(10), cl.recv(10)); t.join(); print(res)
+    # bound datagram sockets
+    d1 = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); d1.bind(p + 'd1')
+    d2 = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); d2.bind(p + 'd2')
+    d1.sendto(b'dg', p + 'd2'); m, src = d2.recvfrom(10); print(m, src == p + 'd1')
+    d2.settimeout(0.1)
+    try:
+        d2.recvfrom(10)
+    except socket.timeout:
+        print('dgram timeout')
+"""
+
+
+def test_socket_options_timeouts_abstract(root):
+    out = _py(root, SOCKET_OPTS, darwin=True)
+    assert out.splitlines()[0] == b"True True True True"
+    assert b"timeout TimeoutError True" in out and out.endswith(b"dgram timeout\n")
+
+
+BLOCKING_WITH_THREADS = """
+    import socket, threading, time, struct, os, tempfile, signal, fcntl
+    # One guest thread in a call the host would block in, another one needed
+    # to release it: a host-blocking emulator deadlocks here.
+    a, b = socket.socketpair(); got = []
+    def reader():
+        n = 0
+        while n < 2000000:
+            n += len(b.recv(65536))
+        got.append(n)
+    t = threading.Thread(target=reader); t.start()
+    a.sendall(b'x' * 2000000); t.join()              # far more than the socket buffer
+    r, w = os.pipe()
+    def preader():
+        n = 0
+        while n < 1000000:
+            n += len(os.read(r, 65536))
+        got.append(n)
+    t = threading.Thread(target=preader); t.start()
+    print(os.write(w, b'y' * 1000000)); t.join(); print(got)
+    # SO_RCVTIMEO on a blocking socket (Python's settimeout polls instead)
+    ticks = []; stop = threading.Event()
+    def ticker():
+        while not stop.is_set():
+            ticks.append(1); time.sleep(0.01)
+    t = threading.Thread(target=ticker); t.start()
+    b.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack('ll', 0, 200000))
+    t0 = time.monotonic()
+    try:
+        b.recv(10)
+    except BlockingIOError as e:
+        print('rcvtimeo', e.errno, 0.15 < time.monotonic() - t0 < 3)
+    stop.set(); t.join(); print(len(ticks) > 5)
+    # connect() to a listener with a full backlog; a thread accepts later
+    p = os.path.join(tempfile.mkdtemp(), 'q')
+    srv = socket.socket(socket.AF_UNIX); srv.bind(p); srv.listen(0); acc = []
+    def acceptor():
+        time.sleep(0.2)
+        for i in range(3):
+            c, _ = srv.accept(); acc.append(c.recv(10))
+    t = threading.Thread(target=acceptor); t.start(); cs = []
+    for i in range(3):
+        c = socket.socket(socket.AF_UNIX); c.connect(p); c.sendall(b'c%d' % i); cs.append(c)
+    t.join(); print(sorted(acc))
+    # signals meet waiting threads: pause() in the main thread, sigwait, flock
+    got = []
+    signal.signal(signal.SIGUSR1, lambda s, f: got.append(s))
+    def later(sig):
+        time.sleep(0.1); os.kill(os.getpid(), sig)
+    t = threading.Thread(target=later, args=(signal.SIGUSR1,)); t.start()
+    signal.pause(); t.join(); print('pause woke', got)
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR2})
+    t = threading.Thread(target=later, args=(signal.SIGUSR2,)); t.start()
+    print('sigwait', signal.sigwait({signal.SIGUSR2}) == signal.SIGUSR2); t.join()
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGUSR2})
+    f1 = open(p + 'lock', 'w'); f2 = open(p + 'lock', 'w'); order = []
+    fcntl.flock(f1, fcntl.LOCK_EX)
+    def locker():
+        fcntl.flock(f2, fcntl.LOCK_EX); order.append('t2 locked')
+    t = threading.Thread(target=locker); t.start()
+    time.sleep(0.1); order.append('t1 unlock'); fcntl.flock(f1, fcntl.LOCK_UN); t.join()
+    print(order)
+    class Alarm(Exception):
+        pass
+    def on_alarm(s, f):
+        raise Alarm()
+    signal.signal(signal.SIGALRM, on_alarm)
+    t = threading.Thread(target=time.sleep, args=(2,)); t.start()
+    signal.setitimer(signal.ITIMER_REAL, 0.2); t0 = time.monotonic()
+    try:
+        t.join()
+    except Alarm:
+        print('alarm during join', time.monotonic() - t0 < 1.5)
+    t.join()
+"""
+
+
+def test_threads_blocking_writes_timeouts_signals(root):
+    out = _py(root, BLOCKING_WITH_THREADS)
+    assert out == (b"1000000\n[2000000, 1000000]\nrcvtimeo 11 True\nTrue\n[b'c0', b'c1', b'c2']\n"
+                   b"pause woke [10]\nsigwait True\n['t1 unlock', 't2 locked']\n"
+                   b"alarm during join True\n")
+
+
+SELECT_AND_ASYNCIO = """
+    import selectors, socket, threading, os, tempfile, time, select, asyncio
+    sel = selectors.DefaultSelector(); print(type(sel).__name__)
+    p = os.path.join(tempfile.mkdtemp(), 'echo')
+    srv = socket.socket(socket.AF_UNIX); srv.bind(p); srv.listen(8); srv.setblocking(False)
+    sel.register(srv, selectors.EVENT_READ, None); stop = [False]
+    def serve():
+        while not stop[0]:
+            for key, ev in sel.select(timeout=0.2):
+                if key.data is None:
+                    c, _ = key.fileobj.accept(); c.setblocking(False)
+                    sel.register(c, selectors.EVENT_READ, 'c')
+                elif (d := key.fileobj.recv(100)):
+                    key.fileobj.sendall(d.upper())
+                else:
+                    sel.unregister(key.fileobj); key.fileobj.close()
+    t = threading.Thread(target=serve); t.start(); out = []
+    def client(i):
+        c = socket.socket(socket.AF_UNIX); c.connect(p)
+        for j in range(3):
+            c.sendall(b'msg%d-%d' % (i, j)); out.append(c.recv(100))
+        c.close()
+    cs = [threading.Thread(target=client, args=(i,)) for i in range(4)]
+    [c.start() for c in cs]; [c.join() for c in cs]; stop[0] = True; t.join()
+    print(len(out), sorted(out)[:2])
+    r, w = os.pipe(); po = select.poll(); po.register(r, select.POLLIN)
+    print(po.poll(50)); os.write(w, b'x'); print(po.poll(0) == [(r, select.POLLIN)])
+    print(select.select([r], [w], [], 0.1) == ([r], [w], []))
+    ep = select.epoll(); ep.register(r, select.EPOLLIN); print(ep.poll(0.1) == [(r, select.EPOLLIN)])
+    os.read(r, 1); t0 = time.monotonic(); print(ep.poll(0.2), 0.15 < time.monotonic() - t0 < 2)
+    async def handle(reader, writer):
+        writer.write((await reader.readline()).upper()); await writer.drain(); writer.close()
+    async def main():
+        srv = await asyncio.start_unix_server(handle, p + '2')
+        async def cli(i):
+            r, w = await asyncio.open_unix_connection(p + '2')
+            w.write(b'hello %d\\n' % i); await w.drain(); d = await r.readline(); w.close()
+            return d
+        print(await asyncio.gather(*(cli(i) for i in range(4))))
+        srv.close(); await srv.wait_closed()
+        t0 = time.monotonic(); await asyncio.sleep(0.1); print(0.08 < time.monotonic() - t0 < 2)
+        loop = asyncio.get_running_loop()
+        print(await loop.run_in_executor(None, sum, [1, 2, 3]))
+        try:
+            await asyncio.wait_for(asyncio.sleep(10), 0.1)
+        except asyncio.TimeoutError:
+            print('wait_for timeout')
+        a, b = socket.socketpair(); a.setblocking(False); b.setblocking(False)
+        t = asyncio.create_task(loop.sock_sendall(a, b'z' * 300000)); n = 0
+        while n < 300000:
+            n += len(await loop.sock_recv(b, 65536))
+        await t; print(n)
+    asyncio.run(main())
+"""
+
+
+def test_selectors_poll_epoll_asyncio(root):
+    out = _py(root, SELECT_AND_ASYNCIO)
+    assert out.startswith(b"EpollSelector\n12 [b'MSG0-0', b'MSG0-1']\n[]\nTrue\nTrue\nTrue\n[] True\n")
+    assert out.endswith(b"True\n6\nwait_for timeout\n300000\n")
+
+
+def test_multiprocessing_fork(root):
+    out = _py(root, """
+        import multiprocessing as mp, os, time
+        def sq(x): return x * x
+        def worker(q, n): q.put(n)
+        def pipe_child(c): c.send(c.recv() * 2); c.close()
+        def inc(v, l):
+            for _ in range(50):
+                with l: v.value += 1
+        ctx = mp.get_context('fork')
+        with ctx.Pool(3) as pool:
+            print(pool.map(sq, range(10)), pool.apply_async(sq, (7,)).get(timeout=60))
+        q = ctx.Queue(); ps = [ctx.Process(target=worker, args=(q, i)) for i in range(3)]
+        [p.start() for p in ps]; print(sorted(q.get(timeout=60) for _ in ps))
+        [p.join() for p in ps]; print([p.exitcode for p in ps])
+        a, b = ctx.Pipe(); p = ctx.Process(target=pipe_child, args=(b,)); p.start()
+        a.send(21); print(a.recv()); p.join()
+        p = ctx.Process(target=os._exit, args=(3,)); p.start(); p.join(); print(p.exitcode)
+        v = ctx.Value('i', 0); l = ctx.Lock(); ps = [ctx.Process(target=inc, args=(v, l)) for _ in range(3)]
+        [p.start() for p in ps]; [p.join() for p in ps]; print(v.value)
+        ev = ctx.Event(); p = ctx.Process(target=ev.set); p.start(); print(ev.wait(30)); p.join()
+        p = ctx.Process(target=time.sleep, args=(30,)); p.start(); time.sleep(0.1)
+        p.terminate(); p.join(); print(p.exitcode)
+    """)
+    assert out == (b"[0, 1, 4, 9, 16, 25, 36, 49, 64, 81] 49\n[0, 1, 2]\n[0, 0, 0]\n42\n3\n150\n"
+                   b"True\n-15\n")
+
+
+def test_subprocess_asyncio_and_threads(root):
+    """asyncio's child watcher is a thread in waitpid(); subprocess.run while another
+    thread runs; signal exit statuses (qemu-user cannot re-exec the guest python3)."""
+    out = _py(root, """
+        import asyncio, subprocess, sys, threading, time, os
+        async def run(i):
+            p = await asyncio.create_subprocess_exec(
+                sys.executable, '-c', f'import sys; print({i}); sys.exit({i})',
+                stdout=asyncio.subprocess.PIPE)
+            out, _ = await p.communicate()
+            return out.strip(), p.returncode
+        async def main():
+            print(await asyncio.gather(*(run(i) for i in range(3))))
+            p = await asyncio.create_subprocess_exec('/bin/cat', stdin=asyncio.subprocess.PIPE,
+                                                     stdout=asyncio.subprocess.PIPE)
+            out, _ = await p.communicate(b'y' * 200000); print(len(out), p.returncode)
+            p = await asyncio.create_subprocess_exec(sys.executable, '-c', 'import time; time.sleep(30)')
+            try:
+                await asyncio.wait_for(p.wait(), 0.2)
+            except asyncio.TimeoutError:
+                p.kill(); print('killed', await p.wait())
+        asyncio.run(main())
+        ticks = []; stop = threading.Event()
+        def ticker():
+            while not stop.is_set():
+                ticks.append(1); time.sleep(0.01)
+        t = threading.Thread(target=ticker); t.start()
+        r = subprocess.run([sys.executable, '-c', 'import time; time.sleep(0.3); print("slept")'],
+                           capture_output=True)
+        stop.set(); t.join(); print(r.returncode, r.stdout, len(ticks) > 5)
+        p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(30)'])
+        time.sleep(0.1); p.terminate(); print(p.wait())
+        try:
+            subprocess.run([sys.executable, '-c', 'import time; time.sleep(30)'], timeout=0.3)
+        except subprocess.TimeoutExpired:
+            print('timeout expired')
+        p = subprocess.Popen([sys.executable, '-c', 'import sys\\nfor i in range(2000): '
+                              'sys.stderr.write("e%d\\\\n" % i); sys.stdout.write("o%d\\\\n" % i)'],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        errs = []; th = threading.Thread(target=lambda: errs.append(p.stderr.read())); th.start()
+        o = p.stdout.read(); th.join(); p.wait()
+        print(len(o.splitlines()), len(errs[0].splitlines()), p.returncode)
+        pid = os.fork()
+        if pid == 0:
+            os.execv('/proc/self/exe', ['python3', '-c', 'import sys; sys.exit(11)'])
+        print(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+    """, qemu=False)
+    assert out == (b"[(b'0', 0), (b'1', 1), (b'2', 2)]\n200000 0\nkilled -9\n0 b'slept\\n' True\n"
+                   b"-15\ntimeout expired\n2000 2000 0\n11\n")
+
+
+def test_fork_files_mmap(root):
+    out = _py(root, """
+        import os, shutil, mmap, resource, pathlib, tempfile
+        os.chdir(tempfile.mkdtemp())
+        pid = os.fork()
+        if pid == 0:
+            os._exit(42)
+        p, st = os.waitpid(pid, 0); print(p == pid, os.WIFEXITED(st), os.WEXITSTATUS(st))
+        pid = os.fork()
+        if pid == 0:
+            os.kill(os.getpid(), 9)
+        print(os.WTERMSIG(os.waitpid(pid, 0)[1]))
+        try:
+            os.waitpid(-1, 0)
+        except ChildProcessError:
+            print('no children')
+        with open('a.txt', 'w') as f:
+            f.write('hello\\n' * 100)
+        shutil.copy('a.txt', 'b.txt'); cp = os.getcwd() + '-copy'; shutil.copytree('.', cp)
+        print(sorted(os.listdir(cp)), sorted(e.name for e in os.scandir('.')))
+        st = os.stat('a.txt'); print(st.st_size, oct(st.st_mode & 0o777), st.st_nlink)
+        os.utime('a.txt', (1000000000, 1000000000)); print(os.stat('a.txt').st_mtime)
+        os.symlink('a.txt', 'ln'); print(os.readlink('ln'), sorted(x.name for x in pathlib.Path('.').glob('*.txt')))
+        with open('a.txt', 'r+b') as f:
+            m = mmap.mmap(f.fileno(), 0); m[0:5] = b'HELLO'; m.flush(); m.close()
+        print(open('a.txt', 'rb').read(6))
+        m = mmap.mmap(-1, 4096)                      # MAP_SHARED|MAP_ANONYMOUS across fork
+        pid = os.fork()
+        if pid == 0:
+            m[0:4] = b'kid!'; os._exit(0)
+        os.waitpid(pid, 0); print(m[0:4])
+        src = open('a.txt', 'rb'); dst = open('sf', 'wb')
+        print(os.sendfile(dst.fileno(), src.fileno(), 0, 600)); dst.close()
+        fd = os.memfd_create('x'); os.write(fd, b'memfd!'); print(os.pread(fd, 6, 0))
+        print(os.cpu_count() == len(os.sched_getaffinity(0)), resource.getrlimit(resource.RLIMIT_NOFILE)[0] > 0)
+        shutil.rmtree(cp); shutil.rmtree(os.getcwd())
+    """)
+    assert out.splitlines()[:3] == [b"True True 42", b"9", b"no children"]
+    assert b"b'HELLO\\n'\nb'kid!'\n600\nb'memfd!'\nTrue True\n" in out
