@@ -33,6 +33,7 @@ PYTHON_ARM64 = [
     "liblzma5", "libsqlite3-0", "libncursesw6", "libtinfo6", "libreadline8", "libuuid1",
     "libcrypt1", "libdb5.3", "libnsl2", "libtirpc3", "libgssapi-krb5-2", "libkrb5-3",
     "libk5crypto3", "libcom-err2", "libkrb5support0", "libkeyutils1",
+    "dash",     # /bin/sh: subprocess(shell=True), os.system, asyncio's create_subprocess_shell
 ]
 PYTHON_ALL = ["media-types", "readline-common", "libtirpc-common", "tzdata"]
 
