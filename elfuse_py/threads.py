@@ -22,14 +22,26 @@ leader).  Other threads get TID_BASE + n.  TID_BASE is Linux's PID_MAX_LIMIT
 an unrelated host process; tids stay below 2^30 (FUTEX_TID_MASK).
 
 Host calls that would block (read on an empty pipe or socket, accept, recv,
-send on a full socket, ppoll/pselect6/epoll_pwait with nothing ready) do not
-block the host while other guest threads exist: syscalls/blocking.py checks
-readiness first and, if the call would wait, parks the thread on its host fds
-(`wait_fds`); when an fd becomes ready the thread *restarts* the syscall (PC
-back on the SVC, X0 restored), so the handler runs again and finds it ready.
-While every thread waits, `_idle` sleeps in a host poll on those fds.
-Remaining limitation: a blocking write larger than the free buffer space,
-wait4, and calls not listed there still block every guest thread.
+send on a full socket, ppoll/pselect6/epoll_pwait with nothing ready, wait4,
+connect, sigsuspend, flock...) do not block the host while other guest
+threads exist: syscalls/blocking.py checks readiness first and, if the call
+would wait, parks the thread (`wait_fds`) on its host fds and/or a periodic
+`check`; when ready the thread *restarts* the syscall (PC back on the SVC, X0
+restored), so the handler runs again and finds it ready - or an `on_ready`
+continuation finishes it (the rest of a big write).  While every thread
+waits, `_idle` sleeps in a host poll on those fds.
+
+Signals: a thread-directed signal (tgkill) interrupts that thread's wait; a
+process-directed one goes to the main thread first when it does not block it
+(`steer`, Linux's complete_signal), and an interrupted fd wait is restarted by
+delivery when the handler has SA_RESTART.
+
+Mode switches: unicorn counts instructions with a code hook, and adding or
+removing it drops every translated block; a process that is single-threaded
+again keeps counted slices for KEEP_SLICING_NS (`sliced`).
+
+Remaining limitation: open() of a FIFO waiting for its other end, and calls
+not listed in syscalls/blocking.py, still block every guest thread.
 """
 from __future__ import annotations
 

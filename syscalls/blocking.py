@@ -11,13 +11,19 @@ path).  The wrapper asks the host with a zero-timeout poll whether the call
 can proceed; if not, and the fd is a blocking one (and no MSG_DONTWAIT), the
 thread is parked on the host fd (`threads.wait_fds`) and the syscall is
 *restarted* from its SVC once the fd is ready: the handler itself always runs
-on a ready fd.  ppoll/pselect6/epoll_pwait park on their whole fd set with
-their deadline; at the deadline they return 0 with the result sets cleared, as
-Linux does.
+on a ready fd.  SO_RCVTIMEO/SO_SNDTIMEO bound those waits (EAGAIN).
+ppoll/pselect6/epoll_pwait park on their whole fd set with their deadline; at
+the deadline they return 0 with the result sets cleared, as Linux does.
 
-Not covered (still block every thread): a blocking write larger than the free
-buffer space, connect to a full backlog, wait4/waitid, recvmmsg, SO_RCVTIMEO
-(the park waits for readiness without the socket's timeout).
+Calls that would block half-way or on something poll cannot see get their own
+treatment, each below: big writes (non-blocking, the rest written as the fd
+drains), connect (non-blocking, then SO_ERROR), recvmmsg/sendmmsg (step by
+step), wait4/waitid (WNOHANG, woken by a pidfd or a WNOWAIT probe),
+rt_sigsuspend/rt_sigtimedwait (park with the mask), flock/F_SETLKW (try,
+retry every poll period).
+
+Not covered (still block every thread): open() of a FIFO waiting for its
+other end, and blocking calls not listed in _WRAP.
 """
 from __future__ import annotations
 
