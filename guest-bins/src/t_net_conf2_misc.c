@@ -182,6 +182,62 @@ static void longpath(void) {
     CHECK(1, "EACCES check skipped as root");
 }
 
+/* Names that (nearly) fill sun_path: 106/107-byte relative names, and long
+ * names in a deep directory, for dgram sendto/recvfrom and stream accept. */
+static void longnames(void) {
+    struct sockaddr_un a = {.sun_family = AF_UNIX}, b = {.sun_family = AF_UNIX}, f, g;
+    memset(a.sun_path, 'r', 106); a.sun_path[0] = 'R';
+    memset(b.sun_path, 's', 107); b.sun_path[0] = 'S';
+    unlink(a.sun_path); unlink(b.sun_path);
+    int r = socket(AF_UNIX, SOCK_DGRAM, 0), s = socket(AF_UNIX, SOCK_DGRAM, 0);
+    CHECK(bind(r, SA(&a), sizeof a) == 0, "bind 106-byte relative name");
+    CHECK(bind(s, SA(&b), sizeof b) == 0, "bind 107-byte relative name");
+    CHECK(sendto(s, "x", 1, 0, SA(&a), sizeof a) == 1, "sendto the 106-byte name");
+    char buf[8];
+    socklen_t fl = sizeof f;
+    memset(&f, 0, sizeof f);
+    CHECK(recvfrom(r, buf, sizeof buf, 0, SA(&f), &fl) == 1 && fl == 2 + 108 && memcmp(f.sun_path, b.sun_path, 107) == 0,
+          "recvfrom: the sender's 107-byte name, addrlen 110");
+    CHECK(connect(s, SA(&a), sizeof a) == 0, "connect dgram to the 106-byte name");
+    CHECK(send(s, "y", 1, 0) == 1 && recv(r, buf, sizeof buf, 0) == 1, "send connected");
+    socklen_t gl = sizeof g;
+    CHECK(getpeername(s, SA(&g), &gl) == 0 && gl == 2 + 107 && memcmp(g.sun_path, a.sun_path, 106) == 0, "getpeername 109");
+    close(r); close(s);
+    unlink(a.sun_path); unlink(b.sun_path);
+    char d[128] = "c2m_lp_0123456789012345678901234567890123456789012345678901234567890123456789012345abcdef";
+    mkdir(d, 0700);
+    memset(&a, 0, sizeof a); memset(&b, 0, sizeof b);
+    a.sun_family = b.sun_family = AF_UNIX;
+    snprintf(a.sun_path, 108, "%s/rcv_0123456789", d);
+    snprintf(b.sun_path, 108, "%s/snd_0123456789", d);
+    r = socket(AF_UNIX, SOCK_DGRAM, 0); s = socket(AF_UNIX, SOCK_DGRAM, 0);
+    CHECK(bind(r, SA(&a), sizeof a) == 0 && bind(s, SA(&b), sizeof b) == 0, "bind two 106-byte names in a directory");
+    CHECK(sendto(s, "x", 1, 0, SA(&a), sizeof a) == 1, "sendto through the directory");
+    fl = sizeof f;
+    memset(&f, 0, sizeof f);
+    CHECK(recvfrom(r, buf, sizeof buf, 0, SA(&f), &fl) == 1 && fl == 2 + strlen(b.sun_path) + 1 && strcmp(f.sun_path, b.sun_path) == 0,
+          "recvfrom reports the sender's full name");
+    int ls = socket(AF_UNIX, SOCK_STREAM, 0), c = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un la = a, ca = b;
+    strcat(la.sun_path, "L");
+    strcat(ca.sun_path, "C");
+    CHECK(bind(ls, SA(&la), sizeof la) == 0 && listen(ls, 1) == 0, "stream listener on a long name");
+    CHECK(bind(c, SA(&ca), sizeof ca) == 0 && connect(c, SA(&la), sizeof la) == 0, "named client connects");
+    fl = sizeof f;
+    int ac = accept(ls, SA(&f), &fl);
+    CHECK(ac >= 0 && fl == 2 + strlen(ca.sun_path) + 1 && strcmp(f.sun_path, ca.sun_path) == 0, "accept: the client's long name");
+    gl = sizeof g;
+    CHECK(getpeername(ac, SA(&g), &gl) == 0 && strcmp(g.sun_path, ca.sun_path) == 0, "getpeername on the accepted socket");
+    gl = sizeof g;
+    CHECK(getsockname(ac, SA(&g), &gl) == 0 && strcmp(g.sun_path, la.sun_path) == 0, "getsockname on the accepted socket");
+    int dup_l = socket(AF_UNIX, SOCK_STREAM, 0);
+    CHECK_ERR(bind(dup_l, SA(&la), sizeof la), EADDRINUSE, "long name in use EADDRINUSE");
+    close(dup_l);
+    close(ac); close(c); close(ls); close(r); close(s);
+    unlink(a.sun_path); unlink(b.sun_path); unlink(la.sun_path); unlink(ca.sun_path);
+    rmdir(d);
+}
+
 static void forked(void) {
     int sv[2];
     socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv);
@@ -221,6 +277,7 @@ int main(void) {
     control();
     queues();
     longpath();
+    longnames();
     forked();
     DONE();
 }

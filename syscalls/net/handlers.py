@@ -549,14 +549,13 @@ def _iov_cffi(views: list):
 
 
 def _sendmsg_views(fd: int, views: list, name_addr: int, namelen: int, control: bytes,
-                   flags: int) -> int:
-    """sendmsg core: views of guest data, guest name, guest control bytes."""
+                   flags: int, hname: bytes = b"") -> int:
+    """sendmsg core: views of guest data, guest name (or a host one), guest control bytes."""
     e = sock_check(fd)
     if e:
         return e
     st = proc.fds.get(fd)
     family = st.family if isinstance(st, SockState) else None
-    hname = b""
     if name_addr:
         try:
             raw = _guest_addr(name_addr, namelen)
@@ -570,7 +569,12 @@ def _sendmsg_views(fd: int, views: list, name_addr: int, namelen: int, control: 
                 return -bad
             mapped = policies.to_host_sendto(raw)
             if mapped is not None:
-                hname = mapped
+                hname, link = mapped
+                if link is not None:
+                    try:
+                        return _sendmsg_views(fd, views, 0, 0, control, flags, hname)
+                    finally:
+                        os.unlink(link)
             else:
                 hname = unix_host_sockaddr(raw)
         elif raw:

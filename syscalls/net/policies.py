@@ -98,6 +98,12 @@ def guest_name_of_host_path(path: bytes) -> bytes | None:
         rd = os.fsencode(runtime_dir())
     except OSError:
         return None
+    if path.startswith(rd + b"/p-"):           # a long path bound by bind_long_by_link
+        try:
+            with open(path + b".name", "rb") as f:
+                return guest_unix(False, f.read())
+        except OSError:
+            return None
     if not path.startswith(rd + b"/a-"):
         return None
     try:
@@ -142,7 +148,17 @@ def unix_op(op: str, fd: int, raw: bytes, st: SockState | None, htype: int) -> b
     # A path that exactly fills sun_path (no NUL) is still a host path.
     if len(name) <= caps.sun_path_max and not (caps.compat and len(name) > 104):
         return None
-    # Longer than the host's sun_path: bind/connect under the parent directory's fd.
+    # Longer than the host's sun_path: bind by a hard link from a short name, else
+    # bind/connect under the parent directory's fd.
+    if op == "bind" and bind_long_by_link(fd, name):
+        return guest_unix(False, name)
+    if op == "connect":
+        sa, link = to_host_sendto(raw)
+        try:
+            host.check(host.libc.connect(fd, sa, len(sa)))
+        finally:
+            os.unlink(link)
+        return guest_unix(False, name)
     d, base = os.path.split(name)
     if len(base) + 1 > caps.sun_path_max:
         raise OSError(errno.ENAMETOOLONG, "socket name too long")
@@ -155,15 +171,50 @@ def unix_op(op: str, fd: int, raw: bytes, st: SockState | None, htype: int) -> b
     return guest_unix(False, name)
 
 
-def to_host_sendto(raw: bytes) -> bytes:
-    """Host address for a dgram sendto under the policies (abstract names, long paths)."""
+def to_host_sendto(raw: bytes) -> tuple[bytes, bytes | None] | None:
+    """(host address, temporary link to remove after the send) for a dgram sendto
+    under the policies (abstract names, long paths), or None for a plain one.
+
+    A path longer than the host's sun_path is reached through a short symlink
+    in the private runtime directory (AF_UNIX lookups follow symlinks on Linux
+    and macOS alike); there is no sendtoat."""
     caps = hostcaps.caps()
     abstract, name = unix_name(raw)
     if abstract and not caps.abstract:
-        return host.host_sockaddr(_s.AF_UNIX, os.fsencode(abstract_path(name)) + b"\0")
-    if not abstract and len(name) > caps.sun_path_max:
-        raise OSError(errno.ENAMETOOLONG, "long path in sendto")
+        return host.host_sockaddr(_s.AF_UNIX, os.fsencode(abstract_path(name)) + b"\0"), None
+    if not abstract and (len(name) > caps.sun_path_max or (caps.compat and len(name) > 104)):
+        target = name if name.startswith(b"/") else os.path.join(os.getcwdb(), name)
+        link = os.fsencode(os.path.join(runtime_dir(), "s-" + secrets.token_hex(8)))
+        os.symlink(target, link)
+        return host.host_sockaddr(_s.AF_UNIX, link + b"\0"), link
     return None
+
+
+def bind_long_by_link(fd: int, name: bytes) -> bool:
+    """Bind `fd` to a path longer than the host's sun_path: bind a short name in
+    the runtime directory, hard-link it to the guest's path (no clobbering), and
+    record the guest's name for the way back (recvfrom/accept report the short
+    host name).  False if the runtime directory is on another filesystem."""
+    d = os.path.dirname(name) or b"."
+    try:
+        if os.stat(d).st_dev != os.stat(runtime_dir()).st_dev:
+            return False
+    except FileNotFoundError:
+        raise OSError(errno.ENOENT, "no such directory") from None
+    if os.path.lexists(name):
+        raise OSError(errno.EADDRINUSE, "address in use")
+    if not os.access(d, os.W_OK | os.X_OK):
+        raise OSError(errno.EACCES, "permission denied")
+    tmp = os.path.join(runtime_dir(), "p-" + secrets.token_hex(8))
+    sa = host.host_sockaddr(_s.AF_UNIX, os.fsencode(tmp) + b"\0")
+    host.check(host.libc.bind(fd, sa, len(sa)))
+    with open(tmp + ".name", "wb") as f:
+        f.write(name)
+    try:
+        os.link(tmp, name)
+    finally:
+        os.unlink(tmp)
+    return True
 
 
 # ----- the registry that lets fallback state travel through SCM_RIGHTS ---------------------
