@@ -197,6 +197,10 @@ static void mmsg(void) {
     sendmmsg(sv[0], mm, 1, 0);
     io[0].iov_len = 16;
     CHECK(recvmmsg(sv[1], mm, 4, MSG_DONTWAIT, &ts) == 1, "recvmmsg with timeout, DONTWAIT: 1");
+    CHECK(ts.tv_sec == 0 && ts.tv_nsec > 0 && ts.tv_nsec <= 50000000, "recvmmsg writes back the time left");
+    ts.tv_sec = 0; ts.tv_nsec = 50000000;
+    CHECK_ERR(recvmmsg(sv[1], mm, 4, MSG_DONTWAIT, &ts), EAGAIN, "recvmmsg timeout, nothing queued: EAGAIN");
+    CHECK(ts.tv_nsec == 50000000, "timeout untouched on error");
     /* sendmmsg partial: second message has a bad iovec -> count 1. */
     struct iovec bad = {(void *)8, 4};
     mm[0].msg_hdr.msg_iov = &io[0]; io[0].iov_len = 3;

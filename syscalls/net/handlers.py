@@ -823,6 +823,11 @@ def sys_recvmmsg(fd, vec, vlen, flags, timeout):
             flags |= C.MSG_DONTWAIT
         if deadline is not None and time.monotonic() >= deadline:
             break
+    if deadline is not None and done:
+        # do_recvmmsg leaves the time that was left in *timeout (0 once it ran out).
+        left = max(0.0, deadline - time.monotonic())
+        sec = int(left)
+        proc.mem.pack(_TIMESPEC, timeout, sec, int((left - sec) * 1e9))
     return done
 
 
