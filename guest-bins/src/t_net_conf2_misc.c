@@ -238,6 +238,53 @@ static void longnames(void) {
     rmdir(d);
 }
 
+/* Errors on names longer than macOS's 104-byte sun_path. */
+static void mk(struct sockaddr_un *a, const char *pre, char c) {
+    memset(a, 0, sizeof *a); a->sun_family = AF_UNIX;
+    strcpy(a->sun_path, pre);
+    size_t n = strlen(pre);
+    memset(a->sun_path + n, c, 106 - n);
+}
+static void longerrors(void) {
+    struct sockaddr_un a;
+    int s = socket(AF_UNIX, SOCK_DGRAM, 0);
+    mk(&a, "nodir/", 'x');
+    CHECK_ERR(bind(s, (struct sockaddr *)&a, sizeof a), ENOENT, "long bind in missing dir ENOENT");
+    CHECK_ERR(connect(s, (struct sockaddr *)&a, sizeof a), ENOENT, "long connect missing ENOENT");
+    CHECK_ERR(sendto(s, "x", 1, 0, (struct sockaddr *)&a, sizeof a), ENOENT, "long sendto missing ENOENT");
+    mk(&a, "", 'f');
+    int f = open(a.sun_path, O_CREAT | O_WRONLY, 0600); close(f);
+    CHECK_ERR(connect(s, (struct sockaddr *)&a, sizeof a), ECONNREFUSED, "long connect to a file ECONNREFUSED");
+    CHECK_ERR(sendto(s, "x", 1, 0, (struct sockaddr *)&a, sizeof a), ECONNREFUSED, "long sendto to a file ECONNREFUSED");
+    CHECK_ERR(bind(s, (struct sockaddr *)&a, sizeof a), EADDRINUSE, "long bind over a file EADDRINUSE");
+    unlink(a.sun_path);
+    mk(&a, "", 'g');
+    f = open(a.sun_path, O_CREAT | O_WRONLY, 0600); close(f);
+    char p[120]; strcpy(p, a.sun_path); strcat(p, "/"); 
+    struct sockaddr_un b; memset(&b, 0, sizeof b); b.sun_family = AF_UNIX; memcpy(b.sun_path, p, 107); b.sun_path[107]='z';
+    CHECK_ERR(bind(s, (struct sockaddr *)&b, sizeof b), ENOTDIR, "long bind under a file ENOTDIR");
+    unlink(a.sun_path);
+    mk(&a, "", 'h');
+    CHECK(bind(s, (struct sockaddr *)&a, sizeof a) == 0, "long bind (106-byte name)");
+    CHECK_ERR(bind(s, (struct sockaddr *)&a, sizeof a), EADDRINUSE, "bind the same long path again EADDRINUSE");
+    int t = socket(AF_UNIX, SOCK_STREAM, 0);
+    CHECK_ERR(connect(t, (struct sockaddr *)&a, sizeof a), EPROTOTYPE, "stream connect long dgram EPROTOTYPE");
+    int q = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+    CHECK_ERR(connect(q, (struct sockaddr *)&a, sizeof a), EPROTOTYPE, "seqpacket connect long dgram EPROTOTYPE");
+    unlink(a.sun_path);
+    int l = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+    mk(&a, "", 'k');
+    CHECK(bind(l, (struct sockaddr *)&a, sizeof a) == 0 && listen(l, 2) == 0, "seqpacket long listener");
+    CHECK(connect(q, (struct sockaddr *)&a, sizeof a) == 0, "seqpacket connects to it");
+    CHECK_ERR(connect(t, (struct sockaddr *)&a, sizeof a), EPROTOTYPE, "stream to long seqpacket EPROTOTYPE");
+    int ac = accept(l, NULL, NULL);
+    CHECK(send(q, "ab", 2, 0) == 2 && send(q, "c", 1, 0) == 1, "send");
+    char buf[8];
+    CHECK(recv(ac, buf, 8, 0) == 2 && recv(ac, buf, 8, 0) == 1, "boundaries");
+    unlink(a.sun_path);
+    close(ac); close(l); close(q); close(t); close(s);
+}
+
 static void forked(void) {
     int sv[2];
     socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv);
@@ -278,6 +325,7 @@ int main(void) {
     queues();
     longpath();
     longnames();
+    longerrors();
     forked();
     DONE();
 }

@@ -196,11 +196,11 @@ def bind_long_by_link(fd: int, name: bytes) -> bool:
     record the guest's name for the way back (recvfrom/accept report the short
     host name).  False if the runtime directory is on another filesystem."""
     d = os.path.dirname(name) or b"."
-    try:
-        if os.stat(d).st_dev != os.stat(runtime_dir()).st_dev:
-            return False
-    except FileNotFoundError:
-        raise OSError(errno.ENOENT, "no such directory") from None
+    dst = os.stat(d)                    # ENOENT / ENOTDIR / EACCES as the host says
+    if not stat.S_ISDIR(dst.st_mode):
+        raise OSError(errno.ENOTDIR, "not a directory")
+    if dst.st_dev != os.stat(runtime_dir()).st_dev:
+        return False
     if os.path.lexists(name):
         raise OSError(errno.EADDRINUSE, "address in use")
     if not os.access(d, os.W_OK | os.X_OK):
