@@ -113,6 +113,94 @@ def _fd_call(fn, ev: int, flags_arg: int | None):
     return wrapped
 
 
+# ----- MSG_WAITALL ----------------------------------------------------------------------
+# recv(MSG_WAITALL) on a stream socket waits until the whole buffer is filled:
+# with other threads the first part is taken without waiting and the rest is
+# read as it arrives, the thread parked in between.
+
+_L_MSG_WAITALL = 0x100
+
+
+def _is_stream(fd: int) -> bool:
+    from .net.host import ffi as sffi, libc as slibc
+    buf = sffi.new("int *")
+    ln = sffi.new("socklen_t *", 4)
+    if slibc.getsockopt(fd, socket.SOL_SOCKET, socket.SO_TYPE, buf, ln) < 0:
+        return False
+    return buf[0] == socket.SOCK_STREAM
+
+
+def _recv_call(fn, kind: str, flags_arg: int):
+    """Wrap recvfrom/recvmsg: park while nothing is there; MSG_WAITALL as above."""
+    def wrapped(*a):
+        if len(threads.threads) > 1:
+            fd = a[0] & 0xFFFFFFFF
+            flags = a[flags_arg]
+            if not flags & _L_MSG_DONTWAIT:
+                if _would_block(fd, _IN):
+                    return _park(fd, _IN, a[0])
+                if flags & _L_MSG_WAITALL and proc.fds.state.get(fd) is None and _is_stream(fd):
+                    return _recv_waitall(fn, kind, flags_arg, a, fd)
+        return fn(*a)
+    wrapped._blocking_wrapper = True
+    return wrapped
+
+
+def _recv_waitall(fn, kind: str, flags_arg: int, a, fd: int) -> int | None:
+    try:
+        blocking = os.get_blocking(fd)
+    except OSError:
+        blocking = False
+    if not blocking:
+        return fn(*a)
+    b = list(a)
+    b[flags_arg] = (b[flags_arg] & ~_L_MSG_WAITALL) | _L_MSG_DONTWAIT
+    r = _errno_result(fn, *b)
+    if r == -lerrno.EAGAIN:
+        return _park(fd, _IN, a[0])
+    if r <= 0:
+        return r
+    try:
+        parts = [(a[1], a[2])] if kind == "recvfrom" else \
+            _iov_bytes(*proc.mem.unpack(_MSGHDR_IOV, a[1]))
+    except Exception:  # noqa: BLE001 - the handler read them: cannot fail now
+        return r
+    if r >= sum(n for _, n in parts):
+        return r
+    done = [r]
+
+    def more() -> int | None:
+        os.set_blocking(fd, False)
+        try:
+            while True:
+                skip, views = done[0], []
+                for addr, n in parts:
+                    if skip >= n:
+                        skip -= n
+                        continue
+                    views.append(proc.mem.view(addr + skip, n - skip, write=True))
+                    skip = 0
+                if not views:
+                    return done[0]
+                k = os.readv(fd, views)
+                if k == 0:
+                    return done[0]            # EOF: what came so far
+                done[0] += k
+        except BlockingIOError:
+            return None
+        except OSError:
+            return done[0]
+        finally:
+            try:
+                os.set_blocking(fd, True)
+            except OSError:
+                pass
+
+    deadline = _sock_deadline(fd, _IN)
+    return threads.wait_fds({fd: _IN}, deadline, a[0], on_timeout=lambda: done[0],
+                            on_ready=more, on_eintr=lambda: done[0])
+
+
 # ----- writes ---------------------------------------------------------------------------
 # A blocking write of more than the free buffer space would block the host in
 # the middle of the copy, after the readiness check said "writable".  With other
@@ -730,8 +818,8 @@ _WRAP = {
     "waitid": _waitid,
     "read": lambda fn: _fd_call(fn, _IN, None),
     "readv": lambda fn: _fd_call(fn, _IN, None),
-    "recvfrom": lambda fn: _fd_call(fn, _IN, 3),
-    "recvmsg": lambda fn: _fd_call(fn, _IN, 2),
+    "recvfrom": lambda fn: _recv_call(fn, "recvfrom", 3),
+    "recvmsg": lambda fn: _recv_call(fn, "recvmsg", 2),
     "accept": lambda fn: _fd_call(fn, _IN, None),
     "accept4": lambda fn: _fd_call(fn, _IN, None),
     "write": lambda fn: _write_call(fn, "write", None),

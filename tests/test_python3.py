@@ -381,6 +381,11 @@ BLOCKING_WITH_THREADS = """
         got.append(n)
     t = threading.Thread(target=preader); t.start()
     print(os.write(w, b'y' * 1000000)); t.join(); print(got)
+    def pieces():
+        for i in range(4):
+            time.sleep(0.02); a.sendall(b'x' * 250)
+    t = threading.Thread(target=pieces); t.start()
+    print(len(b.recv(1000, socket.MSG_WAITALL))); t.join()
     # SO_RCVTIMEO on a blocking socket (Python's settimeout polls instead)
     ticks = []; stop = threading.Event()
     def ticker():
@@ -440,7 +445,7 @@ BLOCKING_WITH_THREADS = """
 
 def test_threads_blocking_writes_timeouts_signals(root):
     out = _py(root, BLOCKING_WITH_THREADS)
-    assert out == (b"1000000\n[2000000, 1000000]\nrcvtimeo 11 True\nTrue\n[b'c0', b'c1', b'c2']\n"
+    assert out == (b"1000000\n[2000000, 1000000]\n1000\nrcvtimeo 11 True\nTrue\n[b'c0', b'c1', b'c2']\n"
                    b"pause woke [10]\nsigwait True\n['t1 unlock', 't2 locked']\n"
                    b"alarm during join True\n")
 

@@ -143,6 +143,18 @@ static void *locker(void *arg) {
     return NULL;
 }
 
+static int wsock[2];
+static void *piecewise_sender(void *arg) {
+    (void)arg;
+    char b[250];
+    memset(b, 'w', sizeof b);
+    for (int i = 0; i < 4; i++) {
+        usleep(20000);
+        send(wsock[1], b, sizeof b, 0);
+    }
+    return NULL;
+}
+
 static void signal_checks(void) {
     pthread_t t;
     struct sigaction sa = {0};
@@ -329,6 +341,14 @@ int main(void) {
     CHECK(drained == 8 * 16384, "the drainer got them all");
     close(ssock[0]);
     close(ssock[1]);
+    /* MSG_WAITALL: one recv gathers pieces sent by another thread */
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, wsock) == 0, "stream socketpair");
+    pthread_create(&t, NULL, piecewise_sender, NULL);
+    r = recv(wsock[0], big, 1000, MSG_WAITALL);
+    pthread_join(t, NULL);
+    CHECK(r == 1000, "recv(MSG_WAITALL) waits for the whole buffer");
+    close(wsock[0]);
+    close(wsock[1]);
     free(big);
     signal_checks();
     DONE();
