@@ -113,6 +113,47 @@ def _fd_call(fn, ev: int, flags_arg: int | None):
     return wrapped
 
 
+# ----- sendfile ---------------------------------------------------------------------------
+# sendfile into a pipe or socket blocks like a big write: same treatment, the
+# handler called again for what is left (it moves *offset / the file position).
+
+def _sendfile(fn):
+    def wrapped(out_fd, in_fd, offp, count):
+        if len(threads.threads) > 1:
+            ofd = out_fd & 0xFFFFFFFF
+            try:
+                blocking = proc.fds.valid(ofd) and proc.fds.state.get(ofd) is None \
+                    and os.get_blocking(ofd)
+            except OSError:
+                blocking = False
+            if blocking:
+                if not _ready(ofd, _OUT):
+                    return _park(ofd, _OUT, out_fd)
+                r = _nonblocking(fn, (out_fd, in_fd, offp, count), ofd, None)
+                if r == -lerrno.EAGAIN:
+                    return _park(ofd, _OUT, out_fd)
+                if r <= 0 or r >= count:
+                    return r
+                done = [r]
+
+                def more() -> int | None:
+                    k = _nonblocking(fn, (out_fd, in_fd, offp, count - done[0]), ofd, None)
+                    if k == -lerrno.EAGAIN:
+                        return None
+                    if k <= 0:
+                        return done[0]       # end of the input, or an error after a part
+                    done[0] += k
+                    return done[0] if done[0] >= count else None
+
+                deadline = _sock_deadline(ofd, _OUT)
+                return threads.wait_fds({ofd: _OUT}, deadline, out_fd,
+                                        on_timeout=lambda: done[0], on_ready=more,
+                                        on_eintr=lambda: done[0])
+        return fn(out_fd, in_fd, offp, count)
+    wrapped._blocking_wrapper = True
+    return wrapped
+
+
 # ----- MSG_WAITALL ----------------------------------------------------------------------
 # recv(MSG_WAITALL) on a stream socket waits until the whole buffer is filled:
 # with other threads the first part is taken without waiting and the rest is
@@ -808,6 +849,7 @@ def _waitid(fn):
 # name -> wrapper factory
 _WRAP = {
     "connect": _connect,
+    "sendfile": _sendfile,
     "rt_sigsuspend": _rt_sigsuspend,
     "rt_sigtimedwait": _rt_sigtimedwait,
     "flock": _flock,
