@@ -6,6 +6,7 @@
 /* qemu-differs: qemu-user does not pass SO_PEEK_OFF through (EINVAL / ENOPROTOOPT) */
 #include "guest_test.h"
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
@@ -319,6 +320,37 @@ static void forked(void) {
     (void)darwin_policy;
 }
 
+/* Threads: one blocked in a SEQPACKET recv / accept while another sends / connects
+ * (an autobound SEQPACKET listener). */
+static int th_sv[2], th_ls;
+static void *th_rd(void *a) { (void)a; char b[16]; long n = recv(th_sv[1], b, sizeof b, 0); long m = recv(th_sv[1], b, sizeof b, 0); return (void *)(n * 100 + m); }
+static void *th_acc(void *a) { (void)a; int c = accept(th_ls, NULL, NULL); char b[4]; long n = c >= 0 ? recv(c, b, 4, MSG_WAITALL) : -1; if (c >= 0) close(c); return (void *)n; }
+static void threads_seq(void) {
+    socketpair(AF_UNIX, SOCK_SEQPACKET, 0, th_sv);
+    pthread_t t;
+    void *r = NULL;
+    pthread_create(&t, NULL, th_rd, NULL);
+    usleep(100000);
+    send(th_sv[0], "abc", 3, 0);
+    send(th_sv[0], "de", 2, 0);
+    pthread_join(t, &r);
+    CHECK((long)r == 302, "thread blocked in seqpacket recv gets both messages");
+    th_ls = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+    struct sockaddr_un a = {.sun_family = AF_UNIX}, g;
+    socklen_t gl = sizeof g;
+    bind(th_ls, SA(&a), 2);
+    getsockname(th_ls, SA(&g), &gl);
+    listen(th_ls, 1);
+    pthread_create(&t, NULL, th_acc, NULL);
+    usleep(100000);
+    int c = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+    CHECK(connect(c, SA(&g), gl) == 0, "connect to an autobound seqpacket listener while a thread waits in accept");
+    send(c, "wxyz", 4, 0);
+    pthread_join(t, &r);
+    CHECK((long)r == 4, "the accepting thread got the message");
+    close(c); close(th_ls); close(th_sv[0]); close(th_sv[1]);
+}
+
 int main(void) {
     signal(SIGPIPE, SIG_IGN);
     control();
@@ -327,5 +359,6 @@ int main(void) {
     longnames();
     longerrors();
     forked();
+    threads_seq();
     DONE();
 }

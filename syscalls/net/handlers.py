@@ -300,7 +300,10 @@ def _autobind(fd: int, st, caps) -> int:
     htype = _host_type(fd)
     name = policies.autobind_name(htype)
     policies.bind_abstract(fd, name, htype)
-    _state_for(fd, C.AF_UNIX).name = SA.guest_unix(True, name)
+    st = _state_for(fd, C.AF_UNIX)
+    st.name = SA.guest_unix(True, name)
+    if st.framed and policies.needs_registry():
+        policies.register_bound(st.name, st)
     return 0
 
 
