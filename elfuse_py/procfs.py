@@ -7,7 +7,7 @@ must instead see *its* program, mappings, argv and CPU.  This module owns:
   /proc/self/fd/N (the host's link, with the sysroot prefix taken off),
   /proc/self/cwd, /proc/self/root;
 - synthesised read-only files: /proc/self/maps (from proc.mem.regions, in
-  Linux's format), cmdline, environ, auxv, stat, status, comm, and /proc/cpuinfo for an
+  Linux's format), cmdline, environ, auxv, stat, status, limits, comm, and /proc/cpuinfo for an
   AArch64 CPU (features from proc.hwcap).  Each open gets a fresh snapshot in
   an anonymous file (memfd on Linux, an unlinked temp file elsewhere), so
   reads, seeks and fstat behave like a regular file;
@@ -245,6 +245,31 @@ def stat_text() -> bytes:
     return (" ".join(str(f) for f in fields) + "\n").encode()
 
 
+def limits_text() -> bytes:
+    """/proc/self/limits: the host's, with "Max open files" as the guest's getrlimit sees it
+    (the emulator raised the host's soft limit for its reserved fds)."""
+    try:
+        with open("/proc/self/limits", "rb") as f:
+            lines = f.read().decode(errors="replace").splitlines(keepends=True)
+    except OSError:
+        return b""
+    try:
+        from syscalls.info import _nofile
+        soft, hard = _nofile()
+    except ImportError:
+        return "".join(lines).encode()
+
+    def show(v: int) -> str:
+        return "unlimited" if v >= 1 << 63 else str(v)
+    out = []
+    for line in lines:
+        if line.startswith("Max open files"):
+            # fs/proc/base.c proc_pid_limits: "%-25s %-20s %-20s %-10s\n"
+            line = f"{'Max open files':<25} {show(soft):<20} {show(hard):<20} {'files':<10}\n"
+        out.append(line)
+    return "".join(out).encode()
+
+
 def _files() -> dict:
     proc = _proc()
     return {
@@ -255,6 +280,7 @@ def _files() -> dict:
         b"self/stat": stat_text,
         b"self/comm": lambda: comm() + b"\n",
         b"self/status": status_text,
+        b"self/limits": limits_text,
         b"cpuinfo": cpuinfo_text,
     }
 

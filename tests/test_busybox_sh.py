@@ -346,6 +346,9 @@ CASES = [
      "[ -r /proc/$$/cmdline ] && echo readable; grep -c '^PPid:' /proc/self/status; "
      "head -n 1 /proc/self/status; cat /proc/self/comm",
      "cat /proc/self/cmdline \nhave-dir\nreadable\n1\nName:\thead\ncat\n", 0),
+    ("proc-limits-status", "ulimit -n 100; grep 'open files' /proc/self/limits; ulimit -Sn 50; grep 'open files' /proc/self/limits; "
+     "umask 027; trap '' USR1 HUP; grep -E '^(Name|Umask|State|Threads|SigPnd|ShdPnd|SigBlk|SigIgn|SigCgt)' /proc/self/status",
+     "Max open files            100                  100                  files     \nMax open files            50                   100                  files     \nName:\tgrep\nUmask:\t0027\nState:\tR (running)\nThreads:\t1\nSigPnd:\t0000000000000000\nShdPnd:\t0000000000000000\nSigBlk:\t0000000000000000\nSigIgn:\t0000000000000205\nSigCgt:\t0000000000000000\n", 0),
     # (ls of the shell's fds writes to a file: through a pipe, the shell may
     # still hold the pipe's ends when ls looks, natively too.)
     ("proc-fd", "ls /proc/self/fd; exec 7</dev/null; ls /proc/$$/fd > \"$T/l\"; tr '\\n' ' ' < \"$T/l\"; "
