@@ -588,6 +588,11 @@ def _sendmsg_views(fd: int, views: list, name_addr: int, namelen: int, control: 
     if control:
         if family is None:
             family = sock_domain(fd)
+        if family != C.AF_UNIX and _raw_control():
+            # IP/IPv6/SOL_SOCKET cmsgs mean the same to a generic-Linux LP64 host,
+            # whose ip_cmsg_send checks them (and ignores SCM_RIGHTS, as Linux does).
+            hcontrol, control = control, b""
+    if control:
         try:
             fds, creds = M.parse_send_control(control, family == C.AF_UNIX)
         except M.LinuxError as ex:
@@ -624,12 +629,22 @@ def _sendmsg_views(fd: int, views: list, name_addr: int, namelen: int, control: 
     return r
 
 
+def _raw_control() -> bool:
+    """Control messages of a non-AF_UNIX socket may pass through untranslated: a
+    Linux host with asm-generic numbers and LP64 cmsg layout (x86_64, arm64)."""
+    return hostcaps.caps().linux_sockopts and host.CMSG_HDR.size == M.CMSGHDR.size
+
+
 def _recv_views(fd: int, views: list, flags: int, want_name: bool, guest_ctl: int
                 ) -> tuple[int, bytes | None, bytes, int]:
     """recvmsg core -> (result or -errno, guest name, guest control bytes, guest msg_flags)."""
     st = proc.fds.get(fd)
     hflags = C.msg_to_host(flags)
     ctl_size = M.host_recv_control_size()
+    raw_ctl = guest_ctl and st is None and _raw_control() and \
+        sock_domain(fd) in (C.AF_INET, C.AF_INET6)
+    if raw_ctl:
+        ctl_size = guest_ctl       # the host truncates and sets MSG_CTRUNC itself
     want_total = sum(len(v) for v in views)
     passcred = isinstance(st, SockState) and st.passcred
     if isinstance(st, SockState) and st.framed:
@@ -666,6 +681,12 @@ def _recv_views(fd: int, views: list, flags: int, want_name: bool, guest_ctl: in
             return _err(), None, b"", 0
         mflags = C.msg_from_host(m.msg_flags)
         hctl = ffi.buffer(cbuf, m.msg_controllen)[:]
+        if raw_ctl:
+            name = None
+            if want_name:
+                nl = m.msg_namelen
+                name = guest_name_from_host(ffi.buffer(nbuf, nl)[:]) if nl else b""
+            return r, name, hctl, mflags
         name = None
         if want_name:
             nl = m.msg_namelen

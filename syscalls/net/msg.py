@@ -80,9 +80,13 @@ def parse_send_control(raw: bytes, is_unix: bool) -> tuple[list[int], tuple | No
             raise LinuxError(lerrno.EINVAL)
         if level == C.SOL_SOCKET:
             data = raw[off + CMSGHDR.size:off + clen]
-            if ctype == C.SCM_RIGHTS:
-                if not is_unix:
+            if not is_unix:
+                # __sock_cmsg_send: SCM_RIGHTS/SCM_CREDENTIALS "are semantically in
+                # SOL_UNIX" and ignored; SO_MARK, SO_PRIORITY, SCM_TXTIME,
+                # SO_TIMESTAMPING_OLD are not emulated here (dropped); others EINVAL.
+                if ctype not in (C.SCM_RIGHTS, C.SCM_CREDENTIALS, 12, 36, 37, 61):
                     raise LinuxError(lerrno.EINVAL)
+            elif ctype == C.SCM_RIGHTS:
                 num = len(data) // 4
                 if num > 0:
                     if num + len(fds) > C.SCM_MAX_FD:
