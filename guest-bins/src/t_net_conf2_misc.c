@@ -12,6 +12,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -351,6 +352,41 @@ static void threads_seq(void) {
     close(c); close(th_ls); close(th_sv[0]); close(th_sv[1]);
 }
 
+/* SO_TIMESTAMP on AF_UNIX: SCM_TIMESTAMP comes before SCM_CREDENTIALS; a short
+ * buffer truncates it (cmsg_len = what fit) with MSG_CTRUNC. */
+static void timestamps(void) {
+    if (darwin_policy()) {   /* docs/net.md: timestamps are not translated under the macOS policy */
+        for (int i = 0; i < 5; i++) CHECK(1, "unix SO_TIMESTAMP (darwin policy: not translated)");
+        return;
+    }
+    int sv[2];
+    socketpair(AF_UNIX, SOCK_DGRAM, 0, sv);
+    int one = 1;
+    CHECK(setsockopt(sv[1], SOL_SOCKET, SO_TIMESTAMP, &one, sizeof one) == 0, "unix SO_TIMESTAMP on");
+    setsockopt(sv[1], SOL_SOCKET, SO_PASSCRED, &one, sizeof one);
+    send(sv[0], "x", 1, 0);
+    char b[4];
+    struct iovec io = {b, 4};
+    union { char c[256]; struct cmsghdr h; } cb;
+    struct msghdr m = {.msg_iov = &io, .msg_iovlen = 1, .msg_control = cb.c, .msg_controllen = sizeof cb.c};
+    struct timeval now;
+    gettimeofday(&now, NULL);
+    CHECK(recvmsg(sv[1], &m, 0) == 1, "recvmsg with SO_TIMESTAMP and SO_PASSCRED");
+    struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+    struct timeval tv = {0, 0};
+    if (c) memcpy(&tv, CMSG_DATA(c), sizeof tv);
+    CHECK(c && c->cmsg_type == SCM_TIMESTAMP && c->cmsg_len == CMSG_LEN(sizeof tv) && tv.tv_sec >= now.tv_sec - 5
+          && tv.tv_sec <= now.tv_sec + 5, "SCM_TIMESTAMP first, a current time");
+    c = c ? CMSG_NXTHDR(&m, c) : NULL;
+    CHECK(c && c->cmsg_type == SCM_CREDENTIALS, "then SCM_CREDENTIALS");
+    send(sv[0], "x", 1, 0);
+    m.msg_controllen = CMSG_LEN(8);
+    m.msg_flags = 0;
+    CHECK(recvmsg(sv[1], &m, 0) == 1 && (m.msg_flags & MSG_CTRUNC) && m.msg_controllen == CMSG_LEN(8)
+          && CMSG_FIRSTHDR(&m)->cmsg_len == CMSG_LEN(8), "short buffer: truncated SCM_TIMESTAMP, MSG_CTRUNC");
+    close(sv[0]); close(sv[1]);
+}
+
 int main(void) {
     signal(SIGPIPE, SIG_IGN);
     control();
@@ -360,5 +396,6 @@ int main(void) {
     longerrors();
     forked();
     threads_seq();
+    timestamps();
     DONE();
 }

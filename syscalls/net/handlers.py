@@ -694,7 +694,8 @@ def _recv_views(fd: int, views: list, flags: int, want_name: bool, guest_ctl: in
                 name = st.peer
             else:
                 name = guest_name_from_host(ffi.buffer(nbuf, nl)[:]) if nl else b""
-    fds, creds = M.parse_host_control(hctl) if hctl else ([], None)
+    others = [] if hctl and _raw_control() else None
+    fds, creds = M.parse_host_control(hctl, others) if hctl else ([], None)
     fds_ok = []
     for f in fds:
         if f >= proc.fds.limit:
@@ -710,7 +711,8 @@ def _recv_views(fd: int, views: list, flags: int, want_name: bool, guest_ctl: in
         creds = _emulated_creds(fd, st)
     if creds is not None and not (passcred or hostcaps.caps().passcred):
         creds = None
-    gctl, cflags = M.build_guest_control(guest_ctl, creds, fds_ok, bool(flags & C.MSG_CMSG_CLOEXEC))
+    gctl, cflags = M.build_guest_control(guest_ctl, creds, fds_ok, bool(flags & C.MSG_CMSG_CLOEXEC),
+                                         others)
     if len(fds_ok) < len(fds):
         cflags |= C.MSG_CTRUNC
     return r, name, gctl, mflags | cflags

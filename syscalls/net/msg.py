@@ -158,8 +158,10 @@ def host_recv_control_size() -> int:
     return host.cmsg_space(4 * C.SCM_MAX_FD) + host.cmsg_space(12)
 
 
-def parse_host_control(raw: bytes) -> tuple[list[int], tuple | None]:
-    """(received host fds, (pid, uid, gid) or None) from host control bytes."""
+def parse_host_control(raw: bytes, others: list | None = None) -> tuple[list[int], tuple | None]:
+    """(received host fds, (pid, uid, gid) or None) from host control bytes; any
+    other cmsg is appended to `others` as (level, type, data) if given (only where
+    host and guest numbers and layouts agree: SCM_TIMESTAMP*, SCM_SECURITY...)."""
     fds: list[int] = []
     creds = None
     off = 0
@@ -173,13 +175,30 @@ def parse_host_control(raw: bytes) -> tuple[list[int], tuple | None]:
             fds.extend(x for (x,) in struct.iter_unpack("=i", data[:len(data) // 4 * 4]))
         elif level == _s.SOL_SOCKET and ctype == getattr(_s, "SCM_CREDENTIALS", -1):
             creds = struct.unpack_from("=iII", data)
+        elif others is not None:
+            others.append((level, ctype, data))
         off += host.cmsg_align(clen)
     return fds, creds
 
 
+def _put_cmsg(out: bytearray, room: int, level: int, ctype: int, data: bytes) -> tuple[int, int]:
+    """put_cmsg: append one cmsg within `room` -> (room left, MSG_CTRUNC or 0)."""
+    if room < CMSGHDR.size:
+        return room, C.MSG_CTRUNC
+    cmlen = cmsg_len(len(data))
+    flags = 0
+    if room < cmlen:
+        flags, cmlen = C.MSG_CTRUNC, room
+    out += (CMSGHDR.pack(cmlen, level, ctype) + data)[:cmlen]
+    step = min(cmsg_space(len(data)), room)
+    out += b"\0" * (step - cmlen)
+    return room - step, flags
+
+
 def build_guest_control(guest_len: int, creds: tuple | None, fds: list[int],
-                        cloexec: bool) -> tuple[bytes, int]:
-    """Linux's scm_recv into a guest buffer of `guest_len` bytes.
+                        cloexec: bool, others: list | None = None) -> tuple[bytes, int]:
+    """Linux's scm_recv into a guest buffer of `guest_len` bytes, after the
+    receive timestamps and other cmsgs (`others`, put first as unix_dgram_recvmsg does).
 
     Returns (bytes to store, extra msg_flags).  Fds that do not fit are closed
     and MSG_CTRUNC is set, as put_cmsg/scm_detach_fds do.
@@ -187,6 +206,9 @@ def build_guest_control(guest_len: int, creds: tuple | None, fds: list[int],
     out = bytearray()
     flags = 0
     room = guest_len
+    for level, ctype, data in others or ():
+        room, f = _put_cmsg(out, room, level, ctype, data)
+        flags |= f
     if creds is not None:
         data = UCRED.pack(*creds)
         if room < CMSGHDR.size:
