@@ -58,6 +58,13 @@ def _ready(fd: int, ev: int) -> bool:
         return True                  # let the handler report it
 
 
+def _plain(fd: int) -> bool:
+    """True unless the emulator implements this fd's I/O itself (FdState.intercepts_io:
+    framed SEQPACKET, emulated eventfd): those keep the plain park-and-restart."""
+    st = proc.fds.state.get(fd)
+    return st is None or not st.intercepts_io
+
+
 def _would_block(fd: int, ev: int) -> bool:
     """True if a blocking call on guest fd `fd` waiting for `ev` would wait in the host."""
     if not proc.fds.valid(fd) or _ready(fd, ev):
@@ -122,7 +129,7 @@ def _sendfile(fn):
         if len(threads.threads) > 1:
             ofd = out_fd & 0xFFFFFFFF
             try:
-                blocking = proc.fds.valid(ofd) and proc.fds.state.get(ofd) is None \
+                blocking = proc.fds.valid(ofd) and _plain(ofd) \
                     and os.get_blocking(ofd)
             except OSError:
                 blocking = False
@@ -180,7 +187,7 @@ def _recv_call(fn, kind: str, flags_arg: int):
             if not flags & _L_MSG_DONTWAIT:
                 if _would_block(fd, _IN):
                     return _park(fd, _IN, a[0])
-                if flags & _L_MSG_WAITALL and proc.fds.state.get(fd) is None and _is_stream(fd):
+                if flags & _L_MSG_WAITALL and _plain(fd) and _is_stream(fd):
                     return _recv_waitall(fn, kind, flags_arg, a, fd)
         return fn(*a)
     wrapped._blocking_wrapper = True
@@ -509,7 +516,7 @@ def _recvmmsg(fn, ev: int = select.POLLIN):
             n = vlen & 0xFFFFFFFF
             try:
                 blocking = proc.fds.valid(hfd) and os.get_blocking(hfd) \
-                    and proc.fds.state.get(hfd) is None
+                    and _plain(hfd)
             except OSError:
                 blocking = False
             if blocking and 0 < n <= 1024:
@@ -556,7 +563,7 @@ def _sendmmsg(fn):
         if len(threads.threads) > 1 and not flags & _L_MSG_DONTWAIT and 0 < n <= 1024:
             try:
                 blocking = proc.fds.valid(hfd) and os.get_blocking(hfd) \
-                    and proc.fds.state.get(hfd) is None
+                    and _plain(hfd)
             except OSError:
                 blocking = False
             if blocking:

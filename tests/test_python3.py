@@ -444,7 +444,7 @@ BLOCKING_WITH_THREADS = """
 
 
 def test_threads_blocking_writes_timeouts_signals(root):
-    out = _py(root, BLOCKING_WITH_THREADS)
+    out = _py(root, BLOCKING_WITH_THREADS, darwin=True)
     assert out == (b"1000000\n[2000000, 1000000]\n1000\nrcvtimeo 11 True\nTrue\n[b'c0', b'c1', b'c2']\n"
                    b"pause woke [10]\nsigwait True\n['t1 unlock', 't2 locked']\n"
                    b"alarm during join True\n")
