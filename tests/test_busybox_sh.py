@@ -527,6 +527,68 @@ CASES = [
      "term\n", 7),
     ("kill-bg-group-of-one", "sh -c 'sleep 5' & p=$!; sleep 0.2; kill $p; wait $p; echo $?",
      "143\n", 0),
+    # --- whole scripts of the kind people write
+    ("real-worker-pool", r'''set -eu
+cd "$T"
+work=$(mktemp -d -p "$T")
+trap 'rm -rf "$work"; echo cleaned' EXIT
+worker() {
+    local id=$1 n=$2 sum=0 i=1
+    while [ $i -le $n ]; do sum=$((sum + i * id)); i=$((i + 1)); done
+    echo "$id $sum" > "$work/out.$id"
+}
+pids=""
+for id in 1 2 3 4; do worker $id $((id * 10)) & pids="$pids $!"; done
+fails=0
+for p in $pids; do wait $p || fails=$((fails + 1)); done
+echo "fails=$fails"
+cat "$work"/out.* | sort -k2 -n | awk '{t += $2; print} END {print "total", t}'
+[ -d "$work" ] && echo work-exists
+''',
+     "fails=0\n1 55\n2 420\n3 1395\n4 3280\ntotal 5150\nwork-exists\ncleaned\n", 0),
+    ("real-log-report", r'''cd "$T"
+cat > log <<'EOF'
+2024-01-01 10:00:01 INFO start
+2024-01-01 10:00:02 WARN disk 91%
+2024-01-01 10:00:03 ERROR write failed: EIO
+2024-01-01 10:00:04 INFO retry
+2024-01-01 10:00:05 ERROR write failed: ENOSPC
+2024-01-01 10:00:06 INFO done
+EOF
+echo "levels:"; cut -d' ' -f3 log | sort | uniq -c | sort -rn
+echo "errors:"; grep ERROR log | sed 's/.*failed: //' | tr 'A-Z' 'a-z' | paste -sd, -
+n=0; while IFS=' ' read -r d t lvl msg; do case $lvl in ERROR) n=$((n+1)); last=$t;; esac; done < log
+printf 'count=%d last=%s\n' "$n" "$last"
+awk '$3 == "INFO" {c++} END {exit c == 3 ? 0 : 1}' log && echo info-ok
+head -c 10 log | od -An -c | tr -s ' '
+''',
+     "levels:\n      3 INFO\n      2 ERROR\n      1 WARN\nerrors:\neio,enospc\ncount=2 last=10:00:05\ninfo-ok\n 2 0 2 4 - 0 1 - 0 1\n", 0),
+    ("real-retry-timeout", r'''attempt() { [ "$1" -ge 3 ]; }
+i=1
+until attempt $i; do echo "try $i failed"; i=$((i+1)); sleep 0.05; done
+echo "succeeded at $i"
+( trap 'echo child got TERM; exit 3' TERM; while :; do sleep 0.05; done ) &
+child=$!
+sleep 0.3
+kill -TERM $child
+wait $child; echo "child status $?"
+''',
+     "try 1 failed\ntry 2 failed\nsucceeded at 3\nchild got TERM\nchild status 3\n", 0),
+    ("real-config-parse", r'''cd "$T"
+printf '# comment\nname = demo\n\nport=8080\n  debug = yes  \nbad line\n' > conf
+while IFS= read -r line || [ -n "$line" ]; do
+    case $line in ''|'#'*) continue;; esac
+    key=${line%%=*}; val=${line#*=}
+    [ "$key" = "$line" ] && { echo "skip: $line" >&2; continue; }
+    key=$(echo $key); val=$(echo $val)
+    eval "cfg_$key=\$val"
+    echo "set $key=[$val]"
+done < conf 2>&1
+echo "$cfg_name:$cfg_port:$cfg_debug"
+set -- $(echo "$cfg_port" | sed 's/\(..\)\(..\)/\1 \2/')
+echo "$# parts: $1/$2"
+''',
+     "set name=[demo]\nset port=[8080]\nset debug=[yes]\nskip: bad line\ndemo:8080:yes\n2 parts: 80/80\n", 0, "e"),
 ]
 
 
