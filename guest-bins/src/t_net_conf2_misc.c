@@ -387,6 +387,50 @@ static void timestamps(void) {
     close(sv[0]); close(sv[1]);
 }
 
+/* Abstract names: sender names with exact lengths, names per socket type. */
+static socklen_t abname(struct sockaddr_un *a, const char *n, size_t len) {
+    memset(a, 0, sizeof *a);
+    a->sun_family = AF_UNIX;
+    memcpy(a->sun_path + 1, n, len);
+    return 2 + 1 + len;
+}
+static void abstract_names(void) {
+    struct sockaddr_un r, s, f;
+    socklen_t rl = abname(&r, "c2m-ab-recv\0x", 13), sl = abname(&s, "c2m-ab-send", 11), fl;
+    int rd = socket(AF_UNIX, SOCK_DGRAM, 0), sd = socket(AF_UNIX, SOCK_DGRAM, 0);
+    CHECK(bind(rd, SA(&r), rl) == 0 && bind(sd, SA(&s), sl) == 0, "bind two abstract dgram names");
+    CHECK(sendto(sd, "hi", 2, 0, SA(&r), rl) == 2, "sendto an abstract name with a NUL inside");
+    char b[8];
+    fl = sizeof f;
+    memset(&f, 0x55, sizeof f);
+    CHECK(recvfrom(rd, b, 8, 0, SA(&f), &fl) == 2 && fl == sl && memcmp(&f, &s, sl) == 0, "recvfrom: the abstract sender, exact length");
+    struct iovec io = {b, 8};
+    struct msghdr m = {.msg_name = &f, .msg_namelen = 5, .msg_iov = &io, .msg_iovlen = 1};
+    sendto(sd, "hi", 2, 0, SA(&r), rl);
+    CHECK(recvmsg(rd, &m, 0) == 2 && m.msg_namelen == sl, "recvmsg msg_namelen 5: full length reported");
+    int ls = socket(AF_UNIX, SOCK_STREAM, 0), c = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un la, ca;
+    socklen_t ll = abname(&la, "c2m-ab-listen", 13), cl = abname(&ca, "c2m-ab-client", 13);
+    bind(ls, SA(&la), ll);
+    listen(ls, 1);
+    CHECK(bind(c, SA(&ca), cl) == 0 && connect(c, SA(&la), ll) == 0, "abstract-bound client connects");
+    fl = sizeof f;
+    int ac = accept(ls, SA(&f), &fl);
+    CHECK(ac >= 0 && fl == cl && memcmp(&f, &ca, cl) == 0, "accept: the client's abstract name");
+    fl = sizeof f;
+    CHECK(getpeername(ac, SA(&f), &fl) == 0 && fl == cl && memcmp(&f, &ca, cl) == 0, "getpeername on accepted: client's name");
+    int e = socket(AF_UNIX, SOCK_STREAM, 0);
+    CHECK_ERR(connect(e, SA(&r), rl), ECONNREFUSED, "stream connect to a dgram abstract name ECONNREFUSED (names are per type)");
+    int q = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+    CHECK_ERR(connect(q, SA(&la), ll), ECONNREFUSED, "seqpacket connect to a stream abstract name ECONNREFUSED");
+    int dup_d = socket(AF_UNIX, SOCK_DGRAM, 0);
+    CHECK(bind(dup_d, SA(&la), ll) == 0, "a dgram socket may bind the stream listener's abstract name");
+    int dup_s = socket(AF_UNIX, SOCK_STREAM, 0);
+    CHECK_ERR(bind(dup_s, SA(&la), ll), EADDRINUSE, "another stream socket may not");
+    CHECK(sendto(sd, "d", 1, 0, SA(&la), ll) == 1 && recv(dup_d, b, 8, 0) == 1, "dgram to that name reaches the dgram socket");
+    close(dup_s); close(dup_d); close(q); close(e); close(ac); close(c); close(ls); close(sd); close(rd);
+}
+
 int main(void) {
     signal(SIGPIPE, SIG_IGN);
     control();
@@ -397,5 +441,6 @@ int main(void) {
     forked();
     threads_seq();
     timestamps();
+    abstract_names();
     DONE();
 }

@@ -298,8 +298,9 @@ def _autobind(fd: int, st, caps) -> int:
     if st is not None and st.name is not None:
         return 0                          # unix_autobind: already bound is fine
     htype = _host_type(fd)
-    name = policies.autobind_name(htype)
-    policies.bind_abstract(fd, name, htype)
+    gtype = policies.guest_type(st, htype)
+    name = policies.autobind_name(gtype)
+    policies.bind_abstract(fd, name, htype, gtype)
     st = _state_for(fd, C.AF_UNIX)
     st.name = SA.guest_unix(True, name)
     if st.framed and policies.needs_registry():

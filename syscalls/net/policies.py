@@ -52,8 +52,20 @@ def runtime_dir() -> str:
 
 # ----- abstract names as files --------------------------------------------------------------
 
-def abstract_path(name: bytes) -> str:
-    return os.path.join(runtime_dir(), "a-" + hashlib.sha256(name).hexdigest()[:40])
+def abstract_path(name: bytes, gtype: int) -> str:
+    """The file standing for abstract `name` of guest socket type `gtype`: Linux
+    hashes abstract names per type (unix_abstract_hash), so a STREAM and a DGRAM
+    socket may hold the same name, and a connect from another type finds nothing
+    (ECONNREFUSED, not EPROTOTYPE)."""
+    key = bytes((gtype & 0xFF,)) + name
+    return os.path.join(runtime_dir(), "a-" + hashlib.sha256(key).hexdigest()[:40])
+
+
+def guest_type(st, htype: int) -> int:
+    """The guest's socket type: the SockState's, else the host's by name."""
+    if isinstance(st, SockState) and st.type:
+        return st.type
+    return C.GUEST_TYPE.get(htype, htype)
 
 
 def _alive(path: str, htype: int) -> bool:
@@ -67,8 +79,8 @@ def _alive(path: str, htype: int) -> bool:
         probe.close()
 
 
-def bind_abstract(fd: int, name: bytes, htype: int) -> None:
-    path = abstract_path(name)
+def bind_abstract(fd: int, name: bytes, htype: int, gtype: int) -> None:
+    path = abstract_path(name, gtype)
     if os.path.lexists(path):
         if _alive(path, htype):
             raise OSError(errno.EADDRINUSE, "abstract name in use")
@@ -81,11 +93,11 @@ def bind_abstract(fd: int, name: bytes, htype: int) -> None:
     os.replace(tmp, path + ".name")
 
 
-def autobind_name(htype: int) -> bytes:
+def autobind_name(gtype: int) -> bytes:
     """A free Linux-style autobind name: five hex digits."""
     for _ in range(64):
         name = b"%05x" % secrets.randbelow(0x100000)
-        if not os.path.lexists(abstract_path(name)):
+        if not os.path.lexists(abstract_path(name, gtype)):
             return name
     raise OSError(errno.EADDRINUSE, "no free autobind name")
 
@@ -135,10 +147,11 @@ def unix_op(op: str, fd: int, raw: bytes, st: SockState | None, htype: int) -> b
     if abstract:
         if caps.abstract:
             return None
+        gtype = guest_type(st, htype)
         if op == "bind":
-            bind_abstract(fd, name, htype)
+            bind_abstract(fd, name, htype, gtype)
         else:
-            path = abstract_path(name)
+            path = abstract_path(name, gtype)
             sa = host.host_sockaddr(_s.AF_UNIX, os.fsencode(path) + b"\0")
             fn = host.libc.connect if op == "connect" else None
             if not os.path.lexists(path):
@@ -171,7 +184,7 @@ def unix_op(op: str, fd: int, raw: bytes, st: SockState | None, htype: int) -> b
     return guest_unix(False, name)
 
 
-def to_host_sendto(raw: bytes) -> tuple[bytes, bytes | None] | None:
+def to_host_sendto(raw: bytes, gtype: int = C.SOCK_DGRAM) -> tuple[bytes, bytes | None] | None:
     """(host address, temporary link to remove after the send) for a dgram sendto
     under the policies (abstract names, long paths), or None for a plain one.
 
@@ -181,7 +194,7 @@ def to_host_sendto(raw: bytes) -> tuple[bytes, bytes | None] | None:
     caps = hostcaps.caps()
     abstract, name = unix_name(raw)
     if abstract and not caps.abstract:
-        return host.host_sockaddr(_s.AF_UNIX, os.fsencode(abstract_path(name)) + b"\0"), None
+        return host.host_sockaddr(_s.AF_UNIX, os.fsencode(abstract_path(name, gtype)) + b"\0"), None
     if not abstract and (len(name) > caps.sun_path_max or (caps.compat and len(name) > 104)):
         target = name if name.startswith(b"/") else os.path.join(os.getcwdb(), name)
         link = os.fsencode(os.path.join(runtime_dir(), "s-" + secrets.token_hex(8)))
@@ -271,11 +284,11 @@ def needs_registry() -> bool:
 # listener).  The socket file a framed socket binds is recorded by inode (plus
 # its ctime, so a recycled inode is not mistaken for it); connect compares.
 
-def _bound_key(raw: bytes) -> tuple[str, os.stat_result] | None:
+def _bound_key(raw: bytes, gtype: int) -> tuple[str, os.stat_result] | None:
     abstract, name = unix_name(raw)
     if abstract and hostcaps.caps().abstract:
         return None
-    path = abstract_path(name) if abstract else name
+    path = abstract_path(name, gtype) if abstract else name
     try:
         st = os.stat(path)
     except (OSError, ValueError):
@@ -287,7 +300,7 @@ def _bound_key(raw: bytes) -> tuple[str, os.stat_result] | None:
 
 def register_bound(raw: bytes, state: SockState) -> None:
     """Record that the socket file of guest address `raw` is a framed SEQPACKET one."""
-    key = _bound_key(raw)
+    key = _bound_key(raw, state.type)
     if key is None:
         return
     p, st = key
@@ -300,7 +313,9 @@ def register_bound(raw: bytes, state: SockState) -> None:
 def connect_type_error(raw: bytes, state) -> int:
     """EPROTOTYPE (91) when a connect would join a SEQPACKET and a non-SEQPACKET
     socket, which the host cannot see under the fallback; else 0."""
-    key = _bound_key(raw)
+    if unix_name(raw)[0]:
+        return 0          # abstract names are per type: another type finds no file
+    key = _bound_key(raw, 0)
     if key is None:
         return 0
     p, st = key
