@@ -7,6 +7,8 @@
 #include "guest_test.h"
 #include <fcntl.h>
 #include <poll.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -291,6 +293,30 @@ static void names(void) {
     CHECK(getsockname(s, SA(&g), &gl) == -1 && errno == EBADF, "getsockname closed fd EBADF");
 }
 
+/* POLLERR: a connection reset by a peer that closed with our data unread, and a
+ * refused TCP connect. */
+static void pollerr(void) {
+    int sv[2];
+    char b[4];
+    for (int t = SOCK_STREAM; t <= SOCK_SEQPACKET; t += SOCK_SEQPACKET - SOCK_STREAM) {
+        socketpair(AF_UNIX, t, 0, sv);
+        send(sv[0], "x", 1, 0);
+        close(sv[1]);
+        CHECK(pev(sv[0], POLLIN | POLLOUT | POLLRDHUP) == (POLLIN | POLLOUT | POLLERR | POLLHUP | POLLRDHUP),
+              NAMED("%s reset by peer: POLLIN|POLLOUT|POLLERR|POLLHUP|POLLRDHUP", tname(t)));
+        CHECK_ERR(recv(sv[0], b, 4, MSG_DONTWAIT), ECONNRESET, NAMED("%s: the error is ECONNRESET", tname(t)));
+        CHECK(pev(sv[0], POLLIN | POLLOUT | POLLRDHUP) == (POLLIN | POLLOUT | POLLHUP | POLLRDHUP),
+              NAMED("%s: POLLERR gone once reported", tname(t)));
+        close(sv[0]);
+    }
+    int s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(1), .sin_addr.s_addr = htonl(0x7f000001)};
+    connect(s, SA(&a), sizeof a);
+    struct pollfd p = {s, POLLOUT, 0};
+    CHECK(poll(&p, 1, 2000) == 1 && p.revents == (POLLOUT | POLLERR | POLLHUP), "refused tcp connect: POLLOUT|POLLERR|POLLHUP");
+    close(s);
+}
+
 int main(void) {
     signal(SIGPIPE, SIG_IGN);
     hup(SOCK_STREAM);
@@ -300,6 +326,7 @@ int main(void) {
     fill(SOCK_DGRAM);
     fill(SOCK_SEQPACKET);
     misc_poll();
+    pollerr();
     mmsg();
     names();
     DONE();
