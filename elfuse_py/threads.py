@@ -636,7 +636,9 @@ def switch() -> int:
             signals.queue(sig, info)
             _directed |= signals.bit(sig)
         nxt.sigpending = {}
-    if signals.st.pending:
+    if signals.st.pending or signals.st.saved_mask is not None:
+        # (a saved mask: a sigsuspend ended; delivery puts the old mask back even
+        # if another thread took the signal meanwhile)
         cpu.pending = True
     return cpu.reg(REG_PC)
 
