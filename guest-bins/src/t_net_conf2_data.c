@@ -14,6 +14,7 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/un.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -326,6 +327,64 @@ static void vectors(void) {
     close(sv[1]);
 }
 
+/* Blocking calls cut short by a signal: EINTR without SA_RESTART; with SA_RESTART
+ * restarted, except on a socket with SO_RCVTIMEO/SO_SNDTIMEO (sock_intr_errno);
+ * a send that moved some bytes returns the count. */
+static void on_alarm(int s) { (void)s; }
+static void arm(void) { struct itimerval it = {{0, 0}, {0, 100000}}; setitimer(ITIMER_REAL, &it, NULL); }
+static void interrupts(void) {
+    int sv[2];
+    char b[16];
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_alarm;
+    sigaction(SIGALRM, &sa, NULL);
+    struct iovec io = {b, sizeof b};
+    struct msghdr m = {.msg_iov = &io, .msg_iovlen = 1};
+    arm(); CHECK_ERR(recvmsg(sv[1], &m, 0), EINTR, "blocking recvmsg interrupted: EINTR");
+    struct sockaddr_un f;
+    socklen_t fl = sizeof f;
+    arm(); CHECK_ERR(recvfrom(sv[1], b, sizeof b, 0, SA(&f), &fl), EINTR, "recvfrom with an address interrupted: EINTR");
+    arm(); CHECK_ERR(recv(sv[1], b, sizeof b, 0), EINTR, "recv interrupted: EINTR");
+    arm(); CHECK_ERR(read(sv[1], b, sizeof b), EINTR, "read interrupted: EINTR");
+    int d[2];
+    socketpair(AF_UNIX, SOCK_DGRAM, 0, d);
+    struct mmsghdr mm;
+    memset(&mm, 0, sizeof mm);
+    mm.msg_hdr.msg_iov = &io;
+    mm.msg_hdr.msg_iovlen = 1;
+    arm(); CHECK_ERR(recvmmsg(d[1], &mm, 1, 0, NULL), EINTR, "recvmmsg interrupted: EINTR");
+    int q[2];
+    socketpair(AF_UNIX, SOCK_SEQPACKET, 0, q);
+    arm(); CHECK_ERR(recv(q[1], b, sizeof b, 0), EINTR, "seqpacket recv interrupted: EINTR");
+    int ls = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    bind(ls, SA(&a), sizeof(sa_family_t));
+    listen(ls, 1);
+    arm(); CHECK_ERR(accept(ls, NULL, NULL), EINTR, "accept interrupted: EINTR");
+    static char big[1 << 20];
+    int x[2];
+    socketpair(AF_UNIX, SOCK_STREAM, 0, x);
+    arm();
+    long r = send(x[0], big, sizeof big, 0);
+    CHECK(r > 0 && r < (long)sizeof big, "blocking send interrupted after some bytes: the count");
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGALRM, &sa, NULL);
+    pid_t c = fork();
+    if (c == 0) { usleep(300000); write(sv[0], "R", 1); _exit(0); }
+    arm(); CHECK(recv(sv[1], b, sizeof b, 0) == 1, "SA_RESTART: recv restarted, gets the later data");
+    waitpid(c, NULL, 0);
+    struct timeval tv = {2, 0};
+    setsockopt(sv[1], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    arm(); CHECK_ERR(recv(sv[1], b, sizeof b, 0), EINTR, "SA_RESTART but SO_RCVTIMEO: EINTR");
+    arm(); CHECK_ERR(recvmsg(sv[1], &m, 0), EINTR, "recvmsg, SA_RESTART but SO_RCVTIMEO: EINTR");
+    setsockopt(ls, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    arm(); CHECK_ERR(accept(ls, NULL, NULL), EINTR, "accept, SA_RESTART but SO_RCVTIMEO: EINTR");
+    signal(SIGALRM, SIG_IGN);
+    close(ls); close(x[0]); close(x[1]); close(q[0]); close(q[1]); close(d[0]); close(d[1]); close(sv[0]); close(sv[1]);
+}
+
 int main(void) {
     signal(SIGPIPE, SIG_IGN);
     flags_each_type(SOCK_STREAM);
@@ -336,5 +395,6 @@ int main(void) {
     conn_errors();
     shut();
     vectors();
+    interrupts();
     DONE();
 }

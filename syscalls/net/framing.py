@@ -68,7 +68,16 @@ def send_frame(fd: int, views: list, control: bytes, hflags: int) -> int:
             cbuf = ffi.from_buffer(control)
             msg.msg_control = cbuf
             msg.msg_controllen = len(control)
-        n = libc.sendmsg(fd, msg, hflags)
+        try:
+            n = libc.sendmsg(fd, msg, hflags)
+        except InterruptedError:
+            if not sent_any:
+                raise                    # nothing went out: the guest sees EINTR
+            # Never leave half a frame: finish it, the signal is delivered after.
+            from elfuse_py import signals
+            signals.st.interrupted = False
+            ffi.errno = 0
+            continue
         if n < 0:
             e = ffi.errno
             if e == errno.EAGAIN and sent_any:

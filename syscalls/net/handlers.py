@@ -35,6 +35,43 @@ def _err() -> int:
     return -lerrno.to_linux(ffi.errno)
 
 
+# ----- signals ---------------------------------------------------------------------------
+# The signals layer turns a host EINTR into the guest's EINTR only inside a
+# syscall handler's frame or its direct callee (elfuse_py.signals._in_interruptible).
+# The blocking host calls of recvmsg/sendmsg/recvmmsg/sendmmsg sit deeper
+# (_recv_views, _sendmsg_views), so those two are made interruptible too.  That is
+# done on first use: signals.install() fills the set only while it is empty.
+_intr_ready = False
+
+
+def _make_interruptible() -> None:
+    global _intr_ready
+    from elfuse_py import signals
+    codes = getattr(signals, "_interruptible_codes", None)
+    if codes:                        # installed: add ours (never into an empty set)
+        codes.add(_recv_views.__code__)
+        codes.add(_sendmsg_views.__code__)
+        _intr_ready = True
+
+
+def _interrupted(fd: int, send: bool) -> int:
+    """-EINTR for a blocking call a guest signal cut short.  sock_intr_errno: a
+    socket with SO_RCVTIMEO/SO_SNDTIMEO (accept/recv: RCV; send/connect: SND)
+    says EINTR even under SA_RESTART, so the signals layer must not restart it."""
+    # cffi puts its saved errno back into C errno before every call: a stale EINTR
+    # there would make the signals layer take a later *completed* call for an
+    # interrupted one.
+    ffi.errno = 0
+    opt = _s.SO_SNDTIMEO if send else _s.SO_RCVTIMEO
+    buf = ffi.new("char[16]")
+    ln = ffi.new("socklen_t *", 16)
+    if libc.getsockopt(fd, _s.SOL_SOCKET, opt, buf, ln) == 0 and \
+            ffi.buffer(buf, ln[0])[:].strip(b"\0"):
+        from elfuse_py import signals
+        signals.st.interrupted = False
+    return -lerrno.EINTR
+
+
 def _hptr(addr: int):
     return ffi.cast("void *", proc.mem.host_base + addr)
 
@@ -328,7 +365,10 @@ def sys_bind(fd, addr, addrlen):
 
 @syscall("connect", "fd, ptr, int")
 def sys_connect(fd, addr, addrlen):
-    return _bind_or_connect("connect", s32(fd), addr, addrlen)
+    try:
+        return _bind_or_connect("connect", s32(fd), addr, addrlen)
+    except InterruptedError:
+        return _interrupted(s32(fd), True)
 
 
 @syscall("listen", "fd, int")
@@ -431,12 +471,18 @@ def _accept(fd, addr, lenp, flags) -> int:
 
 @syscall("accept", "fd, ptr, ptr", ret="fd")
 def sys_accept(fd, addr, lenp):
-    return _accept(fd, addr, lenp, 0)
+    try:
+        return _accept(fd, addr, lenp, 0)
+    except InterruptedError:
+        return _interrupted(s32(fd), False)
 
 
 @syscall("accept4", "fd, ptr, ptr, hex", ret="fd")
 def sys_accept4(fd, addr, lenp, flags):
-    return _accept(fd, addr, lenp, flags)
+    try:
+        return _accept(fd, addr, lenp, flags)
+    except InterruptedError:
+        return _interrupted(s32(fd), False)
 
 
 @syscall("shutdown", "fd, int")
@@ -476,50 +522,56 @@ def _epipe(ret: int, flags: int, fd: int) -> int:
 @syscall("sendto", "fd, buf_in, size, hex, ptr, int")
 def sys_sendto(fd, buf, n, flags, addr, addrlen):
     fd = s32(fd)
-    flags = s32(flags)
-    st = proc.fds.get(fd) if proc.fds.valid(fd) else None
-    if st is not None and getattr(st, "framed", False) or addr:
-        return _sendmsg_views(fd, [proc.mem.view(buf, n)] if n else [], addr, addrlen, b"", flags)
-    if not proc.fds.valid(fd):
-        return -lerrno.EBADF
-    if n:
-        proc.mem.check(buf, n, 1)
-    r = libc.sendto(fd, _hptr(buf), n, C.msg_to_host(flags), ffi.NULL, 0)
-    if r < 0:
-        return _epipe(_err(), flags, fd)
-    return r
+    try:
+        flags = s32(flags)
+        st = proc.fds.get(fd) if proc.fds.valid(fd) else None
+        if st is not None and getattr(st, "framed", False) or addr:
+            return _sendmsg_views(fd, [proc.mem.view(buf, n)] if n else [], addr, addrlen, b"", flags)
+        if not proc.fds.valid(fd):
+            return -lerrno.EBADF
+        if n:
+            proc.mem.check(buf, n, 1)
+        r = libc.sendto(fd, _hptr(buf), n, C.msg_to_host(flags), ffi.NULL, 0)
+        if r < 0:
+            return _epipe(_err(), flags, fd)
+        return r
+    except InterruptedError:
+        return _interrupted(fd, True)
 
 
 @syscall("recvfrom", "fd, buf_out, size, hex, ptr, ptr")
 def sys_recvfrom(fd, buf, n, flags, addr, lenp):
     fd = s32(fd)
     flags = s32(flags)
-    st = proc.fds.get(fd) if proc.fds.valid(fd) else None
-    if st is not None or addr:
-        e = sock_check(fd)
-        if e:
-            return e
-        try:
-            views = [proc.mem.view(buf, n, write=True)] if n else []
-        except GuestFault:
-            return _recv_fault(fd, flags)
-        r, name, _ctl, mflags = _recv_views(fd, views, flags, bool(addr), 0)
-        if r < 0:
+    try:
+        st = proc.fds.get(fd) if proc.fds.valid(fd) else None
+        if st is not None or addr:
+            e = sock_check(fd)
+            if e:
+                return e
+            try:
+                views = [proc.mem.view(buf, n, write=True)] if n else []
+            except GuestFault:
+                return _recv_fault(fd, flags)
+            r, name, _ctl, mflags = _recv_views(fd, views, flags, bool(addr), 0)
+            if r < 0:
+                return r
+            if addr and name is not None:
+                SA.write_guest(addr, lenp, name)
+            elif addr and lenp:
+                SA.write_guest(addr, lenp, b"")
             return r
-        if addr and name is not None:
-            SA.write_guest(addr, lenp, name)
-        elif addr and lenp:
-            SA.write_guest(addr, lenp, b"")
-        return r
-    if not proc.fds.valid(fd):
-        return -lerrno.EBADF
-    if n:
-        try:
-            proc.mem.check(buf, n, 2)
-        except GuestFault:
-            return _recv_fault(fd, flags, n)
-    r = libc.recvfrom(fd, _hptr(buf), n, C.msg_to_host(flags), ffi.NULL, ffi.NULL)
-    return r if r >= 0 else _err()
+        if not proc.fds.valid(fd):
+            return -lerrno.EBADF
+        if n:
+            try:
+                proc.mem.check(buf, n, 2)
+            except GuestFault:
+                return _recv_fault(fd, flags, n)
+        r = libc.recvfrom(fd, _hptr(buf), n, C.msg_to_host(flags), ffi.NULL, ffi.NULL)
+        return r if r >= 0 else _err()
+    except InterruptedError:
+        return _interrupted(fd, False)
 
 
 def _recv_fault(fd: int, flags: int, n: int = 0) -> int:
@@ -555,6 +607,8 @@ def _iov_cffi(views: list):
 def _sendmsg_views(fd: int, views: list, name_addr: int, namelen: int, control: bytes,
                    flags: int, hname: bytes = b"") -> int:
     """sendmsg core: views of guest data, guest name (or a host one), guest control bytes."""
+    if not _intr_ready:
+        _make_interruptible()
     e = sock_check(fd)
     if e:
         return e
@@ -639,6 +693,8 @@ def _raw_control() -> bool:
 def _recv_views(fd: int, views: list, flags: int, want_name: bool, guest_ctl: int
                 ) -> tuple[int, bytes | None, bytes, int]:
     """recvmsg core -> (result or -errno, guest name, guest control bytes, guest msg_flags)."""
+    if not _intr_ready:
+        _make_interruptible()
     st = proc.fds.get(fd)
     hflags = C.msg_to_host(flags)
     ctl_size = M.host_recv_control_size()
@@ -781,19 +837,25 @@ def _wrap(fn, *args) -> int:
 @syscall("sendmsg", "fd, ptr, hex")
 def sys_sendmsg(fd, mh, flags):
     fd = s32(fd)
-    e = sock_check(fd)
-    if e:
-        return e
-    return _wrap(_do_sendmsg, fd, mh, s32(flags))
+    try:
+        e = sock_check(fd)
+        if e:
+            return e
+        return _wrap(_do_sendmsg, fd, mh, s32(flags))
+    except InterruptedError:
+        return _interrupted(fd, True)
 
 
 @syscall("recvmsg", "fd, ptr, hex")
 def sys_recvmsg(fd, mh, flags):
     fd = s32(fd)
-    e = sock_check(fd)
-    if e:
-        return e
-    return _wrap(_do_recvmsg, fd, mh, s32(flags))
+    try:
+        e = sock_check(fd)
+        if e:
+            return e
+        return _wrap(_do_recvmsg, fd, mh, s32(flags))
+    except InterruptedError:
+        return _interrupted(fd, False)
 
 
 @syscall("sendmmsg", "fd, ptr, uint, hex")
@@ -811,6 +873,11 @@ def sys_sendmmsg(fd, vec, vlen, flags):
             r = _wrap(_do_sendmsg, fd, mh, flags)
         except GuestFault:
             r = -lerrno.EFAULT
+        except InterruptedError:
+            if not done:
+                return _interrupted(fd, True)
+            _mmsg_keep_count()
+            return done
         if r < 0:
             return done if done else r
         proc.mem.put_u32(mh + 56, r)
@@ -819,6 +886,14 @@ def sys_sendmmsg(fd, vec, vlen, flags):
 
 
 _TIMESPEC = struct.Struct("<qq")
+
+
+def _mmsg_keep_count() -> None:
+    """A signal cut a sendmmsg/recvmmsg short after some messages: the count is the
+    result (not EINTR) and the call must not be restarted."""
+    from elfuse_py import signals
+    signals.st.interrupted = False
+    ffi.errno = 0
 
 
 @syscall("recvmmsg", "fd, ptr, uint, hex, ptr")
@@ -842,6 +917,11 @@ def sys_recvmmsg(fd, vec, vlen, flags, timeout):
             r = _wrap(_do_recvmsg, fd, mh, flags)
         except GuestFault:
             r = -lerrno.EFAULT
+        except InterruptedError:
+            if not done:
+                return _interrupted(fd, False)
+            _mmsg_keep_count()
+            break
         if r < 0:
             return done if done else r
         proc.mem.put_u32(mh + 56, r)
