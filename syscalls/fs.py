@@ -29,6 +29,7 @@ from elfuse_py.process import proc
 
 from . import abi
 from . import fsflags as F
+from .info import STATE as _INFO_STATE
 from .args import s32, s64
 from .table import PARTIAL, syscall
 
@@ -91,9 +92,19 @@ def _fd(fd: int) -> int:
     return fd
 
 
+def _fd_ceiling() -> int:
+    """First fd number the guest may not be given: the reserved range, or lower
+    if the guest lowered its RLIMIT_NOFILE (kept by the emulator, not the host)."""
+    ceiling = proc.fds.limit
+    nofile = _INFO_STATE.nofile
+    if nofile is not None and nofile[0] < ceiling:
+        return nofile[0]
+    return ceiling
+
+
 def _new_fd(fd: int) -> int:
-    """Guard a host-allocated fd: one in the emulator's reserved range is EMFILE for the guest."""
-    if fd >= proc.fds.limit:
+    """Guard a host-allocated fd: one at or past the guest's limit is EMFILE for the guest."""
+    if fd >= proc.fds.limit or (_INFO_STATE.nofile is not None and fd >= _fd_ceiling()):
         os.close(fd)
         raise _oserr(_errno.EMFILE)
     return fd
@@ -1035,7 +1046,7 @@ def sys_dup3(old, new, flags):
     flags &= 0xFFFFFFFF
     if flags & ~F.O_CLOEXEC or old == new:
         return _EINVAL
-    if new >= proc.fds.limit:
+    if new >= _fd_ceiling():
         return _EBADF
     os.dup2(old, new, inheritable=not flags & F.O_CLOEXEC)
     proc.fds.on_dup(old, new)
@@ -1083,7 +1094,8 @@ def sys_fcntl(fd, cmd, arg):
         fcntl.fcntl(fd, fcntl.F_SETFL, F.setfl_to_host(fcntl.fcntl(fd, fcntl.F_GETFL), arg))
         return 0
     if cmd in (F.F_DUPFD, F.F_DUPFD_CLOEXEC):
-        if arg >= fds.limit:
+        if arg >= _fd_ceiling():
+            fcntl.fcntl(fd, fcntl.F_GETFD)       # a closed fd is EBADF first, as Linux
             return _EINVAL
         hcmd = fcntl.F_DUPFD if cmd == F.F_DUPFD else fcntl.F_DUPFD_CLOEXEC
         new = _new_fd(fcntl.fcntl(fd, hcmd, arg))
@@ -1142,7 +1154,7 @@ def sys_pipe2(fds_ptr, flags):
             os.set_inheritable(fd, not flags & F.O_CLOEXEC)
             if flags & F.O_NONBLOCK:
                 os.set_blocking(fd, False)
-    if w >= proc.fds.limit:
+    if max(r, w) >= _fd_ceiling():
         os.close(r)
         os.close(w)
         return -lerrno.EMFILE

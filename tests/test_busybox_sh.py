@@ -230,6 +230,12 @@ CASES = [
      "1\n", 0, "e"),
     ("dev-null-full", "echo x > /dev/null; echo $?; cat /dev/null | wc -c; head -c 5 /dev/zero | od -An -tx1",
      "0\n0\n 00 00 00 00 00\n", 0),
+    # The guest's lowered RLIMIT_NOFILE limits the fds it may be given (the
+    # emulator's own fds live above it): dup2 past it is EBADF, open EMFILE.
+    ("ulimit-n-enforced", "ulimit -n 8; exec 5>/dev/null; echo $?; (exec 9>/dev/null; echo unreached); echo st=$?; "
+     "sh -c 'exec 3>/dev/null 4>/dev/null 6>/dev/null 7>/dev/null; echo x | cat'; echo st=$?; "
+     "(ulimit -n 32; exec 40>/dev/null); echo st=$?",
+     "0\nst=1\nst=2\nst=1\n", 0, "e"),
     ("ulimit-n", "ulimit -n 64; ulimit -n; sh -c 'ulimit -n'; ulimit -n 100 2>/dev/null; echo $?",
      "64\n64\n1\n", 0),
     ("umask", "umask; umask 027; umask; cd \"$T\"; touch f; mkdir d; stat -c '%a %n' f d; umask -S",
