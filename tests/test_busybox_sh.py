@@ -26,6 +26,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 from pathlib import Path
@@ -601,12 +602,23 @@ echo "$# parts: $1/$2"
 
 # ----- the native oracle ------------------------------------------------------------------
 
+_DEB_ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64",
+             "i686": "i386", "armv7l": "armhf", "ppc64le": "ppc64el", "s390x": "s390x",
+             "riscv64": "riscv64"}
+
+
 def _host_arch() -> str | None:
+    """Debian's name for the host architecture (dpkg's answer, else from uname)."""
+    import platform
+    if sys.platform != "linux":
+        return None                  # a Linux busybox cannot run natively here
     try:
         r = subprocess.run(["dpkg", "--print-architecture"], capture_output=True, timeout=30)
+        if r.returncode == 0 and r.stdout.strip():
+            return r.stdout.decode().strip()
     except (OSError, subprocess.SubprocessError):
-        return None
-    return r.stdout.decode().strip() or None if r.returncode == 0 else None
+        pass
+    return _DEB_ARCH.get(platform.machine())
 
 
 def _release(path: Path) -> bytes | None:
@@ -622,8 +634,15 @@ def _fetch_native(arch: str, dest: Path) -> str | None:
     CACHE.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(dir=CACHE, prefix="fetch-native-"))
     try:
-        r = subprocess.run(["apt-get", "download", "-qq", f"busybox-static:{arch}"], cwd=work,
-                           stdin=subprocess.DEVNULL, capture_output=True, timeout=300)
+        # The guest's exact release first (the archive may have moved on since
+        # the arm64 one was cached), else the current one (checked after).
+        want = _release(BUSYBOX)
+        names = [f"busybox-static:{arch}={want.decode()}"] if want else []
+        for name in names + [f"busybox-static:{arch}"]:
+            r = subprocess.run(["apt-get", "download", "-qq", name], cwd=work,
+                               stdin=subprocess.DEVNULL, capture_output=True, timeout=300)
+            if r.returncode == 0:
+                break
         debs = sorted(work.glob(f"busybox-static_*_{arch}.deb"))
         if r.returncode != 0 or not debs:
             return (f"apt-get download busybox-static:{arch} failed: "
