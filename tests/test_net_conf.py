@@ -15,7 +15,7 @@ from helpers import available_libcs, check_lines, guest_bin, run_elfuse
 PROGS = {"t_net_conf_opts": 180, "t_net_conf_msg": 108, "t_net_conf_addr": 133,
          # second round: data path, options/creds/fd passing, readiness and mmsg,
          # loopback inet, rarer AF_UNIX corners
-         "t_net_conf2_data": 156, "t_net_conf2_opts": 102, "t_net_conf2_poll": 96,
+         "t_net_conf2_data": 156, "t_net_conf2_opts": 105, "t_net_conf2_poll": 96,
          "t_net_conf2_inet": 96, "t_net_conf2_misc": 89}
 
 

@@ -132,12 +132,24 @@ static void passcred(void) {
     struct cmsghdr *c = CMSG_FIRSTHDR(&m);
     struct ucred u = {0};
     if (c) memcpy(&u, CMSG_DATA(c), sizeof u);
-    if (darwin_policy())   /* macOS cannot tell an unconnected datagram's sender: Linux's "unknown" */
+    CHECK(c && c->cmsg_type == SCM_CREDENTIALS && u.pid == getpid() && u.uid == getuid() && u.gid == getgid(),
+          "SCM_CREDENTIALS carries our pid/uid/gid");
+    /* An unbound sender without SO_PASSCRED: Linux still attaches its credentials. */
+    int s3 = socket(AF_UNIX, SOCK_DGRAM, 0);
+    CHECK(sendto(s3, "u", 1, 0, SA(&a), al) == 1, "sendto from an unbound sender");
+    m.msg_controllen = sizeof cbuf;
+    m.msg_namelen = sizeof from;
+    CHECK(recvmsg(r, &m, 0) == 1 && m.msg_namelen == 0, "received, sender unnamed");
+    c = CMSG_FIRSTHDR(&m);
+    memset(&u, 0, sizeof u);
+    if (c) memcpy(&u, CMSG_DATA(c), sizeof u);
+    if (darwin_policy())   /* macOS cannot tell an unbound datagram's sender: Linux's "unknown" */
         CHECK(c && c->cmsg_type == SCM_CREDENTIALS && u.pid == 0 && u.uid == (uid_t)-1,
-              "SCM_CREDENTIALS carries our pid/uid/gid (darwin policy: unknown sender)");
+              "unbound sender's credentials (darwin policy: unknown)");
     else
-        CHECK(c && c->cmsg_type == SCM_CREDENTIALS && u.pid == getpid() && u.uid == getuid() && u.gid == getgid(),
-              "SCM_CREDENTIALS carries our pid/uid/gid");
+        CHECK(c && c->cmsg_type == SCM_CREDENTIALS && u.pid == getpid() && u.uid == getuid(),
+              "unbound sender's credentials");
+    close(s3);
     /* connect on a passcred socket autobinds too. */
     int s2 = socket(AF_UNIX, SOCK_DGRAM, 0);
     seti(s2, SOL_SOCKET, SO_PASSCRED, 1);

@@ -290,6 +290,7 @@ def _bind_or_connect(op: str, fd: int, addr: int, addrlen: int) -> int:
                 st.name = name
                 if registry and st.framed:
                     policies.register_bound(raw, st)
+                _note_binder(fd, caps)
             else:
                 st.peer = name
             return 0
@@ -305,6 +306,8 @@ def _bind_or_connect(op: str, fd: int, addr: int, addrlen: int) -> int:
     fn = libc.bind if op == "bind" else libc.connect
     if fn(fd, hraw, len(hraw)) < 0:
         return _err()
+    if op == "bind" and family == C.AF_UNIX:
+        _note_binder(fd, caps)
     if op == "connect" and st is not None and family == C.AF_UNIX:
         st.peer = None
     return 0
@@ -342,7 +345,15 @@ def _autobind(fd: int, st, caps) -> int:
     st.name = SA.guest_unix(True, name)
     if st.framed and policies.needs_registry():
         policies.register_bound(st.name, st)
+    _note_binder(fd, caps)
     return 0
+
+
+def _note_binder(fd: int, caps) -> None:
+    """Where SCM_CREDENTIALS are emulated, a bound datagram socket leaves its
+    binder's credentials for receivers (policies.record_binder)."""
+    if not caps.passcred and _host_type(fd) == _s.SOCK_DGRAM:
+        policies.record_binder(fd)
 
 
 def _passcred_autobind(fd: int, st: SockState, caps) -> None:
@@ -704,6 +715,7 @@ def _recv_views(fd: int, views: list, flags: int, want_name: bool, guest_ctl: in
         ctl_size = guest_ctl       # the host truncates and sets MSG_CTRUNC itself
     want_total = sum(len(v) for v in views)
     passcred = isinstance(st, SockState) and st.passcred
+    sender = b""
     if isinstance(st, SockState) and st.framed:
         r, length, hctl, hmf = framing.recv_frame(fd, views, hflags, ctl_size)
         if r < 0:
@@ -738,6 +750,8 @@ def _recv_views(fd: int, views: list, flags: int, want_name: bool, guest_ctl: in
             return _err(), None, b"", 0
         mflags = C.msg_from_host(m.msg_flags)
         hctl = ffi.buffer(cbuf, m.msg_controllen)[:]
+        if passcred and m.msg_namelen:
+            sender = ffi.buffer(nbuf, m.msg_namelen)[:]
         if raw_ctl:
             name = None
             if want_name:
@@ -765,7 +779,7 @@ def _recv_views(fd: int, views: list, flags: int, want_name: bool, guest_ctl: in
                 proc.fds.set(f, s)
         fds_ok.append(f)
     if passcred and creds is None:
-        creds = _emulated_creds(fd, st)
+        creds = _emulated_creds(fd, st, sender)
     if creds is not None and not (passcred or hostcaps.caps().passcred):
         creds = None
     gctl, cflags = M.build_guest_control(guest_ctl, creds, fds_ok, bool(flags & C.MSG_CMSG_CLOEXEC),
@@ -775,15 +789,20 @@ def _recv_views(fd: int, views: list, flags: int, want_name: bool, guest_ctl: in
     return r, name, gctl, mflags | cflags
 
 
-def _emulated_creds(fd: int, st: SockState) -> tuple[int, int, int]:
+def _emulated_creds(fd: int, st: SockState, sender: bytes = b"") -> tuple[int, int, int]:
     """SCM_CREDENTIALS where the host has none: the peer's credentials when the
-    host can tell them, else Linux's 'unknown' (pid 0, uid/gid -1)."""
+    host can tell them, else those recorded by a bound datagram sender, else
+    Linux's 'unknown' (pid 0, uid/gid -1)."""
     if st.pair_creds is not None:
         return st.pair_creds
     pc = host.peer_credentials(fd)
-    if pc is not None:
+    if pc is not None and pc[0]:
         return pc
-    return (0, 0xFFFFFFFF, 0xFFFFFFFF)
+    if sender:
+        bc = policies.binder_credentials(sender)
+        if bc is not None:
+            return bc
+    return pc or (0, 0xFFFFFFFF, 0xFFFFFFFF)
 
 
 def _read_msghdr(addr: int) -> tuple:

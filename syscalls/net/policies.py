@@ -329,3 +329,55 @@ def connect_type_error(raw: bytes, state) -> int:
     mine_seq = isinstance(state, SockState) and state.type == C.SOCK_SEQPACKET
     return 91 if mine_seq != target_seq else 0
 
+
+# ----- who bound a name (SCM_CREDENTIALS of unconnected datagram senders) ------------------
+# macOS attaches no credentials to a datagram, but a receiver with SO_PASSCRED is
+# owed the sender's.  When the sender is bound (explicitly, by autobind, or by
+# SO_PASSCRED's autobind on send), the binder's credentials are recorded by the
+# socket file's inode (with its ctime against recycling) and looked up from the
+# sender address the host reports.  An unbound sender stays "unknown".
+
+def _cred_key(path: bytes) -> tuple[str, int] | None:
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    if not stat.S_ISSOCK(st.st_mode):
+        return None
+    return os.path.join(runtime_dir(), "types", f"c-{st.st_dev:x}-{st.st_ino:x}"), st.st_ctime_ns
+
+
+def record_binder(fd: int) -> None:
+    """Record this process's credentials for the socket file `fd` is bound to."""
+    try:
+        ln = host.ffi.new("socklen_t *", 256)
+        buf = host.ffi.new("char[]", 256)
+        if host.libc.getsockname(fd, buf, ln) < 0:
+            return
+        path = host.split_host_sockaddr(host.ffi.buffer(buf, ln[0])[:])[1].split(b"\0")[0]
+        key = _cred_key(path) if path else None
+        if key is None:
+            return
+        p, ctime = key
+        tmp = p + ".tmp%d" % os.getpid()
+        with open(tmp, "wb") as f:
+            pickle.dump((ctime, os.getpid(), os.geteuid(), os.getegid()), f)
+        os.replace(tmp, p)
+    except OSError:
+        pass                                 # best effort: the receiver says "unknown"
+
+
+def binder_credentials(host_name: bytes) -> tuple[int, int, int] | None:
+    """(pid, uid, gid) recorded for the sender whose host sockaddr is `host_name`."""
+    path = host.split_host_sockaddr(host_name)[1].split(b"\0")[0]
+    key = _cred_key(path) if path else None
+    if key is None:
+        return None
+    p, ctime = key
+    try:
+        with open(p, "rb") as f:
+            c, pid, uid, gid = pickle.load(f)
+    except (OSError, ValueError, EOFError, pickle.UnpicklingError):
+        return None
+    return (pid, uid, gid) if c == ctime else None
+
