@@ -331,7 +331,9 @@ static void vectors(void) {
  * restarted, except on a socket with SO_RCVTIMEO/SO_SNDTIMEO (sock_intr_errno);
  * a send that moved some bytes returns the count. */
 static void on_alarm(int s) { (void)s; }
-static void arm(void) { struct itimerval it = {{0, 0}, {0, 100000}}; setitimer(ITIMER_REAL, &it, NULL); }
+/* Periodic, so that a slow start cannot leave a call blocked with its signal spent. */
+static void arm(void) { struct itimerval it = {{0, 150000}, {0, 100000}}; setitimer(ITIMER_REAL, &it, NULL); }
+static void disarm(void) { struct itimerval it = {{0, 0}, {0, 0}}; setitimer(ITIMER_REAL, &it, NULL); }
 static void interrupts(void) {
     int sv[2];
     char b[16];
@@ -369,6 +371,7 @@ static void interrupts(void) {
     arm();
     long r = send(x[0], big, sizeof big, 0);
     CHECK(r > 0 && r < (long)sizeof big, "blocking send interrupted after some bytes: the count");
+    disarm();
     sa.sa_flags = SA_RESTART;
     sigaction(SIGALRM, &sa, NULL);
     pid_t c = fork();
@@ -381,6 +384,7 @@ static void interrupts(void) {
     arm(); CHECK_ERR(recvmsg(sv[1], &m, 0), EINTR, "recvmsg, SA_RESTART but SO_RCVTIMEO: EINTR");
     setsockopt(ls, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     arm(); CHECK_ERR(accept(ls, NULL, NULL), EINTR, "accept, SA_RESTART but SO_RCVTIMEO: EINTR");
+    disarm();
     signal(SIGALRM, SIG_IGN);
     close(ls); close(x[0]); close(x[1]); close(q[0]); close(q[1]); close(d[0]); close(d[1]); close(sv[0]); close(sv[1]);
 }
