@@ -143,7 +143,7 @@ def run_program(program: str, argv: list[bytes], envp: list[bytes], *, strace: b
     status = proc.run()
     try:
         sys.stdout.flush()
-    except (OSError, ValueError):
+    except (OSError, ValueError, AttributeError):    # None when fd 1 was closed at start
         pass
     # Skip interpreter teardown: the guest has finished and its fds are its own.
     os._exit(status)

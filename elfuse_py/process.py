@@ -68,7 +68,13 @@ class Process:
 
         if self.fds is None:
             self.fds = FdTable()
-            log.set_fd(self.fds.reserve(os.dup(2)))
+            try:
+                logfd = os.dup(2)
+            except OSError:
+                # Started with stderr closed: the guest must find fd 2 closed
+                # too, so the emulator's diagnostics go nowhere, as its would.
+                logfd = os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)
+            log.set_fd(self.fds.reserve(logfd))
         self.cpu = cpu = Cpu()
         self.mem = mem = GuestMemory(cpu.uc)
         self.strace = strace

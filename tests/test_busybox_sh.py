@@ -794,3 +794,36 @@ def test_sigint_reaches_guest_handler(busybox, tmp_path):  # noqa: F811
     out, err = p.communicate(timeout=30)
     assert out == b"caught INT\n" and p.returncode == 9, err
     assert time.monotonic() - sent < 8, "the trap ran only when the job ended"
+
+
+@pytest.mark.parametrize("closed", [0, 1, 2], ids=["stdin", "stdout", "stderr"])
+def test_started_with_a_closed_std_fd(busybox, tmp_path, closed):  # noqa: F811
+    """Started with fd 0, 1 or 2 closed, the guest finds it closed (and the
+    emulator does not crash or lend it one of its own fds), like native busybox."""
+    import sys
+    script = ('ls /proc/self/fd/ > "$T/fds"; echo out; echo err >&2; echo st=$? >> "$T/fds"; '
+              'read x; echo read=$? >> "$T/fds"; sh -c "ls /proc/self/fd" >> "$T/fds"; exit 3')
+
+    def run(argv: list[str], tmp: Path, bb: str) -> tuple[bytes, int, bytes]:
+        env = dict(_env(str(tmp), bb), PYTHONPATH=str(ROOT))
+        r = subprocess.run(argv, env=env, cwd=str(tmp), capture_output=True, timeout=60,
+                           stdin=subprocess.DEVNULL, preexec_fn=lambda: os.close(closed))
+        return (tmp / "fds").read_bytes(), r.returncode, r.stderr
+
+    work = tmp_path / "w"
+    _fresh(work)
+    fds, status, err = run([sys.executable, "-m", "elfuse_py", busybox, "sh", "-c", script],
+                           work, busybox)
+    assert b"Traceback" not in err, err.decode(errors="replace")
+    assert status == 3
+    listing = fds.split(b"\n")
+    assert b"read=1" in listing and listing.count(b"0") == 2, listing
+    if closed == 2:
+        assert b"st=1" in listing          # echo >&2 fails: fd 2 really is closed
+    native, why = _native_busybox()
+    if native is None:
+        pytest.skip(why)
+    nwork = tmp_path / "n"
+    _fresh(nwork)
+    nfds, nstatus, _ = run([native, "sh", "-c", script], nwork, native)
+    assert (fds, status) == (nfds, nstatus)
