@@ -597,6 +597,13 @@ set -- $(echo "$cfg_port" | sed 's/\(..\)\(..\)/\1 \2/')
 echo "$# parts: $1/$2"
 ''',
      "set name=[demo]\nset port=[8080]\nset debug=[yes]\nskip: bad line\ndemo:8080:yes\n2 parts: 80/80\n", 0, "e"),
+    # --- busybox reached through symlinks and a PATH of them
+    ("applet-symlink", "cd \"$T\"; ln -s \"$BB\" cat; echo via-link | ./cat; ln -s \"$BB\" sh; ./sh -c 'echo $0; cat /proc/self/comm'; "
+     "mkdir bin; ln -s \"$BB\" bin/seq; PATH=$T/bin seq 2; PATH=$T/bin; seq 3 | ./cat",
+     "via-link\n./sh\ncat\n1\n2\n1\n2\n3\n", 0),
+    ("date-mknod", "date -u -d @1700000000 '+%Y-%m-%d %H:%M:%S %Z %z %u %V'; date -u -d '1970-01-02' +%s; "
+     "cd \"$T\"; mknod p p; stat -c %F p; mkfifo -m 600 q; stat -c '%a %F' q; echo '2 3 + p' | dc",
+     "2023-11-14 22:13:20 UTC +0000 2 46\n86400\nfifo\n600 fifo\n5\n", 0),
 ]
 
 
