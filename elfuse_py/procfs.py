@@ -317,7 +317,12 @@ def open_special(guest: bytes, flags: int, mode: int) -> int | None:
     """
     rel = _normalise(guest)
     if rel is None:
-        return None
+        make = _other_cmdline(guest)
+        if make is None:
+            return None
+        if flags & _O_ACCMODE or flags & (_O_CREAT | _O_TRUNC):
+            raise OSError(errno.EACCES, os.strerror(errno.EACCES))
+        return _guest_fd(_anon_file(make, bool(flags & _O_CLOEXEC)))
     make = _files().get(rel)
     if make is None:
         return None
@@ -325,11 +330,31 @@ def open_special(guest: bytes, flags: int, mode: int) -> int | None:
         raise OSError(errno.EACCES, os.strerror(errno.EACCES))
     if flags & _O_DIRECTORY:
         raise OSError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
-    fd = _anon_file(make(), bool(flags & _O_CLOEXEC))
+    return _guest_fd(_anon_file(make(), bool(flags & _O_CLOEXEC)))
+
+
+def _guest_fd(fd: int) -> int:
     if not _proc().fds.valid(fd):
         os.close(fd)
         raise OSError(errno.EMFILE, os.strerror(errno.EMFILE))
     return fd
+
+
+def _other_cmdline(guest: bytes) -> bytes | None:
+    """/proc/PID/cmdline of another process, when that process is an emulated
+    guest: its argument area holds the guest argv padded with NULs (see
+    publish_host_identity), which are cut back to the one a real one ends with."""
+    parts = guest.split(b"/")
+    if len(parts) != 4 or parts[1] != b"proc" or not parts[2].isdigit() or parts[3] != b"cmdline":
+        return None
+    try:
+        with open(os.fsdecode(guest), "rb") as f:
+            data = f.read()
+    except OSError:
+        return None                # the host's open gives the guest its errno
+    if not data.endswith(b"\0\0"):
+        return data
+    return data.rstrip(b"\0") + b"\0"
 
 
 # ----- the host's view of this process ------------------------------------------------------

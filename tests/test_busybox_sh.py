@@ -520,8 +520,8 @@ CASES = [
     # waits reaps the job, a race natively too.)
     ("ps-of-job", "sleep 5 & p=$!; i=0; while [ \"$(cat /proc/$p/comm)\" != sleep ] && [ $i -lt 40 ]; do "
      "sleep 0.05; i=$((i+1)); done; ps -o pid,comm,args | awk -v p=$p '$1 == p {print $2, $3, $4}'; "
-     "tr '\\0' '\\n' < /proc/$p/cmdline | head -n 2; kill $p; wait $p; echo $?",
-     "sleep sleep 5\nsleep\n5\n143\n", 0),
+     "tr '\\0' ' ' < /proc/$p/cmdline; echo; kill $p; wait $p; echo $?",
+     "sleep sleep 5\nsleep 5 \n143\n", 0),
     # --- signals interrupting the shell's own blocking calls (read, wait, fg job)
     ("eintr-read-builtin", "cd \"$T\"; mkfifo p; trap 'echo usr1' USR1; exec 3<>p; (sleep 0.1; kill -USR1 $$; sleep 0.2; echo line >&3) & "
      "read x <&3; echo st=$? got=$x; wait",
