@@ -181,6 +181,7 @@ def post(sig: int) -> None:
 # ----- host side ---------------------------------------------------------------------
 
 _interruptible_codes: set = set()
+_handler_codes_collected = False
 # Syscalls Linux never restarts after a handler, whatever SA_RESTART says (signal(7)).
 _NO_RESTART = {"nanosleep", "clock_nanosleep", "ppoll", "pselect6", "epoll_pwait",
                "epoll_pwait2", "rt_sigsuspend", "rt_sigtimedwait", "io_getevents"}
@@ -194,6 +195,8 @@ _no_restart_nrs: set = set()
 
 
 def _collect_interruptible() -> None:
+    global _handler_codes_collected
+    _handler_codes_collected = True
     from syscalls.table import TABLE
     from syscalls.numbers import SYSCALL_NUMBERS
     for name in _INTERRUPTIBLE:
@@ -202,6 +205,25 @@ def _collect_interruptible() -> None:
         if entry is not None and entry.handler is not None:
             _interruptible_codes.add(entry.handler.__code__)
     _no_restart_nrs.update(SYSCALL_NUMBERS[n] for n in _NO_RESTART if n in SYSCALL_NUMBERS)
+
+
+def register_interruptible(*funcs) -> None:
+    """Let a guest signal cut short the blocking host calls made in `funcs`.
+
+    A host EINTR becomes the guest's EINTR only inside a syscall handler's
+    frame or its direct callee; a handler whose blocking call sits deeper
+    (the socket layer's recvmsg/sendmsg helpers) names those helpers here.
+    """
+    _interruptible_codes.update(f.__code__ for f in funcs)
+
+
+def keep_result() -> None:
+    """The interrupted call's own result stands: no SA_RESTART re-run.
+
+    For a call that did part of its work before the signal (a count of
+    messages sent), or that Linux never restarts (a socket with a timeout).
+    """
+    st.interrupted = False
 
 
 def _in_interruptible(frame) -> bool:
@@ -369,7 +391,7 @@ def setup(proc, carried: dict | None = None) -> None:
     proc.signal_hook = post
     proc.after_syscall = deliver_pending
     proc.on_guest_fault = on_fault
-    if not _interruptible_codes:
+    if not _handler_codes_collected:
         _collect_interruptible()
     if carried is not None:
         restore(carried)

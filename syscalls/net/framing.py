@@ -75,7 +75,7 @@ def send_frame(fd: int, views: list, control: bytes, hflags: int) -> int:
                 raise                    # nothing went out: the guest sees EINTR
             # Never leave half a frame: finish it, the signal is delivered after.
             from elfuse_py import signals
-            signals.st.interrupted = False
+            signals.keep_result()
             ffi.errno = 0
             continue
         if n < 0:

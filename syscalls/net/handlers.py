@@ -15,7 +15,7 @@ import socket as _s
 import struct
 import time
 
-from elfuse_py import hostcaps, lerrno
+from elfuse_py import hostcaps, lerrno, signals
 from elfuse_py.memory import GuestFault
 from elfuse_py.process import proc
 
@@ -36,24 +36,6 @@ def _err() -> int:
 
 
 # ----- signals ---------------------------------------------------------------------------
-# The signals layer turns a host EINTR into the guest's EINTR only inside a
-# syscall handler's frame or its direct callee (elfuse_py.signals._in_interruptible).
-# The blocking host calls of recvmsg/sendmsg/recvmmsg/sendmmsg sit deeper
-# (_recv_views, _sendmsg_views), so those two are made interruptible too.  That is
-# done on first use: signals.install() fills the set only while it is empty.
-_intr_ready = False
-
-
-def _make_interruptible() -> None:
-    global _intr_ready
-    from elfuse_py import signals
-    codes = getattr(signals, "_interruptible_codes", None)
-    if codes:                        # installed: add ours (never into an empty set)
-        codes.add(_recv_views.__code__)
-        codes.add(_sendmsg_views.__code__)
-        _intr_ready = True
-
-
 def _interrupted(fd: int, send: bool) -> int:
     """-EINTR for a blocking call a guest signal cut short.  sock_intr_errno: a
     socket with SO_RCVTIMEO/SO_SNDTIMEO (accept/recv: RCV; send/connect: SND)
@@ -67,8 +49,7 @@ def _interrupted(fd: int, send: bool) -> int:
     ln = ffi.new("socklen_t *", 16)
     if libc.getsockopt(fd, _s.SOL_SOCKET, opt, buf, ln) == 0 and \
             ffi.buffer(buf, ln[0])[:].strip(b"\0"):
-        from elfuse_py import signals
-        signals.st.interrupted = False
+        signals.keep_result()
     return -lerrno.EINTR
 
 
@@ -618,8 +599,6 @@ def _iov_cffi(views: list):
 def _sendmsg_views(fd: int, views: list, name_addr: int, namelen: int, control: bytes,
                    flags: int, hname: bytes = b"") -> int:
     """sendmsg core: views of guest data, guest name (or a host one), guest control bytes."""
-    if not _intr_ready:
-        _make_interruptible()
     e = sock_check(fd)
     if e:
         return e
@@ -704,8 +683,6 @@ def _raw_control() -> bool:
 def _recv_views(fd: int, views: list, flags: int, want_name: bool, guest_ctl: int
                 ) -> tuple[int, bytes | None, bytes, int]:
     """recvmsg core -> (result or -errno, guest name, guest control bytes, guest msg_flags)."""
-    if not _intr_ready:
-        _make_interruptible()
     st = proc.fds.get(fd)
     hflags = C.msg_to_host(flags)
     ctl_size = M.host_recv_control_size()
@@ -910,8 +887,7 @@ _TIMESPEC = struct.Struct("<qq")
 def _mmsg_keep_count() -> None:
     """A signal cut a sendmmsg/recvmmsg short after some messages: the count is the
     result (not EINTR) and the call must not be restarted."""
-    from elfuse_py import signals
-    signals.st.interrupted = False
+    signals.keep_result()
     ffi.errno = 0
 
 
@@ -958,5 +934,9 @@ def sys_recvmmsg(fd, vec, vlen, flags, timeout):
 
 
 # ----- options ------------------------------------------------------------------------------
+
+# The blocking host calls of recvmsg/sendmsg/recvmmsg/sendmmsg sit in these
+# helpers, below the handler's own frame: let guest signals interrupt them.
+signals.register_interruptible(_recv_views, _sendmsg_views)
 
 from . import sockopt  # noqa: E402,F401  (registers setsockopt/getsockopt)
