@@ -22,8 +22,11 @@ PROGS = {"t_net_conf_opts": 180, "t_net_conf_msg": 108, "t_net_conf_addr": 133,
 @pytest.mark.parametrize("libc", available_libcs())
 @pytest.mark.parametrize("policy", ["", "darwin"])
 @pytest.mark.parametrize("prog", sorted(PROGS))
-def test_net_conf(prog, policy, libc):
-    r = run_elfuse([guest_bin(prog, libc)], extra_env={"ELFUSE_HOST_COMPAT": policy})
+def test_net_conf(prog, policy, libc, tmp_path):
+    # Its own cwd: the programs make socket files and directories there, and
+    # parallel workers run the musl and glibc builds at the same time.
+    r = run_elfuse([guest_bin(prog, libc)], extra_env={"ELFUSE_HOST_COMPAT": policy},
+                   cwd=str(tmp_path))
     ok, bad = check_lines(r.stdout)
     assert not bad, bad
     assert len(ok) == PROGS[prog], (len(ok), r.stderr[-2000:])
@@ -32,8 +35,9 @@ def test_net_conf(prog, policy, libc):
 
 
 @pytest.mark.parametrize("policy", ["", "darwin"])
-def test_net_conf_fuzz_no_internal_error(policy):
+def test_net_conf_fuzz_no_internal_error(policy, tmp_path):
     """6000 socket calls with garbage arguments: results and errnos, never a traceback."""
-    r = run_elfuse([guest_bin("t_net_conf_fuzz")], extra_env={"ELFUSE_HOST_COMPAT": policy})
+    r = run_elfuse([guest_bin("t_net_conf_fuzz")], extra_env={"ELFUSE_HOST_COMPAT": policy},
+                   cwd=str(tmp_path))
     assert r.returncode == 0 and b"ok - 6000 garbage" in r.stdout
     assert b"Traceback" not in r.stderr and b"internal error" not in r.stderr

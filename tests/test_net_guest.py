@@ -11,8 +11,11 @@ PROGS = ["t_net_basic", "t_net_fdpass", "t_net_fork", "t_net_poll"]
 @pytest.mark.parametrize("libc", available_libcs())
 @pytest.mark.parametrize("policy", ["", "darwin"])
 @pytest.mark.parametrize("prog", PROGS)
-def test_net_prog(prog, policy, libc):
-    r = run_elfuse([guest_bin(prog, libc)], extra_env={"ELFUSE_HOST_COMPAT": policy})
+def test_net_prog(prog, policy, libc, tmp_path):
+    # Its own cwd: the programs bind socket paths there, and parallel workers
+    # run the musl and glibc builds at the same time.
+    r = run_elfuse([guest_bin(prog, libc)], extra_env={"ELFUSE_HOST_COMPAT": policy},
+                   cwd=str(tmp_path))
     ok, bad = check_lines(r.stdout)
     assert not bad, bad
     assert r.returncode == 0 and ok
@@ -20,8 +23,9 @@ def test_net_prog(prog, policy, libc):
 
 
 @pytest.mark.parametrize("policy", ["", "darwin"])
-def test_net_errors_no_traceback_and_sigpipe(policy):
-    r = run_elfuse([guest_bin("t_net_errors")], extra_env={"ELFUSE_HOST_COMPAT": policy})
+def test_net_errors_no_traceback_and_sigpipe(policy, tmp_path):
+    r = run_elfuse([guest_bin("t_net_errors")], extra_env={"ELFUSE_HOST_COMPAT": policy},
+                   cwd=str(tmp_path))
     ok, bad = check_lines(r.stdout)
     assert not bad, bad
     # The program checks in a forked child that SIGPIPE kills a sender without MSG_NOSIGNAL.

@@ -18,8 +18,6 @@
 #include <unistd.h>
 #include <linux/sockios.h>
 
-static char msg[200];
-#define NAMED(fmt, ...) (snprintf(msg, sizeof msg, fmt, __VA_ARGS__), msg)
 #define SA(p) ((struct sockaddr *)(p))
 static int darwin_policy(void) { const char *e = getenv("ELFUSE_HOST_COMPAT"); return e && !strcmp(e, "darwin"); }
 static int is_open(int fd) { return fcntl(fd, F_GETFD) >= 0; }
@@ -388,11 +386,15 @@ static void timestamps(void) {
 }
 
 /* Abstract names: sender names with exact lengths, names per socket type. */
+/* Each name carries the pid: parallel runs of the suite must not collide. */
 static socklen_t abname(struct sockaddr_un *a, const char *n, size_t len) {
+    char tag[16];
+    int t = snprintf(tag, sizeof tag, "%d-", (int)getpid());
     memset(a, 0, sizeof *a);
     a->sun_family = AF_UNIX;
-    memcpy(a->sun_path + 1, n, len);
-    return 2 + 1 + len;
+    memcpy(a->sun_path + 1, tag, t);
+    memcpy(a->sun_path + 1 + t, n, len);
+    return 2 + 1 + t + len;
 }
 static void abstract_names(void) {
     struct sockaddr_un r, s, f;

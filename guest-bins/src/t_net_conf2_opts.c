@@ -112,8 +112,9 @@ static void passcred(void) {
     struct sockaddr_un a;
     memset(&a, 0, sizeof a);
     a.sun_family = AF_UNIX;
-    strcpy(a.sun_path + 1, "c2o-passcred");
-    socklen_t al = sizeof(sa_family_t) + 1 + strlen("c2o-passcred");
+    /* the pid keeps parallel runs of the suite apart */
+    socklen_t al = sizeof(sa_family_t) + 1 +
+        snprintf(a.sun_path + 1, sizeof a.sun_path - 1, "c2o-passcred-%d", (int)getpid());
     CHECK(bind(r, SA(&a), al) == 0, "bind abstract receiver");
     CHECK(seti(r, SOL_SOCKET, SO_PASSCRED, 1) == 0, "receiver SO_PASSCRED");
     int s = socket(AF_UNIX, SOCK_DGRAM, 0);
@@ -161,8 +162,9 @@ static void passcred(void) {
     struct sockaddr_un la;
     memset(&la, 0, sizeof la);
     la.sun_family = AF_UNIX;
-    strcpy(la.sun_path + 1, "c2o-pclisten");
-    socklen_t ll = sizeof(sa_family_t) + 1 + strlen("c2o-pclisten");
+    /* the pid keeps parallel runs of the suite apart */
+    socklen_t ll = sizeof(sa_family_t) + 1 +
+        snprintf(la.sun_path + 1, sizeof la.sun_path - 1, "c2o-pclisten-%d", (int)getpid());
     bind(ls, SA(&la), ll);
     listen(ls, 2);
     int cs = socket(AF_UNIX, SOCK_STREAM, 0);
@@ -295,8 +297,9 @@ static void fdpass(void) {
     struct sockaddr_un a;
     memset(&a, 0, sizeof a);
     a.sun_family = AF_UNIX;
-    strcpy(a.sun_path + 1, "c2o-fdlisten");
-    socklen_t al = sizeof(sa_family_t) + 1 + strlen("c2o-fdlisten");
+    /* the pid keeps parallel runs of the suite apart */
+    socklen_t al = sizeof(sa_family_t) + 1 +
+        snprintf(a.sun_path + 1, sizeof a.sun_path - 1, "c2o-fdlisten-%d", (int)getpid());
     bind(ls, SA(&a), al);
     listen(ls, 2);
     CHECK(sendfds(sv[0], &ls, 1) == 1 && recvfds(sv[1], got, 1, 0, NULL) == 1, "pass a listening socket");

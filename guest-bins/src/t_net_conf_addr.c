@@ -143,18 +143,21 @@ static void addrs(void) {
     close(t); close(s);
     /* Abstract name with embedded NULs; length decides. */
     struct sockaddr_un e = {.sun_family = AF_UNIX};
-    memcpy(e.sun_path, "\0ab\0cd", 6);
-    socklen_t el = offsetof(struct sockaddr_un, sun_path) + 6;
+    /* "\0ab<pid>\0cd": the pid keeps parallel runs of the suite apart */
+    int en = snprintf(e.sun_path + 1, sizeof e.sun_path - 1, "ab%d", (int)getpid()) + 1;
+    memcpy(e.sun_path + en, "\0cd", 3);
+    en += 3;
+    socklen_t el = offsetof(struct sockaddr_un, sun_path) + en;
     s = socket(AF_UNIX, SOCK_STREAM, 0);
     CHECK(bind(s, SA(&e), el) == 0 && listen(s, 2) == 0, "bind abstract name with embedded NUL");
     gl = sizeof g;
-    CHECK(getsockname(s, SA(&g), &gl) == 0 && gl == el && memcmp(g.sun_path, e.sun_path, 6) == 0,
+    CHECK(getsockname(s, SA(&g), &gl) == 0 && gl == el && memcmp(g.sun_path, e.sun_path, en) == 0,
           "getsockname gives the exact abstract name");
     c = socket(AF_UNIX, SOCK_STREAM, 0);
     CHECK_ERR(connect(c, SA(&e), el - 1), ECONNREFUSED, "shorter abstract name is another name");
     CHECK(connect(c, SA(&e), el) == 0, "connect abstract");
     gl = sizeof g;
-    CHECK(getpeername(c, SA(&g), &gl) == 0 && gl == el && memcmp(g.sun_path, "\0ab\0cd", 6) == 0, "getpeername abstract");
+    CHECK(getpeername(c, SA(&g), &gl) == 0 && gl == el && memcmp(g.sun_path, e.sun_path, en) == 0, "getpeername abstract");
     int ac = accept(s, SA(&g), &(socklen_t){sizeof g});
     CHECK(ac >= 0, "accept abstract");
     gl = sizeof g;
