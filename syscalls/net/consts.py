@@ -82,6 +82,10 @@ MSG_MORE, MSG_WAITFORONE, MSG_CMSG_CLOEXEC = 0x8000, 0x10000, 0x40000000
 MSG_EMULATED = MSG_NOSIGNAL | MSG_CMSG_CLOEXEC | MSG_WAITFORONE | MSG_MORE | 0x800
 
 SCM_RIGHTS, SCM_CREDENTIALS = 1, 2
+# SOL_SOCKET cmsgs __sock_cmsg_send accepts on a non-AF_UNIX socket besides
+# those two (which it ignores there): SO_MARK, SO_PRIORITY,
+# SO_TIMESTAMPING_OLD, SCM_TXTIME.  Not emulated: the message is dropped.
+SOCK_CMSG_SEND_OTHER = {36, 12, 37, 61}
 SHUT_RD, SHUT_WR, SHUT_RDWR = 0, 1, 2
 SCM_MAX_FD = 253                 # include/net/scm.h
 

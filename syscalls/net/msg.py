@@ -82,9 +82,9 @@ def parse_send_control(raw: bytes, is_unix: bool) -> tuple[list[int], tuple | No
             data = raw[off + CMSGHDR.size:off + clen]
             if not is_unix:
                 # __sock_cmsg_send: SCM_RIGHTS/SCM_CREDENTIALS "are semantically in
-                # SOL_UNIX" and ignored; SO_MARK, SO_PRIORITY, SCM_TXTIME,
-                # SO_TIMESTAMPING_OLD are not emulated here (dropped); others EINVAL.
-                if ctype not in (C.SCM_RIGHTS, C.SCM_CREDENTIALS, 12, 36, 37, 61):
+                # SOL_UNIX" and ignored; a few others are dropped; the rest EINVAL.
+                if ctype not in (C.SCM_RIGHTS, C.SCM_CREDENTIALS) and \
+                        ctype not in C.SOCK_CMSG_SEND_OTHER:
                     raise LinuxError(lerrno.EINVAL)
             elif ctype == C.SCM_RIGHTS:
                 num = len(data) // 4

@@ -19,7 +19,7 @@ import secrets
 import socket as _s
 import stat
 
-from elfuse_py import hostcaps
+from elfuse_py import hostcaps, lerrno
 
 from . import consts as C
 from . import host
@@ -311,7 +311,7 @@ def register_bound(raw: bytes, state: SockState) -> None:
 
 
 def connect_type_error(raw: bytes, state) -> int:
-    """EPROTOTYPE (91) when a connect would join a SEQPACKET and a non-SEQPACKET
+    """EPROTOTYPE when a connect would join a SEQPACKET and a non-SEQPACKET
     socket, which the host cannot see under the fallback; else 0."""
     if unix_name(raw)[0]:
         return 0          # abstract names are per type: another type finds no file
@@ -327,7 +327,7 @@ def connect_type_error(raw: bytes, state) -> int:
     except (OSError, ValueError, EOFError, pickle.UnpicklingError):
         pass
     mine_seq = isinstance(state, SockState) and state.type == C.SOCK_SEQPACKET
-    return 91 if mine_seq != target_seq else 0
+    return lerrno.EPROTOTYPE if mine_seq != target_seq else 0
 
 
 # ----- who bound a name (SCM_CREDENTIALS of unconnected datagram senders) ------------------
