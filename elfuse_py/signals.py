@@ -28,6 +28,7 @@ import errno as _errno_mod
 import os
 import signal as hs
 import struct
+import sys
 
 from .cpu import GPR_IDS, REG_NZCV, REG_PC, REG_SP, REG_X0, REG_FPCR, REG_FPSR, xreg
 
@@ -406,9 +407,34 @@ def setup(proc, carried: dict | None = None) -> None:
                 acts[sig] = (SIG_IGN, 0, 0, 0)
         except (ValueError, OSError):
             pass
+    for sig in _inherited_ignored_libc_internal():
+        acts[sig] = (SIG_IGN, 0, 0, 0)
     if acts[SIGINT][0] != SIG_IGN:
         hs.signal(hs.SIGINT, hs.SIG_DFL)     # not Python's KeyboardInterrupt
     st.mask = linux_mask(hs.pthread_sigmask(hs.SIG_BLOCK, []))
+
+
+def _inherited_ignored_libc_internal() -> list[int]:
+    """Signals 32 and 33 the emulator was started with ignored (Linux hosts).
+
+    Python's signal module cannot see them (the host libc keeps them for
+    itself), but they are real kernel signals whose SIG_IGN is inherited
+    across exec: GNU make, for one, starts its commands with both ignored, and
+    a native program then sees them ignored in its /proc/self/status.  On a
+    Linux host the kernel's numbering is the guest's, so the host's SigIgn
+    bits for them are the guest's.
+    """
+    if not sys.platform.startswith("linux"):
+        return []
+    try:
+        with open("/proc/self/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"SigIgn:"):
+                    bits = int(line.split()[1], 16)
+                    return [s for s in (32, 33) if bits >> (s - 1) & 1]
+    except (OSError, ValueError, IndexError):
+        pass
+    return []
 
 
 # ----- exec and fork -------------------------------------------------------------------

@@ -718,6 +718,17 @@ def _norm(text: bytes, tmp: str) -> str:
     return text.decode(errors="replace").replace(tmp, "$T")
 
 
+def _inherited_ignores_dropped(text: str) -> str:
+    """/proc/PID/status SigIgn without signals 32 and 33.
+
+    Whether those are ignored is inherited from whoever started the test (GNU
+    make starts its commands with both ignored), natively and under
+    elfuse-py alike, so the written-down answers leave them out.
+    """
+    return re.sub(r"(SigIgn:\t)([0-9a-f]{16})",
+                  lambda m: m.group(1) + f"{int(m.group(2), 16) & ~(3 << 31):016x}", text)
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
 def test_busybox_sh(busybox, tmp_path, case):  # noqa: F811
     name, script, out, status = case[:4]
@@ -757,7 +768,7 @@ def test_busybox_sh(busybox, tmp_path, case):  # noqa: F811
             assert _norm(r.stderr, tmp) == _norm(nerr, ntmp)
     # The written-down answer: holds with or without the native oracle.
     if out is not None:
-        assert got == (out, status), err
+        assert (_inherited_ignores_dropped(got[0]), got[1]) == (out, status), err
     if "q" in flags:
         _fresh(work)
         q = run_qemu([busybox, "sh", "-c", script], env=_env(tmp), timeout=60, cwd=tmp)
