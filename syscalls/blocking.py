@@ -22,16 +22,18 @@ step), wait4/waitid (WNOHANG, woken by a pidfd or a WNOWAIT probe),
 rt_sigsuspend/rt_sigtimedwait (park with the mask), flock/F_SETLKW (try,
 retry every poll period).
 
-Not covered (still block every thread): open() of a FIFO waiting for its
-other end, and blocking calls not listed in _WRAP.
+open() of a FIFO waiting for its other end runs on a helper host thread.
+Not covered (still block every thread): blocking calls not listed in _WRAP.
 """
 from __future__ import annotations
 
 import os
 import select
 import socket
+import stat
 import struct
 import sys
+import threading
 import time
 
 from elfuse_py import lerrno, threads
@@ -853,8 +855,72 @@ def _waitid(fn):
     return wrapped
 
 
+# ----- open of a FIFO -----------------------------------------------------------------------
+# A blocking open() of a FIFO waits in the kernel until the other end is
+# opened, often by another guest thread, and nothing can be polled for that
+# meanwhile.  So with several threads the open runs on a helper host thread
+# while the guest thread is parked on a pipe the helper writes when it is done.
+
+def _is_fifo(dirfd: int, pathname: int, flags: int) -> bool:
+    from . import fs
+    from . import fsflags as F
+    try:
+        path, dfd = fs.at_path(dirfd, fs.guest_path(pathname), not flags & F.O_NOFOLLOW)
+        return stat.S_ISFIFO(os.stat(path, dir_fd=dfd).st_mode)
+    except Exception:  # noqa: BLE001 - bad path or pointer: the handler reports it
+        return False
+
+
+def _openat(fn):
+    from . import fsflags as F
+
+    def wrapped(dirfd, pathname, flags, mode):
+        f = flags & 0xFFFFFFFF
+        if len(threads.threads) < 2 or f & (F.O_NONBLOCK | F.O_PATH) \
+                or f & F.O_ACCMODE == F.O_RDWR or not _is_fifo(dirfd, pathname, f):
+            return fn(dirfd, pathname, flags, mode)
+        done_r, done_w = (proc.fds.reserve(x) for x in os.pipe())
+        box: dict = {}
+
+        def work() -> None:
+            try:
+                r = fn(dirfd, pathname, flags, mode)
+            except OSError as e:
+                r = -lerrno.to_linux(e.errno)
+            except Exception:  # noqa: BLE001 - guest memory gone and the like
+                r = -lerrno.EFAULT
+            with lock:
+                box["r"] = r
+                if box.get("abandoned") and r >= 0:
+                    os.close(r)          # the guest stopped waiting (a signal)
+            os.write(done_w, b"x")
+
+        def result() -> int:
+            return box["r"]
+
+        def abandon() -> int:
+            with lock:
+                r = box.get("r")
+                if r is not None:
+                    return r             # finished just as the signal came: keep it
+                box["abandoned"] = True
+            return -lerrno.EINTR
+
+        def cleanup() -> None:
+            os.close(done_r)
+            os.close(done_w)
+
+        lock = threading.Lock()
+        threading.Thread(target=work, daemon=True, name="elfuse-fifo-open").start()
+        return threads.wait_fds({done_r: _IN}, None, dirfd, on_ready=result,
+                                cleanup=cleanup, on_eintr=abandon)
+    wrapped._blocking_wrapper = True
+    return wrapped
+
+
 # name -> wrapper factory
 _WRAP = {
+    "openat": _openat,
     "connect": _connect,
     "sendfile": _sendfile,
     "rt_sigsuspend": _rt_sigsuspend,

@@ -6,7 +6,8 @@
  * waiting for vlen datagrams, sendmmsg into a full socket, flock held by another
  * open file; and signals meeting parked threads: SA_RESTART re-runs a parked read,
  * without it the read fails with EINTR, kill() of the process wakes the main
- * thread in pause(), sigwait in a thread. */
+ * thread in pause(), sigwait in a thread; open() of a FIFO whose other end
+ * another thread opens. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +18,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -111,6 +113,42 @@ static void *slow_drainer(void *arg) {
 
 /* ----- signals and parked threads ----- */
 static volatile int handled;
+/* open() of a FIFO waits for the other end, which another thread opens. */
+static char fifo_got[8];
+static void *fifo_reader(void *arg) {
+    int fd = open((const char *)arg, O_RDONLY);
+    if (fd >= 0) {
+        if (read(fd, fifo_got, sizeof fifo_got - 1) < 0) fifo_got[0] = 0;
+        close(fd);
+    }
+    return NULL;
+}
+
+static void fifo_checks(void) {
+    const char *p = "t_thr_blocking.fifo";
+    unlink(p);
+    CHECK(mkfifo(p, 0600) == 0, "mkfifo");
+    pthread_t t;
+    /* the reader's open waits for a writer; the writer's open for a reader */
+    pthread_create(&t, NULL, fifo_reader, (void *)p);
+    usleep(50000);
+    int fd = open(p, O_WRONLY);
+    CHECK(fd >= 0 && write(fd, "fifo", 4) == 4, "writer open meets the reader blocked in open");
+    close(fd);
+    pthread_join(t, NULL);
+    CHECK(strcmp(fifo_got, "fifo") == 0, "the reader thread got the data");
+    /* and the other way round: the writer blocked in open, the reader comes later */
+    memset(fifo_got, 0, sizeof fifo_got);
+    int wfd = -1;
+    pthread_create(&t, NULL, fifo_reader, (void *)p);
+    wfd = open(p, O_WRONLY);
+    CHECK(wfd >= 0 && write(wfd, "back", 4) == 4, "writer open waits for a reader thread");
+    close(wfd);
+    pthread_join(t, NULL);
+    CHECK(strcmp(fifo_got, "back") == 0, "second reader got the data");
+    unlink(p);
+}
+
 static void on_usr1(int sig) { (void)sig; handled++; }
 static int rpipe[2];
 static ssize_t read_result;
@@ -350,6 +388,7 @@ int main(void) {
     close(wsock[0]);
     close(wsock[1]);
     free(big);
+    fifo_checks();
     signal_checks();
     DONE();
 }
