@@ -861,14 +861,26 @@ def _waitid(fn):
 # meanwhile.  So with several threads the open runs on a helper host thread
 # while the guest thread is parked on a pipe the helper writes when it is done.
 
-def _is_fifo(dirfd: int, pathname: int, flags: int) -> bool:
+def _fifo_path(dirfd: int, pathname: int, flags: int) -> tuple | None:
+    """(host path, dir fd) of the guest path if it names a FIFO, else None."""
     from . import fs
     from . import fsflags as F
     try:
         path, dfd = fs.at_path(dirfd, fs.guest_path(pathname), not flags & F.O_NOFOLLOW)
-        return stat.S_ISFIFO(os.stat(path, dir_fd=dfd).st_mode)
+        return (path, dfd) if stat.S_ISFIFO(os.stat(path, dir_fd=dfd).st_mode) else None
     except Exception:  # noqa: BLE001 - bad path or pointer: the handler reports it
-        return False
+        return None
+
+
+def _release(fifo: tuple, reader: bool) -> None:
+    """Complete an abandoned helper's open by opening the FIFO's other end
+    (non-blocking) for a moment: a FIFO end nobody waits for must not stay."""
+    path, dfd = fifo
+    try:
+        os.close(os.open(path, (os.O_WRONLY if reader else os.O_RDONLY) | os.O_NONBLOCK,
+                         dir_fd=dfd))
+    except OSError:
+        pass
 
 
 def _openat(fn):
@@ -877,7 +889,10 @@ def _openat(fn):
     def wrapped(dirfd, pathname, flags, mode):
         f = flags & 0xFFFFFFFF
         if len(threads.threads) < 2 or f & (F.O_NONBLOCK | F.O_PATH) \
-                or f & F.O_ACCMODE == F.O_RDWR or not _is_fifo(dirfd, pathname, f):
+                or f & F.O_ACCMODE == F.O_RDWR:
+            return fn(dirfd, pathname, flags, mode)
+        fifo = _fifo_path(dirfd, pathname, f)
+        if fifo is None:
             return fn(dirfd, pathname, flags, mode)
         done_r, done_w = (proc.fds.reserve(x) for x in os.pipe())
         box: dict = {}
@@ -893,7 +908,13 @@ def _openat(fn):
                 box["r"] = r
                 if box.get("abandoned") and r >= 0:
                     os.close(r)          # the guest stopped waiting (a signal)
-            os.write(done_w, b"x")
+            # The helper owns the write end: the waiter may be gone already
+            # (its read end closed: EPIPE).
+            try:
+                os.write(done_w, b"x")
+            except OSError:
+                pass
+            os.close(done_w)
 
         def result() -> int:
             return box["r"]
@@ -904,11 +925,11 @@ def _openat(fn):
                 if r is not None:
                     return r             # finished just as the signal came: keep it
                 box["abandoned"] = True
+            _release(fifo, f & F.O_ACCMODE == F.O_RDONLY)
             return -lerrno.EINTR
 
         def cleanup() -> None:
             os.close(done_r)
-            os.close(done_w)
 
         lock = threading.Lock()
         threading.Thread(target=work, daemon=True, name="elfuse-fifo-open").start()

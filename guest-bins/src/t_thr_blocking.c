@@ -124,6 +124,15 @@ static void *fifo_reader(void *arg) {
     return NULL;
 }
 
+static void on_usr2(int sig) { (void)sig; }
+static pthread_t fifo_main;
+static void *poke_main(void *arg) {
+    (void)arg;
+    usleep(50000);
+    pthread_kill(fifo_main, SIGUSR2);
+    return NULL;
+}
+
 static void fifo_checks(void) {
     const char *p = "t_thr_blocking.fifo";
     unlink(p);
@@ -146,6 +155,22 @@ static void fifo_checks(void) {
     close(wfd);
     pthread_join(t, NULL);
     CHECK(strcmp(fifo_got, "back") == 0, "second reader got the data");
+    /* a signal (no SA_RESTART) ends a FIFO open with EINTR and leaves no reader behind */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_usr2;
+    sigaction(SIGUSR2, &sa, NULL);
+    fifo_main = pthread_self();
+    pthread_create(&t, NULL, poke_main, NULL);
+    errno = 0;
+    int rfd = open(p, O_RDONLY);
+    CHECK(rfd == -1 && errno == EINTR, "a signal interrupts a FIFO open: EINTR");
+    pthread_join(t, NULL);
+    usleep(20000);
+    wfd = open(p, O_WRONLY | O_NONBLOCK);
+    CHECK(wfd == -1 && errno == ENXIO, "no reader left behind: non-blocking writer open ENXIO");
+    if (wfd >= 0) close(wfd);
+    signal(SIGUSR2, SIG_DFL);
     unlink(p);
 }
 
