@@ -39,7 +39,7 @@ import time
 from elfuse_py import lerrno, threads
 from elfuse_py.process import proc
 
-from . import table
+from . import poll, table
 from .numbers import SYSCALL_NUMBERS
 
 _IN, _OUT, _PRI = select.POLLIN, select.POLLOUT, select.POLLPRI
@@ -456,15 +456,8 @@ def _pselect6(fn):
                 if deadline is not False and 0 <= nfd <= 4096:
                     nbytes = (nfd + 63) // 64 * 8
                     ptrs = (inp, outp, exp)
-                    sets = [int.from_bytes(proc.mem.read(p, nbytes), "little") if p else 0
-                            for p in ptrs]
-                    want: dict[int, int] = {}
-                    for fd in range(nfd):
-                        bit = 1 << fd
-                        ev = (_IN if sets[0] & bit else 0) | (_OUT if sets[1] & bit else 0) \
-                            | (_PRI if sets[2] & bit else 0)
-                        if ev:
-                            want[fd] = ev
+                    _, wanted = poll.read_fdsets(nfd, ptrs)
+                    want = {fd: poll.to_host(ev) for fd, ev in wanted.items()}
                     if not _any_ready(want):
                         def on_timeout():
                             for p in ptrs:            # Linux: the sets come back empty

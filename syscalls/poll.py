@@ -49,6 +49,22 @@ def from_host(ev: int) -> int:
     return out
 
 
+def read_fdsets(n: int, ptrs: tuple) -> tuple[list[int], dict[int, int]]:
+    """pselect6's three guest fd_sets of `n` fds (NULL pointers are empty):
+    (each set as an int, {fd: the Linux poll events it is selected for})."""
+    nbytes = (n + 63) // 64 * 8
+    sets = [int.from_bytes(proc.mem.read(p, nbytes), "little") if p and nbytes else 0
+            for p in ptrs]
+    wanted: dict[int, int] = {}
+    for fd in range(n):
+        bit = 1 << fd
+        ev = (POLLIN if sets[0] & bit else 0) | (POLLOUT if sets[1] & bit else 0) \
+            | (POLLPRI if sets[2] & bit else 0)
+        if ev:
+            wanted[fd] = ev
+    return sets, wanted
+
+
 def read_timeout(tsp: int) -> float | None:
     """Seconds from a guest timespec (None: wait forever); EINVAL when malformed."""
     if not tsp:
@@ -182,18 +198,10 @@ def sys_pselect6(n, inp, outp, exp, tsp, sig):
             return tmask
     deadline = None if timeout is None else time.monotonic() + timeout
     nbytes = (n + 63) // 64 * 8
-    sets = []
+    sets, wanted = read_fdsets(n, (inp, outp, exp))
     for ptr in (inp, outp, exp):
-        sets.append(int.from_bytes(proc.mem.read(ptr, nbytes), "little") if ptr and nbytes else 0)
         if ptr and nbytes:
-            proc.mem.check(ptr, nbytes, 2)
-    wanted: dict[int, int] = {}
-    for fd in range(n):
-        bit = 1 << fd
-        ev = (POLLIN if sets[0] & bit else 0) | (POLLOUT if sets[1] & bit else 0) \
-            | (POLLPRI if sets[2] & bit else 0)
-        if ev:
-            wanted[fd] = ev
+            proc.mem.check(ptr, nbytes, 2)      # the result is written back
     if any(not proc.fds.valid(fd) for fd in wanted):
         return -lerrno.EBADF
     if _mask_enter(tmask):
