@@ -25,18 +25,6 @@ _SOL_SOCKET = __import__("socket").SOL_SOCKET
 _SO_SNDBUF = __import__("socket").SO_SNDBUF
 
 
-def _iov_array(views: list):
-    """A cffi iovec array over memoryviews (kept alive by the returned tuple)."""
-    iov = ffi.new("struct iovec[]", max(1, len(views)))
-    keep = []
-    for i, v in enumerate(views):
-        buf = ffi.from_buffer(v)
-        keep.append(buf)
-        iov[i].iov_base = buf
-        iov[i].iov_len = len(v)
-    return iov, keep
-
-
 # Linux's default wmem (net.core.wmem_default): a SEQPACKET message is EMSGSIZE
 # past sk_sndbuf - 32.  The host stream's buffer may be smaller (macOS: 8 KiB),
 # which must not shrink the largest message a guest may send.
@@ -59,7 +47,7 @@ def send_frame(fd: int, views: list, control: bytes, hflags: int) -> int:
     parts = [memoryview(hdr)] + list(views)
     sent_any = False
     while parts:
-        iov, keep = _iov_array(parts)
+        iov, keep = host.iovec_array(parts)
         msg = ffi.new("struct msghdr *")
         msg.msg_iov = iov
         msg.msg_iovlen = len(parts)
@@ -122,7 +110,7 @@ def recv_frame(fd: int, views: list, hflags: int, control_size: int = 0
     hdr = bytearray(_HDR.size)
     hv = memoryview(hdr)
     peek = hflags & _MSG_PEEK
-    iov, keep = _iov_array([hv])
+    iov, keep = host.iovec_array([hv])
     msg = ffi.new("struct msghdr *")
     msg.msg_iov = iov
     msg.msg_iovlen = 1

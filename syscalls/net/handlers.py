@@ -585,17 +585,6 @@ def _recv_fault(fd: int, flags: int, n: int = 0) -> int:
     return -lerrno.EFAULT
 
 
-def _iov_cffi(views: list):
-    iov = ffi.new("struct iovec[]", max(1, len(views)))
-    keep = []
-    for i, v in enumerate(views):
-        b = ffi.from_buffer(v)
-        keep.append(b)
-        iov[i].iov_base = b
-        iov[i].iov_len = len(v)
-    return iov, keep
-
-
 def _sendmsg_views(fd: int, views: list, name_addr: int, namelen: int, control: bytes,
                    flags: int, hname: bytes = b"") -> int:
     """sendmsg core: views of guest data, guest name (or a host one), guest control bytes."""
@@ -656,7 +645,7 @@ def _sendmsg_views(fd: int, views: list, name_addr: int, namelen: int, control: 
         if r < 0:
             return _epipe(-lerrno.to_linux(-r), flags, fd)
         return r
-    iov, keep = _iov_cffi(views)
+    iov, keep = host.iovec_array(views)
     m = ffi.new("struct msghdr *")
     m.msg_iov = iov
     m.msg_iovlen = len(views)
@@ -709,7 +698,7 @@ def _recv_views(fd: int, views: list, flags: int, want_name: bool, guest_ctl: in
             except OSError:
                 name = b""
     else:
-        iov, keep = _iov_cffi(views)
+        iov, keep = host.iovec_array(views)
         m = ffi.new("struct msghdr *")
         m.msg_iov = iov
         m.msg_iovlen = len(views)

@@ -32,6 +32,19 @@ SUN_PATH_MAX = 104 if DARWIN else 108         # host sockaddr_un.sun_path size
 SOCKADDR_MAX = 128
 
 
+def iovec_array(views: list):
+    """A host iovec array over memoryviews (guest memory in place, no copy) and
+    the buffer objects that must stay alive while it is used."""
+    iov = ffi.new("struct iovec[]", max(1, len(views)))
+    keep = []
+    for i, v in enumerate(views):
+        buf = ffi.from_buffer(v)
+        keep.append(buf)
+        iov[i].iov_base = buf
+        iov[i].iov_len = len(v)
+    return iov, keep
+
+
 def cmsg_align(n: int) -> int:
     return (n + CMSG_ALIGN_TO - 1) & ~(CMSG_ALIGN_TO - 1)
 
