@@ -240,15 +240,26 @@ def _reg_path(fd: int) -> str | None:
     return os.path.join(runtime_dir(), "types", f"{st.st_dev:x}-{st.st_ino:x}")
 
 
+def _store_record(p: str, value: tuple) -> None:
+    tmp = p + ".tmp%d" % os.getpid()
+    with open(tmp, "wb") as f:
+        pickle.dump(value, f)
+    os.replace(tmp, p)
+
+
+def _load_record(p: str) -> tuple | None:
+    try:
+        with open(p, "rb") as f:
+            return pickle.load(f)
+    except (OSError, ValueError, EOFError, pickle.UnpicklingError):
+        return None
+
+
 def register(fd: int, state: SockState) -> None:
     p = _reg_path(fd)
     if p is None:
         return
-    tmp = p + ".tmp%d" % os.getpid()
-    with open(tmp, "wb") as f:
-        pickle.dump((state.family, state.type, state.protocol, state.framed,
-                     _host_type(fd)), f)
-    os.replace(tmp, p)
+    _store_record(p, (state.family, state.type, state.protocol, state.framed, _host_type(fd)))
 
 
 def _host_type(fd: int) -> int:
@@ -264,11 +275,10 @@ def lookup(fd: int) -> SockState | None:
     p = _reg_path(fd)
     if p is None:
         return None
-    try:
-        with open(p, "rb") as f:
-            family, stype, proto, framed, htype = pickle.load(f)
-    except (OSError, ValueError, EOFError, pickle.UnpicklingError):
+    rec = _load_record(p)
+    if rec is None or len(rec) != 5:
         return None
+    family, stype, proto, framed, htype = rec
     if htype != _host_type(fd):       # a recycled inode: not ours
         return None
     return SockState(family, stype, proto, framed=framed)
@@ -284,18 +294,24 @@ def needs_registry() -> bool:
 # listener).  The socket file a framed socket binds is recorded by inode (plus
 # its ctime, so a recycled inode is not mistaken for it); connect compares.
 
-def _bound_key(raw: bytes, gtype: int) -> tuple[str, os.stat_result] | None:
-    abstract, name = unix_name(raw)
-    if abstract and hostcaps.caps().abstract:
-        return None
-    path = abstract_path(name, gtype) if abstract else name
+def _inode_record(path, kind: str) -> tuple[str, os.stat_result] | None:
+    """Where facts of `kind` about the socket file at host `path` are kept (a
+    file in the runtime dir named by its inode), and its stat: callers store
+    its ctime, so a recycled inode is not mistaken for it.  None: no socket file."""
     try:
         st = os.stat(path)
     except (OSError, ValueError):
         return None
     if not stat.S_ISSOCK(st.st_mode):
         return None
-    return os.path.join(runtime_dir(), "types", f"p-{st.st_dev:x}-{st.st_ino:x}"), st
+    return os.path.join(runtime_dir(), "types", f"{kind}-{st.st_dev:x}-{st.st_ino:x}"), st
+
+
+def _bound_key(raw: bytes, gtype: int) -> tuple[str, os.stat_result] | None:
+    abstract, name = unix_name(raw)
+    if abstract and hostcaps.caps().abstract:
+        return None
+    return _inode_record(abstract_path(name, gtype) if abstract else name, "p")
 
 
 def register_bound(raw: bytes, state: SockState) -> None:
@@ -304,10 +320,7 @@ def register_bound(raw: bytes, state: SockState) -> None:
     if key is None:
         return
     p, st = key
-    tmp = p + ".tmp%d" % os.getpid()
-    with open(tmp, "wb") as f:
-        pickle.dump((state.type, st.st_ctime_ns), f)
-    os.replace(tmp, p)
+    _store_record(p, (state.type, st.st_ctime_ns))
 
 
 def connect_type_error(raw: bytes, state) -> int:
@@ -319,13 +332,8 @@ def connect_type_error(raw: bytes, state) -> int:
     if key is None:
         return 0
     p, st = key
-    target_seq = False
-    try:
-        with open(p, "rb") as f:
-            stype, ctime = pickle.load(f)
-        target_seq = stype == C.SOCK_SEQPACKET and ctime == st.st_ctime_ns
-    except (OSError, ValueError, EOFError, pickle.UnpicklingError):
-        pass
+    rec = _load_record(p)
+    target_seq = rec is not None and rec == (C.SOCK_SEQPACKET, st.st_ctime_ns)
     mine_seq = isinstance(state, SockState) and state.type == C.SOCK_SEQPACKET
     return lerrno.EPROTOTYPE if mine_seq != target_seq else 0
 
@@ -337,16 +345,6 @@ def connect_type_error(raw: bytes, state) -> int:
 # socket file's inode (with its ctime against recycling) and looked up from the
 # sender address the host reports.  An unbound sender stays "unknown".
 
-def _cred_key(path: bytes) -> tuple[str, int] | None:
-    try:
-        st = os.stat(path)
-    except (OSError, ValueError):
-        return None
-    if not stat.S_ISSOCK(st.st_mode):
-        return None
-    return os.path.join(runtime_dir(), "types", f"c-{st.st_dev:x}-{st.st_ino:x}"), st.st_ctime_ns
-
-
 def record_binder(fd: int) -> None:
     """Record this process's credentials for the socket file `fd` is bound to."""
     try:
@@ -355,14 +353,11 @@ def record_binder(fd: int) -> None:
         if host.libc.getsockname(fd, buf, ln) < 0:
             return
         path = host.split_host_sockaddr(host.ffi.buffer(buf, ln[0])[:])[1].split(b"\0")[0]
-        key = _cred_key(path) if path else None
+        key = _inode_record(path, "c") if path else None
         if key is None:
             return
-        p, ctime = key
-        tmp = p + ".tmp%d" % os.getpid()
-        with open(tmp, "wb") as f:
-            pickle.dump((ctime, os.getpid(), os.geteuid(), os.getegid()), f)
-        os.replace(tmp, p)
+        p, st = key
+        _store_record(p, (st.st_ctime_ns, os.getpid(), os.geteuid(), os.getegid()))
     except OSError:
         pass                                 # best effort: the receiver says "unknown"
 
@@ -370,14 +365,12 @@ def record_binder(fd: int) -> None:
 def binder_credentials(host_name: bytes) -> tuple[int, int, int] | None:
     """(pid, uid, gid) recorded for the sender whose host sockaddr is `host_name`."""
     path = host.split_host_sockaddr(host_name)[1].split(b"\0")[0]
-    key = _cred_key(path) if path else None
+    key = _inode_record(path, "c") if path else None
     if key is None:
         return None
-    p, ctime = key
-    try:
-        with open(p, "rb") as f:
-            c, pid, uid, gid = pickle.load(f)
-    except (OSError, ValueError, EOFError, pickle.UnpicklingError):
+    p, st = key
+    rec = _load_record(p)
+    if rec is None or len(rec) != 4 or rec[0] != st.st_ctime_ns:
         return None
-    return (pid, uid, gid) if c == ctime else None
+    return rec[1:]
 
