@@ -11,7 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import syscalls  # noqa: E402  (registers every handler)
+import syscalls.registry  # noqa: E402,F401  (registers every handler)
 from syscalls.table import ENOSYS_LEVEL, FULL, PARTIAL, TABLE  # noqa: E402
 
 

@@ -7,6 +7,6 @@ __all__ = ["run", "Result", "Syscall"]
 def __getattr__(name: str):
     # Lazy: `import elfuse_py` stays cheap (the emulator's CLI imports this package too).
     if name in ("run", "Result", "Syscall"):
-        from . import api
+        from elfuse_py import api
         return getattr(api, name)
     raise AttributeError(f"module 'elfuse_py' has no attribute {name!r}")

@@ -1,4 +1,4 @@
 """`python -m elfuse_py` runs the CLI."""
-from .cli import main
+from elfuse_py.cli import main
 
 raise SystemExit(main())

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 
-from . import __version__
+from elfuse_py import __version__
 
 USAGE = """\
 usage: elfuse-py [options] PROGRAM [ARGS...]
@@ -123,16 +123,16 @@ def main(argv: list[str] | None = None) -> int:
 def run_program(program: str, argv: list[bytes], envp: list[bytes], *, strace: bool = False,
                 sysroot: str | None = None) -> int:
     """Resolve `program` (following #! lines), load it and run it to completion."""
+    from elfuse_py import boot
+    from elfuse_py.runtime import paths
     from loader.elf import ElfError
     from loader.shebang import ShebangError, cli_error, resolve_program
-    from . import paths
-    from .process import proc
 
     if sysroot:
-        paths.sysroot = os.path.abspath(sysroot)
+        paths.set_sysroot(sysroot)
     try:
         elf_path, argv = resolve_program(program, argv, paths.host_path)
-        proc.boot(elf_path, argv, envp, strace=strace, execfn=os.fsencode(program))
+        boot.boot(elf_path, argv, envp, strace=strace, execfn=os.fsencode(program))
     except ShebangError as e:
         msg, status = cli_error(program, e)
         _error(msg)
@@ -140,7 +140,7 @@ def run_program(program: str, argv: list[bytes], envp: list[bytes], *, strace: b
     except ElfError as e:
         _error(str(e))
         return e.status
-    status = proc.run()
+    status = boot.run()
     try:
         sys.stdout.flush()
     except (OSError, ValueError, AttributeError):    # None when fd 1 was closed at start

@@ -333,7 +333,7 @@ class GuestItem(pytest.Item):
         return [prog, *map(str, args)]
 
     def runtest(self) -> None:
-        from .api import run
+        from elfuse_py.api import run
         spec = self.spec
         env = None
         if spec.get("env"):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from elftools.common.exceptions import ELFError as _PyElfError
 from elftools.elf.elffile import ELFFile
 
-from elfuse_py.memory import ET_DYN_BASE, PAGE, GuestMemory, page_down, page_up
+from loader.space import PAGE, GuestSpace, page_down, page_up
 
 PT_LOAD, PT_INTERP, PT_PHDR, PT_GNU_STACK = 1, 3, 6, 0x6474E551
 PF_X, PF_W, PF_R = 1, 2, 4
@@ -93,7 +93,7 @@ def _prot(flags: int) -> int:
     return (1 if flags & PF_R else 0) | (2 if flags & PF_W else 0) | (4 if flags & PF_X else 0)
 
 
-def load_elf(mem: GuestMemory, path: str, base: int | None = None) -> LoadedImage:
+def load_elf(mem: GuestSpace, path: str, base: int | None = None) -> LoadedImage:
     """Map `path`'s PT_LOAD segments into `mem`; ET_DYN images go at `base` (or a default)."""
     with _open_elf(path) as f:
         elf, _, interp = _parse(f, path)
@@ -103,7 +103,7 @@ def load_elf(mem: GuestMemory, path: str, base: int | None = None) -> LoadedImag
         lo = min(page_down(s.header.p_vaddr) for s in loads)
         hi = max(page_up(s.header.p_vaddr + s.header.p_memsz) for s in loads)
         if elf["e_type"] == "ET_DYN":
-            want = ET_DYN_BASE if base is None else base
+            want = mem.ET_DYN_BASE if base is None else base
             start = mem.find_free(hi - lo, want)
             bias = start - lo
         else:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import struct
 
-from elfuse_py.memory import STACK_TOP, GuestMemory
+from loader.space import GuestSpace
 
 STACK_SIZE = 8 << 20
 
@@ -21,14 +21,14 @@ AT_EXECFN, AT_SYSINFO_EHDR, AT_MINSIGSTKSZ = 31, 33, 51
 MINSIGSTKSZ = 5120
 
 
-def map_stack(mem: GuestMemory) -> None:
-    mem.map(STACK_TOP - STACK_SIZE, STACK_SIZE, 3, "[stack]")
+def map_stack(mem: GuestSpace) -> None:
+    mem.map(mem.STACK_TOP - STACK_SIZE, STACK_SIZE, 3, "[stack]")
 
 
-def build_stack(mem: GuestMemory, argv: list[bytes], envp: list[bytes],
+def build_stack(mem: GuestSpace, argv: list[bytes], envp: list[bytes],
                 auxv: list[tuple[int, int]], execfn: bytes, platform: bytes = b"aarch64") -> tuple[int, bytes]:
-    """Write the initial stack below STACK_TOP; returns (sp, auxv bytes as written)."""
-    pos = STACK_TOP - 16
+    """Write the initial stack below mem.STACK_TOP; returns (sp, auxv bytes as written)."""
+    pos = mem.STACK_TOP - 16
 
     def push_bytes(data: bytes) -> int:
         nonlocal pos

@@ -32,15 +32,15 @@ import select
 import socket
 import stat
 import struct
-import sys
 import threading
 import time
 
-from elfuse_py import lerrno, threads
-from elfuse_py.process import proc
+from elfuse_py.host import sockets as hostsock
+from elfuse_py.runtime import lerrno, threads
+from elfuse_py.runtime.process import proc
 
-from . import poll, table
-from .numbers import SYSCALL_NUMBERS
+from syscalls import poll
+from syscalls.numbers import SYSCALL_NUMBERS
 
 _IN, _OUT, _PRI = select.POLLIN, select.POLLOUT, select.POLLPRI
 _L_MSG_DONTWAIT = 0x40
@@ -77,9 +77,8 @@ def _would_block(fd: int, ev: int) -> bool:
         return False
 
 
-# SO_RCVTIMEO / SO_SNDTIMEO: the host's struct timeval (two longs on Linux; on
-# macOS a long and an int, padded to 16 bytes).
-_TIMEVAL = struct.Struct("<qq" if sys.platform.startswith("linux") else "<qi4x")
+# SO_RCVTIMEO / SO_SNDTIMEO: the host's struct timeval.
+_TIMEVAL = hostsock.TIMEVAL
 _SO_TIMEO = {_IN: getattr(socket, "SO_RCVTIMEO", None), _OUT: getattr(socket, "SO_SNDTIMEO", None)}
 
 
@@ -89,7 +88,7 @@ def _sock_deadline(fd: int, ev: int) -> int | None:
     opt = _SO_TIMEO.get(ev)
     if opt is None:
         return None
-    from .net.host import ffi as sffi, libc as slibc
+    from elfuse_py.host.sockets import ffi as sffi, libc as slibc
     buf = sffi.new("char[16]")
     ln = sffi.new("socklen_t *", 16)
     if slibc.getsockopt(fd, socket.SOL_SOCKET, opt, buf, ln) < 0 or ln[0] < _TIMEVAL.size:
@@ -172,7 +171,7 @@ _L_MSG_WAITALL = 0x100
 
 
 def _is_stream(fd: int) -> bool:
-    from .net.host import ffi as sffi, libc as slibc
+    from elfuse_py.host.sockets import ffi as sffi, libc as slibc
     buf = sffi.new("int *")
     ln = sffi.new("socklen_t *", 4)
     if slibc.getsockopt(fd, socket.SOL_SOCKET, socket.SO_TYPE, buf, ln) < 0:
@@ -644,7 +643,7 @@ def _connect(fn):
                                             check=_later())
                 if r == -lerrno.EINPROGRESS:
                     def done() -> int:
-                        from .net.host import ffi as sffi, libc as slibc
+                        from elfuse_py.host.sockets import ffi as sffi, libc as slibc
                         buf = sffi.new("int *")
                         ln = sffi.new("socklen_t *", 4)
                         if slibc.getsockopt(hfd, socket.SOL_SOCKET, socket.SO_ERROR, buf, ln) < 0:
@@ -671,7 +670,7 @@ _SIGSET = struct.Struct("<Q")
 def _rt_sigsuspend(fn):
     def wrapped(set_, size):
         if len(threads.threads) > 1 and size == 8:
-            from elfuse_py import signals
+            from elfuse_py.runtime import signals
             st = signals.st
             m = proc.mem.unpack(_SIGSET, set_)[0] & ~signals.UNBLOCKABLE
             if not st.pending & ~m:
@@ -686,7 +685,7 @@ def _rt_sigsuspend(fn):
 def _rt_sigtimedwait(fn):
     def wrapped(set_, info, timeout, size):
         if len(threads.threads) > 1 and size == 8:
-            from elfuse_py import signals
+            from elfuse_py.runtime import signals
             import signal as hs
             st = signals.st
             want = proc.mem.unpack(_SIGSET, set_)[0] & ~signals.UNBLOCKABLE
@@ -856,8 +855,8 @@ def _waitid(fn):
 
 def _fifo_path(dirfd: int, pathname: int, flags: int) -> tuple | None:
     """(host path, dir fd) of the guest path if it names a FIFO, else None."""
-    from . import fs
-    from . import fsflags as F
+    from syscalls import fs
+    from syscalls import fsflags as F
     try:
         path, dfd = fs.at_path(dirfd, fs.guest_path(pathname), not flags & F.O_NOFOLLOW)
         return (path, dfd) if stat.S_ISFIFO(os.stat(path, dir_fd=dfd).st_mode) else None
@@ -877,7 +876,7 @@ def _release(fifo: tuple, reader: bool) -> None:
 
 
 def _openat(fn):
-    from . import fsflags as F
+    from syscalls import fsflags as F
 
     def wrapped(dirfd, pathname, flags, mode):
         f = flags & 0xFFFFFFFF
@@ -964,9 +963,9 @@ _WRAP = {
 
 def install() -> None:
     """Wrap the blocking syscalls in the live dispatch list (idempotent)."""
-    d = table.current_dispatch
-    if d is None:
+    if proc.syscalls is None:
         return
+    d = proc.syscalls.dispatch
     for name, factory in _WRAP.items():
         nr = SYSCALL_NUMBERS[name]
         entry = d[nr]
@@ -976,5 +975,3 @@ def install() -> None:
         w = factory(fn)
         d[nr] = (w, nargs)
 
-
-threads.on_multi.append(install)

@@ -1,6 +1,6 @@
 """Event-loop syscalls: epoll, eventfd2, timerfd, (signalfd4).
 
-The objects are host kernel objects reached through elfuse_py.hostevents, so
+The objects are host kernel objects reached through elfuse_py.host.events, so
 readiness, edge triggering, EPOLLONESHOT, eventfd counters and timer
 expirations are exactly the host kernel's; this module validates arguments
 like Linux, translates the guest's flag bits and constants *by name* and
@@ -17,13 +17,13 @@ import socket
 import struct
 import time
 
-from elfuse_py import hostevents as host
-from elfuse_py import lerrno, signals
-from elfuse_py.fdtable import FdState
-from elfuse_py.process import proc
+from elfuse_py.host import events as host
+from elfuse_py.runtime import lerrno, signals
+from elfuse_py.runtime.fdtable import FdState
+from elfuse_py.runtime.process import proc
 
-from .args import s32, u32
-from .table import PARTIAL, not_supported, syscall
+from syscalls.args import s32, u32
+from syscalls.table import PARTIAL, not_supported, syscall
 
 # ----- guest (Linux AArch64) constants ------------------------------------------------------
 
@@ -141,7 +141,7 @@ def _epoll_wait(epfd: int, events: int, maxevents: int, timeout_ms: int,
         return e
     mem = proc.mem
     mem.check(events, maxevents * _EPOLL_EVENT.size, 2)
-    if sigmask and signals._cpu is not None:
+    if sigmask and proc.signal_hook is not None:      # the signals layer is set up
         ready = _wait_with_mask(epfd, maxevents, timeout_ms, mem.u64(sigmask))
         if ready is None:
             return -lerrno.EINTR
@@ -177,14 +177,14 @@ def _wait_with_mask(epfd: int, maxevents: int, timeout_ms: int, mask: int):
     return ready
 
 
-@syscall("epoll_pwait", "fd, ptr, int, int, ptr, size")
+@syscall("epoll_pwait", "fd, ptr, int, int, ptr, size", interruptible=True, restart=False)
 def sys_epoll_pwait(epfd, events, maxevents, timeout, sigmask, sigsetsize):
     t = s32(timeout)
     return _epoll_wait(epfd, events, maxevents, -1 if t < 0 else t, sigmask, sigsetsize)
 
 
 @syscall("epoll_pwait2", "fd, ptr, int, ptr, ptr, size", level=PARTIAL,
-         note="timeout rounded up to milliseconds")
+         note="timeout rounded up to milliseconds", interruptible=True, restart=False)
 def sys_epoll_pwait2(epfd, events, maxevents, timeout, sigmask, sigsetsize):
     if timeout:
         sec, nsec = proc.mem.unpack(_TIMESPEC, timeout)
@@ -199,11 +199,10 @@ def sys_epoll_pwait2(epfd, events, maxevents, timeout, sigmask, sigsetsize):
 # ----- eventfd --------------------------------------------------------------------------------
 
 _EVENTFD_MAX = 0xFFFFFFFFFFFFFFFE
-_COMPAT = os.environ.get("ELFUSE_HOST_COMPAT", "").strip().lower()
 
 
 class EventfdEmu(FdState):
-    """An eventfd on a host without one (macOS; ELFUSE_HOST_COMPAT=darwin on Linux).
+    """An eventfd on a host without one (macOS, and the macOS host model on Linux).
 
     The guest's fd is one end of a host socketpair; the emulator keeps the
     other end (in its reserved range).  One byte waits in the guest's end
@@ -288,7 +287,7 @@ def sys_eventfd2(initval, flags):
     flags = s32(flags)
     if flags & ~(_L_EFD_SEMAPHORE | _L_O_CLOEXEC | _L_O_NONBLOCK):
         return -lerrno.EINVAL
-    if "eventfd" not in host.AVAILABLE or _COMPAT == "darwin":
+    if not host.HAVE_EVENTFD:
         return _eventfd_emulated(u32(initval), bool(flags & _L_EFD_SEMAPHORE), *_fd_flags(flags))
     hflags = _host_fd_flags(*_fd_flags(flags)) | (_HOST_EFD_SEMAPHORE if flags & _L_EFD_SEMAPHORE else 0)
     return _guest_fd(host.eventfd(u32(initval), hflags))

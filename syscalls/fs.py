@@ -9,7 +9,7 @@ syscalls/ioctl.py.
 Guest fds are host fds, so most handlers validate the fd against the guest's
 range, translate constants by name (syscalls.fsflags, syscalls.ttyflags) and
 structs (syscalls.abi), and make the honest host call.  Guest paths go through
-elfuse_py.paths (looked up at call time: later layers replace its functions).
+elfuse_py.runtime.paths (looked up at call time: later layers replace its functions).
 """
 from __future__ import annotations
 
@@ -19,19 +19,18 @@ import fcntl
 import os
 import stat as _stat
 import struct
-import sys
 import time
 
-from elfuse_py import lerrno, paths
-from elfuse_py.fdtable import FdState
-from elfuse_py.memory import PROT_READ, PROT_WRITE, GuestFault
-from elfuse_py.process import proc
+from elfuse_py.host import fs as hostfs
+from elfuse_py.runtime import lerrno, paths
+from elfuse_py.runtime.fdtable import FdState
+from elfuse_py.runtime.memory import PROT_READ, PROT_WRITE, GuestFault
+from elfuse_py.runtime.process import proc
 
-from . import abi
-from . import fsflags as F
-from .info import STATE as _INFO_STATE
-from .args import s32, s64
-from .table import PARTIAL, syscall
+from syscalls import abi
+from syscalls import fsflags as F
+from syscalls.args import s32, s64
+from syscalls.table import PARTIAL, syscall
 
 _EBADF = -lerrno.EBADF
 _EINVAL = -lerrno.EINVAL
@@ -45,12 +44,6 @@ _IOVEC = struct.Struct("<Qq")
 _INT = struct.Struct("<i")
 _INT2 = struct.Struct("<ii")
 _U64 = struct.Struct("<Q")
-_IS_LINUX = sys.platform.startswith("linux")
-
-# Host libc for the few calls Python's os module does not expose with errno.
-_libc = ctypes.CDLL(None, use_errno=True)
-# The host's AT_FDCWD (not exported by Python): -100 on Linux, -2 on macOS/BSD.
-_HOST_AT_FDCWD = -100 if _IS_LINUX else -2
 
 
 def _oserr(err: int) -> OSError:
@@ -96,7 +89,7 @@ def _fd_ceiling() -> int:
     """First fd number the guest may not be given: the reserved range, or lower
     if the guest lowered its RLIMIT_NOFILE (kept by the emulator, not the host)."""
     ceiling = proc.fds.limit
-    nofile = _INFO_STATE.nofile
+    nofile = proc.task.nofile
     if nofile is not None and nofile[0] < ceiling:
         return nofile[0]
     return ceiling
@@ -104,7 +97,7 @@ def _fd_ceiling() -> int:
 
 def _new_fd(fd: int) -> int:
     """Guard a host-allocated fd: one at or past the guest's limit is EMFILE for the guest."""
-    if fd >= proc.fds.limit or (_INFO_STATE.nofile is not None and fd >= _fd_ceiling()):
+    if fd >= proc.fds.limit or (proc.task.nofile is not None and fd >= _fd_ceiling()):
         os.close(fd)
         raise _oserr(_errno.EMFILE)
     return fd
@@ -150,7 +143,7 @@ def _epipe(fd: int = -1) -> int:
     # Python ignores SIGPIPE, so the host reports EPIPE; Linux would also raise SIGPIPE
     # (except on a SOCK_SEQPACKET socket: syscalls/net decides for sockets).
     if fd >= 0:
-        from .net.handlers import epipe_signals
+        from syscalls.net.handlers import epipe_signals
         if not epipe_signals(fd):
             return -lerrno.EPIPE
     proc.post_signal(SIGPIPE)
@@ -159,7 +152,7 @@ def _epipe(fd: int = -1) -> int:
 
 # ----- read / write -------------------------------------------------------------------
 
-@syscall("read", "fd, buf_out, size")
+@syscall("read", "fd, buf_out, size", interruptible=True)
 def sys_read(fd, buf, count):
     fd &= 0xFFFFFFFF
     fds = proc.fds
@@ -183,7 +176,7 @@ def sys_read(fd, buf, count):
     return os.readv(fd, [view])
 
 
-@syscall("write", "fd, buf_in, size")
+@syscall("write", "fd, buf_in, size", interruptible=True)
 def sys_write(fd, buf, count):
     fd &= 0xFFFFFFFF
     fds = proc.fds
@@ -210,7 +203,7 @@ def sys_write(fd, buf, count):
         return _epipe(fd)
 
 
-@syscall("readv", "fd, ptr, int")
+@syscall("readv", "fd, ptr, int", interruptible=True)
 def sys_readv(fd, iov, iovcnt):
     fd = _fd(fd)
     views = guest_iovecs(iov, iovcnt, True)
@@ -220,7 +213,7 @@ def sys_readv(fd, iov, iovcnt):
     return os.readv(fd, views)
 
 
-@syscall("writev", "fd, ptr, int")
+@syscall("writev", "fd, ptr, int", interruptible=True)
 def sys_writev(fd, iov, iovcnt):
     fd = _fd(fd)
     views = guest_iovecs(iov, iovcnt, False)
@@ -282,7 +275,7 @@ def _io_view(buf: int, count: int, write: bool) -> memoryview | None:
         return proc.mem.view(buf, count, write=write) if count else None
 
 
-@syscall("pread64", "fd, buf_out, size, off")
+@syscall("pread64", "fd, buf_out, size, off", interruptible=True)
 def sys_pread64(fd, buf, count, off):
     fd = _fd(fd)
     off = _offset(off)
@@ -293,7 +286,7 @@ def sys_pread64(fd, buf, count, off):
     return _preadv(fd, [view], off)
 
 
-@syscall("pwrite64", "fd, buf_in, size, off")
+@syscall("pwrite64", "fd, buf_in, size, off", interruptible=True)
 def sys_pwrite64(fd, buf, count, off):
     fd = _fd(fd)
     off = _offset(off)
@@ -307,7 +300,7 @@ def sys_pwrite64(fd, buf, count, off):
         return _epipe()
 
 
-@syscall("preadv", "fd, ptr, int, off, hex")
+@syscall("preadv", "fd, ptr, int, off, hex", interruptible=True)
 def sys_preadv(fd, iov, iovcnt, pos_l, pos_h):
     # 64-bit: the whole offset is in pos_l.
     fd = _fd(fd)
@@ -374,7 +367,7 @@ def sys_pwritev2(fd, iov, iovcnt, pos_l, pos_h, flags):
 _O_PATH_KEEP = F.O_DIRECTORY | F.O_NOFOLLOW | F.O_CLOEXEC | F.O_PATH
 
 
-@syscall("openat", "dirfd, path, oflags, mode", ret="fd")
+@syscall("openat", "dirfd, path, oflags, mode", ret="fd", interruptible=True)
 def sys_openat(dirfd, pathname, flags, mode):
     p = guest_path(pathname)
     flags &= 0xFFFFFFFF
@@ -499,7 +492,7 @@ def _list_dir(fd: int) -> list[tuple[bytes, int, int]]:
 
 def _is_other_fd_dir(fd: int) -> bool:
     try:
-        where = os.readlink(f"/proc/self/fd/{fd}")
+        where = hostfs.fd_path(fd)
     except OSError:
         return False
     parts = where.split("/")
@@ -624,17 +617,9 @@ def sys_statx(dirfd, pathname, flags, mask, buf):
 
 def _statfs_type(target) -> int:
     """f_type (the Linux filesystem magic) where the host has it: Linux hosts only."""
-    if not _IS_LINUX:
-        return 0
-    buf = ctypes.create_string_buffer(abi.STATFS.size)
-    if isinstance(target, int):
-        r = _libc.fstatfs(target, buf)
-    else:
-        r = _libc.statfs(ctypes.c_char_p(target), buf)
-    if r != 0:
-        raise _oserr(ctypes.get_errno())
+    raw = hostfs.statfs_raw(target, abi.STATFS.size)
     # x86-64/arm64 Linux hosts share the asm-generic 64-bit layout; take f_type by position.
-    return abi.STATFS.unpack(buf.raw)[0]
+    return 0 if raw is None else abi.STATFS.unpack(raw)[0]
 
 
 def _pack_statfs(target) -> bytes:
@@ -781,15 +766,9 @@ def sys_unlinkat(dirfd, pathname, flags):
     return 0
 
 
-# renameat2 flags on the host: (libc function, {linux flag: host flag}).
-if _IS_LINUX:
-    _HOST_RENAME = ("renameat2", {F.RENAME_NOREPLACE: 1, F.RENAME_EXCHANGE: 2,
-                                  F.RENAME_WHITEOUT: 4})
-elif sys.platform == "darwin":
-    # renameatx_np: RENAME_SWAP 0x2, RENAME_EXCL 0x4
-    _HOST_RENAME = ("renameatx_np", {F.RENAME_NOREPLACE: 4, F.RENAME_EXCHANGE: 2})
-else:
-    _HOST_RENAME = (None, {})
+# renameat2's flags by meaning, for the host's call (host/fs.py: renameat2 or renameatx_np).
+_RENAME_MEANINGS = {F.RENAME_NOREPLACE: "noreplace", F.RENAME_EXCHANGE: "exchange",
+                    F.RENAME_WHITEOUT: "whiteout"}
 
 
 def _rename(olddirfd, oldpath, newdirfd, newpath, flags: int) -> int:
@@ -801,16 +780,18 @@ def _rename(olddirfd, oldpath, newdirfd, newpath, flags: int) -> int:
     if not flags:
         os.rename(src, dst, src_dir_fd=sdfd, dst_dir_fd=ddfd)
         return 0
-    fname, table = _HOST_RENAME
-    fn = getattr(_libc, fname, None) if fname else None
+    fname, by_meaning = hostfs.RENAME
+    fn = getattr(hostfs.libc, fname, None) if fname else None
     try:
-        hflags = F.bits_to_host(flags, table)
+        hflags = F.bits_to_host(flags, {bit: by_meaning[m] for bit, m in _RENAME_MEANINGS.items()
+                                        if m in by_meaning})
     except KeyError:
         return _EINVAL
     if fn is None:
         return _EINVAL
-    r = fn(_HOST_AT_FDCWD if sdfd is None else sdfd, ctypes.c_char_p(src),
-           _HOST_AT_FDCWD if ddfd is None else ddfd, ctypes.c_char_p(dst), ctypes.c_uint(hflags))
+    at_cwd = hostfs.AT_FDCWD
+    r = fn(at_cwd if sdfd is None else sdfd, ctypes.c_char_p(src),
+           at_cwd if ddfd is None else ddfd, ctypes.c_char_p(dst), ctypes.c_uint(hflags))
     if r != 0:
         raise _oserr(ctypes.get_errno())
     return 0
@@ -1053,11 +1034,7 @@ def sys_dup3(old, new, flags):
     return new
 
 
-_HOST_FLOCK_LINUX = ("@hhqqi", ("type", "whence", "start", "len", "pid"))
-_HOST_FLOCK_BSD = ("@qqihh", ("start", "len", "pid", "type", "whence"))
-_hf = _HOST_FLOCK_LINUX if _IS_LINUX else _HOST_FLOCK_BSD
-HOST_FLOCK = struct.Struct(_hf[0])
-HOST_FLOCK_FIELDS = _hf[1]
+HOST_FLOCK, HOST_FLOCK_FIELDS = hostfs.HOST_FLOCK, hostfs.HOST_FLOCK_FIELDS
 
 
 def _fcntl_lock(fd: int, cmd: int, arg: int) -> int:
@@ -1078,7 +1055,7 @@ def _fcntl_lock(fd: int, cmd: int, arg: int) -> int:
 
 
 @syscall("fcntl", "fd, int, hex", level=PARTIAL,
-         note="F_SETSIG/F_GETSIG, leases, F_NOTIFY and F_*OWN_EX are EINVAL")
+         note="F_SETSIG/F_GETSIG, leases, F_NOTIFY and F_*OWN_EX are EINVAL", interruptible=True)
 def sys_fcntl(fd, cmd, arg):
     fd = _fd(fd)
     cmd = s32(cmd)
@@ -1120,7 +1097,7 @@ LOCK_OPS = {1: fcntl.LOCK_SH, 2: fcntl.LOCK_EX, 8: fcntl.LOCK_UN}
 LOCK_NB = 4
 
 
-@syscall("flock", "fd, int")
+@syscall("flock", "fd, int", interruptible=True)
 def sys_flock(fd, op):
     fd = _fd(fd)
     op = s32(op)
@@ -1166,7 +1143,7 @@ def sys_pipe2(fds_ptr, flags):
 
 # ----- sendfile / copy_file_range ------------------------------------------------------
 
-@syscall("sendfile", "fd, fd, ptr, size")
+@syscall("sendfile", "fd, fd, ptr, size", interruptible=True)
 def sys_sendfile(out_fd, in_fd, offp, count):
     out_fd, in_fd = _fd(out_fd), _fd(in_fd)
     count = min(count, MAX_RW_COUNT)
@@ -1176,15 +1153,7 @@ def sys_sendfile(out_fd, in_fd, offp, count):
         if off < 0:
             return _EINVAL
     try:
-        if _IS_LINUX:
-            n = os.sendfile(out_fd, in_fd, off, count)
-        else:
-            # Elsewhere sendfile needs a socket: copy through a bounded buffer.
-            data = os.pread(in_fd, min(count, 1 << 20), off) if off is not None \
-                else os.read(in_fd, min(count, 1 << 20))
-            n = os.write(out_fd, data) if data else 0
-            if off is None and n < len(data):
-                os.lseek(in_fd, n - len(data), os.SEEK_CUR)
+        n = hostfs.sendfile(out_fd, in_fd, off, count)
     except BrokenPipeError:
         return _epipe()
     if offp:
@@ -1210,7 +1179,3 @@ def sys_copy_file_range(fd_in, off_in, fd_out, off_out, length, flags):
     if off_out:
         proc.mem.put_u64(off_out, oo + n)
     return n
-
-
-# ioctl lives in its own module; importing it registers the handler.
-from . import ioctl as _ioctl  # noqa: E402,F401

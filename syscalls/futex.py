@@ -4,7 +4,7 @@ With one guest thread a FUTEX_WAIT whose value matches can only end by a
 timeout or a signal (or, for a non-private futex, another process changing
 the word: such waits re-check the word periodically and return 0, a
 spurious wake-up every futex user tolerates), so the handler sleeps on the
-host.  With several threads the wait parks the thread in elfuse_py.threads
+host.  With several threads the wait parks the thread in elfuse_py.runtime.threads
 and the scheduler runs another one.
 """
 from __future__ import annotations
@@ -12,11 +12,11 @@ from __future__ import annotations
 import struct
 import time as _time
 
-from elfuse_py import lerrno, threads
-from elfuse_py.memory import GuestFault
-from elfuse_py.process import proc
+from elfuse_py.runtime import lerrno, threads
+from elfuse_py.runtime.memory import GuestFault
+from elfuse_py.runtime.process import proc
 
-from .table import PARTIAL, syscall
+from syscalls.table import PARTIAL, syscall
 
 FUTEX_WAIT, FUTEX_WAKE, FUTEX_FD, FUTEX_REQUEUE, FUTEX_CMP_REQUEUE, FUTEX_WAKE_OP = 0, 1, 2, 3, 4, 5
 FUTEX_LOCK_PI, FUTEX_UNLOCK_PI, FUTEX_TRYLOCK_PI = 6, 7, 8
@@ -124,7 +124,7 @@ def _wake_op(uaddr: int, n: int, n2: int, uaddr2: int, val3: int) -> int:
 
 
 @syscall("futex", "ptr, hex, uint, ptr, ptr, uint", level=PARTIAL,
-         note="no PI futexes (ENOSYS); shared futexes across processes are polled")
+         note="no PI futexes (ENOSYS); shared futexes across processes are polled", interruptible=True)
 def sys_futex(uaddr, op, val, utime, uaddr2, val3):
     op &= _U32
     val &= _U32

@@ -11,34 +11,17 @@ from __future__ import annotations
 import os
 import resource
 import struct
-import sys
 
-from elfuse_py import lerrno
-from elfuse_py.process import proc
-from elfuse_py.uc import ffi, libc
+from elfuse_py.host import procinfo
+from elfuse_py.runtime import lerrno
+from elfuse_py.runtime.process import TASK_COMM_LEN, proc, rlim_to_guest
 
-from .args import s32
-from .table import PARTIAL, not_supported, syscall
-
-_IS_LINUX = sys.platform.startswith("linux")
-_IS_DARWIN = sys.platform == "darwin"
+from syscalls.args import s32
+from syscalls.table import PARTIAL, not_supported, syscall
 
 
-class _State:
-    """Per-process kernel state with no host counterpart we can use."""
 
-    def __init__(self) -> None:
-        self.comm: bytes | None = None     # PR_SET_NAME (None: derived from the exe)
-        self.comm_exe = ""
-        self.dumpable = 1
-        self.pdeathsig = 0
-        self.personality = 0
-        self.robust_list = (0, 0)
-        self.nofile = None                 # guest (soft, hard) RLIMIT_NOFILE once set
-        self.missing_limits: dict[int, tuple[int, int]] = {}
-
-
-STATE = _State()
+STATE = proc.task     # per-task kernel state (prctl, personality, limits) kept by the runtime
 
 # ----- identity --------------------------------------------------------------------
 
@@ -55,8 +38,8 @@ def sys_getppid():
 
 @syscall("gettid")
 def sys_gettid():
-    # The main thread's id is the process id, as on Linux (elfuse_py.threads).
-    from elfuse_py import threads
+    # The main thread's id is the process id, as on Linux (elfuse_py.runtime.threads).
+    from elfuse_py.runtime import threads
     return threads.gettid()
 
 
@@ -208,10 +191,7 @@ _UTSNAME = struct.Struct("<65s65s65s65s65s65s")
 
 def _utsname() -> tuple[bytes, ...]:
     u = os.uname()
-    if _IS_LINUX:
-        release, version = u.release, u.version
-    else:
-        release, version = "6.1.0", "#1 SMP PREEMPT_DYNAMIC"
+    release, version = procinfo.kernel_release(u)
     return tuple(s.encode()[:64] for s in ("Linux", u.nodename, release, version, "aarch64",
                                              "(none)"))
 
@@ -227,35 +207,7 @@ def sys_uname(buf):
 _SYSINFO = struct.Struct("<q3Q6QHH4x2QI4x")
 
 
-def _meminfo() -> dict[str, int]:
-    out: dict[str, int] = {}
-    try:
-        with open("/proc/meminfo", "rb") as f:
-            for line in f:
-                k, _, rest = line.partition(b":")
-                parts = rest.split()
-                if parts:
-                    out[k.decode()] = int(parts[0]) * 1024
-    except OSError:
-        pass
-    return out
-
-
-def _uptime() -> int:
-    try:
-        with open("/proc/uptime", "rb") as f:
-            return int(float(f.read().split()[0]))
-    except (OSError, ValueError, IndexError):
-        import time
-        clk = getattr(time, "CLOCK_BOOTTIME", None) or getattr(time, "CLOCK_UPTIME_RAW", None)
-        return int(time.clock_gettime(clk)) if clk is not None else int(time.monotonic())
-
-
-def _nprocs() -> int:
-    try:
-        return sum(1 for n in os.listdir("/proc") if n.isdigit())
-    except OSError:
-        return 1
+_meminfo, _uptime, _nprocs = procinfo.meminfo, procinfo.uptime, procinfo.nprocs
 
 
 @syscall("sysinfo", "ptr")
@@ -290,9 +242,7 @@ _HOST_INF = resource.RLIM_INFINITY
 _RLIMIT = struct.Struct("<QQ")
 
 
-def _to_guest(v: int) -> int:
-    # Host "infinity" may be -1 (Linux) or 2**63-1 (macOS); the guest's is ~0.
-    return LINUX_RLIM_INFINITY if v == _HOST_INF or v < 0 or v >= 1 << 63 else v
+_to_guest = rlim_to_guest
 
 
 def _to_host(v: int) -> int:
@@ -300,10 +250,7 @@ def _to_host(v: int) -> int:
 
 
 def _nofile() -> tuple[int, int]:
-    if STATE.nofile is None:
-        soft, hard = getattr(proc.fds, "nominal", (proc.fds.limit, proc.fds.limit))
-        return _to_guest(soft), _to_guest(hard)
-    return STATE.nofile
+    return proc.nofile()
 
 
 def _get_limit(res: int) -> tuple[int, int]:
@@ -415,7 +362,7 @@ def rusage_values(who_host: int) -> tuple:
         us = int(round(t * 1e6))
         return us // 1000000, us % 1000000
 
-    maxrss = r.ru_maxrss // 1024 if _IS_DARWIN else r.ru_maxrss   # Linux: KiB
+    maxrss = r.ru_maxrss // procinfo.MAXRSS_SCALE       # Linux: KiB
     return (*tv(r.ru_utime), *tv(r.ru_stime), maxrss, r.ru_ixrss, r.ru_idrss, r.ru_isrss,
             r.ru_minflt, r.ru_majflt, r.ru_nswap, r.ru_inblock, r.ru_oublock, r.ru_msgsnd,
             r.ru_msgrcv, r.ru_nsignals, r.ru_nvcsw, r.ru_nivcsw)
@@ -498,7 +445,7 @@ def sys_sched_setaffinity(pid, size, mask):
 
 @syscall("sched_yield")
 def sys_sched_yield():
-    from elfuse_py import threads
+    from elfuse_py.runtime import threads
     if threads.multi():
         threads.yield_()            # another guest thread runs (the run loop switches)
         return 0
@@ -509,9 +456,7 @@ def sys_sched_yield():
 
 @syscall("getcpu", "ptr, ptr, ptr")
 def sys_getcpu(cpu, node, _cache):
-    c = 0
-    if _IS_LINUX:
-        c = max(libc.sched_getcpu(), 0)
+    c = procinfo.current_cpu()
     if cpu:
         proc.mem.put_u32(cpu, c)
     if node:
@@ -533,18 +478,10 @@ def sys_personality(persona):
 
 PR_SET_PDEATHSIG, PR_GET_PDEATHSIG, PR_GET_DUMPABLE, PR_SET_DUMPABLE = 1, 2, 3, 4
 PR_SET_NAME, PR_GET_NAME = 15, 16
-TASK_COMM_LEN = 16
 
 
 def _comm() -> bytes:
-    if STATE.comm is None or STATE.comm_exe != proc.exe:
-        # After execve the name is the new program's basename again.
-        # Linux: the basename of the path execve was given (exec of
-        # /proc/self/exe is "exe", which busybox checks for).
-        name = getattr(proc, "execfn", b"") or os.fsencode(proc.exe)
-        STATE.comm = os.path.basename(name)[:TASK_COMM_LEN - 1]
-        STATE.comm_exe = proc.exe
-    return STATE.comm
+    return proc.comm()
 
 
 @syscall("prctl", "int, hex, hex, hex, hex", level=PARTIAL,
@@ -559,9 +496,9 @@ def sys_prctl(option, a2, a3, a4, a5):
             name = mem.read(a2, TASK_COMM_LEN)
         _comm()
         STATE.comm = name[:TASK_COMM_LEN - 1]
-        from elfuse_py import procfs, threads
+        from elfuse_py.runtime import threads
         if threads.gettid() == os.getpid():
-            procfs.set_host_comm(STATE.comm)     # what ps/killall see from outside
+            procinfo.set_comm(STATE.comm)     # what ps/killall see from outside
         return 0
     if option == PR_GET_NAME:
         mem.write(a2, _comm().ljust(TASK_COMM_LEN, b"\0"))

@@ -11,20 +11,19 @@ from __future__ import annotations
 import fcntl
 import os
 import struct
-import sys
 import termios
 
-from elfuse_py import lerrno
-from elfuse_py.process import proc
+from elfuse_py.host import tty as hosttty
+from elfuse_py.runtime import lerrno
+from elfuse_py.runtime.process import proc
 
-from . import abi, ttyflags
-from . import fsflags as F
-from .args import s32
-from .fs import _EINVAL, _fd, _new_fd
-from .table import PARTIAL, syscall
+from syscalls import abi, ttyflags
+from syscalls import fsflags as F
+from syscalls.args import s32
+from syscalls.fs import _EINVAL, _fd, _new_fd
+from syscalls.table import PARTIAL, syscall
 
 _INT = struct.Struct("<i")
-_IS_LINUX = sys.platform.startswith("linux")
 
 
 def _tcgets(fd: int, arg: int) -> int:
@@ -82,7 +81,7 @@ def _fionread(fd: int, arg: int) -> int:
     # A framed SEQPACKET socket (the macOS fallback, syscalls/net/framing.py) holds
     # frame headers in its host queue: count the guest's payload bytes only.
     if getattr(proc.fds.get(fd), "framed", False):
-        from .net import framing
+        from syscalls.net import framing
         proc.mem.pack(_INT, arg, framing.inq(fd))
         return 0
     return _host_fionread(fd, arg)
@@ -134,12 +133,8 @@ def _tcsbrk(fd: int, arg: int) -> int:
     return 0
 
 
-# Pseudo-terminal master ioctls.  Python does not export them; the values are
-# the host kernel's (Linux x86-64 and arm64 share the generic _IOC encoding).
-if _IS_LINUX:
-    _HOST_TIOCGPTN, _HOST_TIOCSPTLCK, _HOST_TIOCGPTPEER = 0x80045430, 0x40045431, 0x5441
-else:
-    _HOST_TIOCGPTN = _HOST_TIOCSPTLCK = _HOST_TIOCGPTPEER = None
+# Pseudo-terminal master ioctls (the host's numbers, None where it has none).
+_HOST_TIOCGPTN, _HOST_TIOCSPTLCK, _HOST_TIOCGPTPEER = hosttty.TIOCGPTN, hosttty.TIOCSPTLCK, hosttty.TIOCGPTPEER
 
 
 def _tiocgptn(fd: int, arg: int) -> int:
@@ -187,7 +182,7 @@ IOCTLS = {
 
 @syscall("ioctl", "fd, hex, hex", level=PARTIAL,
          note="tty (termios, winsize, pgrp, flush/flow) and FIONREAD/FIONBIO/FIOCLEX; "
-              "others ENOTTY")
+              "others ENOTTY", interruptible=True)
 def sys_ioctl(fd, request, arg):
     fd = _fd(fd)
     handler = IOCTLS.get(request & 0xFFFFFFFF)

@@ -10,13 +10,12 @@ from __future__ import annotations
 import os
 import stat
 
-from elfuse_py import lerrno
-from elfuse_py.memory import (HOST_MS_ASYNC, HOST_MS_INVALIDATE, HOST_MS_SYNC, PAGE,
-                              WINDOW_SIZE, page_up)
-from elfuse_py.process import proc
+from elfuse_py.runtime import lerrno
+from elfuse_py.runtime.memory import (HOST_MS_ASYNC, HOST_MS_INVALIDATE, HOST_MS_SYNC, PAGE, WINDOW_SIZE, page_up)
+from elfuse_py.runtime.process import proc
 
-from .args import s32, s64
-from .table import PARTIAL, syscall
+from syscalls.args import s32, s64
+from syscalls.table import PARTIAL, syscall
 
 # <asm-generic/mman-common.h>, <linux/mman.h> (AArch64 uses the generic values)
 PROT_READ, PROT_WRITE, PROT_EXEC, PROT_SEM = 1, 2, 4, 8

@@ -8,10 +8,10 @@ from __future__ import annotations
 import os
 import tempfile
 
-from elfuse_py import lerrno
-from elfuse_py.process import proc
+from elfuse_py.runtime import lerrno
+from elfuse_py.runtime.process import proc
 
-from .table import PARTIAL, syscall
+from syscalls.table import PARTIAL, syscall
 
 MFD_CLOEXEC, MFD_ALLOW_SEALING, MFD_HUGETLB, MFD_NOEXEC_SEAL, MFD_EXEC = 1, 2, 4, 8, 0x10
 _KNOWN = MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_HUGETLB | MFD_NOEXEC_SEAL | MFD_EXEC

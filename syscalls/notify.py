@@ -8,13 +8,13 @@ programs treat as "no inotify in this kernel" and fall back to polling.
 from __future__ import annotations
 
 import os
-import sys
 
-from elfuse_py import lerrno, paths
-from elfuse_py.process import proc
+from elfuse_py.host import events as host_events
+from elfuse_py.runtime import lerrno, paths
+from elfuse_py.runtime.process import proc
 
-from .args import s32
-from .table import not_supported, syscall
+from syscalls.args import s32
+from syscalls.table import not_supported, syscall
 
 IN_CLOEXEC, IN_NONBLOCK = 0o2000000, 0o4000     # = Linux O_CLOEXEC, O_NONBLOCK
 _HOST_INIT_FLAGS = [(IN_CLOEXEC, "O_CLOEXEC"), (IN_NONBLOCK, "O_NONBLOCK")]
@@ -43,7 +43,7 @@ def _check(ret: int) -> int:
     return ret
 
 
-if sys.platform.startswith("linux"):
+if host_events.HAVE_INOTIFY:
     @syscall("inotify_init1", "hex")
     def sys_inotify_init1(flags):
         flags = s32(flags)

@@ -2,7 +2,7 @@
 
 Linux POLL* bits are translated to the host's by name (select module), fd
 readiness comes from the host's poll(2).  A signal-mask argument replaces the
-guest's blocked mask for the duration of the wait (elfuse_py.signals): a signal
+guest's blocked mask for the duration of the wait (elfuse_py.runtime.signals): a signal
 it unblocks ends the wait with EINTR and is delivered under that mask, after
 which the old mask comes back, as Linux's restore_saved_sigmask does.
 """
@@ -13,11 +13,11 @@ import select
 import struct
 import time
 
-from elfuse_py import lerrno
-from elfuse_py.process import proc
+from elfuse_py.runtime import lerrno
+from elfuse_py.runtime.process import proc
 
-from .args import s32
-from .table import syscall
+from syscalls.args import s32
+from syscalls.table import syscall
 
 # Linux poll bits (asm-generic/poll.h)
 POLL_NAMES = {"POLLIN": 0x1, "POLLPRI": 0x2, "POLLOUT": 0x4, "POLLERR": 0x8, "POLLHUP": 0x10,
@@ -118,7 +118,7 @@ def _mask_enter(tagged: int | None) -> bool:
     (the call then returns EINTR at once, delivering under that mask)."""
     if tagged is None:
         return False
-    from elfuse_py import signals
+    from elfuse_py.runtime import signals
     st = signals.st
     old = st.mask
     signals.set_mask(tagged & ~(1 << 63))
@@ -131,14 +131,14 @@ def _mask_leave(tagged: int | None) -> None:
     """The wait completed normally: the old mask comes back at once."""
     if tagged is None:
         return
-    from elfuse_py import signals
+    from elfuse_py.runtime import signals
     st = signals.st
     old, st.saved_mask = st.saved_mask, None
     if old is not None:
         signals.set_mask(old)
 
 
-@syscall("ppoll", "ptr, uint, ptr, ptr, size")
+@syscall("ppoll", "ptr, uint, ptr, ptr, size", interruptible=True, restart=False)
 def sys_ppoll(fds, nfds, tsp, sigmask, sigsetsize):
     nfds &= 0xFFFFFFFF
     if nfds > proc.fds.limit:
@@ -183,7 +183,7 @@ _SEL_OUT = POLLOUT | POLLERR
 _SEL_EX = POLLPRI
 
 
-@syscall("pselect6", "int, ptr, ptr, ptr, ptr, ptr")
+@syscall("pselect6", "int, ptr, ptr, ptr, ptr, ptr", interruptible=True, restart=False)
 def sys_pselect6(n, inp, outp, exp, tsp, sig):
     n = s32(n)
     if n < 0:

@@ -9,11 +9,11 @@ from __future__ import annotations
 import os
 import struct
 
-from elfuse_py import lerrno
-from elfuse_py.process import proc
+from elfuse_py.runtime import lerrno
+from elfuse_py.runtime.process import proc
 
-from .args import s32
-from .table import PARTIAL, syscall
+from syscalls.args import s32
+from syscalls.table import PARTIAL, syscall
 
 SCHED_OTHER, SCHED_FIFO, SCHED_RR, SCHED_BATCH, SCHED_IDLE = 0, 1, 2, 3, 5
 _PRIO_MAX = {SCHED_OTHER: 0, SCHED_BATCH: 0, SCHED_IDLE: 0, SCHED_FIFO: 99, SCHED_RR: 99}

@@ -1,6 +1,6 @@
 """Signal syscalls: sigaction, masks, pending sets, waiting, sigreturn, altstack, kill, itimers.
 
-The state and the delivery machinery live in elfuse_py.signals; these handlers
+The state and the delivery machinery live in elfuse_py.runtime.signals; these handlers
 decode the guest's structs (Linux AArch64 layouts) and translate numbers.
 """
 from __future__ import annotations
@@ -9,13 +9,12 @@ import os
 import signal as hs
 import struct
 
-from elfuse_py import lerrno, signals
-from elfuse_py.process import proc
-from elfuse_py.signals import (NSIG, SIG_DFL, SIG_IGN, SIGKILL, SIGSTOP, SS_AUTODISARM,
-                               SS_DISABLE, SS_ONSTACK, UNBLOCKABLE, bit, st)
+from elfuse_py.runtime import lerrno, signals
+from elfuse_py.runtime.process import proc
+from elfuse_py.runtime.signals import (NSIG, SIG_DFL, SIG_IGN, SIGKILL, SIGSTOP, SS_AUTODISARM, SS_DISABLE, SS_ONSTACK, UNBLOCKABLE, bit, st)
 
-from .args import s32, s64
-from .table import PARTIAL, syscall
+from syscalls.args import s32, s64
+from syscalls.table import PARTIAL, syscall
 
 _SIGACTION = struct.Struct("<QQQQ")     # handler, flags, restorer, mask
 _SIGSET = struct.Struct("<Q")
@@ -114,7 +113,7 @@ def _run_python_handlers() -> None:
     os.getpid()
 
 
-@syscall("rt_sigsuspend", "ptr, size")
+@syscall("rt_sigsuspend", "ptr, size", interruptible=True, restart=False)
 def sys_rt_sigsuspend(set_, size):
     if size != 8:
         return -lerrno.EINVAL
@@ -145,7 +144,7 @@ def sys_rt_sigsuspend(set_, size):
     return -lerrno.EINTR
 
 
-@syscall("rt_sigtimedwait", "ptr, ptr, ptr, size")
+@syscall("rt_sigtimedwait", "ptr, ptr, ptr, size", interruptible=True, restart=False)
 def sys_rt_sigtimedwait(set_, info, timeout, size):
     if size != 8:
         return -lerrno.EINVAL
@@ -257,7 +256,7 @@ def sys_tgkill(tgid, tid, sig):
     if tgid <= 0 or tid <= 0 or sig < 0 or sig > NSIG:
         return -lerrno.EINVAL
     if tgid == os.getpid():
-        from elfuse_py import threads
+        from elfuse_py.runtime import threads
         if not sig:
             return 0 if tid == tgid or threads.find(tid) is not None else -lerrno.ESRCH
         return _send_thread(tid, sig)
@@ -267,8 +266,8 @@ def sys_tgkill(tgid, tid, sig):
 
 
 def _send_thread(tid: int, sig: int) -> int:
-    """tgkill/tkill to one of this process's guest threads (elfuse_py.threads)."""
-    from elfuse_py import threads
+    """tgkill/tkill to one of this process's guest threads (elfuse_py.runtime.threads)."""
+    from elfuse_py.runtime import threads
     if not _valid(sig):
         return -lerrno.EINVAL
     info = signals._si(sig, signals.SI_TKILL, os.getpid(), os.getuid())
@@ -280,7 +279,7 @@ def sys_tkill(tid, sig):
     tid, sig = s32(tid), s32(sig)
     if tid <= 0 or sig < 0 or sig > NSIG:
         return -lerrno.EINVAL
-    from elfuse_py import threads
+    from elfuse_py.runtime import threads
     if sig and threads.find(tid) is not None:
         return _send_thread(tid, sig)
     return _send(tid, sig, signals.SI_TKILL)

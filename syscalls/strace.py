@@ -9,12 +9,12 @@ from __future__ import annotations
 import os
 import struct
 
-from elfuse_py import lerrno, log
-from elfuse_py.memory import GuestFault
+from elfuse_py.runtime import lerrno, log
+from elfuse_py.runtime.memory import GuestFault
 
-from .args import AT_FDCWD, s32, s64
-from .numbers import SYSCALL_NAMES
-from .table import TABLE
+from syscalls.args import AT_FDCWD, s32, s64
+from syscalls.numbers import SYSCALL_NAMES
+from syscalls.table import TABLE
 
 STRING_LIMIT = 32
 
@@ -109,13 +109,13 @@ def signal_name(v: int) -> str:
 
 
 def clock_name(v: int) -> str:
-    from .time import LINUX_CLOCK_NAMES
+    from syscalls.time import LINUX_CLOCK_NAMES
     v = s32(v)
     return LINUX_CLOCK_NAMES.get(v, str(v))
 
 
 def rlimit_name(v: int) -> str:
-    from .info import _RLIMIT_NAMES
+    from syscalls.info import _RLIMIT_NAMES
     v &= 0xFFFFFFFF
     return _RLIMIT_NAMES[v] if v < len(_RLIMIT_NAMES) else str(v)
 

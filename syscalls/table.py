@@ -3,7 +3,8 @@
 Each entry names the syscall, its handler, its support level and a one-line
 note, plus an argument spec used only by the strace printer.  Handler modules
 register with the :func:`syscall` decorator; :func:`dispatch_list` flattens the
-table into the list the CPU hook indexes by number.
+table into the list the CPU hook indexes by number, and `syscalls.registry`
+hands it to the runtime at boot.
 
 Handlers take the raw 64-bit register values they need (the count comes from
 the function's signature) and return the result as a Python int: a value, or
@@ -16,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .numbers import SYSCALL_NAMES, SYSCALL_NUMBERS
+from syscalls.numbers import SYSCALL_NAMES, SYSCALL_NUMBERS
 
 FULL = "full"          # behaves as on Linux
 PARTIAL = "partial"    # the common cases; the note says what is missing
@@ -32,24 +33,32 @@ class Syscall:
     note: str = ""
     args: tuple[str, ...] = field(default_factory=tuple)
     ret: str = "int"       # how strace shows the result: int, hex, fd
+    # A guest signal may cut the handler's blocking host call short (-EINTR,
+    # or a re-run under SA_RESTART unless `restart` is False: the calls Linux
+    # never restarts after a handler, signal(7)).
+    interruptible: bool = False
+    restart: bool = True
 
 
 TABLE: dict[int, Syscall] = {nr: Syscall(nr, name) for nr, name in SYSCALL_NAMES.items()}
 
 
-def syscall(name: str, args: str = "", level: str = FULL, note: str = "",
-            ret: str = "int") -> Callable[[Callable], Callable]:
+def syscall(name: str, args: str = "", level: str = FULL, note: str = "", ret: str = "int",
+            interruptible: bool = False, restart: bool = True) -> Callable[[Callable], Callable]:
     """Register the decorated function as the handler of syscall `name`.
 
     `args` is a comma-separated list of argument kinds for strace (fd, dirfd,
     int, uint, long, hex, ptr, path, str, buf_in, buf_out, size, oflags, mode,
-    signal, flags); it does not affect dispatch.
+    signal, flags); it does not affect dispatch.  `interruptible` marks a
+    handler whose blocking host call a guest signal may interrupt; `restart`
+    False marks one Linux never restarts after a handler (signal(7)).
     """
     nr = SYSCALL_NUMBERS[name]
 
     def register(fn: Callable) -> Callable:
         TABLE[nr] = Syscall(nr, name, fn, level, note,
-                            tuple(a.strip() for a in args.split(",") if a.strip()), ret)
+                            tuple(a.strip() for a in args.split(",") if a.strip()), ret,
+                            interruptible, restart)
         return fn
 
     return register
@@ -61,15 +70,10 @@ def not_supported(name: str, note: str) -> None:
     TABLE[nr] = Syscall(nr, name, None, ENOSYS_LEVEL, note)
 
 
-current_dispatch: list | None = None   # the list the CPU hook uses (syscalls/blocking.py edits it)
-
-
 def dispatch_list(size: int = 1024) -> list:
     """(handler, nargs) per number, None where there is no handler."""
-    global current_dispatch
     out: list = [None] * size
     for nr, entry in TABLE.items():
         if entry.handler is not None:
             out[nr] = (entry.handler, entry.handler.__code__.co_argcount)
-    current_dispatch = out
     return out

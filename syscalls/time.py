@@ -11,11 +11,11 @@ import os
 import struct
 import time as _time
 
-from elfuse_py import lerrno, threads
-from elfuse_py.process import proc
+from elfuse_py.runtime import lerrno, threads
+from elfuse_py.runtime.process import proc
 
-from .args import s32
-from .table import PARTIAL, syscall
+from syscalls.args import s32
+from syscalls.table import PARTIAL, syscall
 
 _TS = struct.Struct("<qq")       # struct timespec / struct timeval (LP64)
 _TMS = struct.Struct("<4q")      # struct tms: four clock_t
@@ -168,7 +168,7 @@ def _nanosleep(host_clock: int, ns: int, absolute: bool, rem: int) -> int | None
     return 0
 
 
-@syscall("nanosleep", "timespec, ptr")
+@syscall("nanosleep", "timespec, ptr", interruptible=True, restart=False)
 def sys_nanosleep(req, rem):
     ns = _read_ts(req)
     if ns is None:
@@ -177,7 +177,7 @@ def sys_nanosleep(req, rem):
     return _nanosleep(CLOCKS[CLOCK_MONOTONIC], ns, False, rem)
 
 
-@syscall("clock_nanosleep", "clockid, timer_flags, timespec, ptr")
+@syscall("clock_nanosleep", "clockid, timer_flags, timespec, ptr", interruptible=True, restart=False)
 def sys_clock_nanosleep(clk, flags, req, rem):
     # clock_nanosleep returns the error number itself (the libc wrapper does not
     # set errno), but the raw syscall reports it as -errno like every other.

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import os
 
-from elfuse_py import lerrno
-from elfuse_py.process import proc
+from elfuse_py.runtime import lerrno
+from elfuse_py.runtime.process import proc
 
-from .args import s32
-from .fs import _fd, at_path, guest_path
-from .table import PARTIAL, syscall
+from syscalls.args import s32
+from syscalls.fs import _fd, at_path, guest_path
+from syscalls.table import PARTIAL, syscall
 
 XATTR_NAME_MAX = 255
 XATTR_SIZE_MAX = 65536

@@ -13,7 +13,7 @@ def test_import_is_cheap():
     # `import elfuse_py` must not pull in the emulator (unicorn, cffi) or the API.
     code = ("import sys, elfuse_py; "
             "print(any(m in sys.modules for m in ('unicorn', 'cffi', 'elfuse_py.api', "
-            "'elfuse_py.uc', 'syscalls')))")
+            "'elfuse_py.runtime.uc', 'syscalls')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=str(ROOT), check=True).stdout
     assert out.strip() == "False"

@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from helpers import guest_bin, run_elfuse
-from elfuse_py.cpu import REG_SP, Cpu, xreg
+from elfuse_py.runtime.cpu import REG_SP, Cpu, xreg
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="probe uses /proc/self/mem")

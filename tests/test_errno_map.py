@@ -5,7 +5,7 @@ import errno
 
 import pytest
 
-from elfuse_py import lerrno
+from elfuse_py.runtime import lerrno
 
 # Linux asm-generic values, from include/uapi/asm-generic/errno*.h.
 KNOWN = {"EPERM": 1, "ENOENT": 2, "EINTR": 4, "EBADF": 9, "EAGAIN": 11, "EACCES": 13,

@@ -164,7 +164,7 @@ def test_seek_whence():
 
 
 def test_errno_of_enotty_is_linux():
-    from elfuse_py import lerrno
+    from elfuse_py.runtime import lerrno
     assert lerrno.to_linux(errno.ENOTTY) == 25
 
 

@@ -24,8 +24,8 @@ def _patched(tmp_path: Path, name: str, patches: dict[int, bytes]) -> str:
 
 @pytest.fixture
 def mem():
-    from elfuse_py.cpu import Cpu
-    from elfuse_py.memory import GuestMemory
+    from elfuse_py.runtime.cpu import Cpu
+    from elfuse_py.runtime.memory import GuestMemory
     cpu = Cpu()
     return GuestMemory(cpu.uc)
 
@@ -156,7 +156,7 @@ def test_maps_static_exec(mem):
 
 
 def test_maps_static_pie(mem):
-    from elfuse_py.memory import ET_DYN_BASE
+    from elfuse_py.runtime.memory import ET_DYN_BASE
     path = _pie()
     assert _elf_header(path)["type"] == 3    # ET_DYN
     img = load_elf(mem, path)

@@ -10,8 +10,8 @@ import struct
 
 import pytest
 
-from elfuse_py.memory import MMAP_TOP, PAGE, GuestFault, GuestMemory
-from elfuse_py.uc import ffi, lib
+from elfuse_py.runtime.memory import MMAP_TOP, PAGE, GuestFault, GuestMemory
+from elfuse_py.runtime.uc import ffi, lib
 
 R, W, X = 1, 2, 4
 BASE = 0x40000
@@ -219,7 +219,7 @@ def test_shared_file_mapping_and_sync(mem, tmp_path):
         assert mem.region_at(BASE).file
         assert mem.read(BASE, 10) == b"0123456789"
         mem.write(BASE, b"ABC")
-        from elfuse_py.memory import HOST_MS_SYNC
+        from elfuse_py.runtime.memory import HOST_MS_SYNC
         mem.sync(BASE, PAGE, HOST_MS_SYNC)
         assert os.pread(fd, 3, 0) == b"ABC"
         os.pwrite(fd, b"zz", 20)

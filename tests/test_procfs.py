@@ -1,6 +1,6 @@
 """/proc as the guest sees it: its own program, mappings, argv and an AArch64 CPU.
 
-Unit checks of elfuse_py.procfs run in-process; the rest runs
+Unit checks of elfuse_py.runtime.procfs run in-process; the rest runs
 guest-bins/src/procfs_probe.c under elfuse-py.
 """
 from __future__ import annotations
@@ -90,8 +90,8 @@ def test_proc_own_pid_is_self(libc):
 # ----- in-process unit checks of the synthesised files ------------------------------
 
 def test_maps_format_unit():
-    from elfuse_py import procfs
-    from elfuse_py.memory import Region
+    from elfuse_py.runtime import procfs
+    from elfuse_py.runtime.memory import Region
 
     class FakeMem:
         regions = [Region(0x400000, 0x401000, 5, "/bin/true"), Region(0x500000, 0x502000, 3, ""),
@@ -114,7 +114,9 @@ def test_maps_format_unit():
 
 
 def test_open_special_rejects_writes():
-    from elfuse_py import paths
+    from elfuse_py.runtime import paths, procfs
+
+    paths.install_special_files(procfs)
 
     with pytest.raises(OSError) as e:
         paths.open_special(b"/proc/self/maps", 1, 0)   # O_WRONLY

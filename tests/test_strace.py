@@ -57,9 +57,9 @@ class _FakeProc:
 
 @pytest.fixture
 def tracer_and_log():
-    from elfuse_py import log
-    from elfuse_py.memory import GuestMemory
-    from elfuse_py.uc import ffi, lib
+    from elfuse_py.runtime import log
+    from elfuse_py.runtime.memory import GuestMemory
+    from elfuse_py.runtime.uc import ffi, lib
     from syscalls.strace import Tracer
 
     ucp = ffi.new("uc_engine **")
@@ -80,7 +80,7 @@ def tracer_and_log():
 
 
 def _trace(tracer, name, fn, args):
-    import syscalls  # noqa: F401 - fills the table
+    import syscalls.registry  # noqa: F401 - fills the table
     from syscalls.numbers import SYSCALL_NUMBERS
 
     nr = SYSCALL_NUMBERS[name]

@@ -7,7 +7,7 @@ import stat
 
 import pytest
 
-from elfuse_py import paths
+from elfuse_py.runtime import paths
 from helpers import ROOT, guest_bin, run_elfuse
 
 

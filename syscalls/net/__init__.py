@@ -3,6 +3,6 @@
 consts (constant tables by name), host (the host seam: libc calls, layouts,
 macOS-only calls), sockaddr (address layouts), msg (msghdr/cmsg), framing
 (SEQPACKET over STREAM), state (per-socket FdState), policies (the host
-policies), handlers + sockopt (the @syscall handlers).
+policies), handlers + sockopt (the @syscall handlers, imported by
+syscalls.registry).
 """
-from . import handlers  # noqa: F401  (registers the handlers)

@@ -13,8 +13,9 @@ import errno
 import select
 import struct
 
-from . import host
-from .state import FRAME_MAGIC
+from elfuse_py.host import sockets as host
+
+FRAME_MAGIC = 0x53514B50        # "PKQS": marks a framed SEQPACKET-over-STREAM header
 
 _HDR = struct.Struct("<II")
 ffi, libc = host.ffi, host.libc
@@ -62,7 +63,7 @@ def send_frame(fd: int, views: list, control: bytes, hflags: int) -> int:
             if not sent_any:
                 raise                    # nothing went out: the guest sees EINTR
             # Never leave half a frame: finish it, the signal is delivered after.
-            from elfuse_py import signals
+            from elfuse_py.runtime import signals
             signals.keep_result()
             ffi.errno = 0
             continue

@@ -15,15 +15,17 @@ import socket as _s
 import struct
 import time
 
-from elfuse_py import hostcaps, lerrno, signals
-from elfuse_py.memory import GuestFault
-from elfuse_py.process import proc
+from elfuse_py.host import caps as hostcaps
+from elfuse_py.runtime import lerrno, signals
+from elfuse_py.runtime.memory import GuestFault
+from elfuse_py.runtime.process import proc
 
-from ..args import s32, s64
-from ..table import syscall
-from . import consts as C
-from . import framing, host, msg as M, policies, sockaddr as SA
-from .state import SockState
+from syscalls.args import s32, s64
+from syscalls.table import syscall
+from syscalls.net import consts as C
+from syscalls.net import framing, msg as M, policies, sockaddr as SA
+from elfuse_py.host import sockets as host
+from syscalls.net.state import SockState
 
 ffi, libc = host.ffi, host.libc
 _I32 = struct.Struct("<i")
@@ -355,7 +357,7 @@ def sys_bind(fd, addr, addrlen):
     return _bind_or_connect("bind", s32(fd), addr, addrlen)
 
 
-@syscall("connect", "fd, ptr, int")
+@syscall("connect", "fd, ptr, int", interruptible=True)
 def sys_connect(fd, addr, addrlen):
     try:
         return _bind_or_connect("connect", s32(fd), addr, addrlen)
@@ -461,7 +463,7 @@ def _accept(fd, addr, lenp, flags) -> int:
     return nfd
 
 
-@syscall("accept", "fd, ptr, ptr", ret="fd")
+@syscall("accept", "fd, ptr, ptr", ret="fd", interruptible=True)
 def sys_accept(fd, addr, lenp):
     try:
         return _accept(fd, addr, lenp, 0)
@@ -469,7 +471,7 @@ def sys_accept(fd, addr, lenp):
         return _interrupted(s32(fd), False)
 
 
-@syscall("accept4", "fd, ptr, ptr, hex", ret="fd")
+@syscall("accept4", "fd, ptr, ptr, hex", ret="fd", interruptible=True)
 def sys_accept4(fd, addr, lenp, flags):
     try:
         return _accept(fd, addr, lenp, flags)
@@ -511,7 +513,7 @@ def _epipe(ret: int, flags: int, fd: int) -> int:
     return ret
 
 
-@syscall("sendto", "fd, buf_in, size, hex, ptr, int")
+@syscall("sendto", "fd, buf_in, size, hex, ptr, int", interruptible=True)
 def sys_sendto(fd, buf, n, flags, addr, addrlen):
     fd = s32(fd)
     try:
@@ -531,7 +533,7 @@ def sys_sendto(fd, buf, n, flags, addr, addrlen):
         return _interrupted(fd, True)
 
 
-@syscall("recvfrom", "fd, buf_out, size, hex, ptr, ptr")
+@syscall("recvfrom", "fd, buf_out, size, hex, ptr, ptr", interruptible=True)
 def sys_recvfrom(fd, buf, n, flags, addr, lenp):
     fd = s32(fd)
     flags = s32(flags)
@@ -819,7 +821,7 @@ def _wrap(fn, *args) -> int:
         return -e.err
 
 
-@syscall("sendmsg", "fd, ptr, hex")
+@syscall("sendmsg", "fd, ptr, hex", interruptible=True)
 def sys_sendmsg(fd, mh, flags):
     fd = s32(fd)
     try:
@@ -831,7 +833,7 @@ def sys_sendmsg(fd, mh, flags):
         return _interrupted(fd, True)
 
 
-@syscall("recvmsg", "fd, ptr, hex")
+@syscall("recvmsg", "fd, ptr, hex", interruptible=True)
 def sys_recvmsg(fd, mh, flags):
     fd = s32(fd)
     try:
@@ -927,5 +929,3 @@ def sys_recvmmsg(fd, vec, vlen, flags, timeout):
 # The blocking host calls of recvmsg/sendmsg/recvmmsg/sendmmsg sit in these
 # helpers, below the handler's own frame: let guest signals interrupt them.
 signals.register_interruptible(_recv_views, _sendmsg_views)
-
-from . import sockopt  # noqa: E402,F401  (registers setsockopt/getsockopt)

@@ -13,11 +13,12 @@ import os
 import socket as _s
 import struct
 
-from elfuse_py import hostcaps, lerrno
-from elfuse_py.process import proc
+from elfuse_py.host import caps as hostcaps
+from elfuse_py.runtime import lerrno
+from elfuse_py.runtime.process import proc
 
-from . import consts as C
-from . import host
+from syscalls.net import consts as C
+from elfuse_py.host import sockets as host
 
 MSGHDR = struct.Struct("<QiIQQQQi4x")     # name, namelen, pad, iov, iovlen, control, controllen, flags
 MMSGHDR_SIZE = 64

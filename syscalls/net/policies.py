@@ -19,12 +19,13 @@ import secrets
 import socket as _s
 import stat
 
-from elfuse_py import hostcaps, lerrno
+from elfuse_py.host import caps as hostcaps
+from elfuse_py.runtime import lerrno
 
-from . import consts as C
-from . import host
-from .sockaddr import guest_unix, unix_name
-from .state import SockState
+from syscalls.net import consts as C
+from elfuse_py.host import sockets as host
+from syscalls.net.sockaddr import guest_unix, unix_name
+from syscalls.net.state import SockState
 
 _runtime: str | None = None
 

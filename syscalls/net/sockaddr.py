@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import struct
 
-from elfuse_py import lerrno
-from elfuse_py.process import proc
+from elfuse_py.runtime import lerrno
+from elfuse_py.runtime.process import proc
 
-from . import consts as C
-from . import host
+from syscalls.net import consts as C
+from elfuse_py.host import sockets as host
 
 SUN_PATH = 108
 SOCKADDR_UN_SIZE = 110

@@ -10,15 +10,16 @@ import os
 import socket as _s
 import struct
 
-from elfuse_py import hostcaps, lerrno
-from elfuse_py.process import proc
+from elfuse_py.host import caps as hostcaps
+from elfuse_py.runtime import lerrno
+from elfuse_py.runtime.process import proc
 
-from ..args import s32
-from ..table import syscall
-from . import consts as C
-from . import host
-from .handlers import _err, sock_check, sock_domain
-from .state import SockState
+from syscalls.args import s32
+from syscalls.table import syscall
+from syscalls.net import consts as C
+from elfuse_py.host import sockets as host
+from syscalls.net.handlers import _err, sock_check, sock_domain
+from syscalls.net.state import SockState
 
 ffi, libc = host.ffi, host.libc
 _OPT_BUF = 256
@@ -87,7 +88,7 @@ def sys_setsockopt(fd, level, optname, optval, optlen):
         if optlen < 4:
             return -lerrno.EINVAL
         val = _I32.unpack(proc.mem.read(optval, 4))[0]
-        from .handlers import _state_for
+        from syscalls.net.handlers import _state_for
         _state_for(fd, sock_domain(fd)).passcred = bool(val)
         return 0
     if level == C.SOL_SOCKET and opt in (3, 4, 17, 30, 38, 39):

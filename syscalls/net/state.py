@@ -9,9 +9,9 @@ emulated SO_PASSCRED flag and a socketpair's creator credentials.
 """
 from __future__ import annotations
 
-from elfuse_py.fdtable import FdState
-
-FRAME_MAGIC = 0x53514B50        # "PKQS": marks a framed SEQPACKET-over-STREAM header
+from elfuse_py.runtime.fdtable import FdState
+from elfuse_py.runtime.lerrno import to_linux
+from syscalls.net.framing import recv_frame, send_frame
 
 
 class SockState(FdState):
@@ -29,14 +29,10 @@ class SockState(FdState):
         self.pair_creds: tuple[int, int, int] | None = None
 
     def io_read(self, fd: int, views: list) -> int:
-        from elfuse_py.lerrno import to_linux
-        from .framing import recv_frame
         n = recv_frame(fd, views, 0)[0]
         return n if n >= 0 else -to_linux(-n)
 
     def io_write(self, fd: int, views: list) -> int:
-        from elfuse_py.lerrno import to_linux
-        from .framing import send_frame
         n = send_frame(fd, views, b"", 0)     # SEQPACKET: EPIPE without SIGPIPE, as Linux
         return n if n >= 0 else -to_linux(-n)
 

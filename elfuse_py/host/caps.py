@@ -10,10 +10,10 @@ SOCK_CLOEXEC, emulated MSG_NOSIGNAL) runs and can be tested on Linux.
 """
 from __future__ import annotations
 
-import os
 import socket
-import sys
 from dataclasses import dataclass
+
+from elfuse_py.host import platform
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ def _probe_seqpacket() -> bool:
 
 
 def _probe_abstract() -> bool:
-    if not sys.platform.startswith("linux"):
+    if not platform.IS_LINUX:
         return False
     s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     try:
@@ -59,9 +59,9 @@ def _probe_abstract() -> bool:
 def probe(compat: str | None = None) -> HostCaps:
     """Probe the host (no caching); `compat` overrides ELFUSE_HOST_COMPAT."""
     if compat is None:
-        compat = os.environ.get("ELFUSE_HOST_COMPAT", "").strip().lower()
-    if compat == "darwin" or sys.platform == "darwin":
-        return HostCaps(compat="darwin" if sys.platform != "darwin" else "", seqpacket=False,
+        compat = platform.COMPAT
+    if compat == "darwin" or platform.IS_DARWIN:
+        return HostCaps(compat="darwin" if not platform.IS_DARWIN else "", seqpacket=False,
                         abstract=False, passcred=False, peercred=False, sock_flags=False,
                         msg_nosignal=False, sun_path_max=104)
     return HostCaps(
@@ -76,7 +76,7 @@ def probe(compat: str | None = None) -> HostCaps:
 def _probe_generic_sockopts() -> bool:
     """True on a Linux host whose socket option numbers are asm-generic's (x86_64,
     arm64, riscv...): a guest (level, option) then means the same on the host."""
-    if not sys.platform.startswith("linux"):
+    if not platform.IS_LINUX:
         return False
     s = socket
     return (s.SOL_SOCKET, s.SO_RCVLOWAT, s.SO_PASSCRED, s.SO_RCVTIMEO, s.SO_PEERCRED,

@@ -25,11 +25,10 @@ import os
 import struct
 import sys
 
-from . import lerrno
-from .memory import GuestFault
-from .uc import (UC_ARCH_ARM64, UC_CPU_ARM64_MAX, UC_CTL_CPU_MODEL, UC_CTL_TLB_FLUSH, UC_CTL_TLB_TYPE,
-                 UC_HOOK_INTR, UC_HOOK_TLB_FILL, UC_MEM_FETCH, UC_MEM_READ, UC_MEM_WRITE,
-                 UC_MODE_ARM, UC_TLB_VIRTUAL, check, ffi, lib, uc_ctl_write)
+from elfuse_py.host import memory as hostmem
+from elfuse_py.runtime import lerrno
+from elfuse_py.runtime.memory import GuestFault
+from elfuse_py.runtime.uc import (UC_ARCH_ARM64, UC_CPU_ARM64_MAX, UC_CTL_CPU_MODEL, UC_CTL_TLB_FLUSH, UC_CTL_TLB_TYPE, UC_HOOK_INTR, UC_HOOK_TLB_FILL, UC_MEM_FETCH, UC_MEM_READ, UC_MEM_WRITE, UC_MODE_ARM, UC_TLB_VIRTUAL, check, ffi, lib, uc_ctl_write)
 
 # unicorn arm64 register ids (unicorn/arm64_const.py; copied so that the
 # ctypes binding need not be imported at start-up).
@@ -89,10 +88,10 @@ def _locate_xregs(uc) -> memoryview | None:
     both directions (uc_reg_write shows in memory, a memory write shows in
     uc_reg_read) before it is used.
     """
-    if os.environ.get("ELFUSE_NO_DIRECT_REGS") or not sys.platform.startswith("linux"):
+    if os.environ.get("ELFUSE_NO_DIRECT_REGS") or hostmem.SELF_MEM is None:
         return None
     try:
-        fd = os.open("/proc/self/mem", os.O_RDONLY)
+        fd = os.open(hostmem.SELF_MEM, os.O_RDONLY)
     except OSError:
         return None
     val = ffi.new("uint64_t[1]")
@@ -168,6 +167,7 @@ class Cpu:
         self._tlb_callback = None
         self._tlb_mem = None
         self._tlb_handle = ffi.new("uc_hook *")
+        self.name_of = str               # syscall number -> name, for error reports
         # X0..X31 in the engine's own memory, or None (see _locate_xregs).
         self.xregs = _locate_xregs(self.uc)
 
@@ -271,20 +271,21 @@ class Cpu:
         check(lib.uc_ctl(self.uc, uc_ctl_write(UC_CTL_TLB_TYPE, 1), ffi.cast("int", UC_TLB_VIRTUAL)),
               "uc_ctl(TLB_TYPE)")
 
-    def install_syscall_hook(self, dispatch: list, on_fault, on_unknown,
-                             after_syscall=None, tracer=None) -> None:
+    def install_syscall_hook(self, mem, dispatch: list, on_fault, on_unknown,
+                             after_syscall=None, tracer=None, name_of=str) -> None:
         """Install the single UC_HOOK_INTR callback.
 
         `dispatch` is the list from syscalls.table.dispatch_list(); `on_unknown(nr)`
         returns the result for numbers without a handler; `after_syscall()` (if
         given) is consulted when ``self.pending`` is set, e.g. to deliver signals;
-        `tracer(nr, entry, [nr, x0..x5])` wraps each handler call for --strace.
+        `tracer(nr, entry, [nr, x0..x5])` wraps each handler call for --strace;
+        `name_of(nr)` names a syscall in the one-line report of an emulator bug.
         """
         # The process's memory is created after its Cpu; by the time the
-        # syscall hook goes in, it exists (see Process.boot).
-        from .process import proc
-        if proc.mem is not None and proc.mem is not self._tlb_mem and proc.mem.uc == self.uc:
-            self.attach_memory(proc.mem)
+        # syscall hook goes in, it exists.
+        self.name_of = name_of
+        if mem is not None and mem is not self._tlb_mem and mem.uc == self.uc:
+            self.attach_memory(mem)
         to_linux = lerrno.to_linux
         EFAULT = lerrno.EFAULT
         cpu = self
@@ -402,8 +403,7 @@ class Cpu:
         if os.environ.get("ELFUSE_DEBUG"):
             import traceback
             traceback.print_exception(exc)
-        from syscalls.numbers import SYSCALL_NAMES
-        name = SYSCALL_NAMES.get(nr, str(nr))
+        name = self.name_of(nr)
         sys.stderr.write(f"elfuse-py: internal error in {name}: {type(exc).__name__}: {exc}\n")
         return -lerrno.ENOSYS
 

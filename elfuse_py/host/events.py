@@ -14,23 +14,29 @@ other hosts (macOS) get the emulations in syscalls/events.py or ENOSYS.
 from __future__ import annotations
 
 import os
-import platform
-import sys
+import platform as _pyplatform
 
-from .cdefs import load_ffi
+from elfuse_py.host import platform
+from elfuse_py.host.cdefs import load_ffi
 
 ffi = None
 AVAILABLE: set[str] = set()
 lib = None
 
-if sys.platform.startswith("linux"):
+if platform.IS_LINUX:
     # struct epoll_event is packed on x86 only (the kernel's EPOLL_PACKED).
-    ffi = load_ffi("events_x86" if platform.machine() in ("x86_64", "AMD64", "i686", "i386") else "events")
+    ffi = load_ffi("events_x86" if _pyplatform.machine() in ("x86_64", "AMD64", "i686", "i386") else "events")
     try:
         lib = ffi.dlopen(None)
         AVAILABLE.update(("epoll", "eventfd", "timerfd"))
     except OSError:  # pragma: no cover - no libc symbols
         lib = None
+
+# The host model has no eventfd: macOS, and Linux under ELFUSE_HOST_COMPAT=darwin
+# (syscalls/events.py then emulates it over a socketpair).
+HAVE_EVENTFD = "eventfd" in AVAILABLE and platform.MODEL != "darwin"
+# inotify: the Linux kernel's own (macOS has none).
+HAVE_INOTIFY = platform.IS_LINUX
 
 # Host EPOLL_CTL_* ops (Linux values; these are host numbers used only here).
 CTL_ADD, CTL_DEL, CTL_MOD = 1, 2, 3

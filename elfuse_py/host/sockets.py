@@ -12,12 +12,11 @@ from __future__ import annotations
 import os
 import socket as _s
 import struct
-import sys
+from elfuse_py.host import platform
+from elfuse_py.host.cdefs import load_ffi
 
-from elfuse_py.cdefs import load_ffi
-
-DARWIN = sys.platform == "darwin"
-LINUX = sys.platform.startswith("linux")
+DARWIN = platform.IS_DARWIN
+LINUX = platform.IS_LINUX
 
 ffi = load_ffi("sockets_darwin" if DARWIN else "sockets_linux")
 if DARWIN:
@@ -30,6 +29,9 @@ else:
 libc = ffi.dlopen(None)
 SUN_PATH_MAX = 104 if DARWIN else 108         # host sockaddr_un.sun_path size
 SOCKADDR_MAX = 128
+# SO_RCVTIMEO / SO_SNDTIMEO: the host's struct timeval (two longs on Linux; on
+# macOS a long and an int, padded to 16 bytes).
+TIMEVAL = struct.Struct("<qq" if LINUX else "<qi4x")
 
 
 def iovec_array(views: list):

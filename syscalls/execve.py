@@ -3,21 +3,31 @@
 Everything that can fail (bad pointers, missing file, no exec permission,
 ENOEXEC, shebang errors, E2BIG) is checked before the host execve, so an error
 returns to the guest with its image intact.  The host process then execs a
-fresh Python running this module's `main`, which boots the new guest image.
+fresh Python running the composition root's `exec_main` (elfuse_py/boot.py),
+which takes the state back (`take_state`), boots the new guest image and
+restores what survives (`restore_state`).
 
 What must survive the exec (the guest's exact argv/envp, the per-fd emulator
 state of fds without FD_CLOEXEC, ignored signals, the mask and pending set,
 --strace, the sysroot, whether the guest is nested) is pickled into an
 anonymous file whose fd number (in the emulator's reserved range) is passed in
-ELFUSE_EXEC_STATE; `main` removes that variable before the guest sees its
+ELFUSE_EXEC_STATE; `take_state` removes that variable before the guest sees its
 environment (the guest's environ comes from the pickle anyway).
 """
 from __future__ import annotations
 
+import fcntl
 import os
 import pickle
+import resource
 import stat
 import sys
+
+from elfuse_py.host import fs as hostfs
+from elfuse_py.runtime import lerrno, paths, signals
+from elfuse_py.runtime.process import proc
+from loader.elf import ElfError, check_elf
+from loader.shebang import ShebangError, resolve_program
 
 STATE_ENV = "ELFUSE_EXEC_STATE"
 MAX_ARG_STRLEN = 32 * 4096
@@ -26,7 +36,6 @@ _PTR_LIMIT = 0x7FFFFFFF
 
 
 def _errno(name: str) -> int:
-    from . import lerrno
     return -getattr(lerrno, name)
 
 
@@ -46,14 +55,12 @@ def _strings(mem, addr: int) -> list[bytes]:
 
 def _resolve_path(dirfd: int, path: bytes, flags: int) -> str | int:
     """The host path execveat names, or a negative errno."""
-    from . import paths
     if not path:
         if not flags & AT_EMPTY_PATH:
             return _errno("ENOENT")
-        return os.readlink(f"/proc/self/fd/{dirfd}") if sys.platform.startswith("linux") \
-            else _errno("ENOSYS")
+        return hostfs.fd_path(dirfd)
     if path[:1] != b"/" and dirfd != -100:
-        base = os.readlink(f"/proc/self/fd/{dirfd}")
+        base = hostfs.fd_path(dirfd)
         if not os.path.isdir(base):
             return _errno("ENOTDIR")
         return os.path.join(base, os.fsdecode(path))
@@ -62,11 +69,6 @@ def _resolve_path(dirfd: int, path: bytes, flags: int) -> str | int:
 
 def execve(dirfd: int, path_addr: int, argv_addr: int, envp_addr: int, flags: int) -> int:
     """The execve/execveat handler body: returns -errno, or never returns."""
-    from loader.elf import ElfError, check_elf
-    from loader.shebang import ShebangError, resolve_program
-    from . import paths, signals
-    from .process import proc
-
     mem = proc.mem
     if flags & ~(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW):
         return _errno("EINVAL")
@@ -105,7 +107,6 @@ def execve(dirfd: int, path_addr: int, argv_addr: int, envp_addr: int, flags: in
     except ElfError as e:
         return _errno(getattr(e, "errno_name", "ENOEXEC"))
 
-    import fcntl
     fds = {}
     for fd, value in proc.fds.state.items():
         try:
@@ -118,7 +119,7 @@ def execve(dirfd: int, path_addr: int, argv_addr: int, envp_addr: int, flags: in
         "fds": fds, "fdlimit": proc.fds.limit,
         "fdnominal": getattr(proc.fds, "nominal", None), "signals": signals.exec_state(),
         "strace": proc.strace, "sysroot": paths.sysroot, "nested": proc.nested,
-        "umask": proc.umask, "nofile": _guest_nofile(),
+        "umask": proc.umask, "nofile": proc.task.nofile,
     }
     data = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
     sfd = _state_fd(data, proc.fds.limit)
@@ -130,7 +131,7 @@ def execve(dirfd: int, path_addr: int, argv_addr: int, envp_addr: int, flags: in
     env[STATE_ENV.encode()] = str(sfd).encode()
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     path_list = [root] + [p for p in sys.path if p and p != root]
-    code = f"import sys;sys.path[:0]={path_list!r};from elfuse_py.execve import main;main()"
+    code = f"import sys;sys.path[:0]={path_list!r};from elfuse_py.boot import exec_main;exec_main()"
     try:
         os.execve(sys.executable, [sys.executable, "-I", "-S", "-c", code,
                                    os.fsdecode(filename)], env)
@@ -140,15 +141,8 @@ def execve(dirfd: int, path_addr: int, argv_addr: int, envp_addr: int, flags: in
     return _errno("ENOEXEC")  # not reached
 
 
-def _guest_nofile():
-    """The RLIMIT_NOFILE the guest set (kept by the emulator, not the host), or None."""
-    info = sys.modules.get("syscalls.info")
-    return getattr(getattr(info, "STATE", None), "nofile", None)
-
-
 def _state_fd(data: bytes, low: int) -> int:
     """An inheritable fd in the emulator's reserved range holding `data`, at offset 0."""
-    import fcntl
     if hasattr(os, "memfd_create"):
         fd = os.memfd_create("elfuse-exec-state", 0)
     else:
@@ -162,9 +156,8 @@ def _state_fd(data: bytes, low: int) -> int:
     return new
 
 
-def main() -> None:
-    """Entry point of the re-exec'd emulator: restore the state and run the new image."""
-    import resource
+def take_state() -> dict:
+    """In the new emulator: read (and close) the state the old image carried across execve."""
     fd = int(os.environ.pop(STATE_ENV))
     chunks = []
     while True:
@@ -179,25 +172,14 @@ def main() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (state["fdlimit"], hard))
     except (ValueError, OSError):
         pass
-    from . import paths, log
-    from .process import proc
-    from loader.elf import ElfError
-    if state["sysroot"]:
-        paths.set_sysroot(state["sysroot"])
-    proc.nested = state["nested"]
-    proc.umask = state["umask"]
-    try:
-        proc.boot(state["exe"], state["argv"], state["envp"], strace=state["strace"],
-                  execfn=state["execfn"])
-    except ElfError as e:
-        log.emit(f"elfuse-py: {e}\n")
-        os._exit(126)
+    return state
+
+
+def restore_state(proc, state: dict) -> None:
+    """After the new image booted: the per-fd state and the limits that survive execve."""
     proc.fds.state.update(state["fds"])
     if state.get("fdnominal"):
         proc.fds.nominal = state["fdnominal"]
     if state.get("nofile") is not None:
         # A limit the guest lowered survives exec, as setrlimit's does on Linux.
-        from syscalls import info
-        info.STATE.nofile = state["nofile"]
-    status = proc.run(state["signals"])
-    os._exit(status)
+        proc.task.nofile = state["nofile"]

@@ -1,19 +1,28 @@
-"""The emulated process: its CPU, memory, fds and program image, and the run loop.
+"""The emulated process: the one object that holds a guest process's state.
 
-One emulator process runs one guest process, so the state lives in the module
-singleton `proc`, which syscall handlers import directly (a global lookup is
-the cheapest way to reach it from the hot path).
+One emulator process runs one guest process.  Its CPU, memory, fds, program
+image, per-task kernel state (`task`), and the syscall table registered into
+it at boot (`syscalls`) all hang off one `Process`; the runtime and the
+syscall handlers reach it through the accessor `proc` (a global lookup is the
+cheapest way to reach it from the hot path).  The signal and thread layers
+keep their state with it too and install their hooks into it.
 """
 from __future__ import annotations
 
 import os
+import resource
 import signal as _hostsig
 import sys
 
-from . import log
-from .cpu import REG_PC, REG_SP, REG_TPIDR_EL0, Cpu
-from .fdtable import FdTable
-from .memory import INTERP_BASE, PAGE, GuestMemory, page_up
+from dataclasses import dataclass, field
+from types import CodeType
+from typing import Callable
+
+from elfuse_py.runtime import log
+from elfuse_py.runtime.cpu import Cpu
+from elfuse_py.runtime.fdtable import FdTable
+from elfuse_py.runtime.memory import GuestMemory
+from elfuse_py.runtime.signums import to_host
 
 # What Linux shells print for a child killed by a signal (strsignal's wording).
 SIGNAL_MESSAGES = {
@@ -24,10 +33,45 @@ SIGILL, SIGTRAP, SIGBUS, SIGSEGV = 4, 5, 7, 11
 _FAULT_SIGNALS = {SIGILL, SIGTRAP, SIGBUS, 8, SIGSEGV}      # 8: SIGFPE
 
 # unicorn uc_err -> the Linux signal a real CPU fault would raise
-_UC_ERR_SIGNAL = {6: SIGSEGV, 7: SIGSEGV, 8: SIGSEGV, 12: SIGSEGV, 13: SIGSEGV, 14: SIGSEGV,
+UC_ERR_SIGNAL = {6: SIGSEGV, 7: SIGSEGV, 8: SIGSEGV, 12: SIGSEGV, 13: SIGSEGV, 14: SIGSEGV,
                   10: SIGILL, 16: SIGBUS, 17: SIGBUS, 18: SIGBUS, 21: SIGILL}
 # unicorn interrupt numbers (qemu EXCP_*) other than SVC -> Linux signal
 _INTNO_SIGNAL = {1: SIGILL, 7: SIGTRAP, 3: SIGSEGV, 4: SIGSEGV}
+
+
+@dataclass
+class SyscallSet:
+    """The syscall table as the runtime sees it, registered at boot (the runtime never imports syscalls/).
+
+    `dispatch` is indexed by number: (handler, nargs) or None; the thread
+    layer's blocking wrappers may replace entries in it.  `interruptible`
+    holds the code objects of handlers whose blocking host calls a guest
+    signal may cut short; `no_restart` the numbers Linux never restarts after
+    a handler, whatever SA_RESTART says.
+    """
+    dispatch: list
+    on_unknown: Callable[[int], int]
+    name_of: Callable[[int], str] = str
+    interruptible: frozenset[CodeType] = frozenset()
+    no_restart: frozenset[int] = frozenset()
+    tracer: Callable | None = None          # tracer(process) -> trace(nr, entry, args), for --strace
+
+
+TASK_COMM_LEN = 16
+LINUX_RLIM_INFINITY = 0xFFFFFFFFFFFFFFFF
+
+
+@dataclass
+class TaskState:
+    """Per-task kernel state with no host counterpart we can use (prctl, personality, limits)."""
+    comm: bytes | None = None        # PR_SET_NAME (None: derived from the exe)
+    comm_exe: str = ""
+    dumpable: int = 1
+    pdeathsig: int = 0
+    personality: int = 0
+    robust_list: tuple[int, int] = (0, 0)
+    nofile: tuple[int, int] | None = None   # guest (soft, hard) RLIMIT_NOFILE once set
+    missing_limits: dict[int, tuple[int, int]] = field(default_factory=dict)
 
 
 class Process:
@@ -56,16 +100,14 @@ class Process:
         self.nested = False
         self.vfork_fd = -1            # fork child of a vfork: closes when it execs or exits
         self.clear_child_tid = 0
+        self.entry = 0
+        self.task = TaskState()
+        self.syscalls: SyscallSet | None = None
 
     # ----- set-up -----------------------------------------------------------------
 
-    def boot(self, path: str, argv: list[bytes], envp: list[bytes], *, strace: bool = False,
-             execfn: bytes | None = None) -> None:
-        """Create the CPU and memory, load `path` (and its interpreter), build the stack."""
-        from loader.elf import load_elf
-        from loader.hwcaps import compute_hwcaps
-        from loader import stack as st
-
+    def create_machine(self) -> None:
+        """A fresh CPU and an empty guest address space (the fd table outlives execs)."""
         if self.fds is None:
             self.fds = FdTable()
             try:
@@ -75,49 +117,35 @@ class Process:
                 # too, so the emulator's diagnostics go nowhere, as its would.
                 logfd = os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)
             log.set_fd(self.fds.reserve(logfd))
-        self.cpu = cpu = Cpu()
-        self.mem = mem = GuestMemory(cpu.uc)
-        self.strace = strace
-        image = load_elf(mem, path)
-        entry = image.entry
-        interp_base = 0
-        if image.interp:
-            from .paths import host_path
-            interp = load_elf(mem, host_path(os.fsencode(image.interp)), base=INTERP_BASE)
-            interp_base, entry = interp.base, interp.entry
-        mem.brk_start = mem.brk_cur = page_up(image.brk)
-        st.map_stack(mem)
-        self.hwcap = compute_hwcaps(cpu.sysreg)
-        uid, gid = os.getuid(), os.getgid()
-        auxv = [
-            (st.AT_PHDR, image.phdr), (st.AT_PHENT, image.phent), (st.AT_PHNUM, image.phnum),
-            (st.AT_PAGESZ, PAGE), (st.AT_BASE, interp_base), (st.AT_FLAGS, 0),
-            (st.AT_ENTRY, image.entry), (st.AT_UID, uid), (st.AT_EUID, os.geteuid()),
-            (st.AT_GID, gid), (st.AT_EGID, os.getegid()), (st.AT_SECURE, 0),
-            (st.AT_HWCAP, self.hwcap[0]), (st.AT_HWCAP2, self.hwcap[1]),
-            (st.AT_CLKTCK, os.sysconf("SC_CLK_TCK")), (st.AT_MINSIGSTKSZ, st.MINSIGSTKSZ),
-        ]
-        sp, self.auxv = st.build_stack(mem, argv, envp, auxv,
-                                       execfn if execfn is not None else os.fsencode(path))
-        self.exe = image.path
-        # The name execve was given (/proc/self/exe, a script): Linux takes the
-        # task name (comm) from it, not from the file it resolved to.
-        self.execfn = execfn if execfn is not None else os.fsencode(path)
-        self.argv, self.envp = argv, envp
-        from .procfs import publish_host_identity
-        publish_host_identity(argv, os.path.basename(self.execfn))
-        cpu.set_reg(REG_SP, sp)
-        cpu.set_reg(REG_TPIDR_EL0, 0)
-        self.entry = entry
-        self.install_hook()
+        self.cpu = Cpu()
+        self.mem = GuestMemory(self.cpu.uc)
+
+    def comm(self) -> bytes:
+        """The task name: PR_SET_NAME's if the guest set one, else the basename execve was given.
+
+        Linux takes it from the path execve was given (exec of /proc/self/exe
+        is "exe", which busybox checks for), and a new image resets it.
+        """
+        t = self.task
+        if t.comm is None or t.comm_exe != self.exe:
+            name = self.execfn or os.fsencode(self.exe)
+            t.comm = os.path.basename(name)[:TASK_COMM_LEN - 1]
+            t.comm_exe = self.exe
+        return t.comm
+
+    def nofile(self) -> tuple[int, int]:
+        """The guest's RLIMIT_NOFILE: what it set, else what the emulator was started with."""
+        if self.task.nofile is None:
+            soft, hard = self.fds.nominal
+            return rlim_to_guest(soft), rlim_to_guest(hard)
+        return self.task.nofile
 
     def install_hook(self) -> None:
-        import syscalls
-        from syscalls.strace import Tracer
-
-        tracer = Tracer(self).trace if self.strace else None
-        self.cpu.install_syscall_hook(syscalls.dispatch_list(), self._on_cpu_exception,
-                                      syscalls.on_unknown, self._after_syscall, tracer)
+        """Put the registered syscall table into the CPU's one syscall hook."""
+        table = self.syscalls
+        tracer = table.tracer(self) if self.strace and table.tracer is not None else None
+        self.cpu.install_syscall_hook(self.mem, table.dispatch, self._on_cpu_exception,
+                                      table.on_unknown, self._after_syscall, tracer, table.name_of)
 
     def _after_syscall(self) -> None:
         if self.after_syscall is not None:
@@ -146,46 +174,6 @@ class Process:
         self.cpu.exit_status = status & 0xFF
         self.cpu.stop("exit")
 
-    def run(self, carried_signals: dict | None = None) -> int:
-        """Run until the guest exits; returns the status for the host process."""
-        from . import signals, threads
-        signals.setup(self, carried_signals)
-        cpu = self.cpu
-        pc = self.entry
-        cpu.set_reg(REG_PC, pc)
-        while True:
-            if cpu.pending:
-                # Signals to deliver before the guest runs on (they may end it).
-                cpu.stop_reason = None
-                signals.deliver_pending()
-                if cpu.stop_reason == "exit":
-                    return cpu.exit_status
-                pc = cpu.reg(REG_PC)
-            # (threads.sliced: a process single-threaded again keeps counted slices a
-            # while, since each switch of mode costs a retranslation)
-            err = cpu.start(pc) if len(threads.threads) < 2 and not threads.sliced() \
-                else threads.start(pc)
-            reason = cpu.stop_reason
-            if reason == "exit":
-                return cpu.exit_status
-            if reason == "switch" or (reason is None and not err and threads._preempt):
-                pc = threads.switch()       # another guest thread's turn (elfuse_py.threads)
-                continue
-            if reason == "fault":
-                sig = self.fault_signal
-            elif err:
-                sig = _UC_ERR_SIGNAL.get(err, SIGSEGV)
-            else:
-                # Stopped on request (a host signal arrived): deliver, then
-                # resume where the CPU is.
-                cpu.pending = True
-                pc = cpu.reg(REG_PC)
-                continue
-            if self.on_guest_fault is not None and self.on_guest_fault(sig):
-                pc = cpu.reg(REG_PC)
-                continue
-            return self.terminate_by_signal(sig)
-
     def terminate_by_signal(self, sig: int, generated: bool = False) -> int:
         """End like a Linux process killed by Linux signal `sig`.
 
@@ -203,13 +191,12 @@ class Process:
         if self.nested or (generated and sig not in _FAULT_SIGNALS):
             self._die_by_host_signal(sig)
         if os.environ.get("ELFUSE_DEBUG") or "--trace-faults" in sys.argv:
-            from .faults import describe_fault
+            from elfuse_py.runtime.faults import describe_fault   # capstone: only on a fault
             log.emit(describe_fault(self, sig))
         if sig in (2, 13):
             return 128 + sig          # shells stay silent for SIGINT and SIGPIPE
         msg = SIGNAL_MESSAGES.get(sig)
         if msg is None:
-            from .signals import to_host
             try:
                 msg = _hostsig.strsignal(to_host(sig) or 0) or f"Signal {sig}"
             except (ValueError, TypeError):
@@ -218,8 +205,6 @@ class Process:
         return 128 + sig
 
     def _die_by_host_signal(self, sig: int) -> None:
-        import resource
-        from .signals import to_host
         h = to_host(sig)
         if h is not None:
             try:
@@ -233,6 +218,12 @@ class Process:
             _hostsig.pthread_sigmask(_hostsig.SIG_UNBLOCK, {h})
             os.kill(os.getpid(), h)
         os._exit(128 + sig)
+
+
+def rlim_to_guest(v: int) -> int:
+    """A host rlimit value as the guest's: host "infinity" may be -1 (Linux) or
+    2**63-1 (macOS); the guest's is ~0."""
+    return LINUX_RLIM_INFINITY if v == resource.RLIM_INFINITY or v < 0 or v >= 1 << 63 else v
 
 
 proc = Process()

@@ -15,10 +15,11 @@ must instead see *its* program, mappings, argv and CPU.  This module owns:
   /proc/self/fd/ lists the guest's fds (the host's list on Linux, /dev/fd on
   hosts without /proc).
 
-The other direction too: the host's /proc/PID of this process (read by ps,
-killall, pidof in other guests) gets the guest's task name and argv.
+The other direction (the host's /proc/PID showing the guest's name and argv
+to ps, killall and pidof) is the host floor's `procinfo.publish_identity`.
 
-Importing it installs its functions into `elfuse_py.paths`.
+The composition root installs this module into `paths` as the special-file
+provider (`paths.install_special_files`).
 """
 from __future__ import annotations
 
@@ -26,12 +27,14 @@ import errno
 import os
 import tempfile
 
-from . import paths
+from elfuse_py.host import fs as hostfs
+from elfuse_py.runtime import paths, signals
+from elfuse_py.runtime.process import proc
 
 # Linux open flags (the guest's), as numbers: only these matter here.
 _O_ACCMODE, _O_CREAT, _O_TRUNC, _O_DIRECTORY, _O_CLOEXEC = 3, 0o100, 0o1000, 0o40000, 0o2000000
 
-_HAVE_PROC = os.path.isdir("/proc/self/fd")
+_HAVE_PROC = hostfs.HAS_FD_DIR
 _HOST_FD_DIR = "/proc/self/fd" if _HAVE_PROC else "/dev/fd"
 
 # arch/arm64/kernel/cpuinfo.c hwcap_str: AT_HWCAP bits 0.., then AT_HWCAP2 bits 0..
@@ -45,7 +48,6 @@ _HWCAP2_NAMES = ("dcpodp sve2 sveaes svepmull svebitperm svesha3 svesm4 flagm2 f
 
 
 def _proc():
-    from .process import proc
     return proc
 
 
@@ -86,28 +88,11 @@ def readlink_special(guest: bytes) -> bytes | None:
         fd = int(parts[2])
         if not _proc().fds.valid(fd):
             raise OSError(errno.ENOENT, os.strerror(errno.ENOENT))
-        if _HAVE_PROC:
-            target = os.readlink(f"/proc/self/fd/{fd}")    # ENOENT if not open
-        else:
+        if not _HAVE_PROC:
             os.fstat(fd)                                   # EBADF -> ENOENT below
-            target = _fd_path_fallback(fd)
+        target = hostfs.fd_path(fd)                        # ENOENT if not open
         return os.fsencode(paths.guest_path(target))
     return None
-
-
-def _fd_path_fallback(fd: int) -> str:
-    # macOS: F_GETPATH gives a file's path; pipes and sockets get Linux-style names.
-    import fcntl
-    import stat
-    getpath = getattr(fcntl, "F_GETPATH", None)
-    if getpath is not None:
-        try:
-            return fcntl.fcntl(fd, getpath, bytes(1024)).split(b"\0", 1)[0].decode()
-        except OSError:
-            pass
-    st = os.fstat(fd)
-    kind = "pipe" if stat.S_ISFIFO(st.st_mode) else "socket" if stat.S_ISSOCK(st.st_mode) else "anon_inode"
-    return f"{kind}:[{st.st_ino}]"
 
 
 def proc_host_path(guest: bytes) -> str:
@@ -171,15 +156,10 @@ def cpuinfo_text() -> bytes:
 
 def comm() -> bytes:
     """The task name: PR_SET_NAME's if the guest set one, else the program's basename."""
-    try:
-        from syscalls.info import _comm
-        return _comm()
-    except ImportError:
-        return os.path.basename(os.fsencode(_proc().exe))[:15]
+    return _proc().comm()
 
 
 def _sig_masks() -> dict[str, int]:
-    from . import signals
     st = signals.st
     ign = cgt = 0
     for sig in range(1, signals.NSIG + 1):
@@ -253,11 +233,7 @@ def limits_text() -> bytes:
             lines = f.read().decode(errors="replace").splitlines(keepends=True)
     except OSError:
         return b""
-    try:
-        from syscalls.info import _nofile
-        soft, hard = _nofile()
-    except ImportError:
-        return "".join(lines).encode()
+    soft, hard = _proc().nofile()
 
     def show(v: int) -> str:
         return "unlimited" if v >= 1 << 63 else str(v)
@@ -357,49 +333,3 @@ def _other_cmdline(guest: bytes) -> bytes | None:
     return data.rstrip(b"\0") + b"\0"
 
 
-# ----- the host's view of this process ------------------------------------------------------
-
-def set_host_comm(name: bytes) -> None:
-    """Name the host process like the guest task (host /proc/PID/comm and stat).
-
-    Other processes -- ps, killall, pidof run by another guest -- read the
-    host's /proc/PID, where the emulator would otherwise be "python3".
-    """
-    if not _HAVE_PROC:
-        return
-    try:
-        with open("/proc/self/comm", "wb", buffering=0) as f:
-            f.write(name[:15])
-    except OSError:
-        pass
-
-
-def publish_host_identity(argv: list[bytes], name: bytes) -> None:
-    """Show the guest's argv and task name in the host's /proc/PID (Linux only).
-
-    The argv strings are rewritten in place in the host process's own
-    argument area (where /proc/PID/cmdline reads), cut to its size and padded
-    with NULs; the interpreter keeps its own copies of its arguments.
-    """
-    if not _HAVE_PROC:
-        return
-    set_host_comm(name)
-    try:
-        with open("/proc/self/stat", "rb") as f:
-            data = f.read()
-        fields = data[data.rindex(b")") + 2:].split()
-        start, end = int(fields[45]), int(fields[46])       # arg_start, arg_end (fields 48, 49)
-    except (OSError, ValueError, IndexError):
-        return
-    size = end - start
-    if size <= 1 or not argv:
-        return
-    blob = b"".join(a + b"\0" for a in argv)[:size - 1]
-    blob = blob + b"\0" * (size - len(blob))
-    from .uc import ffi
-    ffi.memmove(ffi.cast("char *", start), blob, size)
-
-
-paths.open_special = open_special
-paths.readlink_special = readlink_special
-paths.proc_host_path = proc_host_path

@@ -50,10 +50,10 @@ import os
 import select
 import time
 
-from . import lerrno
-from .cpu import REG_PC, REG_SP, REG_TPIDR_EL0, REG_X0, xreg
-from .process import proc
-from .uc import check, ffi, lib
+from elfuse_py.runtime import lerrno, signals
+from elfuse_py.runtime.cpu import REG_PC, REG_SP, REG_TPIDR_EL0, REG_X0, xreg
+from elfuse_py.runtime.process import proc
+from elfuse_py.runtime.uc import check, ffi, lib
 
 NEVER = (1 << 64) - 1      # uc_emu_start's `until`: no address stops it
 SLICE_INSNS = int(os.environ.get("ELFUSE_SLICE_INSNS", "200000"))   # one time slice
@@ -155,7 +155,7 @@ def _ensure_main() -> Thread:
     """Create the Thread record of the main (so far only) thread on first use."""
     global current
     if current is None:
-        from .signals import st
+        st = signals.st
         t = Thread(os.getpid())
         t.mask, t.altstack = st.mask, st.altstack
         t.clear_child_tid = proc.clear_child_tid
@@ -202,14 +202,13 @@ def clone_thread(flags: int, newsp: int, ptid: int, tls: int, ctid: int,
             continue
         val[0] = v & MASK64
         lib.uc_context_reg_write(t.ctx[0], reg, val)
-    from .signals import st
+    st = signals.st
     t.mask = st.mask
     t.altstack = (0, 2, 0)           # a CLONE_VM child starts without an altstack
     t.clear_child_tid = ctid if child_cleartid else 0
     threads[tid] = t
     runq.append(t)
     if len(threads) == 2:
-        from . import signals
         signals.before_delivery = steer
         for hook in on_multi:
             hook()
@@ -261,7 +260,6 @@ def find(tid: int) -> Thread | None:
 
 def tkill(tid: int, sig: int, info: bytes) -> bool:
     """Queue `sig` for guest thread `tid`; False if there is no such thread."""
-    from . import signals
     global _directed
     if current is None or tid == current.tid:
         if tid != gettid():
@@ -289,7 +287,6 @@ def steer() -> None:
     leader = threads.get(os.getpid())
     if leader is None or leader is current:
         return
-    from . import signals
     st = signals.st
     movable = st.pending & ~leader.mask & ~_directed & ~signals.bit(signals.SIGKILL)
     if not movable:
@@ -310,7 +307,7 @@ def steer() -> None:
 def _block(key: int | None, bitset: int, deadline: int | None, timeout_result: int,
            shared_val: int | None = None) -> int | None:
     """Park the current thread (result None) or return -EINTR if a signal is deliverable now."""
-    from .signals import st
+    st = signals.st
     cpu = proc.cpu
     t = current
     if st.pending & ~st.mask:
@@ -505,7 +502,6 @@ def _poll_waiters() -> int | None:
     """Wake waiting threads whose timeout passed, that a signal interrupts, or whose
     shared futex word changed; returns the next time one needs a look (or None)."""
     global _next_check
-    from . import signals
     st = signals.st
     bit = signals.bit
     now = _time_ns()
@@ -577,7 +573,6 @@ def start(pc: int) -> int:
 def switch() -> int:
     """Run loop, after a stop for a switch: save the current thread, restore the next; new PC."""
     global current, _preempt, _directed
-    from . import signals
     _preempt = False
     cpu = proc.cpu
     uc = cpu.uc
@@ -646,7 +641,6 @@ def switch() -> int:
 def _idle() -> None:
     """Every live thread waits: sleep until a timeout, a signal or a shared futex changes."""
     import signal as hs
-    from . import signals
     st = signals.st
     all_mask = signals.ALL
     for t in _waiting():

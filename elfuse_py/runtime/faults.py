@@ -1,7 +1,7 @@
 """Human-readable reports of guest faults (registers and the faulting instruction)."""
 from __future__ import annotations
 
-from .cpu import GPR_IDS, REG_PC, REG_SP
+from elfuse_py.runtime.cpu import GPR_IDS, REG_PC, REG_SP
 
 
 def describe_fault(proc, sig: int) -> str:

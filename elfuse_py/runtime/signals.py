@@ -28,23 +28,16 @@ import errno as _errno_mod
 import os
 import signal as hs
 import struct
-import sys
 
-from .cpu import GPR_IDS, REG_NZCV, REG_PC, REG_SP, REG_X0, REG_FPCR, REG_FPSR, xreg
+from elfuse_py.host import procinfo
+from elfuse_py.runtime.cpu import GPR_IDS, REG_FPCR, REG_FPSR, REG_NZCV, REG_PC, REG_SP, REG_X0, xreg
+from elfuse_py.runtime.process import proc
+from elfuse_py.runtime.signums import (ALL, LINUX_SIGRTMIN, NSIG, SIGNAL_NAMES, TO_HOST, TO_LINUX,  # noqa: F401
+                                       UNBLOCKABLE, bit, host_set, linux_mask, to_host, to_linux)
 
-NSIG = 64
 SIG_DFL, SIG_IGN = 0, 1
 
-SIGNAL_NAMES = {
-    1: "SIGHUP", 2: "SIGINT", 3: "SIGQUIT", 4: "SIGILL", 5: "SIGTRAP", 6: "SIGABRT",
-    7: "SIGBUS", 8: "SIGFPE", 9: "SIGKILL", 10: "SIGUSR1", 11: "SIGSEGV", 12: "SIGUSR2",
-    13: "SIGPIPE", 14: "SIGALRM", 15: "SIGTERM", 16: "SIGSTKFLT", 17: "SIGCHLD",
-    18: "SIGCONT", 19: "SIGSTOP", 20: "SIGTSTP", 21: "SIGTTIN", 22: "SIGTTOU", 23: "SIGURG",
-    24: "SIGXCPU", 25: "SIGXFSZ", 26: "SIGVTALRM", 27: "SIGPROF", 28: "SIGWINCH", 29: "SIGIO",
-    30: "SIGPWR", 31: "SIGSYS",
-}
 SIGINT, SIGKILL, SIGSEGV, SIGPIPE, SIGCHLD, SIGCONT, SIGSTOP = 2, 9, 11, 13, 17, 18, 19
-LINUX_SIGRTMIN = 34          # first RT signal a libc hands out (32/33 are libc-internal)
 
 # Default actions (signal(7)).
 _DFL_IGNORE = {17, 23, 28}
@@ -58,69 +51,6 @@ SA_NOCLDSTOP, SA_SIGINFO, SA_RESTORER = 1, 4, 0x04000000
 SA_ONSTACK, SA_RESTART, SA_NODEFER, SA_RESETHAND = 0x08000000, 0x10000000, 0x40000000, 0x80000000
 SS_ONSTACK, SS_DISABLE, SS_AUTODISARM = 1, 2, 1 << 31
 SI_USER, SI_KERNEL, SI_QUEUE, SI_TKILL = 0, 0x80, -1, -6
-
-# ----- number translation --------------------------------------------------------
-
-
-def _build_tables() -> tuple[dict, dict]:
-    to_host, to_linux = {}, {}
-    for num, name in SIGNAL_NAMES.items():
-        h = getattr(hs, name, None)
-        if h is not None:
-            to_host[num] = int(h)
-            to_linux.setdefault(int(h), num)
-    rtmin, rtmax = getattr(hs, "SIGRTMIN", None), getattr(hs, "SIGRTMAX", None)
-    if rtmin is not None:
-        for num in range(LINUX_SIGRTMIN, NSIG + 1):
-            h = int(rtmin) + num - LINUX_SIGRTMIN
-            if h > int(rtmax):
-                break
-            to_host[num] = h
-            to_linux[h] = num
-    return to_host, to_linux
-
-
-TO_HOST, TO_LINUX = _build_tables()
-
-
-def to_host(sig: int) -> int | None:
-    """Host signal number for Linux signal `sig` (None if the host has no such signal)."""
-    return TO_HOST.get(sig)
-
-
-def to_linux(hsig: int) -> int:
-    """Linux signal number for host signal `hsig` (by name)."""
-    return TO_LINUX.get(hsig, hsig)
-
-
-def bit(sig: int) -> int:
-    return 1 << (sig - 1)
-
-
-UNBLOCKABLE = bit(SIGKILL) | bit(SIGSTOP)
-ALL = (1 << NSIG) - 1
-
-
-def host_set(mask: int) -> set[int]:
-    out = set()
-    m = mask & ~UNBLOCKABLE
-    while m:
-        low = m & -m
-        h = TO_HOST.get(low.bit_length())
-        if h is not None:
-            out.add(h)
-        m ^= low
-    return out
-
-
-def linux_mask(hosts) -> int:
-    m = 0
-    for h in hosts:
-        s = TO_LINUX.get(int(h))
-        if s:
-            m |= bit(s)
-    return m
-
 
 # ----- state -----------------------------------------------------------------------
 
@@ -150,8 +80,6 @@ class SigState:
 
 
 st = SigState()
-_proc = None      # the Process, set by setup()
-_cpu = None
 
 
 def _si(sig: int, code: int, pid: int = 0, uid: int = 0, extra: bytes = b"") -> bytes:
@@ -170,8 +98,9 @@ def queue(sig: int, info: bytes | None = None) -> None:
         st.pending |= bit(sig)
         st.infos[sig] = info
     st.undelivered = True
-    if _cpu is not None:
-        _cpu.pending = True
+    cpu = proc.cpu
+    if cpu is not None:
+        cpu.pending = True
 
 
 def post(sig: int) -> None:
@@ -181,31 +110,11 @@ def post(sig: int) -> None:
 
 # ----- host side ---------------------------------------------------------------------
 
+# Handlers whose blocking host calls a guest signal may cut short (their code
+# objects), and the numbers Linux never restarts after a handler: both come
+# from the syscall table's entries when it is registered (see setup).
 _interruptible_codes: set = set()
-_handler_codes_collected = False
-# Syscalls Linux never restarts after a handler, whatever SA_RESTART says (signal(7)).
-_NO_RESTART = {"nanosleep", "clock_nanosleep", "ppoll", "pselect6", "epoll_pwait",
-               "epoll_pwait2", "rt_sigsuspend", "rt_sigtimedwait", "io_getevents"}
-_INTERRUPTIBLE = ["read", "readv", "pread64", "preadv", "write", "writev", "pwrite64",
-                  "wait4", "waitid", "nanosleep", "clock_nanosleep", "ppoll", "pselect6",
-                  "epoll_pwait", "epoll_pwait2", "accept", "accept4", "connect", "recvfrom",
-                  "recvmsg", "sendto", "sendmsg", "rt_sigsuspend", "rt_sigtimedwait", "futex",
-                  "openat", "flock", "fcntl", "msgrcv", "msgsnd", "semop", "semtimedop",
-                  "io_getevents", "splice", "tee", "sendfile", "ioctl"]
 _no_restart_nrs: set = set()
-
-
-def _collect_interruptible() -> None:
-    global _handler_codes_collected
-    _handler_codes_collected = True
-    from syscalls.table import TABLE
-    from syscalls.numbers import SYSCALL_NUMBERS
-    for name in _INTERRUPTIBLE:
-        nr = SYSCALL_NUMBERS.get(name)
-        entry = TABLE.get(nr) if nr is not None else None
-        if entry is not None and entry.handler is not None:
-            _interruptible_codes.add(entry.handler.__code__)
-    _no_restart_nrs.update(SYSCALL_NUMBERS[n] for n in _NO_RESTART if n in SYSCALL_NUMBERS)
 
 
 def register_interruptible(*funcs) -> None:
@@ -268,8 +177,8 @@ def _on_host_signal(hsig: int, frame) -> None:
     if (in_eintr and not st.interrupted and not st.hold and st.actions[sig][0] > SIG_IGN
             and not (st.mask & bit(sig)) and _in_interruptible(frame)):
         st.interrupted = True
-        st.restart_x0 = _cpu.reg(REG_X0)
-        st.restart_nr = _cpu.reg(xreg(8))
+        st.restart_x0 = proc.cpu.reg(REG_X0)
+        st.restart_nr = proc.cpu.reg(xreg(8))
         raise InterruptedError(4, "Interrupted system call")
 
 
@@ -281,7 +190,7 @@ ASYNC_STOP_GRACE_STEPS = 10
 def _watch(rfd: int, cpu) -> None:
     """Watcher thread: a host signal arrived; stop the CPU until the main thread took it."""
     import time
-    from .uc import lib
+    from elfuse_py.runtime.uc import lib
     while True:
         try:
             data = os.read(rfd, 64)
@@ -317,13 +226,13 @@ def _start_watcher() -> None:
         _errno_cell = _host_errno_cell()
     r, w = os.pipe()
     os.set_blocking(w, False)
-    r, w = _proc.fds.reserve(r), _proc.fds.reserve(w)
+    r, w = proc.fds.reserve(r), proc.fds.reserve(w)
     st.wake_fds = (r, w)
     hs.set_wakeup_fd(w, warn_on_full_buffer=False)
     # The thread must not take process signals: block everything while it starts.
     old = hs.pthread_sigmask(hs.SIG_BLOCK, hs.valid_signals())
     try:
-        _thread.start_new_thread(_watch, (r, _cpu))
+        _thread.start_new_thread(_watch, (r, proc.cpu))
     finally:
         hs.pthread_sigmask(hs.SIG_SETMASK, old)
     st.watcher = True
@@ -382,18 +291,18 @@ def set_mask(mask: int) -> None:
     hs.pthread_sigmask(hs.SIG_SETMASK, host_set(mask))
     if st.pending & ~mask:
         st.undelivered = True
-        _cpu.pending = True
+        proc.cpu.pending = True
 
 
-def setup(proc, carried: dict | None = None) -> None:
-    """Install the signals layer into `proc` (once per process image)."""
-    global _proc, _cpu
-    _proc, _cpu = proc, proc.cpu
+def setup(carried: dict | None = None) -> None:
+    """Install the signals layer into the process (once per process image)."""
     proc.signal_hook = post
     proc.after_syscall = deliver_pending
     proc.on_guest_fault = on_fault
-    if not _handler_codes_collected:
-        _collect_interruptible()
+    table = proc.syscalls
+    if table is not None:
+        _interruptible_codes.update(table.interruptible)
+        _no_restart_nrs.update(table.no_restart)
     if carried is not None:
         restore(carried)
         return
@@ -407,34 +316,13 @@ def setup(proc, carried: dict | None = None) -> None:
                 acts[sig] = (SIG_IGN, 0, 0, 0)
         except (ValueError, OSError):
             pass
-    for sig in _inherited_ignored_libc_internal():
+    # 32 and 33, which Python cannot see: GNU make, for one, starts its
+    # commands with both ignored, and a native program sees that.
+    for sig in procinfo.ignored_libc_signals():
         acts[sig] = (SIG_IGN, 0, 0, 0)
     if acts[SIGINT][0] != SIG_IGN:
         hs.signal(hs.SIGINT, hs.SIG_DFL)     # not Python's KeyboardInterrupt
     st.mask = linux_mask(hs.pthread_sigmask(hs.SIG_BLOCK, []))
-
-
-def _inherited_ignored_libc_internal() -> list[int]:
-    """Signals 32 and 33 the emulator was started with ignored (Linux hosts).
-
-    Python's signal module cannot see them (the host libc keeps them for
-    itself), but they are real kernel signals whose SIG_IGN is inherited
-    across exec: GNU make, for one, starts its commands with both ignored, and
-    a native program then sees them ignored in its /proc/self/status.  On a
-    Linux host the kernel's numbering is the guest's, so the host's SigIgn
-    bits for them are the guest's.
-    """
-    if not sys.platform.startswith("linux"):
-        return []
-    try:
-        with open("/proc/self/status", "rb") as f:
-            for line in f:
-                if line.startswith(b"SigIgn:"):
-                    bits = int(line.split()[1], 16)
-                    return [s for s in (32, 33) if bits >> (s - 1) & 1]
-    except (OSError, ValueError, IndexError):
-        pass
-    return []
 
 
 # ----- exec and fork -------------------------------------------------------------------
@@ -456,7 +344,7 @@ def restore(state: dict) -> None:
     st.pending, st.infos = state["pending"], state["infos"]
     if st.pending:
         st.undelivered = True
-        _cpu.pending = True
+        proc.cpu.pending = True
 
 
 def after_fork_child() -> None:
@@ -489,7 +377,7 @@ _REG_IDS = GPR_IDS + [REG_SP, REG_PC, REG_NZCV, REG_FPSR, REG_FPCR]
 def _trampoline() -> int:
     """A guest page holding `mov x8, #139; svc #0` (Linux's vdso sigreturn)."""
     if not st.trampoline:
-        mem = _proc.mem
+        mem = proc.mem
         addr = mem.find_free(4096)
         mem.map(addr, 4096, 3, "[sigpage]")
         mem.write(addr, struct.pack("<II", 0xD2801168, 0xD4000001))
@@ -505,7 +393,7 @@ def on_altstack(sp: int) -> bool:
 
 def _setup_frame(sig: int, info: bytes, act: tuple, fault_addr: int = 0) -> None:
     handler, flags, restorer, amask = act
-    cpu, mem = _cpu, _proc.mem
+    cpu, mem = proc.cpu, proc.mem
     regs = cpu.regs(_REG_IDS)
     sp = regs[31]
     if flags & SA_ONSTACK and not on_altstack(sp) and not (st.altstack[1] & SS_DISABLE) \
@@ -547,7 +435,7 @@ def _setup_frame(sig: int, info: bytes, act: tuple, fault_addr: int = 0) -> None
 
 def sigreturn() -> None:
     """rt_sigreturn: restore registers, FP state, mask and altstack from the frame at SP."""
-    cpu, mem = _cpu, _proc.mem
+    cpu, mem = proc.cpu, proc.mem
     frame = cpu.reg(REG_SP)
     if frame & 15:
         raise_fault()
@@ -586,9 +474,9 @@ def raise_fault() -> None:
 
 
 def _terminate(sig: int, generated: bool = False) -> None:
-    status = _proc.terminate_by_signal(sig, generated)
-    _cpu.exit_status = status
-    _cpu.stop("exit")
+    status = proc.terminate_by_signal(sig, generated)
+    proc.cpu.exit_status = status
+    proc.cpu.stop("exit")
 
 
 def _default_action(sig: int) -> bool:
@@ -602,14 +490,14 @@ def _default_action(sig: int) -> bool:
     return False
 
 
-# Set by elfuse_py.threads while several threads exist: picks which thread
+# Set by elfuse_py.runtime.threads while several threads exist: picks which thread
 # takes process-directed signals before the running one looks at them.
 before_delivery = None
 
 
 def deliver_pending() -> None:
     """Deliver deliverable pending signals (after a syscall, or when the run loop regained control)."""
-    cpu = _cpu
+    cpu = proc.cpu
     cpu.pending = False
     if before_delivery is not None:
         before_delivery()              # threads.steer: the main thread's turn first
@@ -649,7 +537,7 @@ def deliver_pending() -> None:
 
 def _rewind() -> None:
     """Re-run the interrupted syscall: back to the svc with its original X0."""
-    cpu = _cpu
+    cpu = proc.cpu
     cpu.set_regs([REG_PC, REG_X0], [cpu.reg(REG_PC) - 4, st.restart_x0])
 
 
@@ -660,7 +548,7 @@ def on_fault(sig: int, fault_addr: int = 0) -> bool:
         # Blocked or ignored synchronous faults kill the process (force_sig_fault).
         return False
     code = 1 if sig == SIGSEGV else 0x80
-    pc = _cpu.reg(REG_PC)
+    pc = proc.cpu.reg(REG_PC)
     info = (SIGINFO.pack(sig, 0, code) + struct.pack("<Q", fault_addr or pc)).ljust(SIGINFO_SIZE, b"\0")
     _setup_frame(sig, info, act, fault_addr)
     return True

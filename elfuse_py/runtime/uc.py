@@ -11,7 +11,7 @@ from __future__ import annotations
 import glob
 import os
 
-from .cdefs import load_ffi
+from elfuse_py.host.cdefs import load_ffi
 
 ffi = load_ffi("unicorn")
 

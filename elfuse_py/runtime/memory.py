@@ -21,7 +21,8 @@ import os
 import struct
 from dataclasses import dataclass
 
-from .uc import UC_PROT_EXEC, UC_PROT_READ, UC_PROT_WRITE, ffi, flush_tlb, lib, libc
+from elfuse_py.host import memory as hostmem
+from elfuse_py.runtime.uc import UC_PROT_EXEC, UC_PROT_READ, UC_PROT_WRITE, ffi, flush_tlb, lib, libc
 
 PAGE = 4096
 PAGE_MASK = ~(PAGE - 1)
@@ -43,10 +44,8 @@ _MAP_FAILED = 0xFFFFFFFFFFFFFFFF
 # mremap (declared in cdefs.py) is Linux-only: on other hosts moving a
 # mapping copies it instead.
 _HOST_MREMAP_MAYMOVE, _HOST_MREMAP_FIXED = 1, 2      # Linux values (host is Linux when used)
-_HAVE_MREMAP = os.uname().sysname == "Linux"
-# The mmap module exports no MS_* names; these are the hosts' <sys/mman.h> values.
-HOST_MS_ASYNC, HOST_MS_INVALIDATE = 1, 2
-HOST_MS_SYNC = 4 if os.uname().sysname == "Linux" else 0x10
+_HAVE_MREMAP = hostmem.HAVE_MREMAP
+HOST_MS_ASYNC, HOST_MS_INVALIDATE, HOST_MS_SYNC = hostmem.MS_ASYNC, hostmem.MS_INVALIDATE, hostmem.MS_SYNC
 
 
 class GuestFault(Exception):
@@ -91,6 +90,11 @@ def _host_prot(prot: int, file: bool) -> int:
 
 class GuestMemory:
     """The guest address space of one emulated process."""
+
+    # The layout the loader reads through its GuestSpace interface.
+    ET_DYN_BASE = ET_DYN_BASE
+    INTERP_BASE = INTERP_BASE
+    STACK_TOP = STACK_TOP
 
     def __init__(self, uc) -> None:
         self.uc = uc

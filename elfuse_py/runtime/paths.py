@@ -13,8 +13,8 @@ first, one component at a time:
   still sees the host's /tmp, /home, …).
 
 /proc, /dev and /sys always come from the host: they belong to the kernel, not
-to the distribution image.  `procfs` replaces `open_special`/`readlink_special`
-and `proc_host_path` below when it is imported (at the end of this module).
+to the distribution image.  What the guest's /proc holds is answered by the
+special-file provider installed at boot (`install_special_files`: procfs).
 """
 from __future__ import annotations
 
@@ -104,25 +104,46 @@ def guest_path(host: str) -> str:
     return host
 
 
+class NoSpecialFiles:
+    """The special-file provider before one is installed: nothing is synthesised."""
+
+    @staticmethod
+    def proc_host_path(guest: bytes) -> str:
+        return os.fsdecode(guest)
+
+    @staticmethod
+    def open_special(guest: bytes, flags: int, mode: int) -> int | None:
+        return None
+
+    @staticmethod
+    def readlink_special(guest: bytes) -> bytes | None:
+        return None
+
+
+# Who answers for the paths the emulator synthesises (the guest's /proc): the
+# procfs module, installed at boot by the composition root.
+special_files = NoSpecialFiles
+
+
+def install_special_files(provider) -> None:
+    """Route /proc paths, synthesised files and links through `provider` (elfuse_py.runtime.procfs)."""
+    global special_files
+    special_files = provider
+
+
 def proc_host_path(guest: bytes) -> str:
     """Host path for a /proc/… guest path (procfs maps /proc/self/exe to the guest program)."""
-    return os.fsdecode(guest)
+    return special_files.proc_host_path(guest)
 
 
 def open_special(guest: bytes, flags: int, mode: int) -> int | None:
     """An fd for a path the emulator synthesises (/proc/self/maps, …), or None.
 
-    `flags` are Linux open flags.  The procfs module replaces this function.
+    `flags` are Linux open flags.
     """
-    return None
+    return special_files.open_special(guest, flags, mode)
 
 
 def readlink_special(guest: bytes) -> bytes | None:
     """The link target of an emulated link (/proc/self/exe, /proc/self/fd/N), or None."""
-    return None
-
-
-# Installs the /proc emulation: replaces proc_host_path, open_special and
-# readlink_special in this module.  Callers must look them up as
-# `paths.open_special(...)` (module attribute), not import the names early.
-from . import procfs  # noqa: E402,F401
+    return special_files.readlink_special(guest)

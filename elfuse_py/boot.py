@@ -1,0 +1,74 @@
+"""The composition root: the one place where the floors are wired together.
+
+The CLI, the Python API's in-process paths and the exec'd image all start a
+guest here.  Boot order:
+
+1. the host floor was chosen when `elfuse_py.host.platform` was first imported;
+2. the runtime gets its pieces from above, by registration: the guest /proc
+   becomes the path layer's special-file provider, and the syscall table
+   (`syscalls.registry`) is registered into the process;
+3. the loader maps the program into the runtime's fresh address space
+   (through the GuestSpace interface it is handed);
+4. the run loop runs it.
+
+Nothing below this module imports it.
+"""
+from __future__ import annotations
+
+import os
+
+from elfuse_py.host import procinfo
+from elfuse_py.runtime import paths, procfs, runloop
+from elfuse_py.runtime.cpu import REG_SP, REG_TPIDR_EL0
+from elfuse_py.runtime.process import proc
+from loader.hwcaps import compute_hwcaps
+from loader.image import load_program
+from syscalls import registry
+
+
+def boot(path: str, argv: list[bytes], envp: list[bytes], *, strace: bool = False,
+         execfn: bytes | None = None) -> None:
+    """Create the CPU and memory, load `path` (and its interpreter), build the stack, register the syscalls."""
+    paths.install_special_files(procfs)
+    proc.create_machine()
+    proc.strace = strace
+    cpu = proc.cpu
+    execfn = execfn if execfn is not None else os.fsencode(path)
+    proc.hwcap = compute_hwcaps(cpu.sysreg)
+    program = load_program(proc.mem, path, argv, envp, execfn, resolve=paths.host_path, hwcap=proc.hwcap)
+    proc.exe = program.exe
+    # The name execve was given (/proc/self/exe, a script): Linux takes the
+    # task name (comm) from it, not from the file it resolved to.
+    proc.execfn = execfn
+    proc.argv, proc.envp, proc.auxv = argv, envp, program.auxv
+    procinfo.publish_identity(argv, os.path.basename(execfn))
+    cpu.set_reg(REG_SP, program.sp)
+    cpu.set_reg(REG_TPIDR_EL0, 0)
+    proc.entry = program.entry
+    proc.syscalls = registry.syscall_set()
+    proc.install_hook()
+
+
+def run(carried_signals: dict | None = None) -> int:
+    """Run the booted guest to its end; returns the status for the host process."""
+    return runloop.run(proc, carried_signals)
+
+
+def exec_main() -> None:
+    """Entry point of the emulator a guest execve started: restore the carried state, run the new image."""
+    from loader.elf import ElfError
+    from syscalls import execve as guest_exec
+
+    state = guest_exec.take_state()
+    if state["sysroot"]:
+        paths.set_sysroot(state["sysroot"])
+    proc.nested = state["nested"]
+    proc.umask = state["umask"]
+    try:
+        boot(state["exe"], state["argv"], state["envp"], strace=state["strace"], execfn=state["execfn"])
+    except ElfError as e:
+        from elfuse_py.runtime import log
+        log.emit(f"elfuse-py: {e}\n")
+        os._exit(126)
+    guest_exec.restore_state(proc, state)
+    os._exit(run(state["signals"]))

@@ -1,0 +1,103 @@
+"""Host file-system calls whose form differs between Linux and macOS.
+
+Each concern is one interface with a Linux and a macOS (BSD) implementation,
+chosen once from `platform.KIND`: the host's AT_FDCWD, renameat2's flags,
+statfs's filesystem magic, struct flock's layout, sendfile, and the path of
+an open fd.  Values here are *host* values; callers translate Linux's by
+meaning ("noreplace", "exchange", ...).
+"""
+from __future__ import annotations
+
+import ctypes
+import fcntl
+import os
+import stat
+import struct
+
+from elfuse_py.host import platform
+
+# Host libc for the few calls Python's os module does not expose with errno.
+libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _oserr(err: int) -> OSError:
+    return OSError(err, os.strerror(err))
+
+
+class _Linux:
+    AT_FDCWD = -100
+    # renameat2(2): (libc function, {meaning: host flag})
+    RENAME = ("renameat2", {"noreplace": 1, "exchange": 2, "whiteout": 4})
+    FLOCK = (struct.Struct("@hhqqi"), ("type", "whence", "start", "len", "pid"))
+    HAS_FD_DIR = os.path.isdir("/proc/self/fd")
+
+    @staticmethod
+    def statfs_raw(target, size: int) -> bytes | None:
+        """The host's struct statfs (Linux: the asm-generic 64-bit layout the guest uses)."""
+        buf = ctypes.create_string_buffer(size)
+        if isinstance(target, int):
+            r = libc.fstatfs(target, buf)
+        else:
+            r = libc.statfs(ctypes.c_char_p(target), buf)
+        if r != 0:
+            raise _oserr(ctypes.get_errno())
+        return buf.raw
+
+    @staticmethod
+    def sendfile(out_fd: int, in_fd: int, off: int | None, count: int) -> int:
+        return os.sendfile(out_fd, in_fd, off, count)
+
+    @staticmethod
+    def fd_path(fd: int) -> str:
+        """The path the host kernel records for open fd `fd` (ENOENT/EBADF if not open)."""
+        return os.readlink(f"/proc/self/fd/{fd}")
+
+
+class _Darwin:
+    AT_FDCWD = -2
+    # renameatx_np: RENAME_SWAP 0x2, RENAME_EXCL 0x4
+    RENAME = ("renameatx_np", {"noreplace": 4, "exchange": 2})
+    FLOCK = (struct.Struct("@qqihh"), ("start", "len", "pid", "type", "whence"))
+    HAS_FD_DIR = False
+
+    @staticmethod
+    def statfs_raw(target, size: int) -> bytes | None:
+        return None          # macOS's struct statfs carries no Linux magic
+
+    @staticmethod
+    def sendfile(out_fd: int, in_fd: int, off: int | None, count: int) -> int:
+        # macOS's sendfile needs a socket: copy through a bounded buffer.
+        data = os.pread(in_fd, min(count, 1 << 20), off) if off is not None \
+            else os.read(in_fd, min(count, 1 << 20))
+        n = os.write(out_fd, data) if data else 0
+        if off is None and n < len(data):
+            os.lseek(in_fd, n - len(data), os.SEEK_CUR)
+        return n
+
+    @staticmethod
+    def fd_path(fd: int) -> str:
+        # F_GETPATH gives a file's path; pipes and sockets get Linux-style names.
+        getpath = getattr(fcntl, "F_GETPATH", None)
+        if getpath is not None:
+            try:
+                return fcntl.fcntl(fd, getpath, bytes(1024)).split(b"\0", 1)[0].decode()
+            except OSError:
+                pass
+        st = os.fstat(fd)
+        kind = "pipe" if stat.S_ISFIFO(st.st_mode) else "socket" if stat.S_ISSOCK(st.st_mode) \
+            else "anon_inode"
+        return f"{kind}:[{st.st_ino}]"
+
+
+class _Other(_Darwin):
+    RENAME = (None, {})
+
+
+FS = {"linux": _Linux, "darwin": _Darwin}.get(platform.KIND, _Other)
+AT_FDCWD = FS.AT_FDCWD
+RENAME = FS.RENAME
+HOST_FLOCK, HOST_FLOCK_FIELDS = FS.FLOCK
+HAS_FD_DIR = FS.HAS_FD_DIR
+statfs_raw = FS.statfs_raw
+sendfile = FS.sendfile
+fd_path = FS.fd_path

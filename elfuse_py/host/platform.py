@@ -1,0 +1,20 @@
+"""Which host this is, decided once: the only reader of sys.platform and ELFUSE_HOST_COMPAT.
+
+`KIND` is the real host OS ("linux", "darwin" or "other"); `COMPAT` is the
+host model asked for with ELFUSE_HOST_COMPAT (today "darwin": a Linux host
+behaves as macOS where a concern implements that model).  Every other module
+asks the concern modules of this package (`sockets`, `events`, `fs`,
+`procinfo`, ...) what the host provides, never the platform itself.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+KIND = "linux" if sys.platform.startswith("linux") else "darwin" if sys.platform == "darwin" else "other"
+IS_LINUX = KIND == "linux"
+IS_DARWIN = KIND == "darwin"
+COMPAT = os.environ.get("ELFUSE_HOST_COMPAT", "").strip().lower()
+# The host whose behaviour the guest-visible policies follow: macOS on a Mac,
+# and on Linux under ELFUSE_HOST_COMPAT=darwin.
+MODEL = "darwin" if IS_DARWIN or COMPAT == "darwin" else KIND

@@ -1,0 +1,51 @@
+"""The run loop: run the guest until it exits, delivering signals and switching threads.
+
+It sits above the process, signal and thread layers and ties them together:
+the CPU runs until something stops it (exit, a fault, a host signal, the end
+of a thread's time slice), and the loop decides what happens next.
+"""
+from __future__ import annotations
+
+from elfuse_py.runtime import signals, threads
+from elfuse_py.runtime.cpu import REG_PC
+from elfuse_py.runtime.process import UC_ERR_SIGNAL, SIGSEGV, Process
+
+
+def run(proc: Process, carried_signals: dict | None = None) -> int:
+    """Run until the guest exits; returns the status for the host process."""
+    signals.setup(carried_signals)
+    cpu = proc.cpu
+    pc = proc.entry
+    cpu.set_reg(REG_PC, pc)
+    while True:
+        if cpu.pending:
+            # Signals to deliver before the guest runs on (they may end it).
+            cpu.stop_reason = None
+            signals.deliver_pending()
+            if cpu.stop_reason == "exit":
+                return cpu.exit_status
+            pc = cpu.reg(REG_PC)
+        # (threads.sliced: a process single-threaded again keeps counted slices a
+        # while, since each switch of mode costs a retranslation)
+        err = cpu.start(pc) if len(threads.threads) < 2 and not threads.sliced() \
+            else threads.start(pc)
+        reason = cpu.stop_reason
+        if reason == "exit":
+            return cpu.exit_status
+        if reason == "switch" or (reason is None and not err and threads.preempt_requested()):
+            pc = threads.switch()       # another guest thread's turn (elfuse_py.runtime.threads)
+            continue
+        if reason == "fault":
+            sig = proc.fault_signal
+        elif err:
+            sig = UC_ERR_SIGNAL.get(err, SIGSEGV)
+        else:
+            # Stopped on request (a host signal arrived): deliver, then
+            # resume where the CPU is.
+            cpu.pending = True
+            pc = cpu.reg(REG_PC)
+            continue
+        if proc.on_guest_fault is not None and proc.on_guest_fault(sig):
+            pc = cpu.reg(REG_PC)
+            continue
+        return proc.terminate_by_signal(sig)

@@ -1,0 +1,46 @@
+"""Load a program image into a fresh guest address space: ELF, interpreter, stack and auxv.
+
+The caller (the composition root, for the first program and for each exec'd
+one) gives the address space, the CPU's hwcaps and a resolver from guest paths
+to host paths (the sysroot); this module imports nothing of the runtime.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Callable
+
+from loader import stack as st
+from loader.elf import load_elf
+from loader.space import PAGE, GuestSpace, page_up
+
+
+@dataclass(slots=True)
+class Program:
+    exe: str          # host path of the program file
+    entry: int        # where the CPU starts: the interpreter's entry if there is one
+    sp: int           # the initial stack pointer
+    auxv: bytes       # the auxiliary vector as written (/proc/self/auxv)
+
+
+def load_program(mem: GuestSpace, path: str, argv: list[bytes], envp: list[bytes], execfn: bytes,
+                 *, resolve: Callable[[bytes], str], hwcap: tuple[int, int]) -> Program:
+    """Map `path` (and its PT_INTERP, found through `resolve`) and build the initial stack."""
+    image = load_elf(mem, path)
+    entry = image.entry
+    interp_base = 0
+    if image.interp:
+        interp = load_elf(mem, resolve(os.fsencode(image.interp)), base=mem.INTERP_BASE)
+        interp_base, entry = interp.base, interp.entry
+    mem.brk_start = mem.brk_cur = page_up(image.brk)
+    st.map_stack(mem)
+    auxv = [
+        (st.AT_PHDR, image.phdr), (st.AT_PHENT, image.phent), (st.AT_PHNUM, image.phnum),
+        (st.AT_PAGESZ, PAGE), (st.AT_BASE, interp_base), (st.AT_FLAGS, 0),
+        (st.AT_ENTRY, image.entry), (st.AT_UID, os.getuid()), (st.AT_EUID, os.geteuid()),
+        (st.AT_GID, os.getgid()), (st.AT_EGID, os.getegid()), (st.AT_SECURE, 0),
+        (st.AT_HWCAP, hwcap[0]), (st.AT_HWCAP2, hwcap[1]),
+        (st.AT_CLKTCK, os.sysconf("SC_CLK_TCK")), (st.AT_MINSIGSTKSZ, st.MINSIGSTKSZ),
+    ]
+    sp, auxv_bytes = st.build_stack(mem, argv, envp, auxv, execfn)
+    return Program(exe=image.path, entry=entry, sp=sp, auxv=auxv_bytes)

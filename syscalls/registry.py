@@ -1,0 +1,54 @@
+"""Register the syscall table into the runtime: the one module that imports every handler area.
+
+The handler modules fill `syscalls.table.TABLE` as they are imported (each
+`@syscall` decorator is one entry).  `syscall_set()` then gives the runtime
+what it needs of the table, as data: the dispatch list the CPU hook indexes,
+the fallback for numbers without a handler, names for error reports, the
+interruptible handlers and no-restart numbers the signals layer needs, and
+the --strace tracer.  The runtime never imports this package.
+"""
+from __future__ import annotations
+
+from elfuse_py.runtime import lerrno, log, threads
+from elfuse_py.runtime.process import SyscallSet
+
+# Handler modules, by area.  Import order does not matter.
+from syscalls import (events, execve, fs, futex, info, ioctl, mem, memfd, notify, poll,  # noqa: F401
+                      proc, sched, signal, time, xattr)
+from syscalls.net import handlers, sockopt  # noqa: F401
+from syscalls import blocking
+from syscalls.numbers import SYSCALL_NAMES
+from syscalls.strace import Tracer
+from syscalls.table import ENOSYS_LEVEL, TABLE, dispatch_list
+
+
+def on_unknown(nr: int) -> int:
+    """Result for a number with no handler: -ENOSYS, and one warning unless expected."""
+    entry = TABLE.get(nr)
+    if entry is None:
+        log.warn_once(f"nr{nr}", f"unknown syscall number {nr}")
+    elif entry.level != ENOSYS_LEVEL or not entry.note:
+        log.warn_once(entry.name, f"unsupported syscall {entry.name} (nr {nr})")
+    return -lerrno.ENOSYS
+
+
+def name_of(nr: int) -> str:
+    return SYSCALL_NAMES.get(nr, str(nr))
+
+
+def syscall_set() -> SyscallSet:
+    """The table, as the runtime takes it at boot."""
+    table = SyscallSet(
+        dispatch=dispatch_list(),
+        on_unknown=on_unknown,
+        name_of=name_of,
+        interruptible=frozenset(e.handler.__code__ for e in TABLE.values()
+                                if e.interruptible and e.handler is not None),
+        no_restart=frozenset(nr for nr, e in TABLE.items() if not e.restart),
+        tracer=lambda process: Tracer(process).trace,
+    )
+    # Once a second guest thread exists, the blocking calls park their thread
+    # instead of stopping every thread (syscalls/blocking.py).
+    if blocking.install not in threads.on_multi:
+        threads.on_multi.append(blocking.install)
+    return table
