@@ -14,6 +14,7 @@ import struct
 
 from elfuse_py.host import procinfo
 from elfuse_py.runtime import lerrno
+from elfuse_py.runtime import threads
 from elfuse_py.runtime.process import TASK_COMM_LEN, proc, rlim_to_guest
 
 from syscalls.args import s32
@@ -39,7 +40,6 @@ def sys_getppid():
 @syscall("gettid")
 def sys_gettid():
     # The main thread's id is the process id, as on Linux (elfuse_py.runtime.threads).
-    from elfuse_py.runtime import threads
     return threads.gettid()
 
 
@@ -445,7 +445,6 @@ def sys_sched_setaffinity(pid, size, mask):
 
 @syscall("sched_yield")
 def sys_sched_yield():
-    from elfuse_py.runtime import threads
     if threads.multi():
         threads.yield_()            # another guest thread runs (the run loop switches)
         return 0
@@ -496,7 +495,6 @@ def sys_prctl(option, a2, a3, a4, a5):
             name = mem.read(a2, TASK_COMM_LEN)
         _comm()
         STATE.comm = name[:TASK_COMM_LEN - 1]
-        from elfuse_py.runtime import threads
         if threads.gettid() == os.getpid():
             procinfo.set_comm(STATE.comm)     # what ps/killall see from outside
         return 0

@@ -14,6 +14,7 @@ import struct
 import time
 
 from elfuse_py.runtime import lerrno
+from elfuse_py.runtime import signals
 from elfuse_py.runtime.process import proc
 
 from syscalls.args import s32
@@ -118,7 +119,6 @@ def _mask_enter(tagged: int | None) -> bool:
     (the call then returns EINTR at once, delivering under that mask)."""
     if tagged is None:
         return False
-    from elfuse_py.runtime import signals
     st = signals.st
     old = st.mask
     signals.set_mask(tagged & ~(1 << 63))
@@ -131,7 +131,6 @@ def _mask_leave(tagged: int | None) -> None:
     """The wait completed normally: the old mask comes back at once."""
     if tagged is None:
         return
-    from elfuse_py.runtime import signals
     st = signals.st
     old, st.saved_mask = st.saved_mask, None
     if old is not None:

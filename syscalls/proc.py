@@ -7,8 +7,12 @@ import struct
 
 from elfuse_py.host import procinfo
 from elfuse_py.runtime import lerrno
+from elfuse_py.runtime import signals, threads
+from elfuse_py.runtime.cpu import REG_SP, REG_TPIDR_EL0
+from elfuse_py.runtime.signals import child_wait, to_linux
 from elfuse_py.runtime.process import proc
 
+from syscalls import execve
 from syscalls.args import AT_FDCWD, s32
 from syscalls.table import PARTIAL, not_supported, syscall
 
@@ -16,7 +20,6 @@ from syscalls.table import PARTIAL, not_supported, syscall
 @syscall("exit", "int")
 def sys_exit(status):
     # Ends the calling thread only; the last thread's exit ends the process.
-    from elfuse_py.runtime import threads
     if threads.current is not None:
         threads.exit_thread(status)
         return None
@@ -30,7 +33,6 @@ def sys_exit_group(status):
 
 @syscall("set_tid_address", "ptr")
 def sys_set_tid_address(tidptr):
-    from elfuse_py.runtime import threads
     proc.clear_child_tid = tidptr
     return threads.gettid()
 
@@ -50,8 +52,6 @@ _FORK_OK = (CLONE_VFORK | CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID | CLONE_CHI
 def fork(flags: int = 17, newsp: int = 0, ptid: int = 0,
          tls: int = 0, ctid: int = 0) -> int:
     """fork(2) for the guest: the host process forks with the whole emulator in it."""
-    from elfuse_py.runtime import signals
-    from elfuse_py.runtime.cpu import REG_SP, REG_TPIDR_EL0
 
     vfork_r = vfork_w = -1
     if flags & CLONE_VFORK:
@@ -67,7 +67,6 @@ def fork(flags: int = 17, newsp: int = 0, ptid: int = 0,
             os.close(vfork_r)
             proc.vfork_fd = vfork_w
         signals.after_fork_child()
-        from elfuse_py.runtime import threads
         threads.after_fork_child()
         me = os.getpid()
         if newsp:
@@ -133,7 +132,6 @@ _THREAD_OK = (CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |
 
 
 def _clone_thread(flags: int, newsp: int, ptid: int, tls: int, ctid: int) -> int:
-    from elfuse_py.runtime import threads
     # Linux: CLONE_THREAD needs CLONE_SIGHAND, which needs CLONE_VM.
     if not flags & CLONE_SIGHAND or not flags & CLONE_VM:
         return -lerrno.EINVAL
@@ -152,13 +150,11 @@ not_supported("clone3", "ENOSYS so that libcs fall back to clone")
 
 @syscall("execve", "path, ptr, ptr")
 def sys_execve(path, argv, envp):
-    from syscalls import execve
     return execve.execve(AT_FDCWD, path, argv, envp, 0)
 
 
 @syscall("execveat", "dirfd, path, ptr, ptr, hex")
 def sys_execveat(dirfd, path, argv, envp, flags):
-    from syscalls import execve
     return execve.execve(s32(dirfd), path, argv, envp, s32(flags))
 
 
@@ -172,7 +168,6 @@ _RUSAGE = struct.Struct("<qqqq14q")
 
 def linux_wait_status(status: int) -> int:
     """A host wait status in Linux's encoding (signal numbers translated by name)."""
-    from elfuse_py.runtime.signals import to_linux
     if os.WIFEXITED(status):
         return (os.WEXITSTATUS(status) & 0xFF) << 8
     if os.WIFSIGNALED(status):
@@ -206,7 +201,6 @@ def sys_wait4(pid, wstatus, options, rusage):
     for lv, hv in _HOST_WAIT:
         if options & lv:
             hopts |= hv
-    from elfuse_py.runtime.signals import child_wait
     with child_wait():
         got, status, ru = os.wait4(pid, hopts)
     if got == 0:
@@ -233,7 +227,6 @@ _SIGINFO_CHLD = struct.Struct("<iiiiiIiI")   # signo errno code pad pid uid stat
 @syscall("waitid", "int, int, ptr, hex, ptr", level=PARTIAL,
          note="rusage is the RUSAGE_CHILDREN total", interruptible=True)
 def sys_waitid(idtype, id_, infop, options, rusage):
-    from elfuse_py.runtime.signals import to_linux
     idtype, id_ = s32(idtype), s32(id_)
     options &= 0xFFFFFFFF
     if idtype not in _IDTYPES or options & ~(WNOHANG | WEXITED | WUNTRACED | WCONTINUED
@@ -247,7 +240,6 @@ def sys_waitid(idtype, id_, infop, options, rusage):
     for lv, hv in _WAITID_OPTS:
         if options & lv:
             hopts |= hv
-    from elfuse_py.runtime.signals import child_wait
     with child_wait():
         r = os.waitid(_IDTYPES[idtype], id_, hopts)
     if infop:

@@ -10,6 +10,7 @@ import signal as hs
 import struct
 
 from elfuse_py.runtime import lerrno, signals
+from elfuse_py.runtime import threads
 from elfuse_py.runtime.process import proc
 from elfuse_py.runtime.signals import (NSIG, SIG_DFL, SIG_IGN, SIGKILL, SIGSTOP, SS_AUTODISARM, SS_DISABLE, SS_ONSTACK, UNBLOCKABLE, bit, st)
 
@@ -256,7 +257,6 @@ def sys_tgkill(tgid, tid, sig):
     if tgid <= 0 or tid <= 0 or sig < 0 or sig > NSIG:
         return -lerrno.EINVAL
     if tgid == os.getpid():
-        from elfuse_py.runtime import threads
         if not sig:
             return 0 if tid == tgid or threads.find(tid) is not None else -lerrno.ESRCH
         return _send_thread(tid, sig)
@@ -267,7 +267,6 @@ def sys_tgkill(tgid, tid, sig):
 
 def _send_thread(tid: int, sig: int) -> int:
     """tgkill/tkill to one of this process's guest threads (elfuse_py.runtime.threads)."""
-    from elfuse_py.runtime import threads
     if not _valid(sig):
         return -lerrno.EINVAL
     info = signals._si(sig, signals.SI_TKILL, os.getpid(), os.getuid())
@@ -279,7 +278,6 @@ def sys_tkill(tid, sig):
     tid, sig = s32(tid), s32(sig)
     if tid <= 0 or sig < 0 or sig > NSIG:
         return -lerrno.EINVAL
-    from elfuse_py.runtime import threads
     if sig and threads.find(tid) is not None:
         return _send_thread(tid, sig)
     return _send(tid, sig, signals.SI_TKILL)

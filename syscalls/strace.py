@@ -13,6 +13,8 @@ from elfuse_py.runtime import lerrno, log
 from elfuse_py.runtime.memory import GuestFault
 
 from syscalls.args import AT_FDCWD, s32, s64
+from syscalls.info import _RLIMIT_NAMES
+from syscalls.time import LINUX_CLOCK_NAMES
 from syscalls.numbers import SYSCALL_NAMES
 from syscalls.table import TABLE
 
@@ -109,13 +111,11 @@ def signal_name(v: int) -> str:
 
 
 def clock_name(v: int) -> str:
-    from syscalls.time import LINUX_CLOCK_NAMES
     v = s32(v)
     return LINUX_CLOCK_NAMES.get(v, str(v))
 
 
 def rlimit_name(v: int) -> str:
-    from syscalls.info import _RLIMIT_NAMES
     v &= 0xFFFFFFFF
     return _RLIMIT_NAMES[v] if v < len(_RLIMIT_NAMES) else str(v)
 

@@ -32,6 +32,7 @@ import struct
 from elfuse_py.host import procinfo
 from elfuse_py.runtime.cpu import GPR_IDS, REG_FPCR, REG_FPSR, REG_NZCV, REG_PC, REG_SP, REG_X0, xreg
 from elfuse_py.runtime.process import proc
+from elfuse_py.runtime.uc import lib
 from elfuse_py.runtime.signums import (ALL, LINUX_SIGRTMIN, NSIG, SIGNAL_NAMES, TO_HOST, TO_LINUX,  # noqa: F401
                                        UNBLOCKABLE, bit, host_set, linux_mask, to_host, to_linux)
 
@@ -190,7 +191,6 @@ ASYNC_STOP_GRACE_STEPS = 10
 def _watch(rfd: int, cpu) -> None:
     """Watcher thread: a host signal arrived; stop the CPU until the main thread took it."""
     import time
-    from elfuse_py.runtime.uc import lib
     while True:
         try:
             data = os.read(rfd, 64)
