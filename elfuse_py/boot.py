@@ -6,7 +6,7 @@ guest here.  Boot order:
 1. the host floor was chosen when `elfuse_py.host.platform` was first imported;
 2. the runtime gets its pieces from above, by registration: the guest /proc
    becomes the path layer's special-file provider, and the syscall table
-   (`syscalls.registry`) is registered into the process;
+   (`syscalls.registry.register`) is registered into the process;
 3. the loader maps the program into the runtime's fresh address space
    (through the GuestSpace interface it is handed);
 4. the run loop runs it.
@@ -45,7 +45,7 @@ def boot(path: str, argv: list[bytes], envp: list[bytes], *, strace: bool = Fals
     cpu.set_reg(REG_SP, program.sp)
     cpu.set_reg(REG_TPIDR_EL0, 0)
     proc.entry = program.entry
-    proc.syscalls = registry.syscall_set()
+    registry.register(proc)
     proc.install_hook()
 
 

@@ -112,7 +112,7 @@ def _park(fd: int, ev: int, orig_x0: int) -> int | None:
 def _fd_call(fn, ev: int, flags_arg: int | None):
     """Wrap a handler whose first argument is the fd (read, recvmsg, accept...)."""
     def wrapped(*a):
-        if len(threads.threads) > 1:
+        if threads.multi():
             fd = a[0] & 0xFFFFFFFF
             if (flags_arg is None or not a[flags_arg] & _L_MSG_DONTWAIT) and _would_block(fd, ev):
                 return _park(fd, ev, a[0])
@@ -127,7 +127,7 @@ def _fd_call(fn, ev: int, flags_arg: int | None):
 
 def _sendfile(fn):
     def wrapped(out_fd, in_fd, offp, count):
-        if len(threads.threads) > 1:
+        if threads.multi():
             ofd = out_fd & 0xFFFFFFFF
             try:
                 blocking = proc.fds.valid(ofd) and _plain(ofd) \
@@ -182,7 +182,7 @@ def _is_stream(fd: int) -> bool:
 def _recv_call(fn, kind: str, flags_arg: int):
     """Wrap recvfrom/recvmsg: park while nothing is there; MSG_WAITALL as above."""
     def wrapped(*a):
-        if len(threads.threads) > 1:
+        if threads.multi():
             fd = a[0] & 0xFFFFFFFF
             flags = a[flags_arg]
             if not flags & _L_MSG_DONTWAIT:
@@ -325,7 +325,7 @@ def _write_call(fn, kind: str, flags_arg: int | None):
     one_buffer = kind in ("write", "sendto")
 
     def wrapped(*a):
-        if len(threads.threads) > 1:
+        if threads.multi():
             fd = a[0] & 0xFFFFFFFF
             if (flags_arg is None or not a[flags_arg] & _L_MSG_DONTWAIT) and proc.fds.valid(fd):
                 small = one_buffer and a[2] <= _PIPE_BUF
@@ -413,7 +413,7 @@ def _any_ready(pollset: dict[int, int]) -> bool:
 
 def _ppoll(fn):
     def wrapped(fds, nfds, tsp, sigmask, sigsetsize):
-        if len(threads.threads) > 1:
+        if threads.multi():
             try:
                 deadline = _deadline_ts(tsp)
                 n = nfds & 0xFFFFFFFF
@@ -448,7 +448,7 @@ def _ppoll(fn):
 
 def _pselect6(fn):
     def wrapped(n, inp, outp, exp, tsp, sig):
-        if len(threads.threads) > 1:
+        if threads.multi():
             try:
                 deadline = _deadline_ts(tsp)
                 nfd = min(n & 0xFFFFFFFF, proc.fds.limit)
@@ -473,7 +473,7 @@ def _pselect6(fn):
 
 def _epoll(fn, timeout_is_ts: bool):
     def wrapped(epfd, events, maxevents, timeout, sigmask, sigsetsize):
-        if len(threads.threads) > 1:
+        if threads.multi():
             try:
                 if timeout_is_ts:
                     deadline = _deadline_ts(timeout)
@@ -505,7 +505,7 @@ _L_MSG_WAITFORONE = 0x10000
 
 def _recvmmsg(fn, ev: int = select.POLLIN):
     def wrapped(fd, vec, vlen, flags, *rest):
-        if len(threads.threads) > 1 and not flags & _L_MSG_DONTWAIT:
+        if threads.multi() and not flags & _L_MSG_DONTWAIT:
             hfd = fd & 0xFFFFFFFF
             n = vlen & 0xFFFFFFFF
             try:
@@ -554,7 +554,7 @@ def _sendmmsg(fn):
     def wrapped(fd, vec, vlen, flags):
         hfd = fd & 0xFFFFFFFF
         n = vlen & 0xFFFFFFFF
-        if len(threads.threads) > 1 and not flags & _L_MSG_DONTWAIT and 0 < n <= 1024:
+        if threads.multi() and not flags & _L_MSG_DONTWAIT and 0 < n <= 1024:
             try:
                 blocking = proc.fds.valid(hfd) and os.get_blocking(hfd) \
                     and _plain(hfd)
@@ -629,7 +629,7 @@ def _later():
 
 def _connect(fn):
     def wrapped(fd, addr, addrlen):
-        if len(threads.threads) > 1:
+        if threads.multi():
             hfd = fd & 0xFFFFFFFF
             try:
                 blocking = proc.fds.valid(hfd) and os.get_blocking(hfd)
@@ -669,9 +669,9 @@ _SIGSET = struct.Struct("<Q")
 
 def _rt_sigsuspend(fn):
     def wrapped(set_, size):
-        if len(threads.threads) > 1 and size == 8:
+        if threads.multi() and size == 8:
             from elfuse_py.runtime import signals
-            st = signals.st
+            st = proc.sig
             m = proc.mem.unpack(_SIGSET, set_)[0] & ~signals.UNBLOCKABLE
             if not st.pending & ~m:
                 st.saved_mask = st.mask          # restored once the handler is set up
@@ -684,14 +684,14 @@ def _rt_sigsuspend(fn):
 
 def _rt_sigtimedwait(fn):
     def wrapped(set_, info, timeout, size):
-        if len(threads.threads) > 1 and size == 8:
+        if threads.multi() and size == 8:
             from elfuse_py.runtime import signals
             import signal as hs
-            st = signals.st
+            st = proc.sig
             want = proc.mem.unpack(_SIGSET, set_)[0] & ~signals.UNBLOCKABLE
             deadline = _deadline_ts(timeout)
             hosts = signals.host_set(want)
-            me = threads.current
+            me = proc.threads.current
 
             def available() -> bool:
                 if st.pending & want or any(want & (1 << (s - 1)) for s in me.sigpending):
@@ -716,7 +716,7 @@ _L_F_SETLK, _L_F_SETLKW, _L_F_OFD_SETLK, _L_F_OFD_SETLKW = 6, 7, 37, 38
 
 def _flock(fn):
     def wrapped(fd, op):
-        if len(threads.threads) > 1 and not op & _L_LOCK_NB and op & 3:
+        if threads.multi() and not op & _L_LOCK_NB and op & 3:
             r = _errno_result(fn, fd, op | _L_LOCK_NB)
             if r != -lerrno.EAGAIN:            # EWOULDBLOCK
                 return r
@@ -731,7 +731,7 @@ def _fcntl(fn):
 
     def wrapped(fd, cmd, arg):
         c = cmd & 0xFFFFFFFF
-        if c in nowait and len(threads.threads) > 1:
+        if c in nowait and threads.multi():
             r = _errno_result(fn, fd, nowait[c], arg)
             if r not in (-lerrno.EAGAIN, -lerrno.EACCES):
                 return r
@@ -801,7 +801,7 @@ def _host_wait_opts(exited: bool, stopped: bool, continued: bool) -> int:
 
 def _wait4(fn):
     def wrapped(pid, wstatus, options, rusage):
-        if len(threads.threads) > 1 and not options & _L_WNOHANG:
+        if threads.multi() and not options & _L_WNOHANG:
             # Ask without waiting; if no child is ready yet, let the other threads run.
             r = fn(pid, wstatus, options | _L_WNOHANG, rusage)
             if r != 0:
@@ -829,7 +829,7 @@ _P_IDTYPES = {0: "P_ALL", 1: "P_PID", 2: "P_PGID"}
 def _waitid(fn):
     def wrapped(idtype, id_, infop, options, rusage):
         name = _P_IDTYPES.get(_s32(idtype))
-        if len(threads.threads) > 1 and not options & _L_WNOHANG and infop and name \
+        if threads.multi() and not options & _L_WNOHANG and infop and name \
                 and hasattr(os, name):
             r = fn(idtype, id_, infop, options | _L_WNOHANG, rusage)
             # With WNOHANG and no child ready Linux returns 0 with si_pid 0.
@@ -880,7 +880,7 @@ def _openat(fn):
 
     def wrapped(dirfd, pathname, flags, mode):
         f = flags & 0xFFFFFFFF
-        if len(threads.threads) < 2 or f & (F.O_NONBLOCK | F.O_PATH) \
+        if not threads.multi() or f & (F.O_NONBLOCK | F.O_PATH) \
                 or f & F.O_ACCMODE == F.O_RDWR:
             return fn(dirfd, pathname, flags, mode)
         fifo = _fifo_path(dirfd, pathname, f)

@@ -161,7 +161,7 @@ def _wait_with_mask(epfd: int, maxevents: int, timeout_ms: int, mask: int):
     Interrupted (or a signal `mask` unblocks is already pending): None, and the
     old mask is restored after the handler runs, as Linux's saved sigmask.
     """
-    st = signals.st
+    st = proc.sig
     old = st.mask
     try:
         signals.set_mask(mask)      # a host signal blocked until now may arrive right here

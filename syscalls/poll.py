@@ -119,7 +119,7 @@ def _mask_enter(tagged: int | None) -> bool:
     (the call then returns EINTR at once, delivering under that mask)."""
     if tagged is None:
         return False
-    st = signals.st
+    st = proc.sig
     old = st.mask
     signals.set_mask(tagged & ~(1 << 63))
     st.saved_mask = old                  # restored by deliver_pending after delivery
@@ -131,7 +131,7 @@ def _mask_leave(tagged: int | None) -> None:
     """The wait completed normally: the old mask comes back at once."""
     if tagged is None:
         return
-    st = signals.st
+    st = proc.sig
     old, st.saved_mask = st.saved_mask, None
     if old is not None:
         signals.set_mask(old)

@@ -20,7 +20,7 @@ from syscalls.table import PARTIAL, not_supported, syscall
 @syscall("exit", "int")
 def sys_exit(status):
     # Ends the calling thread only; the last thread's exit ends the process.
-    if threads.current is not None:
+    if proc.threads.current is not None:
         threads.exit_thread(status)
         return None
     proc.exit(status)

@@ -1,16 +1,16 @@
 """Register the syscall table into the runtime: the one module that imports every handler area.
 
 The handler modules fill `syscalls.table.TABLE` as they are imported (each
-`@syscall` decorator is one entry).  `syscall_set()` then gives the runtime
+`@syscall` decorator is one entry).  `register()` then gives the runtime
 what it needs of the table, as data: the dispatch list the CPU hook indexes,
 the fallback for numbers without a handler, names for error reports, the
 interruptible handlers and no-restart numbers the signals layer needs, and
-the --strace tracer.  The runtime never imports this package.
+the --strace tracer (`register`).  The runtime never imports this package.
 """
 from __future__ import annotations
 
-from elfuse_py.runtime import lerrno, log, threads
-from elfuse_py.runtime.process import SyscallSet
+from elfuse_py.runtime import lerrno, log
+from elfuse_py.runtime.process import Process, SyscallSet
 
 # Handler modules, by area.  Import order does not matter.
 from syscalls import (events, execve, fs, futex, info, ioctl, mem, memfd, notify, poll,  # noqa: F401
@@ -36,19 +36,18 @@ def name_of(nr: int) -> str:
     return SYSCALL_NAMES.get(nr, str(nr))
 
 
-def syscall_set() -> SyscallSet:
-    """The table, as the runtime takes it at boot."""
-    table = SyscallSet(
+def register(process: Process) -> None:
+    """Register the table into `process` (gVisor's RegisterSyscallTable direction)."""
+    process.syscalls = SyscallSet(
         dispatch=dispatch_list(),
         on_unknown=on_unknown,
         name_of=name_of,
         interruptible=frozenset(e.handler.__code__ for e in TABLE.values()
                                 if e.interruptible and e.handler is not None),
         no_restart=frozenset(nr for nr, e in TABLE.items() if not e.restart),
-        tracer=lambda process: Tracer(process).trace,
+        tracer=lambda p: Tracer(p).trace,
     )
     # Once a second guest thread exists, the blocking calls park their thread
     # instead of stopping every thread (syscalls/blocking.py).
-    if blocking.install not in threads.on_multi:
-        threads.on_multi.append(blocking.install)
-    return table
+    if blocking.install not in process.threads.on_multi:
+        process.threads.on_multi.append(blocking.install)

@@ -12,7 +12,7 @@ import struct
 from elfuse_py.runtime import lerrno, signals
 from elfuse_py.runtime import threads
 from elfuse_py.runtime.process import proc
-from elfuse_py.runtime.signals import (NSIG, SIG_DFL, SIG_IGN, SIGKILL, SIGSTOP, SS_AUTODISARM, SS_DISABLE, SS_ONSTACK, UNBLOCKABLE, bit, st)
+from elfuse_py.runtime.signals import (NSIG, SIG_DFL, SIG_IGN, SIGKILL, SIGSTOP, SS_AUTODISARM, SS_DISABLE, SS_ONSTACK, UNBLOCKABLE, bit)
 
 from syscalls.args import s32, s64
 from syscalls.table import PARTIAL, syscall
@@ -42,15 +42,15 @@ def sys_rt_sigaction(sig, act, oact, size):
         if sig in (SIGKILL, SIGSTOP):
             return -lerrno.EINVAL
     if oact:
-        h, f, r, m = st.actions[sig]
+        h, f, r, m = proc.sig.actions[sig]
         mem.pack(_SIGACTION, oact, h, f, r, m)
     if new is not None:
         handler, flags, restorer, mask = new
-        st.actions[sig] = (handler, flags & 0xFFFFFFFF, restorer, mask & ~UNBLOCKABLE)
+        proc.sig.actions[sig] = (handler, flags & 0xFFFFFFFF, restorer, mask & ~UNBLOCKABLE)
         signals._sync_host(sig)
         if handler == SIG_IGN or (handler == SIG_DFL and sig in signals._DFL_IGNORE):
-            st.pending &= ~bit(sig)      # Linux discards it (sigaction(2))
-            st.infos.pop(sig, None)
+            proc.sig.pending &= ~bit(sig)      # Linux discards it (sigaction(2))
+            proc.sig.infos.pop(sig, None)
     return 0
 
 
@@ -60,7 +60,7 @@ def sys_rt_sigprocmask(how, set_, oset, size):
         return -lerrno.EINVAL
     how = s32(how)
     mem = proc.mem
-    old = st.mask
+    old = proc.sig.mask
     if set_:
         if how not in (SIG_BLOCK, SIG_UNBLOCK, SIG_SETMASK):
             return -lerrno.EINVAL
@@ -82,14 +82,14 @@ def sys_rt_sigprocmask(how, set_, oset, size):
 
 
 def _pending_mask() -> int:
-    return st.pending | signals.linux_mask(hs.sigpending())
+    return proc.sig.pending | signals.linux_mask(hs.sigpending())
 
 
 @syscall("rt_sigpending", "ptr, size")
 def sys_rt_sigpending(set_, size):
     if size > 8:
         return -lerrno.EINVAL
-    proc.mem.write(set_, _SIGSET.pack(_pending_mask() & st.mask)[:size])
+    proc.mem.write(set_, _SIGSET.pack(_pending_mask() & proc.sig.mask)[:size])
     return 0
 
 
@@ -119,29 +119,29 @@ def sys_rt_sigsuspend(set_, size):
     if size != 8:
         return -lerrno.EINVAL
     m = proc.mem.unpack(_SIGSET, set_)[0] & ~UNBLOCKABLE
-    old = st.mask
-    st.saved_mask = old
+    old = proc.sig.mask
+    proc.sig.saved_mask = old
     try:
-        st.mask = m
-        if not (st.pending & ~m):
+        proc.sig.mask = m
+        if not (proc.sig.pending & ~m):
             # Block every host signal, then let Python run the handlers of any
-            # that already arrived (they queue into st.pending): a signal taken
+            # that already arrived (they queue into proc.sig.pending): a signal taken
             # between a check and the host sigsuspend would otherwise be
             # consumed and the wait would never end (ash's `wait` hung when
             # its child exited just before).  The host sigsuspend then swaps
             # in the guest's mask atomically, as Linux does.
             hs.pthread_sigmask(hs.SIG_BLOCK, hs.valid_signals())
             _run_python_handlers()
-            if not (st.pending & ~m):
+            if not (proc.sig.pending & ~m):
                 _host_sigsuspend(m)
                 # The Python-level handler runs at the next bytecode and raises
                 # InterruptedError, which ends this function.
                 _run_python_handlers()
     except InterruptedError:
         pass
-    st.interrupted = False
+    proc.sig.interrupted = False
     proc.cpu.pending = True           # deliver, then restore `old` (saved_mask)
-    st.undelivered = True
+    proc.sig.undelivered = True
     return -lerrno.EINTR
 
 
@@ -157,11 +157,11 @@ def sys_rt_sigtimedwait(set_, info, timeout, size):
         if sec < 0 or not 0 <= nsec < 1000000000:
             return -lerrno.EINVAL
         tmo = sec + nsec / 1e9
-    ready = st.pending & want
+    ready = proc.sig.pending & want
     if ready:
         sig = (ready & -ready).bit_length()
-        st.pending &= ~bit(sig)
-        raw = st.infos.pop(sig, None) or signals._si(sig, signals.SI_USER)
+        proc.sig.pending &= ~bit(sig)
+        raw = proc.sig.infos.pop(sig, None) or signals._si(sig, signals.SI_USER)
         if info:
             mem.write(info, raw)
         return sig
@@ -172,7 +172,7 @@ def sys_rt_sigtimedwait(set_, info, timeout, size):
         else:
             r = hs.sigtimedwait(hosts, tmo)
     except InterruptedError:
-        st.interrupted = False
+        proc.sig.interrupted = False
         return -lerrno.EINTR
     if r is None:
         return -lerrno.EAGAIN
@@ -197,7 +197,7 @@ def sys_sigaltstack(ss, old):
     onstack = signals.on_altstack(sp)
     new = mem.unpack(_STACK, ss) if ss else None
     if old:
-        base, flags, size = st.altstack
+        base, flags, size = proc.sig.altstack
         if onstack:
             flags = (flags & SS_AUTODISARM) | SS_ONSTACK
         mem.pack(_STACK, old, base, flags, size)
@@ -209,11 +209,11 @@ def sys_sigaltstack(ss, old):
         if mode not in (0, SS_ONSTACK, SS_DISABLE):
             return -lerrno.EINVAL
         if mode == SS_DISABLE:
-            st.altstack = (0, SS_DISABLE, 0)
+            proc.sig.altstack = (0, SS_DISABLE, 0)
         else:
             if size < MINSIGSTKSZ:
                 return -lerrno.ENOMEM
-            st.altstack = (base, flags & SS_AUTODISARM, size)
+            proc.sig.altstack = (base, flags & SS_AUTODISARM, size)
     return 0
 
 

@@ -22,7 +22,9 @@ from elfuse_py.runtime import log
 from elfuse_py.runtime.cpu import Cpu
 from elfuse_py.runtime.fdtable import FdTable
 from elfuse_py.runtime.memory import GuestMemory
+from elfuse_py.runtime.sigstate import SigState
 from elfuse_py.runtime.signums import to_host
+from elfuse_py.runtime.threadstate import ThreadTable
 
 # What Linux shells print for a child killed by a signal (strsignal's wording).
 SIGNAL_MESSAGES = {
@@ -102,6 +104,8 @@ class Process:
         self.clear_child_tid = 0
         self.entry = 0
         self.task = TaskState()
+        self.sig = SigState()             # dispositions, mask, pending (runtime/signals.py acts on it)
+        self.threads = ThreadTable()      # guest threads and the scheduler's state (runtime/threads.py)
         self.syscalls: SyscallSet | None = None
 
     # ----- set-up -----------------------------------------------------------------

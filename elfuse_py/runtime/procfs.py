@@ -160,7 +160,7 @@ def comm() -> bytes:
 
 
 def _sig_masks() -> dict[str, int]:
-    st = signals.st
+    st = proc.sig
     ign = cgt = 0
     for sig in range(1, signals.NSIG + 1):
         h = st.actions[sig][0]

@@ -27,7 +27,7 @@ def run(proc: Process, carried_signals: dict | None = None) -> int:
             pc = cpu.reg(REG_PC)
         # (threads.sliced: a process single-threaded again keeps counted slices a
         # while, since each switch of mode costs a retranslation)
-        err = cpu.start(pc) if len(threads.threads) < 2 and not threads.sliced() \
+        err = cpu.start(pc) if not threads.multi() and not threads.sliced() \
             else threads.start(pc)
         reason = cpu.stop_reason
         if reason == "exit":

@@ -32,11 +32,10 @@ import struct
 from elfuse_py.host import procinfo
 from elfuse_py.runtime.cpu import GPR_IDS, REG_FPCR, REG_FPSR, REG_NZCV, REG_PC, REG_SP, REG_X0, xreg
 from elfuse_py.runtime.process import proc
+from elfuse_py.runtime.sigstate import SIG_DFL, SIG_IGN, SS_DISABLE, SigState  # noqa: F401
 from elfuse_py.runtime.uc import lib
 from elfuse_py.runtime.signums import (ALL, LINUX_SIGRTMIN, NSIG, SIGNAL_NAMES, TO_HOST, TO_LINUX,  # noqa: F401
                                        UNBLOCKABLE, bit, host_set, linux_mask, to_host, to_linux)
-
-SIG_DFL, SIG_IGN = 0, 1
 
 SIGINT, SIGKILL, SIGSEGV, SIGPIPE, SIGCHLD, SIGCONT, SIGSTOP = 2, 9, 11, 13, 17, 18, 19
 
@@ -50,7 +49,7 @@ _SYNC = {4, 5, 7, 8, 11}
 
 SA_NOCLDSTOP, SA_SIGINFO, SA_RESTORER = 1, 4, 0x04000000
 SA_ONSTACK, SA_RESTART, SA_NODEFER, SA_RESETHAND = 0x08000000, 0x10000000, 0x40000000, 0x80000000
-SS_ONSTACK, SS_DISABLE, SS_AUTODISARM = 1, 2, 1 << 31
+SS_ONSTACK, SS_AUTODISARM = 1, 1 << 31
 SI_USER, SI_KERNEL, SI_QUEUE, SI_TKILL = 0, 0x80, -1, -6
 
 # ----- state -----------------------------------------------------------------------
@@ -59,28 +58,6 @@ SIGINFO = struct.Struct("<iii4x")          # si_signo, si_errno, si_code
 SIGINFO_SIZE = 128
 
 
-class SigState:
-    def __init__(self) -> None:
-        # Per signal (index = Linux number): (handler, flags, restorer, mask)
-        self.actions: list[tuple[int, int, int, int]] = [(SIG_DFL, 0, 0, 0)] * (NSIG + 1)
-        self.mask = 0
-        self.pending = 0                   # raised by the emulator, not (yet) in the host kernel
-        self.infos: dict[int, bytes] = {}
-        self.altstack = (0, SS_DISABLE, 0)
-        self.interrupted = False           # a blocking syscall was cut short by a handled signal
-        self.restart_x0 = 0
-        self.restart_nr = 0
-        self.saved_mask: int | None = None  # mask to restore after rt_sigsuspend's delivery
-        self.undelivered = False           # the watcher keeps stopping the CPU while set
-        self.arrived = 0                   # host signals seen by the watcher / by the handler
-        self.seen = 0
-        self.watcher = False
-        self.wake_fds: tuple[int, int] | None = None
-        self.trampoline = 0
-        self.hold = False                  # never interrupt: a host call has completed
-
-
-st = SigState()
 
 
 def _si(sig: int, code: int, pid: int = 0, uid: int = 0, extra: bytes = b"") -> bytes:
@@ -91,14 +68,14 @@ def queue(sig: int, info: bytes | None = None) -> None:
     """Make Linux signal `sig` pending in the guest; delivery happens after the current syscall."""
     if info is None:
         info = _si(sig, SI_KERNEL)
-    handler = st.actions[sig][0]
+    handler = proc.sig.actions[sig][0]
     if handler == SIG_IGN or (handler == SIG_DFL and sig in _DFL_IGNORE):
-        if not (st.mask & bit(sig)):
+        if not (proc.sig.mask & bit(sig)):
             return                          # discarded at generation, as Linux
-    if not (st.pending & bit(sig)):         # standard signals do not queue twice
-        st.pending |= bit(sig)
-        st.infos[sig] = info
-    st.undelivered = True
+    if not (proc.sig.pending & bit(sig)):         # standard signals do not queue twice
+        proc.sig.pending |= bit(sig)
+        proc.sig.infos[sig] = info
+    proc.sig.undelivered = True
     cpu = proc.cpu
     if cpu is not None:
         cpu.pending = True
@@ -134,7 +111,7 @@ def keep_result() -> None:
     For a call that did part of its work before the signal (a count of
     messages sent), or that Linux never restarts (a socket with a timeout).
     """
-    st.interrupted = False
+    proc.sig.interrupted = False
 
 
 def _in_interruptible(frame) -> bool:
@@ -168,18 +145,18 @@ def _on_host_signal(hsig: int, frame) -> None:
     boundary after the call returned.  Only the first may become -EINTR for
     the guest; raising in the second would lose a completed result.
     """
-    st.seen += 1
+    proc.sig.seen += 1
     sig = to_linux(hsig)
     queue(sig, _si(sig, SI_USER))
     cell = _errno_cell
     in_eintr = cell is not None and cell.value == _EINTR
     if cell is not None:
         cell.value = 0
-    if (in_eintr and not st.interrupted and not st.hold and st.actions[sig][0] > SIG_IGN
-            and not (st.mask & bit(sig)) and _in_interruptible(frame)):
-        st.interrupted = True
-        st.restart_x0 = proc.cpu.reg(REG_X0)
-        st.restart_nr = proc.cpu.reg(xreg(8))
+    if (in_eintr and not proc.sig.interrupted and not proc.sig.hold and proc.sig.actions[sig][0] > SIG_IGN
+            and not (proc.sig.mask & bit(sig)) and _in_interruptible(frame)):
+        proc.sig.interrupted = True
+        proc.sig.restart_x0 = proc.cpu.reg(REG_X0)
+        proc.sig.restart_nr = proc.cpu.reg(xreg(8))
         raise InterruptedError(4, "Interrupted system call")
 
 
@@ -200,7 +177,7 @@ def _watch(rfd: int, cpu) -> None:
             return
         if not data:
             return
-        st.arrived += len(data)
+        proc.sig.arrived += len(data)
         # A guest that makes a syscall soon takes the signal there: the hook
         # runs Python, whose handler queues it, and delivery happens with an
         # exact PC.  Only a guest that stays in translated code is stopped
@@ -208,13 +185,13 @@ def _watch(rfd: int, cpu) -> None:
         # resynchronise the PC after an asynchronous uc_emu_stop inside
         # chained blocks, so such a stop can re-run the last few instructions.
         for _ in range(ASYNC_STOP_GRACE_STEPS):
-            if st.seen >= st.arrived and not st.undelivered:
+            if proc.sig.seen >= proc.sig.arrived and not proc.sig.undelivered:
                 break
             time.sleep(0.002)
         else:
             for _ in range(100):
                 lib.uc_emu_stop(cpu.uc)
-                if st.seen >= st.arrived and not st.undelivered:
+                if proc.sig.seen >= proc.sig.arrived and not proc.sig.undelivered:
                     break
                 time.sleep(0.002)
 
@@ -227,7 +204,7 @@ def _start_watcher() -> None:
     r, w = os.pipe()
     os.set_blocking(w, False)
     r, w = proc.fds.reserve(r), proc.fds.reserve(w)
-    st.wake_fds = (r, w)
+    proc.sig.wake_fds = (r, w)
     hs.set_wakeup_fd(w, warn_on_full_buffer=False)
     # The thread must not take process signals: block everything while it starts.
     old = hs.pthread_sigmask(hs.SIG_BLOCK, hs.valid_signals())
@@ -235,7 +212,7 @@ def _start_watcher() -> None:
         _thread.start_new_thread(_watch, (r, proc.cpu))
     finally:
         hs.pthread_sigmask(hs.SIG_SETMASK, old)
-    st.watcher = True
+    proc.sig.watcher = True
 
 
 def _sync_host(sig: int) -> None:
@@ -243,7 +220,7 @@ def _sync_host(sig: int) -> None:
     h = TO_HOST.get(sig)
     if h is None or sig in (SIGKILL, SIGSTOP) or sig in _SYNC:
         return
-    handler = st.actions[sig][0]
+    handler = proc.sig.actions[sig][0]
     if handler == SIG_IGN or sig == SIGPIPE:
         # SIGPIPE is always ignored on the host: writes get EPIPE and the
         # write handlers raise it for the guest through proc.post_signal.
@@ -251,7 +228,7 @@ def _sync_host(sig: int) -> None:
     elif handler == SIG_DFL:
         target = hs.SIG_DFL
     else:
-        if not st.watcher:
+        if not proc.sig.watcher:
             _start_watcher()
         target = _on_host_signal
     try:
@@ -269,28 +246,28 @@ class child_wait:
 
     def __enter__(self):
         h = TO_HOST.get(SIGCHLD)
-        self.held = h is not None and st.actions[SIGCHLD][0] > SIG_IGN
+        self.held = h is not None and proc.sig.actions[SIGCHLD][0] > SIG_IGN
         if self.held:
             hs.pthread_sigmask(hs.SIG_BLOCK, {h})
         return self
 
     def __exit__(self, *exc):
         if self.held:
-            st.hold = True
+            proc.sig.hold = True
             try:
-                hs.pthread_sigmask(hs.SIG_SETMASK, host_set(st.mask))
+                hs.pthread_sigmask(hs.SIG_SETMASK, host_set(proc.sig.mask))
             finally:
-                st.hold = False
+                proc.sig.hold = False
         return False
 
 
 def set_mask(mask: int) -> None:
     """Set the guest's blocked mask and mirror it into the host thread mask."""
     mask &= ~UNBLOCKABLE
-    st.mask = mask
+    proc.sig.mask = mask
     hs.pthread_sigmask(hs.SIG_SETMASK, host_set(mask))
-    if st.pending & ~mask:
-        st.undelivered = True
+    if proc.sig.pending & ~mask:
+        proc.sig.undelivered = True
         proc.cpu.pending = True
 
 
@@ -307,7 +284,7 @@ def setup(carried: dict | None = None) -> None:
         restore(carried)
         return
     # Inherit what the host process was started with: ignored signals and the mask.
-    acts = st.actions
+    acts = proc.sig.actions
     for sig, h in TO_HOST.items():
         if sig in (SIGPIPE, 25):       # Python itself set these to SIG_IGN at start-up
             continue
@@ -322,7 +299,7 @@ def setup(carried: dict | None = None) -> None:
         acts[sig] = (SIG_IGN, 0, 0, 0)
     if acts[SIGINT][0] != SIG_IGN:
         hs.signal(hs.SIGINT, hs.SIG_DFL)     # not Python's KeyboardInterrupt
-    st.mask = linux_mask(hs.pthread_sigmask(hs.SIG_BLOCK, []))
+    proc.sig.mask = linux_mask(hs.pthread_sigmask(hs.SIG_BLOCK, []))
 
 
 # ----- exec and fork -------------------------------------------------------------------
@@ -330,34 +307,34 @@ def setup(carried: dict | None = None) -> None:
 
 def exec_state() -> dict:
     """What survives execve: ignored signals stay ignored, handled ones become default."""
-    ignored = [s for s in range(1, NSIG + 1) if st.actions[s][0] == SIG_IGN]
-    return {"ignored": ignored, "mask": st.mask, "pending": st.pending, "infos": dict(st.infos)}
+    ignored = [s for s in range(1, NSIG + 1) if proc.sig.actions[s][0] == SIG_IGN]
+    return {"ignored": ignored, "mask": proc.sig.mask, "pending": proc.sig.pending, "infos": dict(proc.sig.infos)}
 
 
 def restore(state: dict) -> None:
     for s in state["ignored"]:
-        st.actions[s] = (SIG_IGN, 0, 0, 0)
+        proc.sig.actions[s] = (SIG_IGN, 0, 0, 0)
     for s in range(1, NSIG + 1):
-        if st.actions[s][0] == SIG_IGN or s in (SIGINT, 25):
+        if proc.sig.actions[s][0] == SIG_IGN or s in (SIGINT, 25):
             _sync_host(s)
-    st.mask = state["mask"]
-    st.pending, st.infos = state["pending"], state["infos"]
-    if st.pending:
-        st.undelivered = True
+    proc.sig.mask = state["mask"]
+    proc.sig.pending, proc.sig.infos = state["pending"], state["infos"]
+    if proc.sig.pending:
+        proc.sig.undelivered = True
         proc.cpu.pending = True
 
 
 def after_fork_child() -> None:
     """In a fork child: no pending signals (Linux), and a watcher of our own."""
-    st.pending, st.infos = 0, {}
-    st.interrupted = False
-    if st.watcher:
-        for fd in st.wake_fds:
+    proc.sig.pending, proc.sig.infos = 0, {}
+    proc.sig.interrupted = False
+    if proc.sig.watcher:
+        for fd in proc.sig.wake_fds:
             try:
                 os.close(fd)
             except OSError:
                 pass
-        st.watcher = False
+        proc.sig.watcher = False
         _start_watcher()
 
 
@@ -376,18 +353,18 @@ _REG_IDS = GPR_IDS + [REG_SP, REG_PC, REG_NZCV, REG_FPSR, REG_FPCR]
 
 def _trampoline() -> int:
     """A guest page holding `mov x8, #139; svc #0` (Linux's vdso sigreturn)."""
-    if not st.trampoline:
+    if not proc.sig.trampoline:
         mem = proc.mem
         addr = mem.find_free(4096)
         mem.map(addr, 4096, 3, "[sigpage]")
         mem.write(addr, struct.pack("<II", 0xD2801168, 0xD4000001))
         mem.protect(addr, 4096, 5)
-        st.trampoline = addr
-    return st.trampoline
+        proc.sig.trampoline = addr
+    return proc.sig.trampoline
 
 
 def on_altstack(sp: int) -> bool:
-    base, flags, size = st.altstack
+    base, flags, size = proc.sig.altstack
     return not (flags & SS_DISABLE) and size and base < sp <= base + size
 
 
@@ -396,16 +373,16 @@ def _setup_frame(sig: int, info: bytes, act: tuple, fault_addr: int = 0) -> None
     cpu, mem = proc.cpu, proc.mem
     regs = cpu.regs(_REG_IDS)
     sp = regs[31]
-    if flags & SA_ONSTACK and not on_altstack(sp) and not (st.altstack[1] & SS_DISABLE) \
-            and st.altstack[2]:
-        sp = st.altstack[0] + st.altstack[2]
-    altstack = st.altstack
-    if flags & SA_ONSTACK and st.altstack[1] & SS_AUTODISARM:
-        st.altstack = (0, SS_DISABLE, 0)
+    if flags & SA_ONSTACK and not on_altstack(sp) and not (proc.sig.altstack[1] & SS_DISABLE) \
+            and proc.sig.altstack[2]:
+        sp = proc.sig.altstack[0] + proc.sig.altstack[2]
+    altstack = proc.sig.altstack
+    if flags & SA_ONSTACK and proc.sig.altstack[1] & SS_AUTODISARM:
+        proc.sig.altstack = (0, SS_DISABLE, 0)
     record = (sp - 16) & ~15                 # frame record: fp, lr
     frame = record - FRAME_SIZE
-    old_mask = st.mask if st.saved_mask is None else st.saved_mask
-    st.saved_mask = None
+    old_mask = proc.sig.mask if proc.sig.saved_mask is None else proc.sig.saved_mask
+    proc.sig.saved_mask = None
     ss_flags = altstack[1] | (SS_ONSTACK if on_altstack(regs[31]) else 0)
     buf = bytearray(FRAME_SIZE)
     buf[0:SIGINFO_SIZE] = info[:SIGINFO_SIZE]
@@ -428,7 +405,7 @@ def _setup_frame(sig: int, info: bytes, act: tuple, fault_addr: int = 0) -> None
     if not flags & SA_NODEFER:
         new_mask |= bit(sig)
     if flags & SA_RESETHAND and sig not in (SIGKILL, SIGSTOP):
-        st.actions[sig] = (SIG_DFL, 0, 0, 0)
+        proc.sig.actions[sig] = (SIG_DFL, 0, 0, 0)
         _sync_host(sig)
     set_mask(new_mask)
 
@@ -464,7 +441,7 @@ def sigreturn() -> None:
     cpu.set_regs(ids, vals)
     # restore_altstack: errors are ignored, as Linux
     if not on_altstack(sp) and (ss_flags & SS_DISABLE or ss_size >= 2048):
-        st.altstack = (ss_sp, ss_flags & (SS_DISABLE | SS_AUTODISARM), ss_size)
+        proc.sig.altstack = (ss_sp, ss_flags & (SS_DISABLE | SS_AUTODISARM), ss_size)
     set_mask(mask)
 
 
@@ -501,50 +478,50 @@ def deliver_pending() -> None:
     cpu.pending = False
     if before_delivery is not None:
         before_delivery()              # threads.steer: the main thread's turn first
-    interrupted = st.interrupted
+    interrupted = proc.sig.interrupted
     while True:
-        ready = st.pending & ~st.mask
+        ready = proc.sig.pending & ~proc.sig.mask
         if not ready:
             break
         sig = (ready & -ready).bit_length()
-        st.pending &= ~bit(sig)
-        info = st.infos.pop(sig, None) or _si(sig, SI_KERNEL)
-        act = st.actions[sig]
+        proc.sig.pending &= ~bit(sig)
+        info = proc.sig.infos.pop(sig, None) or _si(sig, SI_KERNEL)
+        act = proc.sig.actions[sig]
         handler = act[0]
         if handler == SIG_IGN:
             continue
         if handler == SIG_DFL:
             if not _default_action(sig):
-                st.undelivered = False
+                proc.sig.undelivered = False
                 return
             continue
         if interrupted:
             interrupted = False
-            st.interrupted = False
-            if act[1] & SA_RESTART and st.restart_nr not in _no_restart_nrs:
+            proc.sig.interrupted = False
+            if act[1] & SA_RESTART and proc.sig.restart_nr not in _no_restart_nrs:
                 _rewind()
         _setup_frame(sig, info, act)
     if interrupted:
         # Interrupted, but no handler ran in the end: restart transparently.
-        st.interrupted = False
-        if st.restart_nr not in _no_restart_nrs:
+        proc.sig.interrupted = False
+        if proc.sig.restart_nr not in _no_restart_nrs:
             _rewind()
-    if st.saved_mask is not None:
-        m, st.saved_mask = st.saved_mask, None
+    if proc.sig.saved_mask is not None:
+        m, proc.sig.saved_mask = proc.sig.saved_mask, None
         set_mask(m)
-    st.undelivered = False
+    proc.sig.undelivered = False
 
 
 def _rewind() -> None:
     """Re-run the interrupted syscall: back to the svc with its original X0."""
     cpu = proc.cpu
-    cpu.set_regs([REG_PC, REG_X0], [cpu.reg(REG_PC) - 4, st.restart_x0])
+    cpu.set_regs([REG_PC, REG_X0], [cpu.reg(REG_PC) - 4, proc.sig.restart_x0])
 
 
 def on_fault(sig: int, fault_addr: int = 0) -> bool:
     """A CPU fault raised `sig`: run the guest's handler if it has one (forced, as Linux)."""
-    act = st.actions[sig]
-    if act[0] <= SIG_IGN or st.mask & bit(sig):
+    act = proc.sig.actions[sig]
+    if act[0] <= SIG_IGN or proc.sig.mask & bit(sig):
         # Blocked or ignored synchronous faults kill the process (force_sig_fault).
         return False
     code = 1 if sig == SIGSEGV else 0x80

@@ -8,7 +8,7 @@ pairs interrupted by a switch fail their store-exclusive and retry, as on a
 real CPU), a tid, its clear_child_tid address, its signal mask, altstack and
 thread-directed pending signals.
 
-Switches happen only in the run loop (Process.run), never inside the syscall
+Switches happen only in the run loop (runtime/runloop.py), never inside the syscall
 hook: a handler that blocks (futex WAIT, nanosleep, sched_yield, thread exit)
 records why and calls ``cpu.stop("switch")``; while several threads exist,
 each uc_emu_start runs at most SLICE_INSNS instructions (see `start` for why
@@ -45,7 +45,6 @@ not listed in syscalls/blocking.py, still block every guest thread.
 """
 from __future__ import annotations
 
-import collections
 import os
 import select
 import time
@@ -53,6 +52,7 @@ import time
 from elfuse_py.runtime import lerrno, signals
 from elfuse_py.runtime.cpu import REG_PC, REG_SP, REG_TPIDR_EL0, REG_X0, xreg
 from elfuse_py.runtime.process import proc
+from elfuse_py.runtime.threadstate import DEAD, FUTEX_BITSET_ANY, RUN, WAIT, Thread  # noqa: F401
 from elfuse_py.runtime.uc import check, ffi, lib
 
 NEVER = (1 << 64) - 1      # uc_emu_start's `until`: no address stops it
@@ -65,64 +65,16 @@ KEEP_SLICING_NS = int(float(os.environ.get("ELFUSE_KEEP_SLICING", "0.25")) * 1e9
 MASK64 = (1 << 64) - 1
 _REG_X8 = xreg(8)
 
-RUN, WAIT, DEAD = 0, 1, 2
-FUTEX_BITSET_ANY = 0xFFFFFFFF
-
-
-class Thread:
-    """One guest thread's saved state."""
-
-    __slots__ = ("tid", "ctx", "state", "result", "key", "bitset", "deadline", "timeout_result",
-                 "shared_val", "block_pc", "mask", "altstack", "saved_mask", "clear_child_tid",
-                 "sigpending", "exit_status", "pollset", "restart_x0", "on_timeout", "check",
-                 "cleanup", "on_ready", "on_eintr", "sig_restart_x0")
-
-    def __init__(self, tid: int) -> None:
-        self.tid = tid
-        self.ctx = None               # uc_context ** (None for the running thread until a switch)
-        self.state = RUN
-        self.result: int | None = None   # X0 to set when the thread runs again
-        self.key: int | None = None   # futex address waited on (None: a plain sleep)
-        self.bitset = FUTEX_BITSET_ANY
-        self.deadline: int | None = None  # CLOCK_MONOTONIC ns
-        self.timeout_result = -lerrno.ETIMEDOUT
-        self.shared_val: int | None = None   # non-private futex: the value waited on (polled)
-        self.block_pc = 0
-        self.mask = 0
-        self.altstack = (0, 2, 0)     # SS_DISABLE
-        self.saved_mask = None
-        self.clear_child_tid = 0
-        self.sigpending: dict[int, bytes] = {}
-        self.exit_status = 0
-        self.pollset: dict[int, int] | None = None   # host fd -> host poll events waited for
-        self.restart_x0: int | None = None   # fd wait: X0 to restore when the syscall restarts
-        self.on_timeout = None        # fd wait: callable giving the result at the deadline
-        self.check = None             # fd wait: callable, True when the syscall may restart
-        self.cleanup = None           # fd wait: callable run once when the wait ends
-        self.on_ready = None          # fd wait: continue the call (None: keep waiting)
-        self.on_eintr = None          # fd wait: the result when a signal interrupts it
-        self.sig_restart_x0: int | None = None   # interrupted fd wait: X0 for an SA_RESTART re-run
 
 
 # ----- state ------------------------------------------------------------------------
 
-threads: dict[int, Thread] = {}      # live threads by tid (empty while single-threaded)
-current: Thread | None = None
-runq: collections.deque = collections.deque()   # runnable threads other than `current`
-waiters: dict[int, list] = {}        # futex address -> waiting threads, FIFO
-sleepers: list = []                  # threads in a timed wait without a futex (nanosleep)
-_next_tid = 1
-_preempt = False
-_next_check = None                   # monotonic ns when a waiting thread needs a look (timeout)
-leader_status: int | None = None     # exit status of the main thread if it exited first
-_slice_until: int | None = None      # single again: counted slices until then (see `sliced`)
-_directed = 0                        # pending signals that were sent to the running thread itself
-on_multi: list = []                  # called when a second thread appears (syscalls/blocking.py)
+T = proc.threads     # this process's ThreadTable (runtime/threadstate.py)
 
 
 def multi() -> bool:
     """True when the process has more than one live thread."""
-    return len(threads) > 1
+    return len(T.live) > 1
 
 
 def sliced() -> bool:
@@ -133,35 +85,33 @@ def sliced() -> bool:
     removing it drops every translated block, so each switch between the two
     modes costs a retranslation of the guest's hot code (~10-20 ms for
     python3), while counted slices make CPU-bound code ~1.6x slower.  A
-    program that starts and joins threads one after another (a thread per
+    program that starts and joins T.live one after another (a thread per
     request, Thread().start(); join() in a loop) would pay two retranslations
     per thread: staying sliced for KEEP_SLICING_NS after the last other thread
     ends bounds both costs (the ski-rental rule).
     """
-    global _slice_until
-    if _slice_until is None:
+    if T.slice_until is None:
         return False
-    if _time_ns() < _slice_until:
+    if _time_ns() < T.slice_until:
         return True
-    _slice_until = None
+    T.slice_until = None
     return False
 
 
 def gettid() -> int:
-    return current.tid if current is not None else os.getpid()
+    return T.current.tid if T.current is not None else os.getpid()
 
 
 def _ensure_main() -> Thread:
     """Create the Thread record of the main (so far only) thread on first use."""
-    global current
-    if current is None:
-        st = signals.st
+    if T.current is None:
+        st = proc.sig
         t = Thread(os.getpid())
         t.mask, t.altstack = st.mask, st.altstack
         t.clear_child_tid = proc.clear_child_tid
-        threads[t.tid] = t
-        current = t
-    return current
+        T.live[t.tid] = t
+        T.current = t
+    return T.current
 
 
 def _new_ctx():
@@ -175,15 +125,14 @@ def _new_ctx():
 def clone_thread(flags: int, newsp: int, ptid: int, tls: int, ctid: int,
                  settls: bool, parent_settid: bool, child_settid: bool, child_cleartid: bool) -> int:
     """clone(CLONE_VM|CLONE_THREAD|...): a new guest thread; returns its tid to the parent."""
-    global _next_tid
     parent = _ensure_main()
-    if len(threads) >= 4096:
+    if len(T.live) >= 4096:
         return -lerrno.EAGAIN
-    tid = TID_BASE + _next_tid
-    while tid in threads:
-        _next_tid += 1
-        tid = TID_BASE + _next_tid
-    _next_tid += 1
+    tid = TID_BASE + T.next_tid
+    while tid in T.live:
+        T.next_tid += 1
+        tid = TID_BASE + T.next_tid
+    T.next_tid += 1
     mem = proc.mem
     # Linux writes the tids before the child runs; a bad pointer fails the clone.
     if parent_settid:
@@ -202,22 +151,21 @@ def clone_thread(flags: int, newsp: int, ptid: int, tls: int, ctid: int,
             continue
         val[0] = v & MASK64
         lib.uc_context_reg_write(t.ctx[0], reg, val)
-    st = signals.st
+    st = proc.sig
     t.mask = st.mask
     t.altstack = (0, 2, 0)           # a CLONE_VM child starts without an altstack
     t.clear_child_tid = ctid if child_cleartid else 0
-    threads[tid] = t
-    runq.append(t)
-    if len(threads) == 2:
+    T.live[tid] = t
+    T.runq.append(t)
+    if len(T.live) == 2:
         signals.before_delivery = steer
-        for hook in on_multi:
+        for hook in T.on_multi:
             hook()
     return tid
 
 
 def exit_thread(status: int) -> None:
     """exit(2): end the calling thread only; the last thread's exit ends the process."""
-    global leader_status, _slice_until
     t = _ensure_main()
     ctid = proc.clear_child_tid
     if ctid:
@@ -227,47 +175,45 @@ def exit_thread(status: int) -> None:
         except Exception:  # noqa: BLE001 - Linux ignores a bad clear_child_tid
             pass
     if t.tid == os.getpid():
-        leader_status = status & 0xFF
-    del threads[t.tid]
+        T.leader_status = status & 0xFF
+    del T.live[t.tid]
     t.state = DEAD
-    if not threads:
-        proc.exit(leader_status if leader_status is not None else status)
+    if not T.live:
+        proc.exit(T.leader_status if T.leader_status is not None else status)
         return
-    if len(threads) == 1:
-        _slice_until = _time_ns() + KEEP_SLICING_NS
+    if len(T.live) == 1:
+        T.slice_until = _time_ns() + KEEP_SLICING_NS
     proc.cpu.stop("switch")
 
 
 def after_fork_child() -> None:
     """In a fork child only the calling thread survives; it becomes the leader (tid = pid)."""
-    global current, _preempt
-    if current is None:
+    if T.current is None:
         return
-    t = current
-    threads.clear()
-    runq.clear()
-    waiters.clear()
-    sleepers.clear()
+    t = T.current
+    T.live.clear()
+    T.runq.clear()
+    T.waiters.clear()
+    T.sleepers.clear()
     t.tid = os.getpid()
     t.sigpending = {}
-    threads[t.tid] = t
-    _preempt = False
+    T.live[t.tid] = t
+    T.preempt = False
 
 
 def find(tid: int) -> Thread | None:
-    return threads.get(tid)
+    return T.live.get(tid)
 
 
 def tkill(tid: int, sig: int, info: bytes) -> bool:
     """Queue `sig` for guest thread `tid`; False if there is no such thread."""
-    global _directed
-    if current is None or tid == current.tid:
+    if T.current is None or tid == T.current.tid:
         if tid != gettid():
             return False
         signals.queue(sig, info)
-        _directed |= signals.bit(sig)
+        T.directed |= signals.bit(sig)
         return True
-    t = threads.get(tid)
+    t = T.live.get(tid)
     if t is None:
         return False
     t.sigpending.setdefault(sig, info)
@@ -282,13 +228,13 @@ def steer() -> None:
     (kernel/signal.c complete_signal/wants_signal), so a main thread waiting in
     pause(), sigsuspend, a lock or a read is the one interrupted, not whichever
     thread happens to run.  Move those signals to the main thread (waking it)."""
-    if current is None or len(threads) < 2:
+    if T.current is None or len(T.live) < 2:
         return
-    leader = threads.get(os.getpid())
-    if leader is None or leader is current:
+    leader = T.live.get(os.getpid())
+    if leader is None or leader is T.current:
         return
-    st = signals.st
-    movable = st.pending & ~leader.mask & ~_directed & ~signals.bit(signals.SIGKILL)
+    st = proc.sig
+    movable = st.pending & ~leader.mask & ~T.directed & ~signals.bit(signals.SIGKILL)
     if not movable:
         return
     while movable:
@@ -306,10 +252,10 @@ def steer() -> None:
 
 def _block(key: int | None, bitset: int, deadline: int | None, timeout_result: int,
            shared_val: int | None = None) -> int | None:
-    """Park the current thread (result None) or return -EINTR if a signal is deliverable now."""
-    st = signals.st
+    """Park the T.current thread (result None) or return -EINTR if a signal is deliverable now."""
+    st = proc.sig
     cpu = proc.cpu
-    t = current
+    t = T.current
     if st.pending & ~st.mask:
         return -lerrno.EINTR
     t.state = WAIT
@@ -324,9 +270,9 @@ def _block(key: int | None, bitset: int, deadline: int | None, timeout_result: i
     if shared_val is not None:
         _note_check(_time_ns() + int(IDLE_POLL * 1e9))
     if key is None:
-        sleepers.append(t)
+        T.sleepers.append(t)
     else:
-        waiters.setdefault(key, []).append(t)
+        T.waiters.setdefault(key, []).append(t)
     cpu.stop("switch")
     return None
 
@@ -362,38 +308,38 @@ def _unwait(t: Thread, result: int | None, restart: bool = False) -> None:
         t.restart_x0 = None
     if t.key is None:
         try:
-            sleepers.remove(t)
+            T.sleepers.remove(t)
         except ValueError:
             pass
     else:
-        q = waiters.get(t.key)
+        q = T.waiters.get(t.key)
         if q is not None:
             try:
                 q.remove(t)
             except ValueError:
                 pass
             if not q:
-                del waiters[t.key]
+                del T.waiters[t.key]
     t.state = RUN
     t.result = result
     t.key = None
-    runq.append(t)
+    T.runq.append(t)
 
 
 def futex_wait(uaddr: int, bitset: int, deadline: int | None, shared_val: int | None) -> int | None:
-    """FUTEX_WAIT with several threads: the value already matched; park until woken."""
+    """FUTEX_WAIT with several T.live: the value already matched; park until woken."""
     return _block(uaddr, bitset, deadline, -lerrno.ETIMEDOUT, shared_val)
 
 
 def sleep_until(deadline_mono: int) -> int | None:
-    """nanosleep with several threads: let the others run until the deadline."""
+    """nanosleep with several T.live: let the others run until the deadline."""
     return _block(None, 0, deadline_mono, 0)
 
 
 def wait_fds(pollset: dict[int, int], deadline: int | None, orig_x0: int,
              on_timeout=None, check=None, cleanup=None, on_ready=None,
              on_eintr=None) -> int | None:
-    """A host call that would block, with several threads: park until one of the
+    """A host call that would block, with several T.live: park until one of the
     host fds in `pollset` (fd -> host poll events) is ready, or `check()` (asked
     every IDLE_POLL) says so, then restart the syscall (its first argument was
     `orig_x0`) - or, with `on_ready`, call it instead: it continues the call
@@ -407,7 +353,7 @@ def wait_fds(pollset: dict[int, int], deadline: int | None, orig_x0: int,
         if cleanup is not None:
             cleanup()
         return r if on_eintr is None else _result(on_eintr)
-    t = current
+    t = T.current
     t.on_ready = on_ready
     t.on_eintr = on_eintr
     t.pollset = pollset
@@ -449,13 +395,13 @@ def _checked(check) -> bool:
 
 def yield_() -> None:
     """sched_yield: go to the back of the run queue if another thread is runnable."""
-    if runq:
+    if T.runq:
         proc.cpu.stop("switch")
 
 
 def wake(uaddr: int, n: int, bitset: int) -> int:
-    """Wake up to `n` threads waiting on `uaddr` whose bitset intersects `bitset`."""
-    q = waiters.get(uaddr)
+    """Wake up to `n` T.live waiting on `uaddr` whose bitset intersects `bitset`."""
+    q = T.waiters.get(uaddr)
     if not q or n <= 0:
         return 0
     woken = 0
@@ -469,19 +415,19 @@ def wake(uaddr: int, n: int, bitset: int) -> int:
 
 
 def requeue(uaddr: int, uaddr2: int, n_wake: int, n_requeue: int) -> int:
-    """Wake `n_wake` waiters of uaddr, move up to `n_requeue` others to uaddr2; returns both counts."""
+    """Wake `n_wake` T.waiters of uaddr, move up to `n_requeue` others to uaddr2; returns both counts."""
     woken = wake(uaddr, n_wake, FUTEX_BITSET_ANY)
-    q = waiters.get(uaddr)
+    q = T.waiters.get(uaddr)
     moved = 0
     if q and n_requeue > 0 and uaddr2 != uaddr:
-        dest = waiters.setdefault(uaddr2, [])
+        dest = T.waiters.setdefault(uaddr2, [])
         while q and moved < n_requeue:
             t = q.pop(0)
             t.key = uaddr2
             dest.append(t)
             moved += 1
         if not q:
-            del waiters[uaddr]
+            del T.waiters[uaddr]
     elif q and n_requeue > 0:
         moved = min(len(q), n_requeue)
     return woken + moved
@@ -493,21 +439,19 @@ _time_ns = time.monotonic_ns
 
 
 def _note_check(when: int | None) -> None:
-    global _next_check
-    if when is not None and (_next_check is None or when < _next_check):
-        _next_check = when
+    if when is not None and (T.next_check is None or when < T.next_check):
+        T.next_check = when
 
 
 def _poll_waiters() -> int | None:
-    """Wake waiting threads whose timeout passed, that a signal interrupts, or whose
+    """Wake waiting T.live whose timeout passed, that a signal interrupts, or whose
     shared futex word changed; returns the next time one needs a look (or None)."""
-    global _next_check
-    st = signals.st
+    st = proc.sig
     bit = signals.bit
     now = _time_ns()
     nearest = None
     for t in _waiting():
-        mask = st.mask if t is current else t.mask
+        mask = st.mask if t is T.current else t.mask
         if (st.pending & ~mask) or any(not (mask & bit(s)) for s in t.sigpending):
             _interrupt(t)
             continue
@@ -543,16 +487,16 @@ def _poll_waiters() -> int | None:
             poll = now + int(IDLE_POLL * 1e9)
             if nearest is None or poll < nearest:
                 nearest = poll
-    _next_check = nearest
+    T.next_check = nearest
     return nearest
 
 
 def preempt_requested() -> bool:
-    return _preempt
+    return T.preempt
 
 
 def start(pc: int) -> int:
-    """Run the current thread for at most one time slice (SLICE_INSNS instructions).
+    """Run the T.current thread for at most one time slice (SLICE_INSNS instructions).
 
     Why a count and not a timer calling uc_emu_stop: unicorn checks for a
     stop request after guest stores too, in the middle of a translation
@@ -561,38 +505,36 @@ def start(pc: int) -> int:
     (a STLXR that succeeded runs again: an atomic increment counted twice).
     The instruction count stops exactly at an instruction boundary.
     """
-    global _preempt
     cpu = proc.cpu
     cpu.stop_reason = None
     err = lib.uc_emu_start(cpu.uc, pc, NEVER, 0, SLICE_INSNS)
     if cpu.stop_reason is None and not err:
-        _preempt = True             # the slice ended (or a host signal stopped it)
+        T.preempt = True             # the slice ended (or a host signal stopped it)
     return err
 
 
 def switch() -> int:
-    """Run loop, after a stop for a switch: save the current thread, restore the next; new PC."""
-    global current, _preempt, _directed
-    _preempt = False
+    """Run loop, after a stop for a switch: save the T.current thread, restore the next; new PC."""
+    T.preempt = False
     cpu = proc.cpu
     uc = cpu.uc
-    cur = current
+    cur = T.current
     if cur is None:
         return cpu.reg(REG_PC)
     if cur.state == WAIT and cpu.reg(REG_PC) != cur.block_pc:
         # A signal frame was set up after the blocking syscall: it is interrupted.
         _unwait(cur, -lerrno.EINTR)
-        runq.remove(cur)
+        T.runq.remove(cur)
         cur.result = None
     if cur.state == RUN:
-        runq.append(cur)
-    if _next_check is not None and _next_check <= _time_ns():
+        T.runq.append(cur)
+    if T.next_check is not None and T.next_check <= _time_ns():
         _poll_waiters()
-    if not runq:
+    if not T.runq:
         _idle()
-    nxt = runq.popleft()
+    nxt = T.runq.popleft()
     if nxt is not cur:
-        st = signals.st
+        st = proc.sig
         if cur.state != DEAD:
             if cur.ctx is None:
                 cur.ctx = _new_ctx()
@@ -603,7 +545,7 @@ def switch() -> int:
             lib.uc_context_free(cur.ctx[0])
             cur.ctx = None
         lib.uc_context_restore(uc, nxt.ctx[0])
-        current = nxt
+        T.current = nxt
         st.altstack, st.saved_mask = nxt.altstack, nxt.saved_mask
         proc.clear_child_tid = nxt.clear_child_tid
         if st.mask != nxt.mask:
@@ -619,19 +561,19 @@ def switch() -> int:
         nxt.result = None
     if nxt.sig_restart_x0 is not None:
         # Its fd wait was interrupted: let delivery restart it under SA_RESTART.
-        sst = signals.st
+        sst = proc.sig
         sst.interrupted = True
         sst.restart_x0 = nxt.sig_restart_x0
         sst.restart_nr = cpu.reg(_REG_X8)
         nxt.sig_restart_x0 = None
         cpu.pending = True
-    _directed = 0
+    T.directed = 0
     if nxt.sigpending:
         for sig, info in nxt.sigpending.items():
             signals.queue(sig, info)
-            _directed |= signals.bit(sig)
+            T.directed |= signals.bit(sig)
         nxt.sigpending = {}
-    if signals.st.pending or signals.st.saved_mask is not None:
+    if proc.sig.pending or proc.sig.saved_mask is not None:
         # (a saved mask: a sigsuspend ended; delivery puts the old mask back even
         # if another thread took the signal meanwhile)
         cpu.pending = True
@@ -641,20 +583,20 @@ def switch() -> int:
 def _idle() -> None:
     """Every live thread waits: sleep until a timeout, a signal or a shared futex changes."""
     import signal as hs
-    st = signals.st
+    st = proc.sig
     all_mask = signals.ALL
     for t in _waiting():
-        all_mask &= t.mask if t is not current else st.mask
+        all_mask &= t.mask if t is not T.current else st.mask
     old = hs.pthread_sigmask(hs.SIG_SETMASK, signals.host_set(all_mask))
     try:
         while True:
             nearest = _poll_waiters()
-            if runq:
+            if T.runq:
                 break
             now = _time_ns()
             wait = IDLE_POLL if nearest is None else min(IDLE_POLL, (nearest - now) / 1e9)
             fds: dict[int, int] = {}
-            for t in sleepers:
+            for t in T.sleepers:
                 if t.pollset is not None:
                     for fd, ev in t.pollset.items():
                         fds[fd] = fds.get(fd, 0) | ev
@@ -667,7 +609,7 @@ def _idle() -> None:
 
 
 def _waiting() -> list:
-    out = list(sleepers)
-    for q in waiters.values():
+    out = list(T.sleepers)
+    for q in T.waiters.values():
         out.extend(q)
     return out
