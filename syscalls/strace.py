@@ -124,6 +124,9 @@ _GRND = [(1, "GRND_NONBLOCK"), (2, "GRND_RANDOM"), (4, "GRND_INSECURE")]
 _TIMESPEC = struct.Struct("<qq")
 
 
+_RAW6 = struct.Struct("<6Q")     # X0..X5 as the decoders read them
+
+
 class Tracer:
     def __init__(self, proc) -> None:
         self.proc = proc
@@ -212,14 +215,16 @@ class Tracer:
         return f" = {shown}"
 
     def trace(self, nr: int, entry, a: list[int]):
-        fn, n = entry
+        fn, decode = entry
+        decoded = decode(_RAW6.pack(*a[1:7])) if decode else ()
+        n = len(decoded)
         spec = TABLE[nr]
-        args = a[1:n + 1]
+        args = a[1:n + 1]            # raw, as strace shows them
         kinds = spec.args or ("hex",) * n
         ret = None
         exc = None
         try:
-            ret = fn(*args)
+            ret = fn(*decoded)
         except BaseException as e:  # noqa: BLE001 - re-raised after printing
             exc = e
         shown = ret

@@ -6,14 +6,17 @@ register with the :func:`syscall` decorator; :func:`dispatch_list` flattens the
 table into the list the CPU hook indexes by number, and `syscalls.registry`
 hands it to the runtime at boot.
 
-Handlers take the raw 64-bit register values they need (the count comes from
-the function's signature) and return the result as a Python int: a value, or
+Handlers take the register values they need (the count comes from the
+function's signature), decoded by the entry's argument kinds: fd, dirfd,
+signal and clockid arrive as signed C ints, uint as an unsigned one, the rest
+as raw 64-bit values (`ARG_CODES`).  They return the result as a Python int: a value, or
 ``-errno`` with a *Linux* errno.  They may instead raise ``OSError`` (host
 errno, translated by name), ``GuestFault`` (-EFAULT), or return ``None`` when
 they have set the registers themselves (exit, execve, rt_sigreturn).
 """
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -47,9 +50,10 @@ def syscall(name: str, args: str = "", level: str = FULL, note: str = "", ret: s
             interruptible: bool = False, restart: bool = True) -> Callable[[Callable], Callable]:
     """Register the decorated function as the handler of syscall `name`.
 
-    `args` is a comma-separated list of argument kinds for strace (fd, dirfd,
-    int, uint, long, hex, ptr, path, str, buf_in, buf_out, size, oflags, mode,
-    signal, flags); it does not affect dispatch.  `interruptible` marks a
+    `args` is a comma-separated list of argument kinds (fd, dirfd, int, uint,
+    long, hex, ptr, path, str, buf_in, buf_out, size, oflags, mode, signal,
+    flags...): strace prints by them, and those in ARG_CODES also decode the
+    register (a C int fd arrives sign-extended from its low 32 bits).  `interruptible` marks a
     handler whose blocking host call a guest signal may interrupt; `restart`
     False marks one Linux never restarts after a handler (signal(7)).
     """
@@ -70,10 +74,32 @@ def not_supported(name: str, note: str) -> None:
     TABLE[nr] = Syscall(nr, name, None, ENOSYS_LEVEL, note)
 
 
+# Argument decoding, driven by the entry's kinds: the kernel takes these as C
+# (unsigned) ints and ignores the upper half of the register, so the handler
+# gets them already truncated and sign-extended; every other kind is the raw
+# 64-bit register value.  Each entry becomes one struct format over the
+# register file, so decoding costs the same single unpack as raw arguments.
+ARG_CODES = {"fd": "i4x", "dirfd": "i4x", "signal": "i4x", "clockid": "i4x", "uint": "I4x"}
+_DECODERS: dict[str, Callable] = {}
+
+
+def decoder(entry: Syscall) -> Callable | None:
+    """The function that turns the register file into `entry`'s handler arguments (None: it takes none)."""
+    n = entry.handler.__code__.co_argcount
+    if not n:
+        return None
+    kinds = entry.args
+    fmt = "<" + "".join(ARG_CODES.get(kinds[i] if i < len(kinds) else "", "Q") for i in range(n))
+    dec = _DECODERS.get(fmt)
+    if dec is None:
+        dec = _DECODERS[fmt] = struct.Struct(fmt).unpack_from
+    return dec
+
+
 def dispatch_list(size: int = 1024) -> list:
-    """(handler, nargs) per number, None where there is no handler."""
+    """(handler, decode) per number, None where there is no handler."""
     out: list = [None] * size
     for nr, entry in TABLE.items():
         if entry.handler is not None:
-            out[nr] = (entry.handler, entry.handler.__code__.co_argcount)
+            out[nr] = (entry.handler, decoder(entry))
     return out

@@ -4,6 +4,8 @@ from __future__ import annotations
 import os
 import re
 
+import struct
+
 import pytest
 
 from helpers import available_libcs, guest_bin, run_elfuse
@@ -85,7 +87,8 @@ def _trace(tracer, name, fn, args):
 
     nr = SYSCALL_NUMBERS[name]
     regs = [nr] + [a & 0xFFFFFFFFFFFFFFFF for a in args] + [0] * (6 - len(args))
-    return tracer.trace(nr, (fn, len(args)), regs)
+    decode = struct.Struct(f"<{len(args)}Q").unpack_from   # raw arguments, as a table entry's decoder
+    return tracer.trace(nr, (fn, decode), regs)
 
 
 def test_openat_failure_line(tracer_and_log):

@@ -275,7 +275,9 @@ class Cpu:
                              after_syscall=None, tracer=None, name_of=str) -> None:
         """Install the single UC_HOOK_INTR callback.
 
-        `dispatch` is the list from syscalls.table.dispatch_list(); `on_unknown(nr)`
+        `dispatch` holds, per number, (handler, decode) or None: `decode(regs)`
+        turns the register file (X0.. as 64-bit words) into the handler's
+        arguments, or is None for a handler without any; `on_unknown(nr)`
         returns the result for numbers without a handler; `after_syscall()` (if
         given) is consulted when ``self.pending`` is set, e.g. to deliver signals;
         `tracer(nr, entry, [nr, x0..x5])` wraps each handler call for --strace;
@@ -293,7 +295,7 @@ class Cpu:
 
         if xr is not None:
             unpack = _X_UNPACK
-            unpack_n = [struct.Struct(f"<{k}Q").unpack_from for k in range(8)]
+            regs = xr
 
             def read_args():
                 return unpack(xr)
@@ -310,6 +312,7 @@ class Cpu:
             reg_write = lib.uc_reg_write
             funpack = ffi.unpack
             X0 = REG_X0
+            regs = ffi.buffer(vals)          # what the argument decoders read
 
             def read_args():
                 read_batch(uc_handle, regs_in, ptrs, 9)
@@ -328,9 +331,10 @@ class Cpu:
                     return
                 nr = xr[8]
                 try:
-                    fn, n = dispatch[nr]
-                    # Only the arguments the handler takes become Python ints.
-                    ret = fn(*unpack_n[n](xr)) if n else fn()
+                    fn, decode = dispatch[nr]
+                    # One struct unpack of the live registers gives the handler
+                    # its arguments, already decoded as the table's kinds say.
+                    ret = fn(*decode(xr)) if decode else fn()
                 except OSError as e:
                     ret = -to_linux(e.errno)
                 except GuestFault:
@@ -357,8 +361,8 @@ class Cpu:
                     elif tracer is not None:
                         ret = tracer(nr, entry, [nr, *a[:6]])
                     else:
-                        fn, n = entry
-                        ret = fn(*a[:n])
+                        fn, decode = entry
+                        ret = fn(*decode(regs)) if decode else fn()
                 except OSError as e:
                     ret = -to_linux(e.errno)
                 except GuestFault:
