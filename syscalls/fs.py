@@ -143,7 +143,7 @@ def _epipe(fd: int = -1) -> int:
     # Python ignores SIGPIPE, so the host reports EPIPE; Linux would also raise SIGPIPE
     # (except on a SOCK_SEQPACKET socket: syscalls/net decides for sockets).
     if fd >= 0:
-        from syscalls.net.handlers import epipe_signals
+        from syscalls.net.messages import epipe_signals
         if not epipe_signals(fd):
             return -lerrno.EPIPE
     proc.post_signal(SIGPIPE)

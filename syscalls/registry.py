@@ -15,7 +15,7 @@ from elfuse_py.runtime.process import Process, SyscallSet
 # Handler modules, by area.  Import order does not matter.
 from syscalls import (events, execve, fs, futex, info, ioctl, mem, memfd, notify, poll,  # noqa: F401
                       proc, sched, signal, time, xattr)
-from syscalls.net import handlers, sockopt  # noqa: F401
+from syscalls.net import messages, names, sockets, sockopt  # noqa: F401
 from syscalls import blocking
 from syscalls.numbers import SYSCALL_NAMES
 from syscalls.strace import Tracer

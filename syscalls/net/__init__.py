@@ -1,8 +1,11 @@
 """Linux socket syscalls on host sockets.
 
-consts (constant tables by name), host (the host seam: libc calls, layouts,
-macOS-only calls), sockaddr (address layouts), msg (msghdr/cmsg), framing
-(SEQPACKET over STREAM), state (per-socket FdState), policies (the host
-policies), handlers + sockopt (the @syscall handlers, imported by
-syscalls.registry).
+The @syscall handlers, imported by syscalls.registry: sockets (socket,
+socketpair, listen, shutdown, and the helpers the others share), names (bind,
+connect, getsockname/getpeername, accept/accept4), messages (send*/recv*,
+sendmsg/recvmsg, sendmmsg/recvmmsg) and sockopt (setsockopt/getsockopt).
+Below them: consts (constant tables by name), sockaddr (address layouts), msg
+(msghdr/cmsg), framing (SEQPACKET over STREAM), state (per-socket FdState),
+policies (the host policies).  The host seam (libc calls, layouts, macOS-only
+calls) is elfuse_py.host.sockets.
 """

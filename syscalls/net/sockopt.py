@@ -18,7 +18,7 @@ from syscalls.args import s32
 from syscalls.table import syscall
 from syscalls.net import consts as C
 from elfuse_py.host import sockets as host
-from syscalls.net.handlers import _err, sock_check, sock_domain
+from syscalls.net.sockets import err, sock_check, sock_domain
 from syscalls.net.state import SockState
 
 ffi, libc = host.ffi, host.libc
@@ -76,7 +76,7 @@ def sys_setsockopt(fd, level, optname, optval, optlen):
         # The host kernel faults on the window's unmapped (PROT_NONE) pages itself.
         r = libc.setsockopt(fd, level, opt, ffi.cast("void *", proc.mem.host_base + optval),
                             optlen)
-        return 0 if r == 0 else _err()
+        return 0 if r == 0 else err()
     e = sock_check(fd)
     if e:
         return e
@@ -88,8 +88,8 @@ def sys_setsockopt(fd, level, optname, optval, optlen):
         if optlen < 4:
             return -lerrno.EINVAL
         val = _I32.unpack(proc.mem.read(optval, 4))[0]
-        from syscalls.net.handlers import _state_for
-        _state_for(fd, sock_domain(fd)).passcred = bool(val)
+        from syscalls.net.names import state_for
+        state_for(fd, sock_domain(fd)).passcred = bool(val)
         return 0
     if level == C.SOL_SOCKET and opt in (3, 4, 17, 30, 38, 39):
         # SO_TYPE, SO_ERROR, SO_PEERCRED, SO_ACCEPTCONN, SO_PROTOCOL, SO_DOMAIN are read-only.
@@ -118,7 +118,7 @@ def sys_setsockopt(fd, level, optname, optval, optlen):
     elif name in C.INT_OPTS:
         data = data[:4]
     buf = ffi.from_buffer(data) if data else ffi.NULL
-    return 0 if libc.setsockopt(fd, hlevel, hopt, buf, len(data)) == 0 else _err()
+    return 0 if libc.setsockopt(fd, hlevel, hopt, buf, len(data)) == 0 else err()
 
 
 def _put(optval: int, optlenp: int, want: int, value: bytes) -> int:
@@ -139,7 +139,7 @@ def sys_getsockopt(fd, level, optname, optval, optlenp):
         hb = proc.mem.host_base
         r = libc.getsockopt(fd, level, opt, ffi.cast("void *", hb + optval),
                             ffi.cast("socklen_t *", hb + optlenp))
-        return 0 if r == 0 else _err()
+        return 0 if r == 0 else err()
     e = sock_check(fd)
     if e:
         return e
@@ -177,7 +177,7 @@ def sys_getsockopt(fd, level, optname, optval, optlenp):
     buf = ffi.new("char[]", _OPT_BUF)
     ln = ffi.new("socklen_t *", _OPT_BUF)
     if libc.getsockopt(fd, hlevel, hopt, buf, ln) < 0:
-        return _err()
+        return err()
     raw = ffi.buffer(buf, ln[0])[:]
     if name == "SO_ERROR":
         v = struct.unpack_from("=i", raw)[0]
