@@ -16,7 +16,8 @@ from elfuse_py.runtime.process import SyscallSet
 from syscalls import (events, execve, fs, futex, info, ioctl, mem, memfd, notify, poll,  # noqa: F401
                       proc, sched, signal, time, xattr)
 from syscalls.net import handlers, sockopt  # noqa: F401
-from syscalls import blocking
+# Thread-parking wrappers: each module adds its calls to parking.WRAP as it is imported.
+from syscalls import parked_io, parked_open, parked_waits, parking  # noqa: F401
 from syscalls.numbers import SYSCALL_NAMES
 from syscalls.strace import Tracer
 from syscalls.table import ENOSYS_LEVEL, TABLE, dispatch_list
@@ -48,7 +49,7 @@ def syscall_set() -> SyscallSet:
         tracer=lambda process: Tracer(process).trace,
     )
     # Once a second guest thread exists, the blocking calls park their thread
-    # instead of stopping every thread (syscalls/blocking.py).
-    if blocking.install not in threads.on_multi:
-        threads.on_multi.append(blocking.install)
+    # instead of stopping every thread (syscalls/parking.py).
+    if parking.install not in threads.on_multi:
+        threads.on_multi.append(parking.install)
     return table
