@@ -16,7 +16,8 @@ from elfuse_py.runtime.process import Process, SyscallSet
 from syscalls import (events, execve, fs, futex, info, ioctl, mem, memfd, notify, poll,  # noqa: F401
                       proc, sched, signal, time, xattr)
 from syscalls.net import messages, names, sockets, sockopt  # noqa: F401
-from syscalls import blocking
+# Thread-parking wrappers: each module adds its calls to parking.WRAP as it is imported.
+from syscalls import parked_io, parked_open, parked_waits, parking  # noqa: F401
 from syscalls.numbers import SYSCALL_NAMES
 from syscalls.strace import Tracer
 from syscalls.table import ENOSYS_LEVEL, TABLE, dispatch_list
@@ -48,6 +49,6 @@ def register(process: Process) -> None:
         tracer=lambda p: Tracer(p).trace,
     )
     # Once a second guest thread exists, the blocking calls park their thread
-    # instead of stopping every thread (syscalls/blocking.py).
-    if blocking.install not in process.threads.on_multi:
-        process.threads.on_multi.append(blocking.install)
+    # instead of stopping every thread (syscalls/parking.py).
+    if parking.install not in process.threads.on_multi:
+        process.threads.on_multi.append(parking.install)

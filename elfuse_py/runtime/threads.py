@@ -24,7 +24,7 @@ an unrelated host process; tids stay below 2^30 (FUTEX_TID_MASK).
 Host calls that would block (read on an empty pipe or socket, accept, recv,
 send on a full socket, ppoll/pselect6/epoll_pwait with nothing ready, wait4,
 connect, sigsuspend, flock...) do not block the host while other guest
-threads exist: syscalls/blocking.py checks readiness first and, if the call
+threads exist: syscalls/parking.py checks readiness first and, if the call
 would wait, parks the thread (`wait_fds`) on its host fds and/or a periodic
 `check`; when ready the thread *restarts* the syscall (PC back on the SVC, X0
 restored), so the handler runs again and finds it ready - or an `on_ready`
@@ -40,8 +40,8 @@ Mode switches: unicorn counts instructions with a code hook, and adding or
 removing it drops every translated block; a process that is single-threaded
 again keeps counted slices for KEEP_SLICING_NS (`sliced`).
 
-Remaining limitation: open() of a FIFO waiting for its other end, and calls
-not listed in syscalls/blocking.py, still block every guest thread.
+Remaining limitation: calls not listed in syscalls/parking.py's WRAP table
+(filled by it and syscalls/parked_*.py) still block every guest thread.
 """
 from __future__ import annotations
 
