@@ -13,8 +13,8 @@ from elfuse_py.runtime import lerrno, log, threads
 from elfuse_py.runtime.process import SyscallSet
 
 # Handler modules, by area.  Import order does not matter.
-from syscalls import (events, execve, fs, futex, info, ioctl, mem, memfd, notify, poll,  # noqa: F401
-                      proc, sched, signal, time, xattr)
+from syscalls import (dirs, events, execve, fdops, fileio, fsmeta, fsnames, futex,  # noqa: F401
+                      info, ioctl, mem, memfd, notify, poll, proc, sched, signal, time, xattr)
 from syscalls.net import handlers, sockopt  # noqa: F401
 from syscalls import blocking
 from syscalls.numbers import SYSCALL_NAMES
