@@ -20,7 +20,7 @@ from elfuse_py.runtime.process import proc
 from syscalls import abi, ttyflags
 from syscalls import fsflags as F
 from syscalls.args import s32
-from syscalls.fs import _EINVAL, _fd, _new_fd
+from syscalls.fdargs import NEG_EINVAL, check_fd, new_fd
 from syscalls.table import PARTIAL, syscall
 
 _INT = struct.Struct("<i")
@@ -112,7 +112,7 @@ def _tiocnotty(fd: int, arg: int) -> int:
 def _tcflsh(fd: int, arg: int) -> int:
     name = ttyflags.TCFLSH_ARGS.get(s32(arg))
     if name is None:
-        return _EINVAL
+        return NEG_EINVAL
     termios.tcflush(fd, getattr(termios, name))
     return 0
 
@@ -120,7 +120,7 @@ def _tcflsh(fd: int, arg: int) -> int:
 def _tcxonc(fd: int, arg: int) -> int:
     name = ttyflags.TCXONC_ARGS.get(s32(arg))
     if name is None:
-        return _EINVAL
+        return NEG_EINVAL
     termios.tcflow(fd, getattr(termios, name))
     return 0
 
@@ -158,9 +158,9 @@ def _tiocgptpeer(fd: int, arg: int) -> int:
     try:
         hflags = F.open_flags_to_host(arg & 0xFFFFFFFF)
     except KeyError:
-        return _EINVAL
+        return NEG_EINVAL
     # fcntl.ioctl's int form returns the call's result: the new fd.
-    new = _new_fd(fcntl.ioctl(fd, _HOST_TIOCGPTPEER, hflags))
+    new = new_fd(fcntl.ioctl(fd, _HOST_TIOCGPTPEER, hflags))
     proc.fds.on_close(new)
     return new
 
@@ -184,7 +184,7 @@ IOCTLS = {
          note="tty (termios, winsize, pgrp, flush/flow) and FIONREAD/FIONBIO/FIOCLEX; "
               "others ENOTTY", interruptible=True)
 def sys_ioctl(fd, request, arg):
-    fd = _fd(fd)
+    fd = check_fd(fd)
     handler = IOCTLS.get(request & 0xFFFFFFFF)
     if handler is None:
         os.fstat(fd)                 # EBADF first, as Linux checks the fd before the request

@@ -21,10 +21,10 @@ from syscalls.parking import IN, WRAP
 
 def _fifo_path(dirfd: int, pathname: int, flags: int) -> tuple | None:
     """(host path, dir fd) of the guest path if it names a FIFO, else None."""
-    from syscalls import fs
     from syscalls import fsflags as F
+    from syscalls.fdargs import at_path, guest_path
     try:
-        path, dfd = fs.at_path(dirfd, fs.guest_path(pathname), not flags & F.O_NOFOLLOW)
+        path, dfd = at_path(dirfd, guest_path(pathname), not flags & F.O_NOFOLLOW)
         return (path, dfd) if stat.S_ISFIFO(os.stat(path, dir_fd=dfd).st_mode) else None
     except Exception:  # noqa: BLE001 - bad path or pointer: the handler reports it
         return None

@@ -16,7 +16,7 @@ from elfuse_py.runtime import lerrno
 from elfuse_py.runtime.process import proc
 
 from syscalls.args import s32
-from syscalls.fs import _fd, at_path, guest_path
+from syscalls.fdargs import at_path, check_fd, guest_path
 from syscalls.table import PARTIAL, syscall
 
 XATTR_NAME_MAX = 255
@@ -30,7 +30,7 @@ _NOTE = "EOPNOTSUPP on hosts without xattr calls in Python (macOS)"
 def _target(kind: str, arg: int):
     """(host path or fd, follow_symlinks) for the path/lpath/fd argument."""
     if kind == "f":
-        fd = _fd(arg)
+        fd = check_fd(arg)
         if not proc.fds.valid(fd):
             raise OSError(9, "EBADF")
         return fd, True

@@ -1,0 +1,171 @@
+"""Directories: listing one (getdents64, with DirState, its per-fd
+snapshot and position), creating one (mkdirat), and the working directory
+(getcwd, chdir, fchdir).
+
+/proc/self/fd lists only the guest's open fds, and another process's
+/proc/PID/fd hides the emulator's reserved range.  lseek on a directory
+(seekdir, rewinddir) is in syscalls/fileio.py and moves DirState's position.
+"""
+from __future__ import annotations
+
+import errno as _errno
+import os
+import stat as _stat
+
+from elfuse_py.host import fs as hostfs
+from elfuse_py.runtime import lerrno, paths
+from elfuse_py.runtime.fdtable import FdState
+from elfuse_py.runtime.process import proc
+
+from syscalls import abi
+from syscalls import fsflags as F
+from syscalls.fdargs import NEG_EINVAL, at_path, check_fd, guest_path, oserr
+from syscalls.table import syscall
+
+
+# ----- getdents64 --------------------------------------------------------------------
+
+class DirState(FdState):
+    """Directory listing of an fd for getdents64: a snapshot and a position.
+
+    The position is the index of the next entry; each record's d_off is the
+    index after it, so lseek(fd, d_off, SEEK_SET) resumes there.  Seeking to 0
+    (rewinddir) drops the snapshot so the next call sees a fresh listing.
+    Shared by dup'd fds, like the open file description's offset on Linux.
+    """
+
+    def __init__(self) -> None:
+        self.entries: list | None = None
+        self.pos = 0
+
+
+def _list_dir(fd: int) -> list[tuple[bytes, int, int]]:
+    st = os.fstat(fd)
+    if not _stat.S_ISDIR(st.st_mode):
+        raise oserr(_errno.ENOTDIR)
+    try:
+        parent = os.stat(b"..", dir_fd=fd).st_ino
+    except OSError:
+        parent = st.st_ino
+    out = [(b".", st.st_ino, F.DT_DIR), (b"..", parent, F.DT_DIR)]
+    # scandir reads through a dup sharing the host offset, which an lseek
+    # before the first getdents64 may have moved: list from the start.
+    os.lseek(fd, 0, os.SEEK_SET)
+    with os.scandir(fd) as it:
+        for e in it:
+            if e.is_symlink():
+                dt = F.DT_LNK
+            elif e.is_dir(follow_symlinks=False):
+                dt = F.DT_DIR
+            elif e.is_file(follow_symlinks=False):
+                dt = F.DT_REG
+            else:
+                try:
+                    m = e.stat(follow_symlinks=False).st_mode
+                    dt = F.LINUX_FTYPE_TO_DT.get(F.mode_to_linux(m) & F.S_IFMT, F.DT_UNKNOWN)
+                except OSError:
+                    dt = F.DT_UNKNOWN
+            out.append((os.fsencode(e.name), e.inode(), dt))
+    if _is_own_fd_dir(st):
+        # The host's /proc/self/fd also lists the emulator's reserved fds and
+        # scandir's own dup: the guest sees only its fds that are open now.
+        out = out[:2] + [x for x in out[2:] if x[0].isdigit() and _guest_fd_open(int(x[0]))]
+    elif _is_other_fd_dir(fd):
+        # Another process's /proc/PID/fd: when it is an emulated guest too
+        # (a fork child, the parent shell) its emulator's fds sit in the same
+        # reserved range as ours, which no guest can name.
+        limit = proc.fds.limit
+        out = out[:2] + [x for x in out[2:] if not x[0].isdigit() or int(x[0]) < limit]
+    return out
+
+
+def _is_other_fd_dir(fd: int) -> bool:
+    try:
+        where = hostfs.fd_path(fd)
+    except OSError:
+        return False
+    parts = where.split("/")
+    return len(parts) == 4 and parts[1] == "proc" and parts[2].isdigit() and parts[3] == "fd"
+
+
+def _is_own_fd_dir(st: os.stat_result) -> bool:
+    try:
+        own = os.stat("/proc/self/fd")
+    except OSError:
+        return False
+    return (st.st_dev, st.st_ino) == (own.st_dev, own.st_ino)
+
+
+def _guest_fd_open(fd: int) -> bool:
+    if not proc.fds.valid(fd):
+        return False
+    try:
+        os.fstat(fd)
+    except OSError:
+        return False
+    return True
+
+
+@syscall("getdents64", "fd, ptr, uint")
+def sys_getdents64(fd, dirp, count):
+    fd = check_fd(fd)
+    count &= 0xFFFFFFFF
+    fds = proc.fds
+    st = fds.state.get(fd)
+    if not isinstance(st, DirState):
+        os.fstat(fd)                      # EBADF for a closed fd before anything else
+        st = DirState()
+        fds.set(fd, st)
+    if st.entries is None:
+        try:
+            st.entries = _list_dir(fd)
+        except OSError:
+            fds.on_close(fd)
+            raise
+    entries = st.entries
+    out = bytearray()
+    pos = st.pos
+    pack = abi.pack_dirent64
+    while pos < len(entries):
+        name, ino, dt = entries[pos]
+        rec = pack(ino, pos + 1, dt, name)
+        if len(out) + len(rec) > count:
+            break
+        out += rec
+        pos += 1
+    if not out and pos < len(entries):
+        return NEG_EINVAL                 # buffer too small for the next entry
+    proc.mem.write(dirp, out)
+    st.pos = pos
+    return len(out)
+
+
+# ----- working directory, mkdir ------------------------------------------------------
+
+@syscall("getcwd", "ptr, size")
+def sys_getcwd(buf, size):
+    cwd = os.getcwdb() + b"\0"
+    if len(cwd) > size:
+        return -lerrno.ERANGE
+    proc.mem.write(buf, cwd)
+    return len(cwd)
+
+
+@syscall("chdir", "path")
+def sys_chdir(pathname):
+    p = guest_path(pathname)
+    os.chdir(os.fsencode(paths.host_path(p)) if p[:1] == b"/" else p)
+    return 0
+
+
+@syscall("fchdir", "fd")
+def sys_fchdir(fd):
+    os.fchdir(check_fd(fd))
+    return 0
+
+
+@syscall("mkdirat", "dirfd, path, mode")
+def sys_mkdirat(dirfd, pathname, mode):
+    path, dfd = at_path(dirfd, guest_path(pathname))
+    os.mkdir(path, mode & F.S_IALLUGO, dir_fd=dfd)
+    return 0

@@ -1,0 +1,88 @@
+"""Guest fd and path arguments, shared by the file-system handler modules.
+
+Owns the checks a file syscall makes before its host call: a guest fd must be
+in the guest's range (check_fd), an fd the host hands out must stay below the
+guest's limit (new_fd, fd_ceiling), a guest path is a C string of at most
+PATH_MAX (guest_path), and an *at() path is resolved through the sysroot
+(at_path).  Also the -errno results the handlers share (NEG_EBADF, NEG_EINVAL,
+NEG_EFAULT) and oserr, an OSError for a host errno.
+
+Guest paths go through elfuse_py.runtime.paths (looked up at call time: later
+layers replace its functions).  The handler modules (fileio, fdops, dirs,
+fsnames, fsmeta, ioctl, xattr) import from here; this module imports none of
+them.
+"""
+from __future__ import annotations
+
+import errno as _errno
+import os
+
+from elfuse_py.runtime import lerrno, paths
+from elfuse_py.runtime.memory import GuestFault
+from elfuse_py.runtime.process import proc
+
+from syscalls import fsflags as F
+from syscalls.args import s32
+
+# The -errno results the file handlers share.
+NEG_EBADF = -lerrno.EBADF
+NEG_EINVAL = -lerrno.EINVAL
+NEG_EFAULT = -lerrno.EFAULT
+PATH_MAX = 4096
+
+
+def oserr(err: int) -> OSError:
+    return OSError(err, os.strerror(err))
+
+
+# ----- argument helpers ---------------------------------------------------------------
+
+def guest_path(addr: int) -> bytes:
+    """A guest path argument: EFAULT for NULL/unmapped, ENAMETOOLONG past PATH_MAX."""
+    if addr == 0:
+        raise GuestFault(0)
+    try:
+        return proc.mem.cstr(addr, PATH_MAX)
+    except ValueError:
+        raise oserr(_errno.ENAMETOOLONG) from None
+
+
+def at_path(dirfd: int, p: bytes, follow: bool = True) -> tuple[bytes, int | None]:
+    """(host path, dir_fd) for a guest *at() path: dirfd is ignored for absolute paths.
+
+    `follow` False: a symlink in the last component is not resolved inside the
+    sysroot (lstat, readlink, unlink, rename…)."""
+    if p[:1] == b"/":
+        return os.fsencode(paths.host_path(p, follow)), None
+    dirfd = s32(dirfd)
+    if dirfd == F.AT_FDCWD:
+        return p, None
+    if not proc.fds.valid(dirfd):
+        raise oserr(_errno.EBADF)
+    return p, dirfd
+
+
+def check_fd(fd: int) -> int:
+    """A guest fd argument (unsigned int) that must be in the guest's range, else EBADF."""
+    fd &= 0xFFFFFFFF
+    if fd >= proc.fds.limit:
+        raise oserr(_errno.EBADF)
+    return fd
+
+
+def fd_ceiling() -> int:
+    """First fd number the guest may not be given: the reserved range, or lower
+    if the guest lowered its RLIMIT_NOFILE (kept by the emulator, not the host)."""
+    ceiling = proc.fds.limit
+    nofile = proc.task.nofile
+    if nofile is not None and nofile[0] < ceiling:
+        return nofile[0]
+    return ceiling
+
+
+def new_fd(fd: int) -> int:
+    """Guard a host-allocated fd: one at or past the guest's limit is EMFILE for the guest."""
+    if fd >= proc.fds.limit or (proc.task.nofile is not None and fd >= fd_ceiling()):
+        os.close(fd)
+        raise oserr(_errno.EMFILE)
+    return fd

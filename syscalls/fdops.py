@@ -1,0 +1,233 @@
+"""Opening, closing and duplicating fds: openat, close, close_range, dup,
+dup3, fcntl (fd flags, status flags, F_DUPFD, record locks, seals), flock
+and pipe2.
+
+Guest fds are host fds.  One the host hands out at or past the guest's
+limit is EMFILE (syscalls.fdargs.new_fd), and the fd table (proc.fds) is
+told of every open, close and dup, so no emulator state lingers on a reused
+number.  ioctl is in syscalls/ioctl.py.
+"""
+from __future__ import annotations
+
+import fcntl
+import os
+import struct
+
+from elfuse_py.host import fs as hostfs
+from elfuse_py.runtime import lerrno, paths
+from elfuse_py.runtime.memory import PROT_WRITE
+from elfuse_py.runtime.process import proc
+
+from syscalls import abi
+from syscalls import fsflags as F
+from syscalls.args import s32
+from syscalls.fdargs import (NEG_EBADF, NEG_EINVAL, at_path, check_fd, fd_ceiling, guest_path,
+                             new_fd)
+from syscalls.table import PARTIAL, syscall
+
+_INT2 = struct.Struct("<ii")
+
+
+# ----- open / close ------------------------------------------------------------------
+
+_O_PATH_KEEP = F.O_DIRECTORY | F.O_NOFOLLOW | F.O_CLOEXEC | F.O_PATH
+
+
+@syscall("openat", "dirfd, path, oflags, mode", ret="fd", interruptible=True)
+def sys_openat(dirfd, pathname, flags, mode):
+    p = guest_path(pathname)
+    flags &= 0xFFFFFFFF
+    mode &= F.S_IALLUGO
+    fd = paths.open_special(p, flags, mode)
+    if fd is not None:
+        return fd
+    if flags & F.O_PATH:
+        flags &= _O_PATH_KEEP       # Linux ignores every other flag with O_PATH
+    elif flags & F.__O_TMPFILE:
+        # Linux: exactly O_TMPFILE (no O_CREAT) and a writable access mode.
+        if (flags & (F.O_TMPFILE | F.O_CREAT)) != F.O_TMPFILE or not flags & (F.O_WRONLY | F.O_RDWR):
+            return NEG_EINVAL
+    try:
+        hflags = F.open_flags_to_host(flags)
+    except KeyError as e:
+        if flags & F.O_PATH and e.args[0] == "O_PATH":
+            # Hosts without O_PATH (macOS): a read-only open is the nearest equivalent.
+            hflags = F.open_flags_to_host(flags & ~F.O_PATH)
+        else:
+            return -lerrno.EOPNOTSUPP
+    path, dfd = at_path(dirfd, p, not flags & F.O_NOFOLLOW)
+    fd = new_fd(os.open(path, hflags, mode, dir_fd=dfd))
+    proc.fds.on_close(fd)               # a new file: no emulator state may linger on its number
+    if not flags & F.O_CLOEXEC:
+        os.set_inheritable(fd, True)     # Python's os.open always adds O_CLOEXEC
+    return fd
+
+
+@syscall("close", "fd")
+def sys_close(fd):
+    fd = check_fd(fd)
+    try:
+        os.close(fd)
+    finally:
+        proc.fds.on_close(fd)
+    return 0
+
+
+CLOSE_RANGE_UNSHARE, CLOSE_RANGE_CLOEXEC = 2, 4
+
+
+@syscall("close_range", "uint, uint, hex")
+def sys_close_range(first, last, flags):
+    first &= 0xFFFFFFFF
+    last &= 0xFFFFFFFF
+    flags &= 0xFFFFFFFF
+    if flags & ~(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC) or first > last:
+        return NEG_EINVAL
+    fds = proc.fds
+    last = min(last, fds.limit - 1)      # the emulator's reserved fds stay open
+    if first > last:
+        return 0
+    if flags & CLOSE_RANGE_CLOEXEC:
+        for name in os.listdir("/dev/fd"):
+            fd = int(name)
+            if first <= fd <= last:
+                try:
+                    os.set_inheritable(fd, False)
+                except OSError:
+                    pass
+        return 0
+    os.closerange(first, last + 1)
+    for fd in [fd for fd in fds.state if first <= fd <= last]:
+        fds.on_close(fd)
+    return 0
+
+
+# ----- dup / fcntl / flock / pipes -----------------------------------------------------
+
+@syscall("dup", "fd", ret="fd")
+def sys_dup(fd):
+    fd = check_fd(fd)
+    new = new_fd(fcntl.fcntl(fd, fcntl.F_DUPFD, 0))
+    proc.fds.on_dup(fd, new)
+    return new
+
+
+@syscall("dup3", "fd, fd, oflags", ret="fd")
+def sys_dup3(old, new, flags):
+    old = check_fd(old)
+    new &= 0xFFFFFFFF
+    flags &= 0xFFFFFFFF
+    if flags & ~F.O_CLOEXEC or old == new:
+        return NEG_EINVAL
+    if new >= fd_ceiling():
+        return NEG_EBADF
+    os.dup2(old, new, inheritable=not flags & F.O_CLOEXEC)
+    proc.fds.on_dup(old, new)
+    return new
+
+
+HOST_FLOCK, HOST_FLOCK_FIELDS = hostfs.HOST_FLOCK, hostfs.HOST_FLOCK_FIELDS
+
+
+def _fcntl_lock(fd: int, cmd: int, arg: int) -> int:
+    l_type, l_whence, l_start, l_len, l_pid = proc.mem.unpack(abi.FLOCK, arg)
+    htype = F.LOCK_TYPES.get(l_type)
+    hwhence = F.SEEK_WHENCE.get(l_whence) if l_whence in (0, 1, 2) else None
+    if htype is None or hwhence is None:
+        return NEG_EINVAL
+    vals = {"type": htype, "whence": hwhence, "start": l_start, "len": l_len, "pid": l_pid}
+    res = fcntl.fcntl(fd, F.LOCK_CMDS[cmd],
+                      HOST_FLOCK.pack(*(vals[k] for k in HOST_FLOCK_FIELDS)))
+    if cmd in F.GETLK_CMDS:
+        got = dict(zip(HOST_FLOCK_FIELDS, HOST_FLOCK.unpack(res)))
+        whence_back = {v: k for k, v in F.SEEK_WHENCE.items()}
+        proc.mem.pack(abi.FLOCK, arg, F.LOCK_TYPES_TO_LINUX.get(got["type"], F.F_UNLCK),
+                      whence_back.get(got["whence"], 0), got["start"], got["len"], got["pid"])
+    return 0
+
+
+@syscall("fcntl", "fd, int, hex", level=PARTIAL,
+         note="F_SETSIG/F_GETSIG, leases, F_NOTIFY and F_*OWN_EX are EINVAL", interruptible=True)
+def sys_fcntl(fd, cmd, arg):
+    fd = check_fd(fd)
+    cmd = s32(cmd)
+    fds = proc.fds
+    if cmd == F.F_GETFD:
+        return F.FD_CLOEXEC if fcntl.fcntl(fd, fcntl.F_GETFD) & fcntl.FD_CLOEXEC else 0
+    if cmd == F.F_SETFD:
+        fcntl.fcntl(fd, fcntl.F_SETFD, fcntl.FD_CLOEXEC if arg & F.FD_CLOEXEC else 0)
+        return 0
+    if cmd == F.F_GETFL:
+        return F.open_flags_to_linux(fcntl.fcntl(fd, fcntl.F_GETFL))
+    if cmd == F.F_SETFL:
+        fcntl.fcntl(fd, fcntl.F_SETFL, F.setfl_to_host(fcntl.fcntl(fd, fcntl.F_GETFL), arg))
+        return 0
+    if cmd in (F.F_DUPFD, F.F_DUPFD_CLOEXEC):
+        if arg >= fd_ceiling():
+            fcntl.fcntl(fd, fcntl.F_GETFD)       # a closed fd is EBADF first, as Linux
+            return NEG_EINVAL
+        hcmd = fcntl.F_DUPFD if cmd == F.F_DUPFD else fcntl.F_DUPFD_CLOEXEC
+        new = new_fd(fcntl.fcntl(fd, hcmd, arg))
+        fds.on_dup(fd, new)
+        return new
+    if cmd in F.LOCK_CMDS:
+        return _fcntl_lock(fd, cmd, arg)
+    if cmd in F.INT_CMDS:
+        return fcntl.fcntl(fd, F.INT_CMDS[cmd], s32(arg))
+    if cmd in F.SEAL_CMDS:
+        if cmd == F.F_GET_SEALS:
+            return F.bits_to_linux(fcntl.fcntl(fd, F.SEAL_CMDS[cmd]), F.SEAL_BITS)
+        try:
+            seals = F.bits_to_host(arg & 0xFFFFFFFF, F.SEAL_BITS)
+        except KeyError:
+            return NEG_EINVAL
+        return fcntl.fcntl(fd, F.SEAL_CMDS[cmd], seals)
+    return NEG_EINVAL
+
+
+LOCK_OPS = {1: fcntl.LOCK_SH, 2: fcntl.LOCK_EX, 8: fcntl.LOCK_UN}
+LOCK_NB = 4
+
+
+@syscall("flock", "fd, int", interruptible=True)
+def sys_flock(fd, op):
+    fd = check_fd(fd)
+    op = s32(op)
+    hop = LOCK_OPS.get(op & ~LOCK_NB)
+    if hop is None:
+        return NEG_EINVAL
+    fcntl.flock(fd, hop | (fcntl.LOCK_NB if op & LOCK_NB else 0))
+    return 0
+
+
+PIPE_FLAGS = {F.O_CLOEXEC: os.O_CLOEXEC, F.O_NONBLOCK: os.O_NONBLOCK}
+if hasattr(os, "O_DIRECT"):
+    PIPE_FLAGS[F.O_DIRECT] = os.O_DIRECT
+
+
+@syscall("pipe2", "ptr, oflags")
+def sys_pipe2(fds_ptr, flags):
+    flags &= 0xFFFFFFFF
+    if flags & ~F.PIPE2_ALLOWED:
+        return NEG_EINVAL
+    try:
+        hflags = F.bits_to_host(flags, PIPE_FLAGS)
+    except KeyError:
+        return NEG_EINVAL
+    proc.mem.check(fds_ptr, 8, PROT_WRITE)
+    if hasattr(os, "pipe2"):
+        r, w = os.pipe2(hflags)
+    else:
+        r, w = os.pipe()
+        for fd in (r, w):
+            os.set_inheritable(fd, not flags & F.O_CLOEXEC)
+            if flags & F.O_NONBLOCK:
+                os.set_blocking(fd, False)
+    if max(r, w) >= fd_ceiling():
+        os.close(r)
+        os.close(w)
+        return -lerrno.EMFILE
+    proc.fds.on_close(r)
+    proc.fds.on_close(w)
+    proc.mem.pack(_INT2, fds_ptr, r, w)
+    return 0
