@@ -25,6 +25,7 @@ from syscalls.args import s64
 from syscalls.dirs import DirState
 from syscalls.fdargs import NEG_EBADF, NEG_EFAULT, NEG_EINVAL, check_fd, oserr
 from syscalls.table import PARTIAL, syscall
+from syscalls.net.messages import epipe_signals
 
 MAX_RW_COUNT = 0x7FFFF000          # Linux clamps every read/write to this
 TASK_SIZE = 1 << 48                # access_ok() bound for 48-bit user addresses
@@ -73,7 +74,6 @@ def _epipe(fd: int = -1) -> int:
     # Python ignores SIGPIPE, so the host reports EPIPE; Linux would also raise SIGPIPE
     # (except on a SOCK_SEQPACKET socket: syscalls/net decides for sockets).
     if fd >= 0:
-        from syscalls.net.messages import epipe_signals
         if not epipe_signals(fd):
             return -lerrno.EPIPE
     proc.post_signal(SIGPIPE)

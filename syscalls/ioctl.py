@@ -22,6 +22,7 @@ from syscalls import fsflags as F
 from syscalls.args import s32
 from syscalls.fdargs import NEG_EINVAL, check_fd, new_fd
 from syscalls.table import PARTIAL, syscall
+from syscalls.net import framing
 
 _INT = struct.Struct("<i")
 
@@ -81,7 +82,6 @@ def _fionread(fd: int, arg: int) -> int:
     # A framed SEQPACKET socket (the macOS fallback, syscalls/net/framing.py) holds
     # frame headers in its host queue: count the guest's payload bytes only.
     if getattr(proc.fds.get(fd), "framed", False):
-        from syscalls.net import framing
         proc.mem.pack(_INT, arg, framing.inq(fd))
         return 0
     return _host_fionread(fd, arg)

@@ -25,6 +25,7 @@ from elfuse_py.runtime.process import proc
 
 from syscalls.parking import (IN, OUT, L_MSG_DONTWAIT, WRAP, deadline_ts, eagain,
                               errno_result, later, park, ready, sock_deadline, would_block)
+from elfuse_py.host.sockets import ffi as sffi, libc as slibc
 
 
 def _plain(fd: int) -> bool:
@@ -84,7 +85,6 @@ _L_MSG_WAITALL = 0x100
 
 
 def _is_stream(fd: int) -> bool:
-    from elfuse_py.host.sockets import ffi as sffi, libc as slibc
     buf = sffi.new("int *")
     ln = sffi.new("socklen_t *", 4)
     if slibc.getsockopt(fd, socket.SOL_SOCKET, socket.SO_TYPE, buf, ln) < 0:
@@ -437,7 +437,6 @@ def _connect(fn):
                                             check=later())
                 if r == -lerrno.EINPROGRESS:
                     def done() -> int:
-                        from elfuse_py.host.sockets import ffi as sffi, libc as slibc
                         buf = sffi.new("int *")
                         ln = sffi.new("socklen_t *", 4)
                         if slibc.getsockopt(hfd, socket.SOL_SOCKET, socket.SO_ERROR, buf, ln) < 0:

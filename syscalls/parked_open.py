@@ -17,12 +17,12 @@ from elfuse_py.runtime import lerrno, threads
 from elfuse_py.runtime.process import proc
 
 from syscalls.parking import IN, WRAP
+from syscalls import fsflags as F
+from syscalls.fdargs import at_path, guest_path
 
 
 def _fifo_path(dirfd: int, pathname: int, flags: int) -> tuple | None:
     """(host path, dir fd) of the guest path if it names a FIFO, else None."""
-    from syscalls import fsflags as F
-    from syscalls.fdargs import at_path, guest_path
     try:
         path, dfd = at_path(dirfd, guest_path(pathname), not flags & F.O_NOFOLLOW)
         return (path, dfd) if stat.S_ISFIFO(os.stat(path, dir_fd=dfd).st_mode) else None
@@ -42,7 +42,6 @@ def _release(fifo: tuple, reader: bool) -> None:
 
 
 def _openat(fn):
-    from syscalls import fsflags as F
 
     def wrapped(dirfd, pathname, flags, mode):
         f = flags & 0xFFFFFFFF

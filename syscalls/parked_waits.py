@@ -23,6 +23,7 @@ from elfuse_py.runtime.process import proc
 
 from syscalls import poll
 from syscalls.parking import IN, OUT, WRAP, deadline_ts, errno_result, later, ready
+from elfuse_py.runtime import signals
 
 # ----- ppoll / pselect6 / epoll_pwait ----------------------------------------------------
 # Parked on their whole fd set (epoll: on the epoll fd) with their deadline; at
@@ -139,7 +140,6 @@ _SIGSET = struct.Struct("<Q")
 def _rt_sigsuspend(fn):
     def wrapped(set_, size):
         if threads.multi() and size == 8:
-            from elfuse_py.runtime import signals
             st = proc.sig
             m = proc.mem.unpack(_SIGSET, set_)[0] & ~signals.UNBLOCKABLE
             if not st.pending & ~m:
@@ -154,7 +154,6 @@ def _rt_sigsuspend(fn):
 def _rt_sigtimedwait(fn):
     def wrapped(set_, info, timeout, size):
         if threads.multi() and size == 8:
-            from elfuse_py.runtime import signals
             import signal as hs
             st = proc.sig
             want = proc.mem.unpack(_SIGSET, set_)[0] & ~signals.UNBLOCKABLE

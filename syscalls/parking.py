@@ -42,6 +42,7 @@ from elfuse_py.runtime import lerrno, threads
 from elfuse_py.runtime.process import proc
 
 from syscalls.numbers import SYSCALL_NUMBERS
+from elfuse_py.host.sockets import ffi as sffi, libc as slibc
 
 IN, OUT = select.POLLIN, select.POLLOUT
 L_MSG_DONTWAIT = 0x40
@@ -80,7 +81,6 @@ def sock_deadline(fd: int, ev: int) -> int | None:
     opt = _SO_TIMEO.get(ev)
     if opt is None:
         return None
-    from elfuse_py.host.sockets import ffi as sffi, libc as slibc
     buf = sffi.new("char[16]")
     ln = sffi.new("socklen_t *", 16)
     if slibc.getsockopt(fd, socket.SOL_SOCKET, opt, buf, ln) < 0 or ln[0] < _TIMEVAL.size:

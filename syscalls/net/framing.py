@@ -14,6 +14,7 @@ import select
 import struct
 
 from elfuse_py.host import sockets as host
+from elfuse_py.runtime import signals
 
 FRAME_MAGIC = 0x53514B50        # "PKQS": marks a framed SEQPACKET-over-STREAM header
 
@@ -63,7 +64,6 @@ def send_frame(fd: int, views: list, control: bytes, hflags: int) -> int:
             if not sent_any:
                 raise                    # nothing went out: the guest sees EINTR
             # Never leave half a frame: finish it, the signal is delivered after.
-            from elfuse_py.runtime import signals
             signals.keep_result()
             ffi.errno = 0
             continue

@@ -20,6 +20,7 @@ from syscalls.net import consts as C
 from elfuse_py.host import sockets as host
 from syscalls.net.sockets import err, sock_check, sock_domain
 from syscalls.net.state import SockState
+from syscalls.net.names import state_for
 
 ffi, libc = host.ffi, host.libc
 _OPT_BUF = 256
@@ -88,7 +89,6 @@ def sys_setsockopt(fd, level, optname, optval, optlen):
         if optlen < 4:
             return -lerrno.EINVAL
         val = _I32.unpack(proc.mem.read(optval, 4))[0]
-        from syscalls.net.names import state_for
         state_for(fd, sock_domain(fd)).passcred = bool(val)
         return 0
     if level == C.SOL_SOCKET and opt in (3, 4, 17, 30, 38, 39):
