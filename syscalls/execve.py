@@ -24,6 +24,7 @@ import stat
 import sys
 
 from elfuse_py.host import fs as hostfs
+from elfuse_py.host import memfiles
 from elfuse_py.runtime import lerrno, paths, signals
 from elfuse_py.runtime.process import proc
 from loader.elf import ElfError, check_elf
@@ -143,12 +144,7 @@ def execve(dirfd: int, path_addr: int, argv_addr: int, envp_addr: int, flags: in
 
 def _state_fd(data: bytes, low: int) -> int:
     """An inheritable fd in the emulator's reserved range holding `data`, at offset 0."""
-    if hasattr(os, "memfd_create"):
-        fd = os.memfd_create("elfuse-exec-state", 0)
-    else:
-        import tempfile
-        fd, name = tempfile.mkstemp(prefix="elfuse-exec-")
-        os.unlink(name)
+    fd = memfiles.anonymous("elfuse-exec-state", cloexec=True)
     os.write(fd, data)
     os.lseek(fd, 0, os.SEEK_SET)
     new = fcntl.fcntl(fd, fcntl.F_DUPFD, low)   # no close-on-exec: it must reach the new image

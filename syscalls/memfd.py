@@ -1,13 +1,13 @@
 """memfd_create: an anonymous file the guest can map, share and pass on.
 
-Linux hosts give a real memfd (flags translated by name); elsewhere an
-unlinked temporary file has the same file semantics, without sealing.
+The host floor gives a real memfd on Linux; elsewhere an unlinked temporary
+file has the same file semantics, without sealing (elfuse_py/host/memfiles.py).
 """
 from __future__ import annotations
 
 import os
-import tempfile
 
+from elfuse_py.host import memfiles
 from elfuse_py.runtime import lerrno
 from elfuse_py.runtime.process import proc
 
@@ -17,8 +17,6 @@ MFD_CLOEXEC, MFD_ALLOW_SEALING, MFD_HUGETLB, MFD_NOEXEC_SEAL, MFD_EXEC = 1, 2, 4
 _KNOWN = MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_HUGETLB | MFD_NOEXEC_SEAL | MFD_EXEC
 _HUGE_SHIFT_MASK = 0x3F << 26     # MFD_HUGE_* size bits, valid only with MFD_HUGETLB
 MFD_NAME_MAX = 249                # NAME_MAX minus the "memfd:" prefix
-
-_TO_HOST = [(MFD_CLOEXEC, "MFD_CLOEXEC"), (MFD_ALLOW_SEALING, "MFD_ALLOW_SEALING")]
 
 
 @syscall("memfd_create", "str, hex", level=PARTIAL,
@@ -33,16 +31,7 @@ def sys_memfd_create(name, flags):
         label = proc.mem.cstr(name, MFD_NAME_MAX + 1)
     except ValueError:
         return -lerrno.EINVAL
-    if hasattr(os, "memfd_create"):
-        host = 0
-        for bit, hname in _TO_HOST:
-            if flags & bit and hasattr(os, hname):
-                host |= getattr(os, hname)
-        fd = os.memfd_create(os.fsdecode(label), host)
-    else:
-        fd, path = tempfile.mkstemp(prefix="elfuse-memfd-")
-        os.unlink(path)
-        os.set_inheritable(fd, not flags & MFD_CLOEXEC)
+    fd = memfiles.anonymous(os.fsdecode(label), bool(flags & MFD_CLOEXEC), bool(flags & MFD_ALLOW_SEALING))
     if fd >= proc.fds.limit:
         os.close(fd)
         return -lerrno.EMFILE

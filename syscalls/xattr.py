@@ -3,15 +3,14 @@
 Paths go through the sysroot like every other path (the l* variants do not
 follow a final symlink).  Linux's own argument rules are applied first (name
 1..255 bytes, values up to XATTR_SIZE_MAX, size 0 asks for the length, a too
-small buffer is ERANGE) and the host does the rest.  Hosts whose Python has no
-os.getxattr (macOS) answer EOPNOTSUPP, as Linux does for a filesystem without
-extended attributes; `ls -l` (which asks for ACLs and SELinux labels) treats
-that as "none".
+small buffer is ERANGE) and the host floor (elfuse_py/host/xattr.py) does the
+rest: Linux's own calls, or macOS's, where only the "user." namespace exists
+and the others are EOPNOTSUPP, as Linux gives for a filesystem without them
+(`ls -l`, which asks for ACLs and SELinux labels, treats that as "none").
 """
 from __future__ import annotations
 
-import os
-
+from elfuse_py.host import xattr as hostx
 from elfuse_py.runtime import lerrno
 from elfuse_py.runtime.process import proc
 
@@ -23,8 +22,8 @@ XATTR_NAME_MAX = 255
 XATTR_SIZE_MAX = 65536
 XATTR_LIST_MAX = 65536
 _L_XATTR_CREATE, _L_XATTR_REPLACE = 1, 2
-_HAVE = hasattr(os, "getxattr")
-_NOTE = "EOPNOTSUPP on hosts without xattr calls in Python (macOS)"
+_HAVE = hostx.AVAILABLE
+_NOTE = "macOS hosts: the user. namespace only (others EOPNOTSUPP)"
 
 
 def _target(kind: str, arg: int):
@@ -58,7 +57,7 @@ def _get(kind, target, name, value, size):
     if not _HAVE:
         return -lerrno.EOPNOTSUPP
     size = min(size, XATTR_SIZE_MAX)
-    data = os.getxattr(t, n, follow_symlinks=follow)
+    data = hostx.XATTR.get(t, n, follow)
     if size == 0:
         return len(data)
     if len(data) > size:
@@ -71,7 +70,7 @@ def _list(kind, target, buf, size):
     t, follow = _target(kind, target)
     if not _HAVE:
         return -lerrno.EOPNOTSUPP
-    names = b"".join(os.fsencode(x) + b"\0" for x in os.listxattr(t, follow_symlinks=follow))
+    names = b"".join(x + b"\0" for x in hostx.XATTR.list(t, follow))
     if size == 0:
         return len(names)
     if len(names) > min(size, XATTR_LIST_MAX):
@@ -93,9 +92,7 @@ def _set(kind, target, name, value, size, flags):
     t, follow = _target(kind, target)
     if not _HAVE:
         return -lerrno.EOPNOTSUPP
-    hflags = (os.XATTR_CREATE if flags & _L_XATTR_CREATE else 0) \
-        | (os.XATTR_REPLACE if flags & _L_XATTR_REPLACE else 0)
-    os.setxattr(t, n, data, hflags, follow_symlinks=follow)
+    hostx.XATTR.set(t, n, data, bool(flags & _L_XATTR_CREATE), bool(flags & _L_XATTR_REPLACE), follow)
     return 0
 
 
@@ -106,7 +103,7 @@ def _remove(kind, target, name):
     t, follow = _target(kind, target)
     if not _HAVE:
         return -lerrno.EOPNOTSUPP
-    os.removexattr(t, n, follow_symlinks=follow)
+    hostx.XATTR.remove(t, n, follow)
     return 0
 
 

@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import errno
 import os
-import tempfile
 
 from elfuse_py.host import fs as hostfs
+from elfuse_py.host import memfiles
 from elfuse_py.runtime import paths, signals
 from elfuse_py.runtime.process import proc
 
@@ -263,22 +263,7 @@ def _files() -> dict:
 
 def _anon_file(data: bytes, cloexec: bool) -> int:
     """A read-only fd on an anonymous regular file holding `data`, at offset 0."""
-    if hasattr(os, "memfd_create") and _HAVE_PROC:
-        wfd = os.memfd_create("elfuse-proc", os.MFD_CLOEXEC)
-        try:
-            os.write(wfd, data)
-            # Reopening through /proc gives an independent, read-only open file.
-            fd = os.open(f"/proc/self/fd/{wfd}", os.O_RDONLY)
-        finally:
-            os.close(wfd)
-    else:
-        wfd, name = tempfile.mkstemp(prefix="elfuse-proc-")
-        try:
-            fd = os.open(name, os.O_RDONLY)
-            os.unlink(name)
-            os.write(wfd, data)
-        finally:
-            os.close(wfd)
+    fd = memfiles.snapshot(data)
     # Python opens fds close-on-exec; the guest asked for what it asked for.
     if not cloexec:
         os.set_inheritable(fd, True)
