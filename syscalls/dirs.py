@@ -109,7 +109,6 @@ def _guest_fd_open(fd: int) -> bool:
 @syscall("getdents64", "fd, ptr, uint")
 def sys_getdents64(fd, dirp, count):
     fd = check_fd(fd)
-    count &= 0xFFFFFFFF
     fds = proc.fds
     st = fds.state.get(fd)
     if not isinstance(st, DirState):

@@ -22,7 +22,7 @@ from elfuse_py.runtime import lerrno, signals
 from elfuse_py.runtime.fdtable import FdState
 from elfuse_py.runtime.process import proc
 
-from syscalls.args import s32, u32
+from syscalls.args import s32
 from syscalls.table import PARTIAL, not_supported, syscall
 
 # ----- guest (Linux AArch64) constants ------------------------------------------------------
@@ -113,7 +113,7 @@ def sys_epoll_create1(flags):
 
 @syscall("epoll_ctl", "fd, int, fd, ptr")
 def sys_epoll_ctl(epfd, op, fd, event):
-    epfd, fd, op = s32(epfd), s32(fd), s32(op)
+    op = s32(op)
     name = _L_EPOLL_CTL.get(op)
     if name is None:
         return -lerrno.EINVAL
@@ -288,9 +288,9 @@ def sys_eventfd2(initval, flags):
     if flags & ~(_L_EFD_SEMAPHORE | _L_O_CLOEXEC | _L_O_NONBLOCK):
         return -lerrno.EINVAL
     if not host.HAVE_EVENTFD:
-        return _eventfd_emulated(u32(initval), bool(flags & _L_EFD_SEMAPHORE), *_fd_flags(flags))
+        return _eventfd_emulated(initval, bool(flags & _L_EFD_SEMAPHORE), *_fd_flags(flags))
     hflags = _host_fd_flags(*_fd_flags(flags)) | (_HOST_EFD_SEMAPHORE if flags & _L_EFD_SEMAPHORE else 0)
-    return _guest_fd(host.eventfd(u32(initval), hflags))
+    return _guest_fd(host.eventfd(initval, hflags))
 
 
 # ----- timerfd --------------------------------------------------------------------------------
@@ -312,7 +312,7 @@ def sys_timerfd_create(clockid, flags):
 
 @syscall("timerfd_settime", "fd, hex, ptr, ptr")
 def sys_timerfd_settime(fd, flags, new_value, old_value):
-    fd, flags = s32(fd), s32(flags)
+    flags = s32(flags)
     if not proc.fds.valid(fd):
         return -lerrno.EBADF
     if flags & ~(_L_TFD_TIMER_ABSTIME | _L_TFD_TIMER_CANCEL_ON_SET):
@@ -332,7 +332,6 @@ def sys_timerfd_settime(fd, flags, new_value, old_value):
 
 @syscall("timerfd_gettime", "fd, ptr")
 def sys_timerfd_gettime(fd, curr_value):
-    fd = s32(fd)
     if not proc.fds.valid(fd):
         return -lerrno.EBADF
     if (e := _need("timerfd")) is not None:

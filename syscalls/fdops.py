@@ -78,8 +78,6 @@ CLOSE_RANGE_UNSHARE, CLOSE_RANGE_CLOEXEC = 2, 4
 
 @syscall("close_range", "uint, uint, hex")
 def sys_close_range(first, last, flags):
-    first &= 0xFFFFFFFF
-    last &= 0xFFFFFFFF
     flags &= 0xFFFFFFFF
     if flags & ~(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC) or first > last:
         return NEG_EINVAL

@@ -128,7 +128,7 @@ def sys_fchownat(dirfd, pathname, uid, gid, flags):
         return NEG_EINVAL
     p = guest_path(pathname)
     if not p and flags & F.AT_EMPTY_PATH:
-        d = s32(dirfd)
+        d = dirfd
         if d == F.AT_FDCWD:
             os.chown(b".", _id(uid), _id(gid))
         else:
@@ -157,7 +157,7 @@ def sys_utimensat(dirfd, pathname, times, flags):
             if nsec not in (UTIME_NOW, UTIME_OMIT) and not 0 <= nsec < 1_000_000_000:
                 return NEG_EINVAL
     follow = not flags & F.AT_SYMLINK_NOFOLLOW
-    d = s32(dirfd)
+    d = dirfd
     if pathname == 0:
         # Linux extension: a NULL path means the file dirfd refers to (futimens).
         if d == F.AT_FDCWD:

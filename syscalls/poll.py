@@ -139,7 +139,6 @@ def _mask_leave(tagged: int | None) -> None:
 
 @syscall("ppoll", "ptr, uint, ptr, ptr, size", interruptible=True, restart=False)
 def sys_ppoll(fds, nfds, tsp, sigmask, sigsetsize):
-    nfds &= 0xFFFFFFFF
     if nfds > proc.fds.limit:
         return -lerrno.EINVAL
     timeout = read_timeout(tsp)

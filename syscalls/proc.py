@@ -155,7 +155,7 @@ def sys_execve(path, argv, envp):
 
 @syscall("execveat", "dirfd, path, ptr, ptr, hex")
 def sys_execveat(dirfd, path, argv, envp, flags):
-    return execve.execve(s32(dirfd), path, argv, envp, s32(flags))
+    return execve.execve(dirfd, path, argv, envp, s32(flags))
 
 
 # ----- wait ----------------------------------------------------------------------

@@ -32,7 +32,6 @@ def _valid(sig: int) -> bool:
 
 @syscall("rt_sigaction", "signal, ptr, ptr, size")
 def sys_rt_sigaction(sig, act, oact, size):
-    sig = s32(sig)
     if size != 8 or not _valid(sig):
         return -lerrno.EINVAL
     mem = proc.mem
@@ -238,7 +237,7 @@ def _send(pid: int, sig: int, code: int) -> int:
 
 @syscall("kill", "int, signal")
 def sys_kill(pid, sig):
-    pid, sig = s32(pid), s32(sig)
+    pid = s32(pid)
     if sig < 0 or sig > NSIG:
         return -lerrno.EINVAL
     if pid in (0, -1) or pid < -1:
@@ -253,7 +252,7 @@ def sys_kill(pid, sig):
 
 @syscall("tgkill", "int, int, signal")
 def sys_tgkill(tgid, tid, sig):
-    tgid, tid, sig = s32(tgid), s32(tid), s32(sig)
+    tgid, tid = s32(tgid), s32(tid)
     if tgid <= 0 or tid <= 0 or sig < 0 or sig > NSIG:
         return -lerrno.EINVAL
     if tgid == os.getpid():
@@ -275,7 +274,7 @@ def _send_thread(tid: int, sig: int) -> int:
 
 @syscall("tkill", "int, signal")
 def sys_tkill(tid, sig):
-    tid, sig = s32(tid), s32(sig)
+    tid = s32(tid)
     if tid <= 0 or sig < 0 or sig > NSIG:
         return -lerrno.EINVAL
     if sig and threads.find(tid) is not None:
@@ -285,7 +284,7 @@ def sys_tkill(tid, sig):
 
 @syscall("rt_sigqueueinfo", "int, signal, ptr")
 def sys_rt_sigqueueinfo(pid, sig, info):
-    pid, sig = s32(pid), s32(sig)
+    pid = s32(pid)
     if not _valid(sig):
         return -lerrno.EINVAL
     raw = proc.mem.read(info, 128)

@@ -14,7 +14,7 @@ import time as _time
 from elfuse_py.runtime import lerrno, threads
 from elfuse_py.runtime.process import proc
 
-from syscalls.args import s32
+
 from syscalls.table import PARTIAL, syscall
 
 _TS = struct.Struct("<qq")       # struct timespec / struct timeval (LP64)
@@ -89,7 +89,7 @@ def _clock(clk: int) -> int | None:
 
 @syscall("clock_gettime", "clockid, ptr")
 def sys_clock_gettime(clk, tp):
-    host = _clock(s32(clk))
+    host = _clock(clk)
     if host is None:
         return -lerrno.EINVAL
     ns = _time.clock_gettime_ns(host)
@@ -99,7 +99,7 @@ def sys_clock_gettime(clk, tp):
 
 @syscall("clock_getres", "clockid, ptr")
 def sys_clock_getres(clk, res):
-    c = s32(clk)
+    c = clk
     host = _clock(c)
     if host is None:
         return -lerrno.EINVAL
@@ -114,7 +114,7 @@ def sys_clock_getres(clk, res):
 
 @syscall("clock_settime", "clockid, ptr", level=PARTIAL, note="host decides (EPERM unless root)")
 def sys_clock_settime(clk, tp):
-    c = s32(clk)
+    c = clk
     sec, nsec = proc.mem.unpack(_TS, tp)
     if c not in (CLOCK_REALTIME,):
         return -lerrno.EINVAL
@@ -181,7 +181,7 @@ def sys_nanosleep(req, rem):
 def sys_clock_nanosleep(clk, flags, req, rem):
     # clock_nanosleep returns the error number itself (the libc wrapper does not
     # set errno), but the raw syscall reports it as -errno like every other.
-    c = s32(clk)
+    c = clk
     host = _clock(c)
     if host is None:
         return -lerrno.EINVAL

@@ -61,7 +61,6 @@ def _epipe(ret: int, flags: int, fd: int) -> int:
 
 @syscall("sendto", "fd, buf_in, size, hex, ptr, int", interruptible=True)
 def sys_sendto(fd, buf, n, flags, addr, addrlen):
-    fd = s32(fd)
     try:
         flags = s32(flags)
         st = proc.fds.get(fd) if proc.fds.valid(fd) else None
@@ -81,7 +80,6 @@ def sys_sendto(fd, buf, n, flags, addr, addrlen):
 
 @syscall("recvfrom", "fd, buf_out, size, hex, ptr, ptr", interruptible=True)
 def sys_recvfrom(fd, buf, n, flags, addr, lenp):
-    fd = s32(fd)
     flags = s32(flags)
     try:
         st = proc.fds.get(fd) if proc.fds.valid(fd) else None
@@ -369,7 +367,6 @@ def _wrap(fn, *args) -> int:
 
 @syscall("sendmsg", "fd, ptr, hex", interruptible=True)
 def sys_sendmsg(fd, mh, flags):
-    fd = s32(fd)
     try:
         e = sock_check(fd)
         if e:
@@ -381,7 +378,6 @@ def sys_sendmsg(fd, mh, flags):
 
 @syscall("recvmsg", "fd, ptr, hex", interruptible=True)
 def sys_recvmsg(fd, mh, flags):
-    fd = s32(fd)
     try:
         e = sock_check(fd)
         if e:
@@ -393,7 +389,6 @@ def sys_recvmsg(fd, mh, flags):
 
 @syscall("sendmmsg", "fd, ptr, uint, hex")
 def sys_sendmmsg(fd, vec, vlen, flags):
-    fd = s32(fd)
     e = sock_check(fd)
     if e:
         return e
@@ -430,7 +425,6 @@ def _mmsg_keep_count() -> None:
 
 @syscall("recvmmsg", "fd, ptr, uint, hex, ptr")
 def sys_recvmmsg(fd, vec, vlen, flags, timeout):
-    fd = s32(fd)
     flags = s32(flags)
     deadline = None
     if timeout:

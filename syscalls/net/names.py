@@ -163,15 +163,15 @@ def passcred_autobind(fd: int, st: SockState, caps) -> None:
 
 @syscall("bind", "fd, ptr, int")
 def sys_bind(fd, addr, addrlen):
-    return _bind_or_connect("bind", s32(fd), addr, addrlen)
+    return _bind_or_connect("bind", fd, addr, addrlen)
 
 
 @syscall("connect", "fd, ptr, int", interruptible=True)
 def sys_connect(fd, addr, addrlen):
     try:
-        return _bind_or_connect("connect", s32(fd), addr, addrlen)
+        return _bind_or_connect("connect", fd, addr, addrlen)
     except InterruptedError:
-        return interrupted(s32(fd), True)
+        return interrupted(fd, True)
 
 
 def host_name(fn, fd: int) -> bytes:
@@ -265,7 +265,7 @@ def sys_accept(fd, addr, lenp):
     try:
         return _accept(fd, addr, lenp, 0)
     except InterruptedError:
-        return interrupted(s32(fd), False)
+        return interrupted(fd, False)
 
 
 @syscall("accept4", "fd, ptr, ptr, hex", ret="fd", interruptible=True)
@@ -273,4 +273,4 @@ def sys_accept4(fd, addr, lenp, flags):
     try:
         return _accept(fd, addr, lenp, flags)
     except InterruptedError:
-        return interrupted(s32(fd), False)
+        return interrupted(fd, False)

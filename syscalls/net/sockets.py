@@ -220,7 +220,6 @@ def sys_socketpair(domain, stype, protocol, sv):
 
 @syscall("listen", "fd, int")
 def sys_listen(fd, backlog):
-    fd = s32(fd)
     e = sock_check(fd)
     if e:
         return e
@@ -232,7 +231,6 @@ def sys_listen(fd, backlog):
 
 @syscall("shutdown", "fd, int")
 def sys_shutdown(fd, how):
-    fd = s32(fd)
     e = sock_check(fd)
     if e:
         return e

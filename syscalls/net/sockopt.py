@@ -67,7 +67,7 @@ def _direct_ok(fd: int) -> bool:
 
 @syscall("setsockopt", "fd, int, int, ptr, int")
 def sys_setsockopt(fd, level, optname, optval, optlen):
-    fd, level, opt, optlen = s32(fd), s32(level), s32(optname), s32(optlen)
+    level, opt, optlen = s32(level), s32(optname), s32(optlen)
     if optlen < 0:                     # __sys_setsockopt checks this before the fd
         return -lerrno.EINVAL
     if proc.fds.valid(fd) and _direct_ok(fd):
@@ -131,7 +131,7 @@ def _put(optval: int, optlenp: int, want: int, value: bytes) -> int:
 
 @syscall("getsockopt", "fd, int, int, ptr, ptr")
 def sys_getsockopt(fd, level, optname, optval, optlenp):
-    fd, level, opt = s32(fd), s32(level), s32(optname)
+    level, opt = s32(level), s32(optname)
     if proc.fds.valid(fd) and _direct_ok(fd):
         if optval >= _WINDOW - _OPT_BUF or optlenp >= _WINDOW - 4:
             e = sock_check(fd)
