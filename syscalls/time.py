@@ -14,7 +14,6 @@ import time as _time
 from elfuse_py.runtime import lerrno, threads
 from elfuse_py.runtime.process import proc
 
-
 from syscalls.table import PARTIAL, syscall
 
 _TS = struct.Struct("<qq")       # struct timespec / struct timeval (LP64)
