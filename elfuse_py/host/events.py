@@ -32,11 +32,16 @@ if platform.IS_LINUX:
     except OSError:  # pragma: no cover - no libc symbols
         lib = None
 
-# The host model has no eventfd: macOS, and Linux under ELFUSE_HOST_COMPAT=darwin
-# (syscalls/events.py then emulates it over a socketpair).
-HAVE_EVENTFD = "eventfd" in AVAILABLE and platform.MODEL != "darwin"
-# inotify: the Linux kernel's own (macOS has none).
-HAVE_INOTIFY = platform.IS_LINUX
+# What the host *model* provides natively: the Linux kernel's objects, except
+# on macOS and under the macOS host model (ELFUSE_HOST_COMPAT=darwin on Linux),
+# where the syscall layer runs its portable emulations instead (the same code a
+# Mac runs).  Nothing above this module asks for the host's objects otherwise.
+_MODEL_NATIVE = platform.MODEL != "darwin"
+HAVE_EPOLL = "epoll" in AVAILABLE and _MODEL_NATIVE
+HAVE_EVENTFD = "eventfd" in AVAILABLE and _MODEL_NATIVE
+HAVE_TIMERFD = "timerfd" in AVAILABLE and _MODEL_NATIVE
+HAVE_INOTIFY = platform.IS_LINUX and _MODEL_NATIVE
+HAVE_PIDFD = platform.IS_LINUX and hasattr(os, "pidfd_open") and _MODEL_NATIVE
 
 # Host EPOLL_CTL_* ops (Linux values; these are host numbers used only here).
 CTL_ADD, CTL_DEL, CTL_MOD = 1, 2, 3
