@@ -123,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
 def run_program(program: str, argv: list[bytes], envp: list[bytes], *, strace: bool = False,
                 sysroot: str | None = None) -> int:
     """Resolve `program` (following #! lines), load it and run it to completion."""
+    from elfuse_py.host import platform
+    platform.start()                    # before any other module looks at the host
     from elfuse_py import boot
     from elfuse_py.runtime import paths
     from loader.elf import ElfError
@@ -147,3 +149,11 @@ def run_program(program: str, argv: list[bytes], envp: list[bytes], *, strace: b
         pass
     # Skip interpreter teardown: the guest has finished and its fds are its own.
     os._exit(status)
+
+
+def exec_entry() -> None:
+    """Where the emulator a guest execve started begins (see syscalls/execve.py)."""
+    from elfuse_py.host import platform
+    platform.start()
+    from elfuse_py import boot
+    boot.exec_main()

@@ -3,7 +3,8 @@
 Everything that can fail (bad pointers, missing file, no exec permission,
 ENOEXEC, shebang errors, E2BIG) is checked before the host execve, so an error
 returns to the guest with its image intact.  The host process then execs a
-fresh Python running the composition root's `exec_main` (elfuse_py/boot.py),
+fresh Python running `elfuse_py.cli.exec_entry`, which puts the host in place
+and calls the composition root's `exec_main` (elfuse_py/boot.py),
 which takes the state back (`take_state`), boots the new guest image and
 restores what survives (`restore_state`).
 
@@ -132,7 +133,7 @@ def execve(dirfd: int, path_addr: int, argv_addr: int, envp_addr: int, flags: in
     env[STATE_ENV.encode()] = str(sfd).encode()
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     path_list = [root] + [p for p in sys.path if p and p != root]
-    code = f"import sys;sys.path[:0]={path_list!r};from elfuse_py.boot import exec_main;exec_main()"
+    code = f"import sys;sys.path[:0]={path_list!r};from elfuse_py.cli import exec_entry;exec_entry()"
     try:
         os.execve(sys.executable, [sys.executable, "-I", "-S", "-c", code,
                                    os.fsdecode(filename)], env)

@@ -94,10 +94,17 @@ class _Other(_Darwin):
 
 
 FS = {"linux": _Linux, "darwin": _Darwin}.get(platform.KIND, _Other)
+# What is handed to the real host's libc (AT_FDCWD, renameat2's function and
+# flags, struct flock) follows the real host.  What only decides behaviour
+# follows the host model, so the macOS model runs the Mac's code: no
+# /proc/self/fd, no statfs magic, sendfile as a bounded copy, and an fd's
+# path from F_GETPATH (None where the host cannot say: the runtime then
+# answers from the paths it recorded at open).
+MODEL_FS = _Darwin if platform.MODEL == "darwin" else FS
 AT_FDCWD = FS.AT_FDCWD
 RENAME = FS.RENAME
 HOST_FLOCK, HOST_FLOCK_FIELDS = FS.FLOCK
-HAS_FD_DIR = FS.HAS_FD_DIR
-statfs_raw = FS.statfs_raw
-sendfile = FS.sendfile
-fd_path = FS.fd_path
+HAS_FD_DIR = MODEL_FS.HAS_FD_DIR
+statfs_raw = MODEL_FS.statfs_raw
+sendfile = MODEL_FS.sendfile
+fd_path = MODEL_FS.fd_path

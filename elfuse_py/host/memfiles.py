@@ -58,8 +58,8 @@ class _Portable:
         return fd
 
 
-_IMPL = _Linux if platform.IS_LINUX and hasattr(os, "memfd_create") and os.path.isdir("/proc/self/fd") \
-    else _Portable
+_IMPL = _Linux if platform.IS_LINUX and platform.MODEL == "linux" and hasattr(os, "memfd_create") \
+    and os.path.isdir("/proc/self/fd") else _Portable
 HAVE_SEALS = _IMPL.HAVE_SEALS
 anonymous = _IMPL.anonymous
 snapshot = _IMPL.snapshot

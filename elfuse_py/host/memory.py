@@ -9,9 +9,13 @@ from __future__ import annotations
 
 from elfuse_py.host import platform
 
-HAVE_MREMAP = platform.IS_LINUX
+_LINUX_MODEL = platform.IS_LINUX and platform.MODEL == "linux"
+HAVE_MREMAP = _LINUX_MODEL        # the macOS model takes the Mac's copying path
+# Passed to the real host's msync: the real host's numbers.
 MS_ASYNC, MS_INVALIDATE = 1, 2
 MS_SYNC = 4 if platform.IS_LINUX else 0x10
 # The CPU core locates unicorn's register file by reading its own memory
 # through this file, where a wrong address is an error rather than a crash.
-SELF_MEM = "/proc/self/mem" if platform.IS_LINUX else None
+# None on a Mac and under its model: the hook then reads registers with
+# uc_reg_read_batch, as a Mac does.
+SELF_MEM = "/proc/self/mem" if _LINUX_MODEL else None

@@ -18,3 +18,21 @@ COMPAT = os.environ.get("ELFUSE_HOST_COMPAT", "").strip().lower()
 # The host whose behaviour the guest-visible policies follow: macOS on a Mac,
 # and on Linux under ELFUSE_HOST_COMPAT=darwin.
 MODEL = "darwin" if IS_DARWIN or COMPAT == "darwin" else KIND
+
+_started = False
+
+
+def start() -> None:
+    """Put the host in place, once, before anything else of the emulator looks at it.
+
+    Under the macOS host model on Linux this hides the names macOS's Python
+    lacks and refuses the host syscalls macOS lacks (host/darwin_model.py),
+    so the rest of start-up already sees a Mac.
+    """
+    global _started
+    if _started:
+        return
+    _started = True
+    if COMPAT == "darwin" and IS_LINUX:
+        from elfuse_py.host import darwin_model
+        darwin_model.apply()

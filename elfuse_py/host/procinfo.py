@@ -150,7 +150,8 @@ class _Linux(_Portable):
         ctypes.memmove(start, blob.ljust(size, b"\0"), size)
 
 
-INFO = _Linux if platform.IS_LINUX else _Portable
+# The host's /proc is Linux's; a Mac (and the macOS host model) has none.
+INFO = _Linux if platform.IS_LINUX and platform.MODEL == "linux" else _Portable
 MAXRSS_SCALE = INFO.MAXRSS_SCALE
 HAS_PROC = INFO.HAS_PROC
 ignored_libc_signals = INFO.ignored_libc_signals
