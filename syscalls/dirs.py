@@ -12,7 +12,6 @@ import errno as _errno
 import os
 import stat as _stat
 
-from elfuse_py.host import fs as hostfs
 from elfuse_py.runtime import lerrno, paths
 from elfuse_py.runtime.fdtable import FdState
 from elfuse_py.runtime.process import proc
@@ -81,7 +80,7 @@ def _list_dir(fd: int) -> list[tuple[bytes, int, int]]:
 
 def _is_other_fd_dir(fd: int) -> bool:
     try:
-        where = hostfs.fd_path(fd)
+        where = proc.fds.path_of(fd)
     except OSError:
         return False
     parts = where.split("/")

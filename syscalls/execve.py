@@ -24,7 +24,6 @@ import resource
 import stat
 import sys
 
-from elfuse_py.host import fs as hostfs
 from elfuse_py.host import memfiles
 from elfuse_py.runtime import lerrno, paths, signals
 from elfuse_py.runtime.process import proc
@@ -60,9 +59,9 @@ def _resolve_path(dirfd: int, path: bytes, flags: int) -> str | int:
     if not path:
         if not flags & AT_EMPTY_PATH:
             return _errno("ENOENT")
-        return hostfs.fd_path(dirfd)
+        return proc.fds.path_of(dirfd)
     if path[:1] != b"/" and dirfd != -100:
-        base = hostfs.fd_path(dirfd)
+        base = proc.fds.path_of(dirfd)
         if not os.path.isdir(base):
             return _errno("ENOTDIR")
         return os.path.join(base, os.fsdecode(path))
@@ -109,16 +108,11 @@ def execve(dirfd: int, path_addr: int, argv_addr: int, envp_addr: int, flags: in
     except ElfError as e:
         return _errno(getattr(e, "errno_name", "ENOEXEC"))
 
-    fds = {}
-    for fd, value in proc.fds.state.items():
-        try:
-            if not fcntl.fcntl(fd, fcntl.F_GETFD) & fcntl.FD_CLOEXEC:
-                fds[fd] = value
-        except OSError:
-            pass
+    fds = {fd: value for fd, value in proc.fds.state.items() if _inherited(fd)}
     state = {
         "exe": elf, "argv": new_argv, "envp": envp, "execfn": filename,
         "fds": fds, "fdlimit": proc.fds.limit,
+        "paths": {fd: p for fd, p in (proc.fds.paths or {}).items() if _inherited(fd)},
         "fdnominal": getattr(proc.fds, "nominal", None), "signals": signals.exec_state(),
         "strace": proc.strace, "sysroot": paths.sysroot, "nested": proc.nested,
         "umask": proc.umask, "nofile": proc.task.nofile,
@@ -141,6 +135,14 @@ def execve(dirfd: int, path_addr: int, argv_addr: int, envp_addr: int, flags: in
         os.close(sfd)
         raise e
     return _errno("ENOEXEC")  # not reached
+
+
+def _inherited(fd: int) -> bool:
+    """True if `fd` is open without close-on-exec (it survives the host execve)."""
+    try:
+        return not fcntl.fcntl(fd, fcntl.F_GETFD) & fcntl.FD_CLOEXEC
+    except OSError:
+        return False
 
 
 def _state_fd(data: bytes, low: int) -> int:
@@ -175,6 +177,8 @@ def take_state() -> dict:
 def restore_state(proc, state: dict) -> None:
     """After the new image booted: the per-fd state and the limits that survive execve."""
     proc.fds.state.update(state["fds"])
+    if proc.fds.paths is not None:
+        proc.fds.paths.update(state.get("paths") or {})
     if state.get("fdnominal"):
         proc.fds.nominal = state["fdnominal"]
     if state.get("nofile") is not None:

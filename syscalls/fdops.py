@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import fcntl
 import os
+import stat
 import struct
 
 from elfuse_py.host import fs as hostfs
 from elfuse_py.runtime import lerrno, paths
+from elfuse_py.runtime.fdtable import FdState
 from elfuse_py.runtime.memory import PROT_WRITE
 from elfuse_py.runtime.process import proc
 
@@ -33,6 +35,27 @@ _INT2 = struct.Struct("<ii")
 _O_PATH_KEEP = F.O_DIRECTORY | F.O_NOFOLLOW | F.O_CLOEXEC | F.O_PATH
 
 
+class OPathState(FdState):
+    """An O_PATH fd on a host without O_PATH: opened read-only, but read and write are EBADF."""
+
+    intercepts_io = True
+
+    def io_read(self, fd: int, views: list) -> int:
+        return NEG_EBADF
+
+    def io_write(self, fd: int, views: list) -> int:
+        return NEG_EBADF
+
+
+def _absolute(path: str | bytes, dfd: int | None) -> str:
+    """The absolute host path of `path`, relative to dir fd `dfd` (None: the cwd)."""
+    path = os.fsdecode(path)
+    if os.path.isabs(path):
+        return os.path.normpath(path)
+    base = os.getcwd() if dfd is None else proc.fds.path_of(dfd)
+    return os.path.normpath(os.path.join(base, path))
+
+
 @syscall("openat", "dirfd, path, oflags, mode", ret="fd", interruptible=True)
 def sys_openat(dirfd, pathname, flags, mode):
     p = guest_path(pathname)
@@ -47,17 +70,25 @@ def sys_openat(dirfd, pathname, flags, mode):
         # Linux: exactly O_TMPFILE (no O_CREAT) and a writable access mode.
         if (flags & (F.O_TMPFILE | F.O_CREAT)) != F.O_TMPFILE or not flags & (F.O_WRONLY | F.O_RDWR):
             return NEG_EINVAL
+    opath = None
     try:
         hflags = F.open_flags_to_host(flags)
     except KeyError as e:
         if flags & F.O_PATH and e.args[0] == "O_PATH":
-            # Hosts without O_PATH (macOS): a read-only open is the nearest equivalent.
+            # Hosts without O_PATH (macOS): a read-only open is the nearest
+            # equivalent, and the fd refuses I/O as an O_PATH one does.
             hflags = F.open_flags_to_host(flags & ~F.O_PATH)
+            opath = OPathState()
         else:
             return -lerrno.EOPNOTSUPP
     path, dfd = at_path(dirfd, p, not flags & F.O_NOFOLLOW)
     fd = new_fd(os.open(path, hflags, mode, dir_fd=dfd))
-    proc.fds.on_close(fd)               # a new file: no emulator state may linger on its number
+    fds = proc.fds
+    fds.on_close(fd)                    # a new file: no emulator state may linger on its number
+    if fds.paths is not None:           # a host that cannot name open files: remember it
+        fds.opened(fd, _absolute(path, dfd))
+    if opath is not None:
+        fds.set(fd, opath)
     if not flags & F.O_CLOEXEC:
         os.set_inheritable(fd, True)     # Python's os.open always adds O_CLOEXEC
     return fd
@@ -127,21 +158,51 @@ def sys_dup3(old, new, flags):
 HOST_FLOCK, HOST_FLOCK_FIELDS = hostfs.HOST_FLOCK, hostfs.HOST_FLOCK_FIELDS
 
 
+# Open-file-description locks on a host without them (macOS): the process's
+# POSIX record locks stand in.  What differs: they belong to the process, so
+# threads share them and closing any fd of the file drops them.
+_OFD_STAND_IN = {F.F_OFD_GETLK: F.F_GETLK, F.F_OFD_SETLK: F.F_SETLK, F.F_OFD_SETLKW: F.F_SETLKW}
+_OFD_CMDS = frozenset(_OFD_STAND_IN)
+
+
 def _fcntl_lock(fd: int, cmd: int, arg: int) -> int:
     l_type, l_whence, l_start, l_len, l_pid = proc.mem.unpack(abi.FLOCK, arg)
     htype = F.LOCK_TYPES.get(l_type)
     hwhence = F.SEEK_WHENCE.get(l_whence) if l_whence in (0, 1, 2) else None
     if htype is None or hwhence is None:
         return NEG_EINVAL
+    if cmd in _OFD_CMDS and l_pid != 0:
+        return NEG_EINVAL                 # Linux: an OFD lock request has l_pid 0
     vals = {"type": htype, "whence": hwhence, "start": l_start, "len": l_len, "pid": l_pid}
-    res = fcntl.fcntl(fd, F.LOCK_CMDS[cmd],
-                      HOST_FLOCK.pack(*(vals[k] for k in HOST_FLOCK_FIELDS)))
+    hcmd = F.LOCK_CMDS.get(cmd)
+    if hcmd is None:
+        hcmd = F.LOCK_CMDS[_OFD_STAND_IN[cmd]]
+    res = fcntl.fcntl(fd, hcmd, HOST_FLOCK.pack(*(vals[k] for k in HOST_FLOCK_FIELDS)))
     if cmd in F.GETLK_CMDS:
         got = dict(zip(HOST_FLOCK_FIELDS, HOST_FLOCK.unpack(res)))
         whence_back = {v: k for k, v in F.SEEK_WHENCE.items()}
+        pid = -1 if cmd in _OFD_CMDS and got["type"] != fcntl.F_UNLCK else got["pid"]
         proc.mem.pack(abi.FLOCK, arg, F.LOCK_TYPES_TO_LINUX.get(got["type"], F.F_UNLCK),
-                      whence_back.get(got["whence"], 0), got["start"], got["len"], got["pid"])
+                      whence_back.get(got["whence"], 0), got["start"], got["len"], pid)
     return 0
+
+
+# Pipe capacity on a host without F_GETPIPE_SZ/F_SETPIPE_SZ (macOS): its pipes
+# grow to 64 KiB by themselves, which is also Linux's default capacity.  A
+# request up to that is met as it stands; more cannot be given.
+_PIPE_CAPACITY = 65536
+
+
+def _pipe_size(fd: int, cmd: int, arg: int) -> int:
+    st = os.fstat(fd)
+    if not stat.S_ISFIFO(st.st_mode):
+        return NEG_EBADF
+    if cmd == F.F_GETPIPE_SZ:
+        return _PIPE_CAPACITY
+    size = s32(arg)
+    if size < 0:
+        return NEG_EINVAL
+    return _PIPE_CAPACITY if size <= _PIPE_CAPACITY else -lerrno.EPERM
 
 
 @syscall("fcntl", "fd, int, hex", level=PARTIAL,
@@ -156,7 +217,8 @@ def sys_fcntl(fd, cmd, arg):
         fcntl.fcntl(fd, fcntl.F_SETFD, fcntl.FD_CLOEXEC if arg & F.FD_CLOEXEC else 0)
         return 0
     if cmd == F.F_GETFL:
-        return F.open_flags_to_linux(fcntl.fcntl(fd, fcntl.F_GETFL))
+        flags = F.open_flags_to_linux(fcntl.fcntl(fd, fcntl.F_GETFL))
+        return flags | F.O_PATH if isinstance(fds.get(fd), OPathState) else flags
     if cmd == F.F_SETFL:
         fcntl.fcntl(fd, fcntl.F_SETFL, F.setfl_to_host(fcntl.fcntl(fd, fcntl.F_GETFL), arg))
         return 0
@@ -168,10 +230,12 @@ def sys_fcntl(fd, cmd, arg):
         new = new_fd(fcntl.fcntl(fd, hcmd, arg))
         fds.on_dup(fd, new)
         return new
-    if cmd in F.LOCK_CMDS:
+    if cmd in F.LOCK_CMDS or (cmd in _OFD_CMDS and F.LOCK_CMDS):
         return _fcntl_lock(fd, cmd, arg)
     if cmd in F.INT_CMDS:
         return fcntl.fcntl(fd, F.INT_CMDS[cmd], s32(arg))
+    if cmd in (F.F_GETPIPE_SZ, F.F_SETPIPE_SZ):
+        return _pipe_size(fd, cmd, arg)
     if cmd in F.SEAL_CMDS:
         if cmd == F.F_GET_SEALS:
             return F.bits_to_linux(fcntl.fcntl(fd, F.SEAL_CMDS[cmd]), F.SEAL_BITS)

@@ -75,18 +75,25 @@ class _Darwin:
         return n
 
     @staticmethod
-    def fd_path(fd: int) -> str:
-        # F_GETPATH gives a file's path; pipes and sockets get Linux-style names.
+    def fd_path(fd: int) -> str | None:
+        """F_GETPATH gives a file's path; pipes and sockets get Linux-style names.
+
+        None for a file whose path the host cannot give (the macOS model on
+        Linux has no F_GETPATH): the runtime's record from open answers then.
+        """
+        st = os.fstat(fd)                       # EBADF if not open
+        if stat.S_ISFIFO(st.st_mode):
+            return f"pipe:[{st.st_ino}]"
+        if stat.S_ISSOCK(st.st_mode):
+            return f"socket:[{st.st_ino}]"
         getpath = getattr(fcntl, "F_GETPATH", None)
         if getpath is not None:
             try:
                 return fcntl.fcntl(fd, getpath, bytes(1024)).split(b"\0", 1)[0].decode()
             except OSError:
                 pass
-        st = os.fstat(fd)
-        kind = "pipe" if stat.S_ISFIFO(st.st_mode) else "socket" if stat.S_ISSOCK(st.st_mode) \
-            else "anon_inode"
-        return f"{kind}:[{st.st_ino}]"
+        return None if stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode) \
+            else f"anon_inode:[{st.st_ino}]"
 
 
 class _Other(_Darwin):
@@ -105,6 +112,9 @@ AT_FDCWD = FS.AT_FDCWD
 RENAME = FS.RENAME
 HOST_FLOCK, HOST_FLOCK_FIELDS = FS.FLOCK
 HAS_FD_DIR = MODEL_FS.HAS_FD_DIR
+# Whether the host itself can name an open file (Linux's /proc, a Mac's
+# F_GETPATH); if not, the runtime records paths at open (fdtable.FdTable.paths).
+FD_PATHS_KNOWN = MODEL_FS is _Linux or hasattr(fcntl, "F_GETPATH")
 statfs_raw = MODEL_FS.statfs_raw
 sendfile = MODEL_FS.sendfile
 fd_path = MODEL_FS.fd_path

@@ -11,9 +11,12 @@ entries marked close-on-exec go on execve.
 """
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import resource
+
+from elfuse_py.host import fs as hostfs
 
 RESERVED_FDS = 64
 
@@ -48,6 +51,9 @@ class FdTable:
             self.limit = soft - RESERVED_FDS
         self.hard_limit = hard
         self.state: dict[int, object] = {}
+        # Host paths of files the guest opened, kept only where the host
+        # cannot name an open file itself (see path_of).
+        self.paths: dict[int, str] | None = None if hostfs.FD_PATHS_KNOWN else {}
 
     def valid(self, fd: int) -> bool:
         """True if `fd` is a number the guest may use (it may still be closed)."""
@@ -73,15 +79,38 @@ class FdTable:
             self.state.pop(new, None)
         else:
             self.state[new] = st
+        if self.paths is not None:
+            p = self.paths.get(old)
+            if p is None:
+                self.paths.pop(new, None)
+            else:
+                self.paths[new] = p
 
     def on_close(self, fd: int) -> None:
         self.state.pop(fd, None)
+        if self.paths is not None:
+            self.paths.pop(fd, None)
+
+    def opened(self, fd: int, host_path: str) -> None:
+        """A file was opened at `host_path` (absolute) as `fd`: remember it where the host cannot tell."""
+        if self.paths is not None:
+            self.paths[fd] = host_path
+
+    def path_of(self, fd: int) -> str:
+        """The host path (or Linux-style pipe:/socket: name) of open fd `fd`; OSError if closed."""
+        p = hostfs.fd_path(fd)
+        if p is None:
+            p = self.paths.get(fd) if self.paths is not None else None
+            if p is None:
+                raise OSError(errno.ENOENT, os.strerror(errno.ENOENT))
+        return p
 
     def on_exec(self) -> None:
         """Drop state of fds the host closed on exec (FD_CLOEXEC)."""
-        for fd in list(self.state):
-            try:
-                if fcntl.fcntl(fd, fcntl.F_GETFD) & fcntl.FD_CLOEXEC:
-                    del self.state[fd]
-            except OSError:
-                del self.state[fd]
+        for table in (self.state, self.paths or {}):
+            for fd in list(table):
+                try:
+                    if fcntl.fcntl(fd, fcntl.F_GETFD) & fcntl.FD_CLOEXEC:
+                        del table[fd]
+                except OSError:
+                    del table[fd]

@@ -90,7 +90,7 @@ def readlink_special(guest: bytes) -> bytes | None:
             raise OSError(errno.ENOENT, os.strerror(errno.ENOENT))
         if not _HAVE_PROC:
             os.fstat(fd)                                   # EBADF -> ENOENT below
-        target = hostfs.fd_path(fd)                        # ENOENT if not open
+        target = proc.fds.path_of(fd)                      # ENOENT if not open
         return os.fsencode(paths.guest_path(target))
     return None
 
