@@ -24,7 +24,7 @@ import resource
 import stat
 import sys
 
-from elfuse_py.host import memfiles
+from elfuse_py.host import memfiles, platform
 from elfuse_py.runtime import lerrno, paths, signals
 from elfuse_py.runtime.process import proc
 from loader.elf import ElfError, check_elf
@@ -125,6 +125,7 @@ def execve(dirfd: int, path_addr: int, argv_addr: int, envp_addr: int, flags: in
         if sep and k and b"\0" not in e:
             env[k] = v
     env[STATE_ENV.encode()] = str(sfd).encode()
+    env.update(platform.exec_environment())     # the same host model in the new image
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     path_list = [root] + [p for p in sys.path if p and p != root]
     code = f"import sys;sys.path[:0]={path_list!r};from elfuse_py.cli import exec_entry;exec_entry()"

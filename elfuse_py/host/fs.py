@@ -29,7 +29,7 @@ class _Linux:
     # renameat2(2): (libc function, {meaning: host flag})
     RENAME = ("renameat2", {"noreplace": 1, "exchange": 2, "whiteout": 4})
     FLOCK = (struct.Struct("@hhqqi"), ("type", "whence", "start", "len", "pid"))
-    HAS_FD_DIR = os.path.isdir("/proc/self/fd")
+    HAS_FD_DIR = True                     # checked once selected (below)
 
     @staticmethod
     def statfs_raw(target, size: int) -> bytes | None:
@@ -111,7 +111,7 @@ MODEL_FS = _Darwin if platform.MODEL == "darwin" else FS
 AT_FDCWD = FS.AT_FDCWD
 RENAME = FS.RENAME
 HOST_FLOCK, HOST_FLOCK_FIELDS = FS.FLOCK
-HAS_FD_DIR = MODEL_FS.HAS_FD_DIR
+HAS_FD_DIR = MODEL_FS.HAS_FD_DIR and os.path.isdir("/proc/self/fd")
 # Whether the host itself can name an open file (Linux's /proc, a Mac's
 # F_GETPATH); if not, the runtime records paths at open (fdtable.FdTable.paths).
 FD_PATHS_KNOWN = MODEL_FS is _Linux or hasattr(fcntl, "F_GETPATH")

@@ -36,3 +36,8 @@ def start() -> None:
     if COMPAT == "darwin" and IS_LINUX:
         from elfuse_py.host import darwin_model
         darwin_model.apply()
+
+
+def exec_environment() -> dict[bytes, bytes]:
+    """What the emulator a guest execve starts needs in its host environment to choose this same host."""
+    return {b"ELFUSE_HOST_COMPAT": COMPAT.encode()} if COMPAT else {}

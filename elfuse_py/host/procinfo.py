@@ -59,7 +59,7 @@ class _Portable:
 
 class _Linux(_Portable):
     MAXRSS_SCALE = 1
-    HAS_PROC = os.path.isdir("/proc/self/fd")
+    HAS_PROC = True                       # checked once selected (below)
 
     @staticmethod
     def ignored_libc_signals() -> list[int]:
@@ -133,7 +133,7 @@ class _Linux(_Portable):
         argument area (where /proc/PID/cmdline reads), cut to its size and
         padded with NULs; the interpreter keeps its own copies of its arguments.
         """
-        if not cls.HAS_PROC:
+        if not HAS_PROC:
             return
         cls.set_comm(name)
         try:
@@ -153,7 +153,7 @@ class _Linux(_Portable):
 # The host's /proc is Linux's; a Mac (and the macOS host model) has none.
 INFO = _Linux if platform.IS_LINUX and platform.MODEL == "linux" else _Portable
 MAXRSS_SCALE = INFO.MAXRSS_SCALE
-HAS_PROC = INFO.HAS_PROC
+HAS_PROC = INFO.HAS_PROC and os.path.isdir("/proc/self/fd")
 ignored_libc_signals = INFO.ignored_libc_signals
 meminfo = INFO.meminfo
 uptime = INFO.uptime
