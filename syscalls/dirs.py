@@ -18,7 +18,7 @@ from elfuse_py.runtime.process import proc
 
 from syscalls import abi
 from syscalls import fsflags as F
-from syscalls.fdargs import NEG_EINVAL, at_path, check_fd, guest_path, oserr
+from syscalls.fdargs import NEG_EINVAL, at_path, check_fd, guest_path, oserr, refuse_case_twin
 from syscalls.table import syscall
 
 
@@ -165,5 +165,6 @@ def sys_fchdir(fd):
 @syscall("mkdirat", "dirfd, path, mode")
 def sys_mkdirat(dirfd, pathname, mode):
     path, dfd = at_path(dirfd, guest_path(pathname))
+    refuse_case_twin(path, dfd)
     os.mkdir(path, mode & F.S_IALLUGO, dir_fd=dfd)
     return 0

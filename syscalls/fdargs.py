@@ -17,7 +17,8 @@ from __future__ import annotations
 import errno as _errno
 import os
 
-from elfuse_py.runtime import lerrno, paths
+from elfuse_py.host import fs as hostfs
+from elfuse_py.runtime import lerrno, log, paths
 from elfuse_py.runtime.memory import GuestFault
 from elfuse_py.runtime.process import proc
 
@@ -86,3 +87,38 @@ def new_fd(fd: int) -> int:
         os.close(fd)
         raise oserr(_errno.EMFILE)
     return fd
+
+
+def case_twin(path: bytes | str, dfd: int | None) -> str | None:
+    """On a case-insensitive volume: the existing name that `path` would silently reuse, else None.
+
+    A guest that creates "A" next to "a" there would get "a" back: refuse with
+    EEXIST instead (callers raise it) and say why on the emulator's own stream.
+    """
+    path = os.fsdecode(path)
+    parent, name = os.path.split(path.rstrip("/"))
+    parent = parent or "."
+    if not name or name in (".", "..") or not hostfs.case_insensitive(parent, dfd):
+        return None
+    try:
+        dirfd = os.open(parent, os.O_RDONLY | os.O_DIRECTORY, dir_fd=dfd)
+        try:
+            entries = os.listdir(dirfd)
+        finally:
+            os.close(dirfd)
+    except OSError:
+        return None
+    if name in entries:
+        return None                      # the same name: no collision
+    folded = name.casefold()
+    twin = next((e for e in entries if e.casefold() == folded), None)
+    if twin is not None:
+        log.warn_once(f"case:{twin}", f"refusing to create {name!r} next to {twin!r}: this volume "
+                      "ignores case (use a case-sensitive volume for the guest's files: docs/macos.md)")
+    return twin
+
+
+def refuse_case_twin(path: bytes | str, dfd: int | None) -> None:
+    """Raise EEXIST if creating `path` would land on a differently-cased existing name."""
+    if hostfs.CASE_CHECKS and case_twin(path, dfd) is not None:
+        raise oserr(_errno.EEXIST)

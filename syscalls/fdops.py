@@ -23,8 +23,8 @@ from elfuse_py.runtime.process import proc
 from syscalls import abi
 from syscalls import fsflags as F
 from syscalls.args import s32
-from syscalls.fdargs import (NEG_EBADF, NEG_EINVAL, at_path, check_fd, fd_ceiling, guest_path,
-                             new_fd)
+from syscalls.fdargs import (NEG_EBADF, NEG_EINVAL, at_path, check_fd, fd_ceiling, guest_path, new_fd,
+                             refuse_case_twin)
 from syscalls.table import PARTIAL, syscall
 
 _INT2 = struct.Struct("<ii")
@@ -82,6 +82,8 @@ def sys_openat(dirfd, pathname, flags, mode):
         else:
             return -lerrno.EOPNOTSUPP
     path, dfd = at_path(dirfd, p, not flags & F.O_NOFOLLOW)
+    if flags & F.O_CREAT and hostfs.CASE_CHECKS:
+        refuse_case_twin(path, dfd)
     fd = new_fd(os.open(path, hflags, mode, dir_fd=dfd))
     fds = proc.fds
     fds.on_close(fd)                    # a new file: no emulator state may linger on its number

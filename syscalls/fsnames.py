@@ -18,7 +18,7 @@ from elfuse_py.runtime.process import proc
 from syscalls import abi
 from syscalls import fsflags as F
 from syscalls.args import s32
-from syscalls.fdargs import NEG_EINVAL, at_path, check_fd, guest_path, oserr
+from syscalls.fdargs import NEG_EINVAL, at_path, case_twin, check_fd, guest_path, oserr, refuse_case_twin
 from syscalls.table import PARTIAL, syscall
 
 
@@ -92,6 +92,7 @@ def sys_mknodat(dirfd, pathname, mode, dev):
     if ftype not in (F.S_IFREG, F.S_IFCHR, F.S_IFBLK, F.S_IFIFO, F.S_IFSOCK):
         return NEG_EINVAL
     path, dfd = at_path(dirfd, guest_path(pathname))
+    refuse_case_twin(path, dfd)
     if ftype == F.S_IFREG:
         os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, perm, dir_fd=dfd))
     elif ftype == F.S_IFIFO:
@@ -126,6 +127,15 @@ def _rename(olddirfd, oldpath, newdirfd, newpath, flags: int) -> int:
         return NEG_EINVAL
     src, sdfd = at_path(olddirfd, guest_path(oldpath), False)
     dst, ddfd = at_path(newdirfd, guest_path(newpath), False)
+    if hostfs.CASE_CHECKS:
+        twin = case_twin(dst, ddfd)
+        # Renaming a file to another case of its own name is fine; landing on
+        # a different file that only differs in case is not.
+        if twin is not None and not os.path.samestat(
+                os.stat(src, dir_fd=sdfd, follow_symlinks=False),
+                os.stat(os.path.join(os.path.dirname(os.fsdecode(dst)), twin), dir_fd=ddfd,
+                        follow_symlinks=False)):
+            return -lerrno.EEXIST
     if not flags:
         os.rename(src, dst, src_dir_fd=sdfd, dst_dir_fd=ddfd)
         return 0
@@ -161,6 +171,7 @@ def sys_renameat2(olddirfd, oldpath, newdirfd, newpath, flags):
 def sys_symlinkat(target, newdirfd, linkpath):
     t = guest_path(target)          # the link's contents: stored as the guest wrote them
     path, dfd = at_path(newdirfd, guest_path(linkpath), False)
+    refuse_case_twin(path, dfd)
     os.symlink(t, path, dir_fd=dfd)
     return 0
 
@@ -172,6 +183,7 @@ def sys_linkat(olddirfd, oldpath, newdirfd, newpath, flags):
         return NEG_EINVAL
     src, sdfd = at_path(olddirfd, guest_path(oldpath), bool(flags & F.AT_SYMLINK_FOLLOW))
     dst, ddfd = at_path(newdirfd, guest_path(newpath), False)
+    refuse_case_twin(dst, ddfd)
     os.link(src, dst, src_dir_fd=sdfd, dst_dir_fd=ddfd,
             follow_symlinks=bool(flags & F.AT_SYMLINK_FOLLOW))
     return 0

@@ -118,3 +118,38 @@ FD_PATHS_KNOWN = MODEL_FS is _Linux or hasattr(fcntl, "F_GETPATH")
 statfs_raw = MODEL_FS.statfs_raw
 sendfile = MODEL_FS.sendfile
 fd_path = MODEL_FS.fd_path
+
+
+# ----- case-insensitive volumes ---------------------------------------------------------------
+# macOS formats its disks case-insensitive by default: there, creating "A" next
+# to an existing "a" would silently open "a".  Linux programs expect two files.
+_PC_CASE_SENSITIVE = 11                  # <sys/unistd.h> on macOS
+_case_by_dev: dict[int, bool] = {}
+# The macOS model on Linux cannot fold case on a Linux disk; a test may ask it
+# to treat every volume as the Mac default does, so the guard itself runs.
+_MODEL_CASEFOLD = platform.MODEL == "darwin" and os.environ.get("ELFUSE_MODEL_CASEFOLD") == "1"
+CASE_CHECKS = platform.IS_DARWIN or _MODEL_CASEFOLD    # whether any volume here may ignore case
+
+
+def case_insensitive(directory, dir_fd: int | None = None) -> bool:
+    """True if names in `directory` (a path, relative to `dir_fd`) are compared without case."""
+    if _MODEL_CASEFOLD:
+        return True
+    if not platform.IS_DARWIN:
+        return False
+    try:
+        st = os.stat(directory, dir_fd=dir_fd)
+    except OSError:
+        return False
+    known = _case_by_dev.get(st.st_dev)
+    if known is None:
+        try:
+            fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY, dir_fd=dir_fd)
+            try:
+                known = os.fpathconf(fd, _PC_CASE_SENSITIVE) == 0
+            finally:
+                os.close(fd)
+        except (OSError, ValueError):
+            known = False
+        _case_by_dev[st.st_dev] = known
+    return known
