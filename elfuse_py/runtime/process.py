@@ -36,7 +36,7 @@ _FAULT_SIGNALS = {SIGILL, SIGTRAP, SIGBUS, 8, SIGSEGV}      # 8: SIGFPE
 
 # unicorn uc_err -> the Linux signal a real CPU fault would raise
 UC_ERR_SIGNAL = {6: SIGSEGV, 7: SIGSEGV, 8: SIGSEGV, 12: SIGSEGV, 13: SIGSEGV, 14: SIGSEGV,
-                  10: SIGILL, 16: SIGBUS, 17: SIGBUS, 18: SIGBUS, 21: SIGILL}
+                 10: SIGILL, 16: SIGBUS, 17: SIGBUS, 18: SIGBUS, 21: SIGILL}
 # unicorn interrupt numbers (qemu EXCP_*) other than SVC -> Linux signal
 _INTNO_SIGNAL = {1: SIGILL, 7: SIGTRAP, 3: SIGSEGV, 4: SIGSEGV}
 
@@ -45,7 +45,8 @@ _INTNO_SIGNAL = {1: SIGILL, 7: SIGTRAP, 3: SIGSEGV, 4: SIGSEGV}
 class SyscallSet:
     """The syscall table as the runtime sees it, registered at boot (the runtime never imports syscalls/).
 
-    `dispatch` is indexed by number: (handler, nargs) or None; the thread
+    `dispatch` is indexed by number: (handler, decode) or None, where
+    `decode(registers)` gives the handler its arguments; the thread
     layer's blocking wrappers may replace entries in it.  `interruptible`
     holds the code objects of handlers whose blocking host calls a guest
     signal may cut short; `no_restart` the numbers Linux never restarts after
