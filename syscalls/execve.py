@@ -116,6 +116,8 @@ def execve(dirfd: int, path_addr: int, argv_addr: int, envp_addr: int, flags: in
                 fds[fd] = value
         except OSError:
             pass
+    for value in fds.values():
+        _hook(value, "before_exec")
     state = {
         "exe": elf, "argv": new_argv, "envp": envp, "execfn": filename,
         "fds": fds, "fdlimit": proc.fds.limit,
@@ -139,8 +141,17 @@ def execve(dirfd: int, path_addr: int, argv_addr: int, envp_addr: int, flags: in
                                    os.fsdecode(filename)], env)
     except OSError as e:
         os.close(sfd)
+        for fd, value in fds.items():
+            _hook(value, "after_exec", fd)
         raise e
     return _errno("ENOEXEC")  # not reached
+
+
+def _hook(state, name: str, *args) -> None:
+    """Call the per-fd state's exec hook (FdState.before_exec/after_exec) if it has one."""
+    fn = getattr(state, name, None)
+    if fn is not None:
+        fn(*args)
 
 
 def _state_fd(data: bytes, low: int) -> int:
@@ -175,6 +186,8 @@ def take_state() -> dict:
 def restore_state(proc, state: dict) -> None:
     """After the new image booted: the per-fd state and the limits that survive execve."""
     proc.fds.state.update(state["fds"])
+    for fd, value in state["fds"].items():
+        _hook(value, "after_exec", fd)
     if state.get("fdnominal"):
         proc.fds.nominal = state["fdnominal"]
     if state.get("nofile") is not None:
