@@ -1,8 +1,8 @@
 /* inotify: events for changes in a watched directory (create, modify, attrib,
  * delete, moves with a shared cookie, IN_ISDIR), self events of a watched
  * directory, IN_MASK_ADD / IN_MASK_CREATE / IN_ONESHOT, rm_watch -> IN_IGNORED,
- * the read protocol (record layout, short buffer, EAGAIN, blocking read,
- * FIONREAD) and the argument errors.
+ * the read protocol (record layout, short buffer, EAGAIN, blocking read, a
+ * blocking read in a second thread, FIONREAD) and the argument errors.
  *
  * Hosts without inotify (macOS) get a twin that notices changes by polling
  * the watched paths, so every check waits for its events with poll() and a
@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/inotify.h>
@@ -307,7 +308,73 @@ static void test_blocking(void) {
     close(fd);
 }
 
-int main(void) {
+/* A blocking read in one thread while another makes the change. */
+static int thr_fd;
+static ssize_t thr_n;
+static char thr_buf[1024] __attribute__((aligned(8)));
+
+static void *reader(void *arg) {
+    (void)arg;
+    thr_n = read(thr_fd, thr_buf, sizeof thr_buf);
+    return NULL;
+}
+
+static void test_threads(void) {
+    thr_fd = inotify_init1(IN_CLOEXEC);
+    int wd = inotify_add_watch(thr_fd, dir, IN_CREATE);
+    CHECK(wd >= 1, "a blocking instance for the thread check");
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, reader, NULL) == 0, "start a thread that reads");
+    usleep(100 * 1000);
+    touch(path_a);
+    CHECK(pthread_join(t, NULL) == 0, "the reading thread returns");
+    struct inotify_event *e = (struct inotify_event *)thr_buf;
+    CHECK(thr_n >= (ssize_t)sizeof *e && e->wd == wd && e->mask == IN_CREATE && strcmp(e->name, "a") == 0,
+          "the thread's blocking read got the creation the other thread made");
+    unlink(path_a);
+    close(thr_fd);
+}
+
+/* With --exec (not in the generic suite: qemu-user cannot re-exec itself):
+ * an instance without IN_CLOEXEC, one event queued and unread, then execve of
+ * this program, which goes on in after_exec(). */
+static void exec_self(char *argv0) {
+    int fd = inotify_init1(0);
+    int wd = inotify_add_watch(fd, dir, IN_CREATE);
+    CHECK(fd >= 0 && wd >= 1, "an instance to carry across execve");
+    touch(path_a);
+    struct pollfd p = { fd, POLLIN, 0 };
+    CHECK(poll(&p, 1, WAIT_MS) == 1, "an event is queued before execve");
+    char sfd[16], swd[16], sfail[16];
+    snprintf(sfd, sizeof sfd, "%d", fd);
+    snprintf(swd, sizeof swd, "%d", wd);
+    snprintf(sfail, sizeof sfail, "%d", guest_failures);
+    char *args[] = { argv0, "--after-exec", sfd, swd, dir, sfail, NULL };
+    execv("/proc/self/exe", args);
+    CHECK(0, "execve of /proc/self/exe");
+}
+
+static int after_exec(int fd, int wd, const char *d, int failures) {
+    guest_failures = failures;
+    snprintf(path_a, sizeof path_a, "%s/a", d);
+    snprintf(path_b, sizeof path_b, "%s/b", d);
+    CHECK(fcntl(fd, F_GETFD) == 0, "the inotify fd is still open after execve");
+    nev = 0;
+    CHECK(await(fd, wd, IN_CREATE, "a", WAIT_MS) == 0, "the event queued before execve is read after it");
+    struct pollfd p = { fd, POLLIN, 0 };
+    CHECK(poll(&p, 1, 50) == 0, "then nothing: poll times out");
+    touch(path_b);
+    CHECK(await(fd, wd, IN_CREATE, "b", WAIT_MS) >= 0, "the watch goes on reporting after execve");
+    close(fd);
+    unlink(path_a);
+    unlink(path_b);
+    rmdir(d);
+    DONE();
+}
+
+int main(int argc, char **argv) {
+    if (argc == 6 && strcmp(argv[1], "--after-exec") == 0)
+        return after_exec(atoi(argv[2]), atoi(argv[3]), argv[4], atoi(argv[5]));
     snprintf(dir, sizeof dir, "inot-XXXXXX");
     CHECK(mkdtemp(dir) != NULL, "make a directory to watch");
     snprintf(path_a, sizeof path_a, "%s/a", dir);
@@ -319,6 +386,9 @@ int main(void) {
     test_directory_events();
     test_masks();
     test_blocking();
+    test_threads();
+    if (argc == 2 && strcmp(argv[1], "--exec") == 0)
+        exec_self(argv[0]);
     rmdir(dir);
     DONE();
 }
