@@ -109,6 +109,8 @@ def execve(dirfd: int, path_addr: int, argv_addr: int, envp_addr: int, flags: in
         return _errno(getattr(e, "errno_name", "ENOEXEC"))
 
     fds = {fd: value for fd, value in proc.fds.state.items() if _inherited(fd)}
+    for value in fds.values():
+        _hook(value, "before_exec")
     state = {
         "exe": elf, "argv": new_argv, "envp": envp, "execfn": filename,
         "fds": fds, "fdlimit": proc.fds.limit,
@@ -134,6 +136,8 @@ def execve(dirfd: int, path_addr: int, argv_addr: int, envp_addr: int, flags: in
                                    os.fsdecode(filename)], env)
     except OSError as e:
         os.close(sfd)
+        for fd, value in fds.items():
+            _hook(value, "after_exec", fd)
         raise e
     return _errno("ENOEXEC")  # not reached
 
@@ -144,6 +148,13 @@ def _inherited(fd: int) -> bool:
         return not fcntl.fcntl(fd, fcntl.F_GETFD) & fcntl.FD_CLOEXEC
     except OSError:
         return False
+
+
+def _hook(state, name: str, *args) -> None:
+    """Call the per-fd state's exec hook (FdState.before_exec/after_exec) if it has one."""
+    fn = getattr(state, name, None)
+    if fn is not None:
+        fn(*args)
 
 
 def _state_fd(data: bytes, low: int) -> int:
@@ -180,6 +191,8 @@ def restore_state(proc, state: dict) -> None:
     proc.fds.state.update(state["fds"])
     if proc.fds.paths is not None:
         proc.fds.paths.update(state.get("paths") or {})
+    for fd, value in state["fds"].items():
+        _hook(value, "after_exec", fd)
     if state.get("fdnominal"):
         proc.fds.nominal = state["fdnominal"]
     if state.get("nofile") is not None:

@@ -79,10 +79,16 @@ _host_fionread = _int_out("FIONREAD")
 
 
 def _fionread(fd: int, arg: int) -> int:
+    st = proc.fds.get(fd)
     # A framed SEQPACKET socket (the macOS fallback, syscalls/net/framing.py) holds
     # frame headers in its host queue: count the guest's payload bytes only.
-    if getattr(proc.fds.get(fd), "framed", False):
+    if getattr(st, "framed", False):
         proc.mem.pack(_INT, arg, framing.inq(fd))
+        return 0
+    # An emulated object that knows what a read would find (the inotify twin).
+    inq = getattr(st, "fionread", None)
+    if inq is not None:
+        proc.mem.pack(_INT, arg, inq(fd))
         return 0
     return _host_fionread(fd, arg)
 

@@ -2,8 +2,9 @@
 
 On a Linux host the guest gets a real inotify fd: the event records it reads
 (struct inotify_event) and the IN_* event bits are the Linux ABI on both
-sides.  Other hosts have no inotify; there the calls are ENOSYS, which
-programs treat as "no inotify in this kernel" and fall back to polling.
+sides.  Hosts without inotify (macOS, and the macOS host model on Linux) get
+the twin of syscalls/notify_twin.py: a pipe-backed fd whose events come from
+polling the watched paths (elfuse_py/host/fswatch.py).
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from elfuse_py.runtime import lerrno, paths
 from elfuse_py.runtime.process import proc
 
 from syscalls.args import s32
-from syscalls.table import not_supported, syscall
+from syscalls.table import PARTIAL, syscall
 
 IN_CLOEXEC, IN_NONBLOCK = 0o2000000, 0o4000     # = Linux O_CLOEXEC, O_NONBLOCK
 _HOST_INIT_FLAGS = [(IN_CLOEXEC, "O_CLOEXEC"), (IN_NONBLOCK, "O_NONBLOCK")]
@@ -43,8 +44,10 @@ def _check(ret: int) -> int:
     return ret
 
 
+_NATIVE = "host kernel inotify; hosts without it get a polling twin (syscalls/notify_twin.py)"
+
 if host_events.HAVE_INOTIFY:
-    @syscall("inotify_init1", "hex")
+    @syscall("inotify_init1", "hex", ret="fd", note=_NATIVE)
     def sys_inotify_init1(flags):
         flags = s32(flags)
         if flags & ~(IN_CLOEXEC | IN_NONBLOCK):
@@ -59,7 +62,7 @@ if host_events.HAVE_INOTIFY:
             return -lerrno.EMFILE
         return fd
 
-    @syscall("inotify_add_watch", "fd, path, hex")
+    @syscall("inotify_add_watch", "fd, path, hex", note=_NATIVE)
     def sys_inotify_add_watch(fd, path, mask):
         fd = fd & 0xFFFFFFFF
         if not proc.fds.valid(fd):
@@ -71,12 +74,25 @@ if host_events.HAVE_INOTIFY:
         host = paths.host_path(guest) if guest[:1] == b"/" else os.fsdecode(guest)
         return _check(_lib()[1].inotify_add_watch(fd, os.fsencode(host), mask & 0xFFFFFFFF))
 
-    @syscall("inotify_rm_watch", "fd, int")
+    @syscall("inotify_rm_watch", "fd, int", note=_NATIVE)
     def sys_inotify_rm_watch(fd, wd):
         fd = fd & 0xFFFFFFFF
         if not proc.fds.valid(fd):
             return -lerrno.EBADF
         return _check(_lib()[1].inotify_rm_watch(fd, s32(wd)))
 else:
-    for _name in ("inotify_init1", "inotify_add_watch", "inotify_rm_watch"):
-        not_supported(_name, "the host has no inotify; programs fall back to polling")
+    from syscalls import notify_twin as twin
+
+    _TWIN = "no host inotify: a twin polling the watched paths (syscalls/notify_twin.py)"
+
+    @syscall("inotify_init1", "hex", ret="fd", level=PARTIAL, note=_TWIN)
+    def sys_inotify_init1(flags):
+        return twin.init1(s32(flags))
+
+    @syscall("inotify_add_watch", "fd, path, hex", level=PARTIAL, note=_TWIN)
+    def sys_inotify_add_watch(fd, path, mask):
+        return twin.add_watch(fd, path, mask & 0xFFFFFFFF)
+
+    @syscall("inotify_rm_watch", "fd, int", level=PARTIAL, note=_TWIN)
+    def sys_inotify_rm_watch(fd, wd):
+        return twin.rm_watch(fd, s32(wd))

@@ -27,10 +27,21 @@ class FdState:
     A subclass that sets ``intercepts_io`` implements ``io_read(fd, views)``
     and ``io_write(fd, views)`` (lists of guest memoryviews, returning a byte
     count or -errno); read/readv/write/writev then delegate to it.  State
-    objects must be picklable: they survive execve.
+    objects must be picklable: they survive execve (of an fd without
+    FD_CLOEXEC).  Around that, `before_exec()` runs in the old image just
+    before the state is pickled and `after_exec(fd)` in the new one once the
+    state is back (also when the host execve failed: the state stays then).
+    A state that can say how many bytes a read would find answers FIONREAD
+    through `fionread(fd)`.
     """
 
     intercepts_io = False
+
+    def before_exec(self) -> None:
+        """The guest execs with this fd open (e.g. let an emulator fd the state needs survive)."""
+
+    def after_exec(self, fd: int) -> None:
+        """The state is back in the new image (or the exec failed), attached to guest fd `fd`."""
 
 
 class FdTable:
