@@ -36,8 +36,8 @@ def _host_opt(level: int, opt: int) -> tuple[int, int, str] | None:
     name = names.get(opt)
     if name is None:
         return None
-    hlevel = C.host_value(hlevel_name)
-    hopt = C.host_value(name)
+    hlevel = host.sockopt_level(hlevel_name)
+    hopt = host.sockopt(name)
     if hlevel is None or hopt is None:
         return None
     return hlevel, hopt, name
