@@ -25,7 +25,7 @@ from elfuse_py.runtime.process import proc
 from syscalls.args import s32
 from syscalls.table import syscall
 from syscalls.net import consts as C
-from syscalls.net import framing, msg as M, policies, sockaddr as SA
+from syscalls.net import framing, msg as M, peekoff, policies, sockaddr as SA
 from elfuse_py.host import sockets as host
 from syscalls.net.names import (guest_addr, guest_name_from_host, host_name, passcred_autobind,
                                 unix_host_sockaddr)
@@ -219,6 +219,18 @@ def _recv_views(fd: int, views: list, flags: int, want_name: bool, guest_ctl: in
                 ) -> tuple[int, bytes | None, bytes, int]:
     """recvmsg core -> (result or -errno, guest name, guest control bytes, guest msg_flags)."""
     st = proc.fds.get(fd)
+    if peekoff.applies(st):
+        res = peekoff.recv(fd, st, views, flags, _recv_core, want_name, guest_ctl)
+    else:
+        res = _recv_core(fd, views, flags, want_name, guest_ctl)
+    return res[:4]
+
+
+def _recv_core(fd: int, views: list, flags: int, want_name: bool, guest_ctl: int
+               ) -> tuple[int, bytes | None, bytes, int, int]:
+    """_recv_views, plus the whole message's length where it is known (framed), else -1."""
+    st = proc.fds.get(fd)
+    length = -1
     hflags = C.msg_to_host(flags)
     ctl_size = M.host_recv_control_size()
     raw_ctl = guest_ctl and st is None and _raw_control() and \
@@ -231,7 +243,7 @@ def _recv_views(fd: int, views: list, flags: int, want_name: bool, guest_ctl: in
     if isinstance(st, SockState) and st.framed:
         r, length, hctl, hmf = framing.recv_frame(fd, views, hflags, ctl_size)
         if r < 0:
-            return -lerrno.to_linux(-r), None, b"", 0
+            return -lerrno.to_linux(-r), None, b"", 0, -1
         mflags = C.msg_from_host(hmf)
         if length > want_total:
             mflags |= C.MSG_TRUNC
@@ -259,7 +271,7 @@ def _recv_views(fd: int, views: list, flags: int, want_name: bool, guest_ctl: in
             if r >= 0 or ffi.errno != _herr.EINTR:
                 break
         if r < 0:
-            return err(), None, b"", 0
+            return err(), None, b"", 0, -1
         mflags = C.msg_from_host(m.msg_flags)
         hctl = ffi.buffer(cbuf, m.msg_controllen)[:]
         if passcred and m.msg_namelen:
@@ -269,7 +281,7 @@ def _recv_views(fd: int, views: list, flags: int, want_name: bool, guest_ctl: in
             if want_name:
                 nl = m.msg_namelen
                 name = guest_name_from_host(ffi.buffer(nbuf, nl)[:]) if nl else b""
-            return r, name, hctl, mflags
+            return r, name, hctl, mflags, -1
         name = None
         if want_name:
             nl = m.msg_namelen
@@ -298,7 +310,7 @@ def _recv_views(fd: int, views: list, flags: int, want_name: bool, guest_ctl: in
                                          others)
     if len(fds_ok) < len(fds):
         cflags |= C.MSG_CTRUNC
-    return r, name, gctl, mflags | cflags
+    return r, name, gctl, mflags | cflags, length
 
 
 def _emulated_creds(fd: int, st: SockState, sender: bytes = b"") -> tuple[int, int, int]:
@@ -466,4 +478,4 @@ def sys_recvmmsg(fd, vec, vlen, flags, timeout):
 
 # The blocking host calls of recvmsg/sendmsg/recvmmsg/sendmmsg sit in these
 # helpers, below the handler's own frame: let guest signals interrupt them.
-signals.register_interruptible(_recv_views, _sendmsg_views)
+signals.register_interruptible(_recv_views, _recv_core, _sendmsg_views)

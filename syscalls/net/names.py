@@ -4,9 +4,8 @@ Owns the guest<->host sockaddr step for these calls: reading a guest address
 (`guest_addr`), AF_UNIX names through the policies (abstract names, autobind,
 bound-path records, binder credentials), the host sockaddr of a plain AF_UNIX
 name (`unix_host_sockaddr`), mapping host names back (`guest_name_from_host`),
-and the per-socket state a name is kept in (`state_for`).  messages.py uses
-these for sendto/sendmsg names and recvfrom/recvmsg senders; sockopt.py uses
-`state_for` for emulated SO_PASSCRED.
+and the per-socket state a name is kept in (sockets.state_for).  messages.py
+uses these for sendto/sendmsg names and recvfrom/recvmsg senders.
 """
 from __future__ import annotations
 
@@ -26,7 +25,7 @@ from syscalls.net import consts as C
 from syscalls.net import msg as M, policies, sockaddr as SA
 from elfuse_py.host import sockets as host
 from syscalls.net.sockets import (NAMEBUF, apply_flags, err, host_type, interrupted, new_fd,
-                                  sock_check, sock_domain)
+                                  sock_check, sock_domain, state_for)
 from syscalls.net.state import SockState
 
 ffi, libc = host.ffi, host.libc
@@ -112,15 +111,6 @@ def unix_host_sockaddr(raw: bytes) -> bytes:
     if abstract:
         return host.host_sockaddr(_s.AF_UNIX, b"\0" + path)
     return host.host_sockaddr(_s.AF_UNIX, path + b"\0" if len(path) < host.SUN_PATH_MAX else path)
-
-
-def state_for(fd: int, family: int) -> SockState:
-    st = proc.fds.get(fd)
-    if not isinstance(st, SockState):
-        t = C.GUEST_TYPE.get(host_type(fd), 0)
-        st = SockState(family, t, 0)
-        proc.fds.set(fd, st)
-    return st
 
 
 def _autobind(fd: int, st, caps) -> int:

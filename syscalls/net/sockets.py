@@ -4,7 +4,7 @@ Owns socket/socketpair (Linux's type/family/protocol checks, the host socket
 arguments, the fallback state of a framed SEQPACKET), listen and shutdown, and
 the shared helpers: `err` (host errno as -Linux errno), `interrupted` (EINTR
 and the no-restart rule of SO_RCVTIMEO/SO_SNDTIMEO), `sock_check`,
-`sock_domain`, `host_type`, `apply_flags`, `new_fd`.
+`sock_domain`, `sock_protocol`, `host_type`, `state_for`, `apply_flags`, `new_fd`.
 
 Guest fd == host fd.  On a Linux host under the default policy most calls are
 a translated host call; the policies (policies.py) take over where the host
@@ -79,17 +79,41 @@ def sock_domain(fd: int) -> int:
     st = proc.fds.get(fd)
     if isinstance(st, SockState):
         return st.family
-    so_domain = getattr(_s, "SO_DOMAIN", None)
-    if so_domain is not None:
-        return C.GUEST_FAMILY.get(_host_int_opt(fd, _s.SOL_SOCKET, so_domain), -1)
-    buf = ffi.new("char[]", NAMEBUF)
-    ln = ffi.new("socklen_t *", NAMEBUF)
-    host.check(libc.getsockname(fd, buf, ln))
-    return C.GUEST_FAMILY.get(host.split_host_sockaddr(ffi.buffer(buf, ln[0])[:])[0], -1)
+    return C.GUEST_FAMILY.get(host.socket_family(fd), -1)
 
 
 def host_type(fd: int) -> int:
     return _host_int_opt(fd, _s.SOL_SOCKET, _s.SO_TYPE)
+
+
+def default_protocol(family: int, base: int) -> int:
+    """The protocol Linux reports for protocol 0 (inet_create picks TCP or UDP)."""
+    if family in (C.AF_INET, C.AF_INET6):
+        return {C.SOCK_STREAM: 6, C.SOCK_DGRAM: 17}.get(base, 0)
+    return 0
+
+
+def sock_protocol(fd: int, st) -> int:
+    """SO_PROTOCOL: the host's answer (Linux), else the one recorded at socket()
+    (a protocol other than the family's default), else the default."""
+    p = host.socket_protocol(fd)
+    if p is not None:
+        return p
+    if isinstance(st, SockState) and st.protocol:
+        return st.protocol
+    if isinstance(st, SockState) and st.type:
+        return default_protocol(st.family, st.type)
+    return default_protocol(sock_domain(fd), C.GUEST_TYPE.get(host_type(fd), 0))
+
+
+def state_for(fd: int, family: int) -> SockState:
+    """The socket's SockState, made (from the host's type) if it has none yet."""
+    st = proc.fds.get(fd)
+    if not isinstance(st, SockState):
+        t = C.GUEST_TYPE.get(host_type(fd), 0)
+        st = SockState(family, t, 0)
+        proc.fds.set(fd, st)
+    return st
 
 
 def apply_flags(fd: int, flags: int) -> None:
@@ -181,6 +205,9 @@ def sys_socket(domain, stype, protocol):
         return fd
     if state is not None:
         state.protocol = protocol
+    elif protocol and protocol != default_protocol(family, base) \
+            and host.sockopt("SO_PROTOCOL") is None:
+        state = SockState(family, base, protocol)   # macOS cannot say SO_PROTOCOL
     _install_state(fd, state, flags, caps)
     return fd
 
