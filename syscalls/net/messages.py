@@ -25,10 +25,10 @@ from elfuse_py.runtime.process import proc
 from syscalls.args import s32
 from syscalls.table import syscall
 from syscalls.net import consts as C
-from syscalls.net import framing, msg as M, peekoff, policies, sockaddr as SA
+from syscalls.net import creds, framing, msg as M, peekoff, policies, sockaddr as SA
 from elfuse_py.host import sockets as host
 from syscalls.net.names import (guest_addr, guest_name_from_host, host_name, passcred_autobind,
-                                unix_host_sockaddr)
+                                sender_name_from_host, unix_host_sockaddr)
 from syscalls.net.sockets import NAMEBUF, err, host_type, interrupted, sock_check, sock_domain
 from syscalls.net.state import SockState
 
@@ -252,7 +252,7 @@ def _recv_core(fd: int, views: list, flags: int, want_name: bool, guest_ctl: int
         name = st.peer if want_name else None
         if want_name and name is None:
             try:
-                name = guest_name_from_host(host_name(libc.getpeername, fd))
+                name = sender_name_from_host(host_name(libc.getpeername, fd))
             except OSError:
                 name = b""
     else:
@@ -288,7 +288,7 @@ def _recv_core(fd: int, views: list, flags: int, want_name: bool, guest_ctl: int
             if isinstance(st, SockState) and st.peer is not None and st.type != C.SOCK_DGRAM:
                 name = st.peer
             else:
-                name = guest_name_from_host(ffi.buffer(nbuf, nl)[:]) if nl else b""
+                name = sender_name_from_host(ffi.buffer(nbuf, nl)[:nl])
     others = [] if hctl and _raw_control() else None
     fds, creds = M.parse_host_control(hctl, others) if hctl else ([], None)
     fds_ok = []
@@ -314,16 +314,14 @@ def _recv_core(fd: int, views: list, flags: int, want_name: bool, guest_ctl: int
 
 
 def _emulated_creds(fd: int, st: SockState, sender: bytes = b"") -> tuple[int, int, int]:
-    """SCM_CREDENTIALS where the host has none: the peer's credentials when the
-    host can tell them, else those recorded by a bound datagram sender, else
-    Linux's 'unknown' (pid 0, uid/gid -1)."""
-    if st.pair_creds is not None:
-        return st.pair_creds
-    pc = host.peer_credentials(fd)
+    """SCM_CREDENTIALS where the host has none: the peer's credentials as the policy
+    knows them (creds.peer_creds), else those recorded by a bound datagram sender,
+    else Linux's 'unknown' (pid 0, uid/gid -1)."""
+    pc = creds.peer_creds(fd, st)
     if pc is not None and pc[0]:
         return pc
     if sender:
-        bc = policies.binder_credentials(sender)
+        bc = creds.binder_credentials(sender)
         if bc is not None:
             return bc
     return pc or (0, 0xFFFFFFFF, 0xFFFFFFFF)

@@ -27,7 +27,7 @@ from elfuse_py.runtime.process import proc
 from syscalls.args import s32
 from syscalls.table import syscall
 from syscalls.net import consts as C
-from syscalls.net import policies
+from syscalls.net import creds, policies
 from elfuse_py.host import sockets as host
 from syscalls.net.state import SockState
 
@@ -234,12 +234,12 @@ def sys_socketpair(domain, stype, protocol, sv):
         return -lerrno.EMFILE
     proc.fds.on_close(a)
     proc.fds.on_close(b)
-    creds = (os.getpid(), os.geteuid(), os.getegid())
+    mine = creds.own()
     for fd in (a, b):
         st = None
         if state is not None or not caps.peercred:
             st = SockState(family, base, protocol, framed=state is not None and state.framed)
-            st.pair_creds = creds
+            st.pair_creds = mine
         _install_state(fd, st, flags, caps)
     proc.mem.write(sv, struct.pack("<ii", a, b))
     return 0
@@ -253,7 +253,11 @@ def sys_listen(fd, backlog):
     b = s32(backlog)
     if b < 0 or b > 4096:
         b = 4096
-    return 0 if libc.listen(fd, b) == 0 else err()
+    if libc.listen(fd, b) != 0:
+        return err()
+    if creds.needed() and sock_domain(fd) == C.AF_UNIX:
+        creds.after_listen(state_for(fd, C.AF_UNIX), fd)
+    return 0
 
 
 @syscall("shutdown", "fd, int")

@@ -4,7 +4,7 @@ Host numbers come from the host floor's table (`host.sockopt`), which has only
 the options the host has.  Emulated where a policy owns the answer or the host
 lacks the option: SO_TYPE/SO_DOMAIN/SO_PROTOCOL (the SockState, else the host,
 else the family's default protocol), SO_PASSCRED and SO_PEERCRED without host
-support, SO_PEEK_OFF (peekoff.py) and SO_PRIORITY where the host
+support (creds.py), SO_PEEK_OFF (peekoff.py) and SO_PRIORITY where the host
 has none (macOS), and SO_SNDLOWAT, which Linux never lets a program set.
 SO_ERROR values are host errnos translated to Linux's.
 """
@@ -21,6 +21,7 @@ from elfuse_py.runtime.process import proc
 from syscalls.args import s32
 from syscalls.table import syscall
 from syscalls.net import consts as C
+from syscalls.net import creds
 from elfuse_py.host import sockets as host
 from syscalls.net.sockets import err, sock_check, sock_domain, sock_protocol, state_for
 from syscalls.net.state import SockState
@@ -183,14 +184,7 @@ def sys_getsockopt(fd, level, optname, optval, optlenp):
         return _put(optval, optlenp, want, _I32.pack(v))
     if name == "SO_PEERCRED" and (not caps.peercred or (isinstance(st, SockState)
                                                         and st.pair_creds is not None)):
-        cred = None
-        if isinstance(st, SockState) and st.pair_creds is not None:
-            cred = st.pair_creds
-        if cred is None:
-            cred = host.peer_credentials(fd)
-        if cred is None:
-            cred = (0, 0xFFFFFFFF, 0xFFFFFFFF)
-        pid, uid, gid = cred
+        pid, uid, gid = creds.peer_creds(fd, st) or (0, 0xFFFFFFFF, 0xFFFFFFFF)
         return _put(optval, optlenp, want,
                     struct.pack("<iII", pid, uid & 0xFFFFFFFF, gid & 0xFFFFFFFF))
     h = _host_opt(level, opt)

@@ -5,9 +5,10 @@ It records what the host socket cannot tell: the guest's type, domain and
 protocol when the host socket is a stand-in (SEQPACKET fallback) or the host
 cannot report them (a raw socket's protocol on macOS), whether the stream
 carries framed messages, the guest-visible names when the host names differ
-(abstract names as files, long paths bound under a directory fd), the
-options the host does not keep: SO_PASSCRED, SO_PEEK_OFF and SO_PRIORITY where
-they are emulated, and a socketpair's creator credentials.
+(abstract names as files, long paths bound under a directory fd), and the
+options and facts the host does not keep: SO_PASSCRED, SO_PEEK_OFF and
+SO_PRIORITY where they are emulated, a socketpair's creator credentials and
+the peer's credentials where the host cannot tell them (creds.py).
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ class SockState(FdState):
     # Emulated options and facts (class defaults: also right for states made before them).
     peek_off = -1                                  # SO_PEEK_OFF (-1: off)
     priority = 0                                   # SO_PRIORITY
+    peer_creds: tuple[int, int, int] | None = None  # the peer's, taken at connect/accept/listen
 
     def __init__(self, family: int, stype: int, protocol: int, *, framed: bool = False) -> None:
         self.family = family
