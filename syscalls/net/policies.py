@@ -9,7 +9,7 @@ Linux does (see docs/net.md).  Each is chosen from `hostcaps.caps()`.
 - Fallback sockets received through SCM_RIGHTS find their SockState again in a
   registry keyed by the host socket's (st_dev, st_ino).
 - The registry's small record files (`store_record`/`load_record`, by inode:
-  `inode_record`) also carry credentials (creds.py).
+  `inode_record`) also carry credentials (creds.py) and shutdowns (readiness.py).
 """
 from __future__ import annotations
 

@@ -27,7 +27,7 @@ from elfuse_py.runtime.process import proc
 from syscalls.args import s32
 from syscalls.table import syscall
 from syscalls.net import consts as C
-from syscalls.net import creds, policies
+from syscalls.net import creds, policies, readiness
 from elfuse_py.host import sockets as host
 from syscalls.net.state import SockState
 
@@ -235,11 +235,14 @@ def sys_socketpair(domain, stype, protocol, sv):
     proc.fds.on_close(a)
     proc.fds.on_close(b)
     mine = creds.own()
-    for fd in (a, b):
+    track = readiness.emulated()
+    for fd, other in ((a, b), (b, a)):
         st = None
-        if state is not None or not caps.peercred:
+        if state is not None or not caps.peercred or track:
             st = SockState(family, base, protocol, framed=state is not None and state.framed)
             st.pair_creds = mine
+            if track:
+                st.partner = readiness.key(other)      # POLLRDHUP after its SHUT_WR
         _install_state(fd, st, flags, caps)
     proc.mem.write(sv, struct.pack("<ii", a, b))
     return 0
@@ -269,4 +272,8 @@ def sys_shutdown(fd, how):
     table = {C.SHUT_RD: _s.SHUT_RD, C.SHUT_WR: _s.SHUT_WR, C.SHUT_RDWR: _s.SHUT_RDWR}
     if how not in table:
         return -lerrno.EINVAL
-    return 0 if libc.shutdown(fd, table[how]) == 0 else err()
+    if libc.shutdown(fd, table[how]) != 0:
+        return err()
+    if readiness.emulated():
+        readiness.note_shutdown(fd, how, state_for(fd, sock_domain(fd)))
+    return 0

@@ -7,8 +7,10 @@ cannot report them (a raw socket's protocol on macOS), whether the stream
 carries framed messages, the guest-visible names when the host names differ
 (abstract names as files, long paths bound under a directory fd), and the
 options and facts the host does not keep: SO_PASSCRED, SO_PEEK_OFF and
-SO_PRIORITY where they are emulated, a socketpair's creator credentials and
-the peer's credentials where the host cannot tell them (creds.py).
+SO_PRIORITY where they are emulated, a socketpair's creator credentials, the
+peer's credentials where the host cannot tell them (creds.py), and for
+POLLRDHUP without the host's (readiness.py) an own SHUT_RD and a socketpair's
+other end.
 """
 from __future__ import annotations
 
@@ -24,6 +26,8 @@ class SockState(FdState):
     peek_off = -1                                  # SO_PEEK_OFF (-1: off)
     priority = 0                                   # SO_PRIORITY
     peer_creds: tuple[int, int, int] | None = None  # the peer's, taken at connect/accept/listen
+    rd_shut = False                                # own SHUT_RD (POLLRDHUP)
+    partner: tuple[int, int, int] | None = None     # socketpair's other end: (dev, ino, ctime_ns)
 
     def __init__(self, family: int, stype: int, protocol: int, *, framed: bool = False) -> None:
         self.family = family
