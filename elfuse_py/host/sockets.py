@@ -235,6 +235,11 @@ def peer_credentials(fd: int) -> tuple[int, int, int] | None:
     return (buf[0], buf[1] & 0xFFFFFFFF, buf[2] & 0xFFFFFFFF)   # uid/gid -1: unknown
 
 
+# The host's SCM_CREDENTIALS (struct ucred) control message, where it has one (Linux);
+# macOS has only SCM_CREDS (struct cmsgcred, sent by choice), and LOCAL_PEERCRED.
+SCM_CREDENTIALS = None if _MAC_MODEL else getattr(_s, "SCM_CREDENTIALS", None)
+
+
 # ----- what is queued ------------------------------------------------------------------------
 
 def next_message_size(fd: int) -> int:
