@@ -85,6 +85,13 @@ def record_name(fd: int) -> None:
             pass                           # best effort: the peer says "unknown"
 
 
+def _runtime() -> bytes | None:
+    try:
+        return os.fsencode(policies.runtime_dir())
+    except OSError:
+        return None
+
+
 def is_hidden(path: bytes) -> bool:
     return os.path.basename(path).startswith(policies.HIDDEN_PREFIX.encode())
 
@@ -92,10 +99,11 @@ def is_hidden(path: bytes) -> bool:
 def of_host_name(hraw: bytes) -> tuple[int, int, int] | None:
     """The credentials recorded for the socket whose host sockaddr is `hraw`."""
     path = _path_of(hraw)
-    if not path:
+    rd = _runtime()
+    if not path or rd is None:
         return None
     m = _HIDDEN.fullmatch(os.path.basename(path))
-    if m is not None and os.path.dirname(path) == os.fsencode(policies.runtime_dir()):
+    if m is not None and os.path.dirname(path) == rd:
         return tuple(int(x, 16) for x in m.groups())      # type: ignore[return-value]
     rec = policies.load_record(_name_record(path))
     if rec is None or len(rec) != 3:
@@ -105,7 +113,8 @@ def of_host_name(hraw: bytes) -> tuple[int, int, int] | None:
 
 def before_connect(fd: int) -> None:
     """A stream client about to connect: leave its credentials where the acceptor
-    will look (its hidden name if unnamed, else a record under its name)."""
+    will look (its hidden name if unnamed, else a record under its name).  Best
+    effort: without the runtime directory the acceptor says "unknown"."""
     path = _path_of(_host_name(libc.getsockname, fd))
     if path:
         if not is_hidden(path):
@@ -113,10 +122,16 @@ def before_connect(fd: int) -> None:
         return
     pid, uid, gid = own()
     name = "%s%x-%x-%x-%s" % (policies.HIDDEN_PREFIX, pid, uid, gid, secrets.token_hex(3))
-    hidden = os.fsencode(os.path.join(policies.runtime_dir(), name))
+    try:
+        hidden = os.fsencode(os.path.join(policies.runtime_dir(), name))
+    except OSError:
+        return
     sa = host.host_sockaddr(_s.AF_UNIX, hidden + b"\0")
     if libc.bind(fd, sa, len(sa)) == 0:
-        os.unlink(hidden)                  # the socket keeps the name; no file is left
+        try:
+            os.unlink(hidden)              # the socket keeps the name; no file is left
+        except OSError:
+            pass
 
 
 def after_connect(fd: int, st: SockState) -> None:

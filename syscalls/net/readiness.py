@@ -62,14 +62,17 @@ def note_shutdown(fd: int, how: int, st: SockState) -> None:
             try:
                 policies.store_record(_shut_record(k), (k[2],))
             except OSError:
-                pass
+                pass                       # best effort: the other end sees it once drained
 
 
 def _partner_shut(st) -> bool:
     k = st.partner if isinstance(st, SockState) else None
     if k is None:
         return False
-    return policies.load_record(_shut_record(k)) == (k[2],)
+    try:
+        return policies.load_record(_shut_record(k)) == (k[2],)
+    except OSError:
+        return False
 
 
 def rdhup(fd: int, revents: int) -> bool:
