@@ -174,7 +174,7 @@ def _sendmsg_views(fd: int, views: list, name_addr: int, namelen: int, control: 
             hcontrol, control = control, b""
     if control:
         try:
-            fds, creds = M.parse_send_control(control, family == C.AF_UNIX)
+            fds, ucred = M.parse_send_control(control, family == C.AF_UNIX)
         except M.LinuxError as ex:
             return -ex.err
         if fds and policies.needs_registry():
@@ -182,7 +182,7 @@ def _sendmsg_views(fd: int, views: list, name_addr: int, namelen: int, control: 
                 s = proc.fds.get(f)
                 if isinstance(s, SockState) and s.type == C.SOCK_SEQPACKET:
                     policies.register(f, s)
-        hcontrol = M.host_control(fds, creds)
+        hcontrol = M.host_control(fds, ucred)
     hflags = C.msg_to_host(flags)
     if isinstance(st, SockState) and st.framed:
         if flags & C.MSG_OOB:
@@ -290,7 +290,7 @@ def _recv_core(fd: int, views: list, flags: int, want_name: bool, guest_ctl: int
             else:
                 name = sender_name_from_host(ffi.buffer(nbuf, nl)[:nl])
     others = [] if hctl and _raw_control() else None
-    fds, creds = M.parse_host_control(hctl, others) if hctl else ([], None)
+    fds, ucred = M.parse_host_control(hctl, others) if hctl else ([], None)
     fds_ok = []
     for f in fds:
         if f >= proc.fds.limit:
@@ -302,11 +302,11 @@ def _recv_core(fd: int, views: list, flags: int, want_name: bool, guest_ctl: int
             if s is not None:
                 proc.fds.set(f, s)
         fds_ok.append(f)
-    if passcred and creds is None:
-        creds = _emulated_creds(fd, st, sender)
-    if creds is not None and not (passcred or hostcaps.caps().passcred):
-        creds = None
-    gctl, cflags = M.build_guest_control(guest_ctl, creds, fds_ok, bool(flags & C.MSG_CMSG_CLOEXEC),
+    if passcred and ucred is None:
+        ucred = _emulated_creds(fd, st, sender)
+    if ucred is not None and not (passcred or hostcaps.caps().passcred):
+        ucred = None
+    gctl, cflags = M.build_guest_control(guest_ctl, ucred, fds_ok, bool(flags & C.MSG_CMSG_CLOEXEC),
                                          others)
     if len(fds_ok) < len(fds):
         cflags |= C.MSG_CTRUNC
