@@ -93,7 +93,9 @@ def _runtime() -> bytes | None:
 
 
 def is_hidden(path: bytes) -> bool:
-    return os.path.basename(path).startswith(policies.HIDDEN_PREFIX.encode())
+    """A hidden client name (before_connect), not a guest's own path."""
+    return os.path.basename(path).startswith(policies.HIDDEN_PREFIX.encode()) \
+        and os.path.dirname(path) == _runtime()
 
 
 def of_host_name(hraw: bytes) -> tuple[int, int, int] | None:
@@ -139,7 +141,7 @@ def after_connect(fd: int, st: SockState) -> None:
     st.peer_creds = of_host_name(_host_name(libc.getpeername, fd))
 
 
-def after_listen(st: SockState, fd: int) -> None:
+def after_listen(fd: int, st: SockState) -> None:
     """A listener records its credentials for clients and keeps them as its own."""
     record_name(fd)
     st.peer_creds = own()

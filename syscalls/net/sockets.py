@@ -259,7 +259,7 @@ def sys_listen(fd, backlog):
     if libc.listen(fd, b) != 0:
         return err()
     if creds.needed() and sock_domain(fd) == C.AF_UNIX:
-        creds.after_listen(state_for(fd, C.AF_UNIX), fd)
+        creds.after_listen(fd, state_for(fd, C.AF_UNIX))
     return 0
 
 
