@@ -1,7 +1,11 @@
 """ppoll and pselect6: readiness of sockets, pipes and files.
 
 Linux POLL* bits are translated to the host's by name (select module), fd
-readiness comes from the host's poll(2).  A signal-mask argument replaces the
+readiness comes from the host's poll(2).  A host poll without POLLRDHUP
+(macOS, and the Linux that plays one) gets it from the socket layer
+(syscalls/net/readiness.py) for the sockets a guest asks it of: POLLIN is
+polled for them too, and a socket with unread data whose read side may still
+shut is looked at again every 20 ms while nothing else is ready.  A signal-mask argument replaces the
 guest's blocked mask for the duration of the wait (elfuse_py.runtime.signals): a signal
 it unblocks ends the wait with EINTR and is delivered under that mask, after
 which the old mask comes back, as Linux's restore_saved_sigmask does.
@@ -18,6 +22,7 @@ from elfuse_py.runtime import signals
 from elfuse_py.runtime.process import proc
 
 from syscalls.args import s32
+from syscalls.net import readiness
 from syscalls.table import syscall
 
 # Linux poll bits (asm-generic/poll.h)
@@ -26,7 +31,9 @@ POLL_NAMES = {"POLLIN": 0x1, "POLLPRI": 0x2, "POLLOUT": 0x4, "POLLERR": 0x8, "PO
               "POLLWRBAND": 0x200, "POLLMSG": 0x400, "POLLRDHUP": 0x2000}
 POLL_MAP = [(g, getattr(select, n)) for n, g in POLL_NAMES.items() if hasattr(select, n)]
 POLLIN, POLLPRI, POLLOUT, POLLERR, POLLHUP, POLLNVAL = 0x1, 0x2, 0x4, 0x8, 0x10, 0x20
+POLLRDHUP = 0x2000
 _ALWAYS = POLLERR | POLLHUP | POLLNVAL
+_RDHUP_SLICE_MS = 20
 _H_NVAL = getattr(select, "POLLNVAL", 0x20)
 
 PFD = struct.Struct("<ihh")
@@ -90,6 +97,8 @@ def write_remaining(tsp: int, deadline: float | None) -> None:
 
 def host_poll(wanted: dict[int, int], timeout: float | None) -> dict[int, int]:
     """{fd: linux events} -> {fd: linux revents} (POLLNVAL for closed/reserved fds)."""
+    if readiness.emulated() and any(ev & POLLRDHUP for ev in wanted.values()):
+        return _poll_rdhup(wanted, timeout)
     p = select.poll()
     out: dict[int, int] = {}
     for fd, ev in wanted.items():
@@ -103,6 +112,44 @@ def host_poll(wanted: dict[int, int], timeout: float | None) -> dict[int, int]:
     for fd, rev in p.poll(ms):
         out[fd] = from_host(rev)
     return out
+
+
+def _poll_rdhup(wanted: dict[int, int], timeout: float | None) -> dict[int, int]:
+    """host_poll for a host without POLLRDHUP: POLLIN is polled too where the guest
+    asked POLLRDHUP, and the socket layer says whether the read side is shut."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    quiet: set[int] = set()         # RDHUP-only sockets with unread data: looked at per slice
+    while True:
+        p = select.poll()
+        out: dict[int, int] = {}
+        for fd, ev in wanted.items():
+            if not proc.fds.valid(fd):
+                out[fd] = POLLNVAL
+                continue
+            hev = to_host(ev)
+            if ev & POLLRDHUP and fd not in quiet:
+                hev |= to_host(POLLIN)
+            p.register(fd, hev)
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        ms = None if left is None else int(left * 1000 + 0.999999)
+        if out:
+            ms = 0
+        elif quiet:
+            ms = _RDHUP_SLICE_MS if ms is None else min(ms, _RDHUP_SLICE_MS)
+        for fd, rev in p.poll(ms):
+            out[fd] = from_host(rev)
+        for fd in quiet:
+            out.setdefault(fd, 0)
+            out[fd] |= POLLIN               # its unread data is still there (or gone: the peek says)
+        for fd, rev in list(out.items()):
+            if wanted[fd] & POLLRDHUP and not rev & POLLNVAL and readiness.rdhup(fd, rev):
+                out[fd] = rev | POLLRDHUP | POLLIN
+        ready = any(rev & (wanted[fd] | _ALWAYS) for fd, rev in out.items())
+        if ready or ms == 0 or (deadline is not None and time.monotonic() >= deadline):
+            return {fd: rev for fd, rev in out.items() if rev}
+        for fd, rev in out.items():
+            if rev & POLLIN and not wanted[fd] & POLLIN:
+                quiet.add(fd)
 
 
 def _check_sigmask(sigmask: int, size: int) -> int | None:
@@ -225,3 +272,7 @@ def sys_pselect6(n, inp, outp, exp, tsp, sig):
             proc.mem.write(ptr, val.to_bytes(nbytes, "little"))
     write_remaining(tsp, deadline)
     return count
+
+
+# _poll_rdhup waits one call below host_poll: let guest signals interrupt it there too.
+signals.register_interruptible(_poll_rdhup)

@@ -5,7 +5,7 @@ import pytest
 
 from helpers import available_libcs, check_lines, guest_bin, run_elfuse
 
-PROGS = ["t_net_basic", "t_net_fdpass", "t_net_fork", "t_net_poll"]
+PROGS = ["t_net_basic", "t_net_fdpass", "t_net_fork", "t_net_poll", "t_net_peek_rdhup"]
 
 
 @pytest.mark.parametrize("libc", available_libcs())

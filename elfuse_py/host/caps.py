@@ -6,7 +6,9 @@ Nothing here runs at emulator start-up: the first socket syscall calls
 ``ELFUSE_HOST_COMPAT=darwin`` makes a Linux host report macOS's answers, so
 every macOS fallback (SEQPACKET over STREAM/DGRAM, file-backed abstract names,
 credentials from the peer, 104-byte sun_path, fcntl for SOCK_NONBLOCK and
-SOCK_CLOEXEC, emulated MSG_NOSIGNAL) runs and can be tested on Linux.
+SOCK_CLOEXEC, emulated MSG_NOSIGNAL) runs and can be tested on Linux.  What
+the Linux that plays a Mac cannot do like a Mac (ask LOCAL_PEERCRED) it reports
+as missing (`peer_lookup`), and the socket layer's own records answer instead.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import socket
 from dataclasses import dataclass
 
 from elfuse_py.host import platform
+from elfuse_py.host import sockets as hostsock
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,8 @@ class HostCaps:
     sock_flags: bool          # SOCK_NONBLOCK / SOCK_CLOEXEC in socket()'s type
     msg_nosignal: bool        # MSG_NOSIGNAL exists
     sun_path_max: int         # bytes in the host's sockaddr_un.sun_path
+    peer_lookup: bool = True  # the host tells a connected AF_UNIX peer's credentials
+                              # (SO_PEERCRED or LOCAL_PEERCRED); else the emulator's records
     linux_sockopts: bool = False  # a Linux host with the generic (asm-generic) option numbers:
                                   # socket options pass through unchanged, by meaning
 
@@ -63,24 +68,18 @@ def probe(compat: str | None = None) -> HostCaps:
     if compat == "darwin" or platform.IS_DARWIN:
         return HostCaps(compat="darwin" if not platform.IS_DARWIN else "", seqpacket=False,
                         abstract=False, passcred=False, peercred=False, sock_flags=False,
-                        msg_nosignal=False, sun_path_max=104)
+                        msg_nosignal=False, sun_path_max=104,
+                        peer_lookup=platform.IS_DARWIN)
     return HostCaps(
         compat="", seqpacket=_probe_seqpacket(), abstract=_probe_abstract(),
-        passcred=hasattr(socket, "SO_PASSCRED") and hasattr(socket, "SCM_CREDENTIALS"),
-        peercred=hasattr(socket, "SO_PEERCRED"),
+        passcred=hostsock.sockopt("SO_PASSCRED") is not None and hasattr(socket, "SCM_CREDENTIALS"),
+        peercred=hostsock.sockopt("SO_PEERCRED") is not None,
         sock_flags=hasattr(socket, "SOCK_NONBLOCK") and hasattr(socket, "SOCK_CLOEXEC"),
         msg_nosignal=hasattr(socket, "MSG_NOSIGNAL"), sun_path_max=108,
-        linux_sockopts=_probe_generic_sockopts())
-
-
-def _probe_generic_sockopts() -> bool:
-    """True on a Linux host whose socket option numbers are asm-generic's (x86_64,
-    arm64, riscv...): a guest (level, option) then means the same on the host."""
-    if not platform.IS_LINUX:
-        return False
-    s = socket
-    return (s.SOL_SOCKET, s.SO_RCVLOWAT, s.SO_PASSCRED, s.SO_RCVTIMEO, s.SO_PEERCRED,
-            s.IPPROTO_TCP, s.TCP_NODELAY) == (1, 18, 16, 20, 17, 6, 1)
+        peer_lookup=hostsock.PEER_CREDENTIALS,
+        # A Linux host with asm-generic option numbers (x86_64, arm64, riscv...):
+        # a guest (level, option) then means the same on the host.
+        linux_sockopts=hostsock.LINUX_GENERIC)
 
 
 def caps() -> HostCaps:

@@ -1,8 +1,9 @@
 """Linux AArch64 socket constants and their host equivalents, matched by name.
 
 Guest values are the asm-generic numbers an AArch64 Linux program passes; host
-values are looked up in Python's `socket` module by the same name, so a table
-is right on Linux and macOS alike.  A name the host lacks maps to None, and the
+values are looked up by the same name: socket options in the host floor's
+table (`elfuse_py.host.sockets.sockopt`), flags and families in Python's
+`socket` module, so a table is right on Linux and macOS alike.  A name the host lacks maps to None, and the
 policy code decides what to do about it (emulate, or the errno Linux gives for
 a missing feature).
 """
@@ -65,8 +66,6 @@ INT_OPTS = {"SO_DEBUG", "SO_REUSEADDR", "SO_DONTROUTE", "SO_BROADCAST", "SO_SNDB
             "TCP_NODELAY", "TCP_MAXSEG", "TCP_KEEPIDLE", "TCP_KEEPINTVL", "TCP_KEEPCNT",
             "IP_TOS", "IP_TTL", "IP_MULTICAST_TTL", "IP_MULTICAST_LOOP",
             "IPV6_UNICAST_HOPS", "IPV6_MULTICAST_LOOP", "IPV6_V6ONLY"}
-# Host spelling where it differs (macOS calls TCP_KEEPIDLE TCP_KEEPALIVE).
-HOST_ALIASES = {"TCP_KEEPIDLE": ("TCP_KEEPIDLE", "TCP_KEEPALIVE")}
 
 # ----- message flags ------------------------------------------------------------------
 MSG_NAMES = {
@@ -90,22 +89,11 @@ SHUT_RD, SHUT_WR, SHUT_RDWR = 0, 1, 2
 SCM_MAX_FD = 253                 # include/net/scm.h
 
 
-# A Linux host with asm-generic numbering knows every Linux option by the
-# guest's number even where Python's socket module does not export the name.
-_LINUX_GENERIC = _s.__dict__.get("SO_RCVLOWAT") == 18 and hasattr(_s, "SO_PEERCRED")
-
-
 def host_value(name: str) -> int | None:
-    """The host's value for a constant name, or None if the host has no such thing."""
-    for alias in HOST_ALIASES.get(name, (name,)):
-        v = getattr(_s, alias, None)
-        if v is not None:
-            return int(v)
-    if _LINUX_GENERIC:
-        for table in (SO_NAMES, TCP_NAMES, IP_NAMES, IPV6_NAMES):
-            if name in table:
-                return table[name]
-    return None
+    """The host's value for a constant name (MSG_* flags), or None if the host has
+    no such thing.  Socket option numbers are the host floor's (host.sockopt)."""
+    v = getattr(_s, name, None)
+    return None if v is None else int(v)
 
 
 def _flag_table(names: dict[str, int]) -> list[tuple[int, int]]:

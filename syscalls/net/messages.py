@@ -25,10 +25,10 @@ from elfuse_py.runtime.process import proc
 from syscalls.args import s32
 from syscalls.table import syscall
 from syscalls.net import consts as C
-from syscalls.net import framing, msg as M, policies, sockaddr as SA
+from syscalls.net import creds, framing, msg as M, peekoff, policies, sockaddr as SA
 from elfuse_py.host import sockets as host
 from syscalls.net.names import (guest_addr, guest_name_from_host, host_name, passcred_autobind,
-                                unix_host_sockaddr)
+                                sender_name_from_host, unix_host_sockaddr)
 from syscalls.net.sockets import NAMEBUF, err, host_type, interrupted, sock_check, sock_domain
 from syscalls.net.state import SockState
 
@@ -174,7 +174,7 @@ def _sendmsg_views(fd: int, views: list, name_addr: int, namelen: int, control: 
             hcontrol, control = control, b""
     if control:
         try:
-            fds, creds = M.parse_send_control(control, family == C.AF_UNIX)
+            fds, ucred = M.parse_send_control(control, family == C.AF_UNIX)
         except M.LinuxError as ex:
             return -ex.err
         if fds and policies.needs_registry():
@@ -182,7 +182,7 @@ def _sendmsg_views(fd: int, views: list, name_addr: int, namelen: int, control: 
                 s = proc.fds.get(f)
                 if isinstance(s, SockState) and s.type == C.SOCK_SEQPACKET:
                     policies.register(f, s)
-        hcontrol = M.host_control(fds, creds)
+        hcontrol = M.host_control(fds, ucred)
     hflags = C.msg_to_host(flags)
     if isinstance(st, SockState) and st.framed:
         if flags & C.MSG_OOB:
@@ -219,6 +219,18 @@ def _recv_views(fd: int, views: list, flags: int, want_name: bool, guest_ctl: in
                 ) -> tuple[int, bytes | None, bytes, int]:
     """recvmsg core -> (result or -errno, guest name, guest control bytes, guest msg_flags)."""
     st = proc.fds.get(fd)
+    if peekoff.applies(st):
+        res = peekoff.recv(fd, st, views, flags, _recv_core, want_name, guest_ctl)
+    else:
+        res = _recv_core(fd, views, flags, want_name, guest_ctl)
+    return res[:4]
+
+
+def _recv_core(fd: int, views: list, flags: int, want_name: bool, guest_ctl: int
+               ) -> tuple[int, bytes | None, bytes, int, int]:
+    """_recv_views, plus the whole message's length where it is known (framed), else -1."""
+    st = proc.fds.get(fd)
+    length = -1
     hflags = C.msg_to_host(flags)
     ctl_size = M.host_recv_control_size()
     raw_ctl = guest_ctl and st is None and _raw_control() and \
@@ -231,7 +243,7 @@ def _recv_views(fd: int, views: list, flags: int, want_name: bool, guest_ctl: in
     if isinstance(st, SockState) and st.framed:
         r, length, hctl, hmf = framing.recv_frame(fd, views, hflags, ctl_size)
         if r < 0:
-            return -lerrno.to_linux(-r), None, b"", 0
+            return -lerrno.to_linux(-r), None, b"", 0, -1
         mflags = C.msg_from_host(hmf)
         if length > want_total:
             mflags |= C.MSG_TRUNC
@@ -240,7 +252,7 @@ def _recv_views(fd: int, views: list, flags: int, want_name: bool, guest_ctl: in
         name = st.peer if want_name else None
         if want_name and name is None:
             try:
-                name = guest_name_from_host(host_name(libc.getpeername, fd))
+                name = sender_name_from_host(host_name(libc.getpeername, fd))
             except OSError:
                 name = b""
     else:
@@ -259,7 +271,7 @@ def _recv_views(fd: int, views: list, flags: int, want_name: bool, guest_ctl: in
             if r >= 0 or ffi.errno != _herr.EINTR:
                 break
         if r < 0:
-            return err(), None, b"", 0
+            return err(), None, b"", 0, -1
         mflags = C.msg_from_host(m.msg_flags)
         hctl = ffi.buffer(cbuf, m.msg_controllen)[:]
         if passcred and m.msg_namelen:
@@ -269,16 +281,16 @@ def _recv_views(fd: int, views: list, flags: int, want_name: bool, guest_ctl: in
             if want_name:
                 nl = m.msg_namelen
                 name = guest_name_from_host(ffi.buffer(nbuf, nl)[:]) if nl else b""
-            return r, name, hctl, mflags
+            return r, name, hctl, mflags, -1
         name = None
         if want_name:
             nl = m.msg_namelen
             if isinstance(st, SockState) and st.peer is not None and st.type != C.SOCK_DGRAM:
                 name = st.peer
             else:
-                name = guest_name_from_host(ffi.buffer(nbuf, nl)[:]) if nl else b""
+                name = sender_name_from_host(ffi.buffer(nbuf, nl)[:nl])
     others = [] if hctl and _raw_control() else None
-    fds, creds = M.parse_host_control(hctl, others) if hctl else ([], None)
+    fds, ucred = M.parse_host_control(hctl, others) if hctl else ([], None)
     fds_ok = []
     for f in fds:
         if f >= proc.fds.limit:
@@ -290,28 +302,26 @@ def _recv_views(fd: int, views: list, flags: int, want_name: bool, guest_ctl: in
             if s is not None:
                 proc.fds.set(f, s)
         fds_ok.append(f)
-    if passcred and creds is None:
-        creds = _emulated_creds(fd, st, sender)
-    if creds is not None and not (passcred or hostcaps.caps().passcred):
-        creds = None
-    gctl, cflags = M.build_guest_control(guest_ctl, creds, fds_ok, bool(flags & C.MSG_CMSG_CLOEXEC),
+    if passcred and ucred is None:
+        ucred = _emulated_creds(fd, st, sender)
+    if ucred is not None and not (passcred or hostcaps.caps().passcred):
+        ucred = None
+    gctl, cflags = M.build_guest_control(guest_ctl, ucred, fds_ok, bool(flags & C.MSG_CMSG_CLOEXEC),
                                          others)
     if len(fds_ok) < len(fds):
         cflags |= C.MSG_CTRUNC
-    return r, name, gctl, mflags | cflags
+    return r, name, gctl, mflags | cflags, length
 
 
 def _emulated_creds(fd: int, st: SockState, sender: bytes = b"") -> tuple[int, int, int]:
-    """SCM_CREDENTIALS where the host has none: the peer's credentials when the
-    host can tell them, else those recorded by a bound datagram sender, else
-    Linux's 'unknown' (pid 0, uid/gid -1)."""
-    if st.pair_creds is not None:
-        return st.pair_creds
-    pc = host.peer_credentials(fd)
+    """SCM_CREDENTIALS where the host has none: the peer's credentials as the policy
+    knows them (creds.peer_creds), else those recorded by a bound datagram sender,
+    else Linux's 'unknown' (pid 0, uid/gid -1)."""
+    pc = creds.peer_creds(fd, st)
     if pc is not None and pc[0]:
         return pc
     if sender:
-        bc = policies.binder_credentials(sender)
+        bc = creds.binder_credentials(sender)
         if bc is not None:
             return bc
     return pc or (0, 0xFFFFFFFF, 0xFFFFFFFF)
@@ -466,4 +476,4 @@ def sys_recvmmsg(fd, vec, vlen, flags, timeout):
 
 # The blocking host calls of recvmsg/sendmsg/recvmmsg/sendmmsg sit in these
 # helpers, below the handler's own frame: let guest signals interrupt them.
-signals.register_interruptible(_recv_views, _sendmsg_views)
+signals.register_interruptible(_recv_views, _recv_core, _sendmsg_views)

@@ -144,10 +144,10 @@ def host_control(fds: list[int], creds: tuple | None) -> bytes:
                                   _s.SOL_SOCKET, _s.SCM_RIGHTS)
         out += b"\0" * (host.cmsg_align(host.CMSG_HDR.size) - host.CMSG_HDR.size)
         out += data + b"\0" * (host.cmsg_align(len(data)) - len(data))
-    if creds is not None and hostcaps.caps().passcred:
+    if creds is not None and hostcaps.caps().passcred and host.SCM_CREDENTIALS is not None:
         data = struct.pack("=iII", *creds)
         out += host.CMSG_HDR.pack(host.cmsg_align(host.CMSG_HDR.size) + len(data),
-                                  _s.SOL_SOCKET, _s.SCM_CREDENTIALS)
+                                  _s.SOL_SOCKET, host.SCM_CREDENTIALS)
         out += b"\0" * (host.cmsg_align(host.CMSG_HDR.size) - host.CMSG_HDR.size)
         out += data + b"\0" * (host.cmsg_align(len(data)) - len(data))
     return bytes(out)
@@ -174,7 +174,7 @@ def parse_host_control(raw: bytes, others: list | None = None) -> tuple[list[int
         data = raw[off + host.cmsg_align(hdr.size):off + clen]
         if level == _s.SOL_SOCKET and ctype == _s.SCM_RIGHTS:
             fds.extend(x for (x,) in struct.iter_unpack("=i", data[:len(data) // 4 * 4]))
-        elif level == _s.SOL_SOCKET and ctype == getattr(_s, "SCM_CREDENTIALS", -1):
+        elif level == _s.SOL_SOCKET and ctype == host.SCM_CREDENTIALS:
             creds = struct.unpack_from("=iII", data)
         elif others is not None:
             others.append((level, ctype, data))

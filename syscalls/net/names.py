@@ -3,10 +3,10 @@
 Owns the guest<->host sockaddr step for these calls: reading a guest address
 (`guest_addr`), AF_UNIX names through the policies (abstract names, autobind,
 bound-path records, binder credentials), the host sockaddr of a plain AF_UNIX
-name (`unix_host_sockaddr`), mapping host names back (`guest_name_from_host`),
-and the per-socket state a name is kept in (`state_for`).  messages.py uses
-these for sendto/sendmsg names and recvfrom/recvmsg senders; sockopt.py uses
-`state_for` for emulated SO_PASSCRED.
+name (`unix_host_sockaddr`), mapping host names back (`guest_name_from_host`,
+`sender_name_from_host`), and where the host cannot tell a peer's credentials
+the steps that leave and take them at connect and accept (creds.py).
+messages.py uses these for sendto/sendmsg names and recvfrom/recvmsg senders.
 """
 from __future__ import annotations
 
@@ -23,10 +23,10 @@ from elfuse_py.runtime.process import proc
 from syscalls.args import s32
 from syscalls.table import syscall
 from syscalls.net import consts as C
-from syscalls.net import msg as M, policies, sockaddr as SA
+from syscalls.net import creds, msg as M, policies, sockaddr as SA
 from elfuse_py.host import sockets as host
 from syscalls.net.sockets import (NAMEBUF, apply_flags, err, host_type, interrupted, new_fd,
-                                  sock_check, sock_domain)
+                                  sock_check, sock_domain, state_for)
 from syscalls.net.state import SockState
 
 ffi, libc = host.ffi, host.libc
@@ -75,6 +75,8 @@ def _bind_or_connect(op: str, fd: int, addr: int, addrlen: int) -> int:
                 return -bad
         if op == "connect" and isinstance(st, SockState) and st.passcred:
             passcred_autobind(fd, st, caps)
+        if op == "connect" and creds.needed() and host_type(fd) == _s.SOCK_STREAM:
+            creds.before_connect(fd)          # where the acceptor finds our credentials
         name = policies.unix_op(op, fd, raw, st, host_type(fd))
         if name is not None:
             st = state_for(fd, family)
@@ -114,15 +116,6 @@ def unix_host_sockaddr(raw: bytes) -> bytes:
     return host.host_sockaddr(_s.AF_UNIX, path + b"\0" if len(path) < host.SUN_PATH_MAX else path)
 
 
-def state_for(fd: int, family: int) -> SockState:
-    st = proc.fds.get(fd)
-    if not isinstance(st, SockState):
-        t = C.GUEST_TYPE.get(host_type(fd), 0)
-        st = SockState(family, t, 0)
-        proc.fds.set(fd, st)
-    return st
-
-
 def _autobind(fd: int, st, caps) -> int:
     if caps.abstract:
         sa = host.host_sockaddr(_s.AF_UNIX, b"")
@@ -143,9 +136,9 @@ def _autobind(fd: int, st, caps) -> int:
 
 def _note_binder(fd: int, caps) -> None:
     """Where SCM_CREDENTIALS are emulated, a bound datagram socket leaves its
-    binder's credentials for receivers (policies.record_binder)."""
+    binder's credentials for receivers (creds.record_binder)."""
     if not caps.passcred and host_type(fd) == _s.SOCK_DGRAM:
-        policies.record_binder(fd)
+        creds.record_binder(fd)
 
 
 def passcred_autobind(fd: int, st: SockState, caps) -> None:
@@ -169,9 +162,13 @@ def sys_bind(fd, addr, addrlen):
 @syscall("connect", "fd, ptr, int", interruptible=True)
 def sys_connect(fd, addr, addrlen):
     try:
-        return _bind_or_connect("connect", fd, addr, addrlen)
+        r = _bind_or_connect("connect", fd, addr, addrlen)
     except InterruptedError:
         return interrupted(fd, True)
+    if r == 0 and creds.needed() and host_type(fd) == _s.SOCK_STREAM \
+            and sock_domain(fd) == C.AF_UNIX:
+        creds.after_connect(fd, state_for(fd, C.AF_UNIX))   # the listener's credentials
+    return r
 
 
 def host_name(fn, fd: int) -> bytes:
@@ -191,6 +188,15 @@ def guest_name_from_host(hraw: bytes) -> bytes:
             if back is not None:
                 return back
     return g
+
+
+def sender_name_from_host(hraw: bytes) -> bytes:
+    """A received message's sender for the guest: as guest_name_from_host, but an
+    unnamed AF_UNIX sender is no name at all (msg_namelen 0), as unix_copy_addr."""
+    if not hraw:
+        return b""
+    g = guest_name_from_host(hraw)
+    return b"" if g == SA.guest_unix(False, b"") else g
 
 
 def _getname(fd, addr, lenp, peer: bool) -> int:
@@ -243,6 +249,7 @@ def _accept(fd, addr, lenp, flags) -> int:
         if fl & os.O_NONBLOCK:          # BSD accept inherits O_NONBLOCK; Linux does not
             fcntl.fcntl(nfd, fcntl.F_SETFL, fl & ~os.O_NONBLOCK)
     lst = proc.fds.get(fd)
+    st = None
     if isinstance(lst, SockState):
         st = SockState(lst.family, lst.type, lst.protocol, framed=lst.framed)
         st.name = lst.name
@@ -250,6 +257,9 @@ def _accept(fd, addr, lenp, flags) -> int:
         proc.fds.set(nfd, st)
         if lst.framed and policies.needs_registry():
             policies.register(nfd, st)
+    if creds.needed() and sock_domain(nfd) == C.AF_UNIX:
+        # The client's credentials, taken at its connect (creds.before_connect).
+        creds.after_accept(st or state_for(nfd, C.AF_UNIX), ffi.buffer(buf, ln[0])[:])
     if addr:
         try:
             SA.write_guest(addr, lenp, guest_name_from_host(ffi.buffer(buf, ln[0])[:]))

@@ -8,6 +8,8 @@ Linux does (see docs/net.md).  Each is chosen from `hostcaps.caps()`.
 - Long sun_path (> host bound) -> bind/connect under an fd of the parent directory.
 - Fallback sockets received through SCM_RIGHTS find their SockState again in a
   registry keyed by the host socket's (st_dev, st_ino).
+- The registry's small record files (`store_record`/`load_record`, by inode:
+  `inode_record`) also carry credentials (creds.py) and shutdowns (readiness.py).
 """
 from __future__ import annotations
 
@@ -103,14 +105,20 @@ def autobind_name(gtype: int) -> bytes:
     raise OSError(errno.EADDRINUSE, "no free autobind name")
 
 
+HIDDEN_PREFIX = "h-"      # creds.py: the hidden name of an unnamed connecting client
+
+
 def guest_name_of_host_path(path: bytes) -> bytes | None:
-    """Guest sockaddr for a host path that stands for an abstract name, else None."""
+    """Guest sockaddr for a host path that stands for an abstract name, a long path,
+    or no name at all (a hidden client name: just the family), else None."""
     if _runtime is None and not hostcaps.caps().compat and hostcaps.caps().abstract:
         return None
     try:
         rd = os.fsencode(runtime_dir())
     except OSError:
         return None
+    if path.startswith(rd + b"/" + HIDDEN_PREFIX.encode()):
+        return guest_unix(False, b"")
     if path.startswith(rd + b"/p-"):           # a long path bound by bind_long_by_link
         try:
             with open(path + b".name", "rb") as f:
@@ -241,14 +249,14 @@ def _reg_path(fd: int) -> str | None:
     return os.path.join(runtime_dir(), "types", f"{st.st_dev:x}-{st.st_ino:x}")
 
 
-def _store_record(p: str, value: tuple) -> None:
+def store_record(p: str, value: tuple) -> None:
     tmp = p + ".tmp%d" % os.getpid()
     with open(tmp, "wb") as f:
         pickle.dump(value, f)
     os.replace(tmp, p)
 
 
-def _load_record(p: str) -> tuple | None:
+def load_record(p: str) -> tuple | None:
     try:
         with open(p, "rb") as f:
             return pickle.load(f)
@@ -260,7 +268,7 @@ def register(fd: int, state: SockState) -> None:
     p = _reg_path(fd)
     if p is None:
         return
-    _store_record(p, (state.family, state.type, state.protocol, state.framed, _host_type(fd)))
+    store_record(p, (state.family, state.type, state.protocol, state.framed, _host_type(fd)))
 
 
 def _host_type(fd: int) -> int:
@@ -276,7 +284,7 @@ def lookup(fd: int) -> SockState | None:
     p = _reg_path(fd)
     if p is None:
         return None
-    rec = _load_record(p)
+    rec = load_record(p)
     if rec is None or len(rec) != 5:
         return None
     family, stype, proto, framed, htype = rec
@@ -295,7 +303,7 @@ def needs_registry() -> bool:
 # listener).  The socket file a framed socket binds is recorded by inode (plus
 # its ctime, so a recycled inode is not mistaken for it); connect compares.
 
-def _inode_record(path, kind: str) -> tuple[str, os.stat_result] | None:
+def inode_record(path, kind: str) -> tuple[str, os.stat_result] | None:
     """Where facts of `kind` about the socket file at host `path` are kept (a
     file in the runtime dir named by its inode), and its stat: callers store
     its ctime, so a recycled inode is not mistaken for it.  None: no socket file."""
@@ -312,7 +320,7 @@ def _bound_key(raw: bytes, gtype: int) -> tuple[str, os.stat_result] | None:
     abstract, name = unix_name(raw)
     if abstract and hostcaps.caps().abstract:
         return None
-    return _inode_record(abstract_path(name, gtype) if abstract else name, "p")
+    return inode_record(abstract_path(name, gtype) if abstract else name, "p")
 
 
 def register_bound(raw: bytes, state: SockState) -> None:
@@ -321,7 +329,7 @@ def register_bound(raw: bytes, state: SockState) -> None:
     if key is None:
         return
     p, st = key
-    _store_record(p, (state.type, st.st_ctime_ns))
+    store_record(p, (state.type, st.st_ctime_ns))
 
 
 def connect_type_error(raw: bytes, state) -> int:
@@ -333,45 +341,7 @@ def connect_type_error(raw: bytes, state) -> int:
     if key is None:
         return 0
     p, st = key
-    rec = _load_record(p)
+    rec = load_record(p)
     target_seq = rec is not None and rec == (C.SOCK_SEQPACKET, st.st_ctime_ns)
     mine_seq = isinstance(state, SockState) and state.type == C.SOCK_SEQPACKET
     return lerrno.EPROTOTYPE if mine_seq != target_seq else 0
-
-
-# ----- who bound a name (SCM_CREDENTIALS of unconnected datagram senders) ------------------
-# macOS attaches no credentials to a datagram, but a receiver with SO_PASSCRED is
-# owed the sender's.  When the sender is bound (explicitly, by autobind, or by
-# SO_PASSCRED's autobind on send), the binder's credentials are recorded by the
-# socket file's inode (with its ctime against recycling) and looked up from the
-# sender address the host reports.  An unbound sender stays "unknown".
-
-def record_binder(fd: int) -> None:
-    """Record this process's credentials for the socket file `fd` is bound to."""
-    try:
-        ln = host.ffi.new("socklen_t *", 256)
-        buf = host.ffi.new("char[]", 256)
-        if host.libc.getsockname(fd, buf, ln) < 0:
-            return
-        path = host.split_host_sockaddr(host.ffi.buffer(buf, ln[0])[:])[1].split(b"\0")[0]
-        key = _inode_record(path, "c") if path else None
-        if key is None:
-            return
-        p, st = key
-        _store_record(p, (st.st_ctime_ns, os.getpid(), os.geteuid(), os.getegid()))
-    except OSError:
-        pass                                 # best effort: the receiver says "unknown"
-
-
-def binder_credentials(host_name: bytes) -> tuple[int, int, int] | None:
-    """(pid, uid, gid) recorded for the sender whose host sockaddr is `host_name`."""
-    path = host.split_host_sockaddr(host_name)[1].split(b"\0")[0]
-    key = _inode_record(path, "c") if path else None
-    if key is None:
-        return None
-    p, st = key
-    rec = _load_record(p)
-    if rec is None or len(rec) != 4 or rec[0] != st.st_ctime_ns:
-        return None
-    return rec[1:]
-

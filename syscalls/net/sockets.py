@@ -4,7 +4,7 @@ Owns socket/socketpair (Linux's type/family/protocol checks, the host socket
 arguments, the fallback state of a framed SEQPACKET), listen and shutdown, and
 the shared helpers: `err` (host errno as -Linux errno), `interrupted` (EINTR
 and the no-restart rule of SO_RCVTIMEO/SO_SNDTIMEO), `sock_check`,
-`sock_domain`, `host_type`, `apply_flags`, `new_fd`.
+`sock_domain`, `sock_protocol`, `host_type`, `state_for`, `apply_flags`, `new_fd`.
 
 Guest fd == host fd.  On a Linux host under the default policy most calls are
 a translated host call; the policies (policies.py) take over where the host
@@ -27,7 +27,7 @@ from elfuse_py.runtime.process import proc
 from syscalls.args import s32
 from syscalls.table import syscall
 from syscalls.net import consts as C
-from syscalls.net import policies
+from syscalls.net import creds, policies, readiness
 from elfuse_py.host import sockets as host
 from syscalls.net.state import SockState
 
@@ -79,17 +79,41 @@ def sock_domain(fd: int) -> int:
     st = proc.fds.get(fd)
     if isinstance(st, SockState):
         return st.family
-    so_domain = getattr(_s, "SO_DOMAIN", None)
-    if so_domain is not None:
-        return C.GUEST_FAMILY.get(_host_int_opt(fd, _s.SOL_SOCKET, so_domain), -1)
-    buf = ffi.new("char[]", NAMEBUF)
-    ln = ffi.new("socklen_t *", NAMEBUF)
-    host.check(libc.getsockname(fd, buf, ln))
-    return C.GUEST_FAMILY.get(host.split_host_sockaddr(ffi.buffer(buf, ln[0])[:])[0], -1)
+    return C.GUEST_FAMILY.get(host.socket_family(fd), -1)
 
 
 def host_type(fd: int) -> int:
     return _host_int_opt(fd, _s.SOL_SOCKET, _s.SO_TYPE)
+
+
+def default_protocol(family: int, base: int) -> int:
+    """The protocol Linux reports for protocol 0 (inet_create picks TCP or UDP)."""
+    if family in (C.AF_INET, C.AF_INET6):
+        return {C.SOCK_STREAM: 6, C.SOCK_DGRAM: 17}.get(base, 0)
+    return 0
+
+
+def sock_protocol(fd: int, st) -> int:
+    """SO_PROTOCOL: the host's answer (Linux), else the one recorded at socket()
+    (a protocol other than the family's default), else the default."""
+    p = host.socket_protocol(fd)
+    if p is not None:
+        return p
+    if isinstance(st, SockState) and st.protocol:
+        return st.protocol
+    if isinstance(st, SockState) and st.type:
+        return default_protocol(st.family, st.type)
+    return default_protocol(sock_domain(fd), C.GUEST_TYPE.get(host_type(fd), 0))
+
+
+def state_for(fd: int, family: int) -> SockState:
+    """The socket's SockState, made (from the host's type) if it has none yet."""
+    st = proc.fds.get(fd)
+    if not isinstance(st, SockState):
+        t = C.GUEST_TYPE.get(host_type(fd), 0)
+        st = SockState(family, t, 0)
+        proc.fds.set(fd, st)
+    return st
 
 
 def apply_flags(fd: int, flags: int) -> None:
@@ -181,6 +205,9 @@ def sys_socket(domain, stype, protocol):
         return fd
     if state is not None:
         state.protocol = protocol
+    elif protocol and protocol != default_protocol(family, base) \
+            and host.sockopt("SO_PROTOCOL") is None:
+        state = SockState(family, base, protocol)   # macOS cannot say SO_PROTOCOL
     _install_state(fd, state, flags, caps)
     return fd
 
@@ -207,12 +234,15 @@ def sys_socketpair(domain, stype, protocol, sv):
         return -lerrno.EMFILE
     proc.fds.on_close(a)
     proc.fds.on_close(b)
-    creds = (os.getpid(), os.geteuid(), os.getegid())
-    for fd in (a, b):
+    mine = creds.own()
+    track = readiness.emulated()
+    for fd, other in ((a, b), (b, a)):
         st = None
-        if state is not None or not caps.peercred:
+        if state is not None or not caps.peercred or track:
             st = SockState(family, base, protocol, framed=state is not None and state.framed)
-            st.pair_creds = creds
+            st.pair_creds = mine
+            if track:
+                st.partner = readiness.key(other)      # POLLRDHUP after its SHUT_WR
         _install_state(fd, st, flags, caps)
     proc.mem.write(sv, struct.pack("<ii", a, b))
     return 0
@@ -226,7 +256,11 @@ def sys_listen(fd, backlog):
     b = s32(backlog)
     if b < 0 or b > 4096:
         b = 4096
-    return 0 if libc.listen(fd, b) == 0 else err()
+    if libc.listen(fd, b) != 0:
+        return err()
+    if creds.needed() and sock_domain(fd) == C.AF_UNIX:
+        creds.after_listen(fd, state_for(fd, C.AF_UNIX))
+    return 0
 
 
 @syscall("shutdown", "fd, int")
@@ -238,4 +272,8 @@ def sys_shutdown(fd, how):
     table = {C.SHUT_RD: _s.SHUT_RD, C.SHUT_WR: _s.SHUT_WR, C.SHUT_RDWR: _s.SHUT_RDWR}
     if how not in table:
         return -lerrno.EINVAL
-    return 0 if libc.shutdown(fd, table[how]) == 0 else err()
+    if libc.shutdown(fd, table[how]) != 0:
+        return err()
+    if readiness.emulated():
+        readiness.note_shutdown(fd, how, state_for(fd, sock_domain(fd)))
+    return 0

@@ -1,8 +1,12 @@
 """setsockopt/getsockopt: options translated by name, values by meaning.
 
-Emulated where a policy owns the answer: SO_TYPE/SO_DOMAIN/SO_PROTOCOL of a
-fallback socket, SO_PASSCRED and SO_PEERCRED without host support.  SO_ERROR
-values are host errnos translated to Linux's.
+Host numbers come from the host floor's table (`host.sockopt`), which has only
+the options the host has.  Emulated where a policy owns the answer or the host
+lacks the option: SO_TYPE/SO_DOMAIN/SO_PROTOCOL (the SockState, else the host,
+else the family's default protocol), SO_PASSCRED and SO_PEERCRED without host
+support (creds.py), SO_PEEK_OFF (peekoff.py) and SO_PRIORITY where the host
+has none (macOS), and SO_SNDLOWAT, which Linux never lets a program set.
+SO_ERROR values are host errnos translated to Linux's.
 """
 from __future__ import annotations
 
@@ -17,14 +21,17 @@ from elfuse_py.runtime.process import proc
 from syscalls.args import s32
 from syscalls.table import syscall
 from syscalls.net import consts as C
+from syscalls.net import creds
 from elfuse_py.host import sockets as host
-from syscalls.net.sockets import err, sock_check, sock_domain
+from syscalls.net.sockets import err, sock_check, sock_domain, sock_protocol, state_for
 from syscalls.net.state import SockState
-from syscalls.net.names import state_for
 
 ffi, libc = host.ffi, host.libc
 _OPT_BUF = 256
 _I32 = struct.Struct("<i")
+# Linux options a host may lack, kept in the SockState (name -> attribute): SO_PEEK_OFF
+# moves recv's MSG_PEEK (peekoff.py); SO_PRIORITY only queues on Linux's own devices.
+_EMULATED = {"SO_PEEK_OFF": "peek_off", "SO_PRIORITY": "priority"}
 
 
 def _host_opt(level: int, opt: int) -> tuple[int, int, str] | None:
@@ -36,8 +43,8 @@ def _host_opt(level: int, opt: int) -> tuple[int, int, str] | None:
     name = names.get(opt)
     if name is None:
         return None
-    hlevel = C.host_value(hlevel_name)
-    hopt = C.host_value(name)
+    hlevel = host.sockopt_level(hlevel_name)
+    hopt = host.sockopt(name)
     if hlevel is None or hopt is None:
         return None
     return hlevel, hopt, name
@@ -83,7 +90,6 @@ def sys_setsockopt(fd, level, optname, optval, optlen):
         return e
     if optlen < 0:
         return -lerrno.EINVAL
-    st = proc.fds.get(fd)
     caps = hostcaps.caps()
     if level == C.SOL_SOCKET and opt == C.SO_NAMES["SO_PASSCRED"] and not caps.passcred:
         if optlen < 4:
@@ -91,12 +97,22 @@ def sys_setsockopt(fd, level, optname, optval, optlen):
         val = _I32.unpack(proc.mem.read(optval, 4))[0]
         state_for(fd, sock_domain(fd)).passcred = bool(val)
         return 0
-    if level == C.SOL_SOCKET and opt in (3, 4, 17, 30, 38, 39):
-        # SO_TYPE, SO_ERROR, SO_PEERCRED, SO_ACCEPTCONN, SO_PROTOCOL, SO_DOMAIN are read-only.
+    if level == C.SOL_SOCKET and opt in (3, 4, 17, 19, 30, 38, 39):
+        # SO_TYPE, SO_ERROR, SO_PEERCRED, SO_ACCEPTCONN, SO_PROTOCOL, SO_DOMAIN are
+        # read-only, and Linux never sets SO_SNDLOWAT (the host might).
         if optlen < 4:
             return -lerrno.EINVAL
         proc.mem.read(optval, 4)
         return -lerrno.ENOPROTOOPT
+    name = C.SO.get(opt) if level == C.SOL_SOCKET else None
+    if name in _EMULATED and host.sockopt(name) is None:
+        if optlen < 4:
+            return -lerrno.EINVAL
+        val = _I32.unpack(proc.mem.read(optval, 4))[0]
+        if name == "SO_PRIORITY" and not 0 <= val <= 6 and os.geteuid() != 0:
+            return -lerrno.EPERM           # sk_set_prio_allowed: 0..6 without CAP_NET_ADMIN
+        setattr(state_for(fd, sock_domain(fd)), _EMULATED[name], val)
+        return 0
     h = _host_opt(level, opt)
     if h is None:
         return _unknown(fd, level)
@@ -150,24 +166,25 @@ def sys_getsockopt(fd, level, optname, optval, optlenp):
     caps = hostcaps.caps()
     name = C.SO.get(opt) if level == C.SOL_SOCKET else None
     if name in ("SO_TYPE", "SO_DOMAIN", "SO_PROTOCOL"):
-        if isinstance(st, SockState) and st.type:
-            v = {"SO_TYPE": st.type, "SO_DOMAIN": st.family, "SO_PROTOCOL": st.protocol}[name]
+        if name == "SO_PROTOCOL":
+            v = sock_protocol(fd, st)
+        elif isinstance(st, SockState) and st.type:
+            v = st.type if name == "SO_TYPE" else st.family
         else:
             v = _host_sock_ident(fd, name)
         return _put(optval, optlenp, want, _I32.pack(v))
+    if name in _EMULATED and host.sockopt(name) is None:
+        v = getattr(st, _EMULATED[name]) if isinstance(st, SockState) \
+            else getattr(SockState, _EMULATED[name])
+        return _put(optval, optlenp, want, _I32.pack(v))
+    if name == "SO_SNDLOWAT":
+        return _put(optval, optlenp, want, _I32.pack(1))     # Linux's, never settable
     if name == "SO_PASSCRED" and not caps.passcred:
         v = int(isinstance(st, SockState) and st.passcred)
         return _put(optval, optlenp, want, _I32.pack(v))
     if name == "SO_PEERCRED" and (not caps.peercred or (isinstance(st, SockState)
                                                         and st.pair_creds is not None)):
-        cred = None
-        if isinstance(st, SockState) and st.pair_creds is not None:
-            cred = st.pair_creds
-        if cred is None:
-            cred = host.peer_credentials(fd)
-        if cred is None:
-            cred = (0, 0xFFFFFFFF, 0xFFFFFFFF)
-        pid, uid, gid = cred
+        pid, uid, gid = creds.peer_creds(fd, st) or (0, 0xFFFFFFFF, 0xFFFFFFFF)
         return _put(optval, optlenp, want,
                     struct.pack("<iII", pid, uid & 0xFFFFFFFF, gid & 0xFFFFFFFF))
     h = _host_opt(level, opt)
@@ -206,12 +223,4 @@ def _host_sock_ident(fd: int, name: str) -> int:
         ln = ffi.new("socklen_t *", 4)
         host.check(libc.getsockopt(fd, _s.SOL_SOCKET, _s.SO_TYPE, buf, ln))
         return C.GUEST_TYPE.get(buf[0], buf[0])
-    if name == "SO_DOMAIN":
-        return sock_domain(fd)
-    hopt = getattr(_s, "SO_PROTOCOL", None)
-    if hopt is not None:
-        buf = ffi.new("int *")
-        ln = ffi.new("socklen_t *", 4)
-        host.check(libc.getsockopt(fd, _s.SOL_SOCKET, hopt, buf, ln))
-        return buf[0]
-    return 0
+    return sock_domain(fd)

@@ -2,10 +2,15 @@
 have one; on a Linux host under the default policy most sockets have none.
 
 It records what the host socket cannot tell: the guest's type, domain and
-protocol when the host socket is a stand-in (SEQPACKET fallback), whether the
-stream carries framed messages, the guest-visible names when the host names
-differ (abstract names as files, long paths bound under a directory fd), the
-emulated SO_PASSCRED flag and a socketpair's creator credentials.
+protocol when the host socket is a stand-in (SEQPACKET fallback) or the host
+cannot report them (a raw socket's protocol on macOS), whether the stream
+carries framed messages, the guest-visible names when the host names differ
+(abstract names as files, long paths bound under a directory fd), and the
+options and facts the host does not keep: SO_PASSCRED, SO_PEEK_OFF and
+SO_PRIORITY where they are emulated, a socketpair's creator credentials, the
+peer's credentials where the host cannot tell them (creds.py), and for
+POLLRDHUP without the host's (readiness.py) an own SHUT_RD and a socketpair's
+other end.
 """
 from __future__ import annotations
 
@@ -16,6 +21,13 @@ from syscalls.net.framing import recv_frame, send_frame
 
 class SockState(FdState):
     """Picklable: survives execve with the fd table."""
+
+    # Emulated options and facts (class defaults: also right for states made before them).
+    peek_off = -1                                  # SO_PEEK_OFF (-1: off)
+    priority = 0                                   # SO_PRIORITY
+    peer_creds: tuple[int, int, int] | None = None  # the peer's, taken at connect/accept/listen
+    rd_shut = False                                # own SHUT_RD (POLLRDHUP)
+    partner: tuple[int, int, int] | None = None     # socketpair's other end: (dev, ino, ctime_ns)
 
     def __init__(self, family: int, stype: int, protocol: int, *, framed: bool = False) -> None:
         self.family = family
