@@ -2,15 +2,17 @@
 
 Each concern is one interface with a Linux and a macOS (BSD) implementation,
 chosen once from `platform.KIND`: the host's AT_FDCWD, renameat2's flags,
-statfs's filesystem magic, struct flock's layout, sendfile, and the path of
-an open fd.  Values here are *host* values; callers translate Linux's by
+statfs's filesystem magic, struct flock's layout, sendfile, the path of
+an open fd, and which fds are open (`open_fds`).  Values here are *host* values; callers translate Linux's by
 meaning ("noreplace", "exchange", ...).
 """
 from __future__ import annotations
 
+import array
 import ctypes
 import fcntl
 import os
+import select
 import stat
 import struct
 
@@ -51,6 +53,11 @@ class _Linux:
     def fd_path(fd: int) -> str:
         """The path the host kernel records for open fd `fd` (ENOENT/EBADF if not open)."""
         return os.readlink(f"/proc/self/fd/{fd}")
+
+    @staticmethod
+    def open_fds(below: int) -> list[int]:
+        """The open fds under `below`, ascending (the kernel's list in /proc/self/fd)."""
+        return _still_open(int(n) for n in os.listdir("/proc/self/fd") if int(n) < below)
 
 
 class _Darwin:
@@ -96,6 +103,51 @@ class _Darwin:
             else f"anon_inode:[{st.st_ino}]"
 
 
+    @staticmethod
+    def open_fds(below: int) -> list[int]:
+        """The open fds under `below`, ascending.
+
+        A Mac lists them in /dev/fd (fdesc).  A Linux host playing a Mac has
+        only Linux's /dev/fd, a link into /proc, so it asks the kernel with
+        poll() instead: a closed fd comes back POLLNVAL (macOS's poll gives
+        POLLNVAL for some devices too, hence /dev/fd there).
+        """
+        if platform.IS_DARWIN:
+            return _still_open(int(n) for n in os.listdir("/dev/fd") if n.isdigit() and int(n) < below)
+        return _poll_open(below)
+
+
+def _still_open(fds) -> list[int]:
+    out = []
+    for fd in sorted(fds):
+        try:
+            fcntl.fcntl(fd, fcntl.F_GETFD)     # drop the listing's own, now closed, fd
+        except OSError:
+            continue
+        out.append(fd)
+    return out
+
+
+_POLL_BATCH = 1024
+
+
+def _poll_open(below: int) -> list[int]:
+    """Open fds under `below` by poll(2) in batches: POLLNVAL marks a closed one."""
+    poll = libc.poll
+    nval = select.POLLNVAL
+    out = []
+    for start in range(0, max(below, 0), _POLL_BATCH):
+        n = min(_POLL_BATCH, below - start)
+        pfds = array.array("i", bytes(8 * n))           # struct pollfd {int fd; short events, revents}
+        pfds[0::2] = array.array("i", range(start, start + n))
+        buf = (ctypes.c_char * (8 * n)).from_buffer(pfds)
+        if poll(buf, ctypes.c_uint(n), 0) < 0:
+            continue
+        revents = memoryview(pfds).cast("B").cast("h")[3::4].tolist()
+        out.extend(start + i for i, r in enumerate(revents) if not r & nval)
+    return out
+
+
 class _Other(_Darwin):
     RENAME = (None, {})
 
@@ -118,3 +170,4 @@ FD_PATHS_KNOWN = MODEL_FS is _Linux or hasattr(fcntl, "F_GETPATH")
 statfs_raw = MODEL_FS.statfs_raw
 sendfile = MODEL_FS.sendfile
 fd_path = MODEL_FS.fd_path
+open_fds = MODEL_FS.open_fds
