@@ -75,6 +75,7 @@ def exec_main() -> None:
     proc.nested = state["nested"]
     proc.umask = state["umask"]
     guests.started = state.get("started", guests.started)
+    paths.special_cwd = state.get("special_cwd")
     try:
         boot(state["exe"], state["argv"], state["envp"], strace=state["strace"], execfn=state["execfn"])
     except ElfError as e:

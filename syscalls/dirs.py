@@ -19,7 +19,7 @@ from elfuse_py.runtime.process import proc
 
 from syscalls import abi
 from syscalls import fsflags as F
-from syscalls.fdargs import NEG_EINVAL, at_path, check_fd, guest_path, oserr
+from syscalls.fdargs import NEG_EINVAL, at_path, check_fd, guest_path, oserr, proc_relative
 from syscalls.table import syscall
 
 
@@ -134,7 +134,7 @@ def sys_getdents64(fd, dirp, count):
 
 @syscall("getcwd", "ptr, size")
 def sys_getcwd(buf, size):
-    cwd = os.getcwdb() + b"\0"
+    cwd = (paths.special_cwd or os.getcwdb()) + b"\0"
     if len(cwd) > size:
         return -lerrno.ERANGE
     proc.mem.write(buf, cwd)
@@ -143,14 +143,21 @@ def sys_getcwd(buf, size):
 
 @syscall("chdir", "path")
 def sys_chdir(pathname):
-    p = guest_path(pathname)
-    os.chdir(os.fsencode(paths.host_path(p)) if p[:1] == b"/" else p)
+    p = proc_relative(F.AT_FDCWD, guest_path(pathname))
+    special = paths.special_dir(p) if p[:5] == b"/proc" else None
+    # (a synthesised directory: the host's cwd is its private stand-in)
+    os.chdir(os.fsencode(paths.host_path(special or p)) if p[:1] == b"/" else p)
+    paths.special_cwd = special
     return 0
 
 
 @syscall("fchdir", "fd")
 def sys_fchdir(fd):
-    os.fchdir(check_fd(fd))
+    fd = check_fd(fd)
+    st = proc.fds.state.get(fd)
+    special = paths.special_dir(st.guest_dir) if isinstance(st, DirState) and st.guest_dir else None
+    os.fchdir(fd)
+    paths.special_cwd = special
     return 0
 
 

@@ -58,6 +58,8 @@ def at_path(dirfd: int, p: bytes, follow: bool = True) -> tuple[bytes, int | Non
         return os.fsencode(paths.host_path(p, follow)), None
     dirfd = s32(dirfd)
     if dirfd == F.AT_FDCWD:
+        if paths.special_cwd and p:        # the cwd is a synthesised directory (/proc)
+            return os.fsencode(paths.host_path(paths.special_cwd + b"/" + p, follow)), None
         return p, None
     if not proc.fds.valid(dirfd):
         raise oserr(_errno.EBADF)
@@ -73,6 +75,8 @@ def proc_relative(dirfd: int, p: bytes) -> bytes:
     if p[:1] == b"/" or not p:
         return p
     d = s32(dirfd)
+    if d == F.AT_FDCWD:
+        return paths.special_cwd + b"/" + p if paths.special_cwd else p
     if d < 0:
         return p
     st = proc.fds.state.get(d)

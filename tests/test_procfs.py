@@ -206,6 +206,24 @@ def test_model_proc_fd_dir_hides_reserved_fds(libc):
     assert all(fd < soft for fd in fds), fds
 
 
+@pytest.mark.parametrize("libc", LIBCS)
+@pytest.mark.parametrize("model", [False, True], ids=["linux", "darwin-model"])
+def test_cwd_inside_proc(libc, model):
+    # top(1) does chdir("/proc") and opens "stat", "PID/stat" relative to it.
+    exe = guest_bin("procfs_probe", libc)
+    env = MODEL if model else None
+    r = run_elfuse([exe, "cdcat", "/proc/self", "comm"], extra_env=env)
+    assert r.returncode == 0, r.stderr
+    cwd, comm = r.stdout.decode().splitlines()
+    assert re.fullmatch(r"/proc/\d+", cwd) and comm == "procfs_probe"
+    r = run_elfuse([exe, "cdcat", "/proc", "stat"], extra_env=env)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.decode().splitlines()[:2][0] == "/proc"
+    assert r.stdout.decode().splitlines()[1].startswith("cpu ")
+    r = run_elfuse([exe, "cdcat", "/proc/self/..", "self/status"], extra_env=env)
+    assert r.returncode == 0 and r.stdout.decode().splitlines()[0] == "/proc", r.stderr
+
+
 # ----- proof: under the model, no host /proc or /sys is read -----------------------------------
 
 STRACE = shutil.which("strace")

@@ -99,8 +99,13 @@ class _Darwin:
                 return fcntl.fcntl(fd, getpath, bytes(1024)).split(b"\0", 1)[0].decode()
             except OSError:
                 pass
-        return None if stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode) \
-            else f"anon_inode:[{st.st_ino}]"
+        if stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode):
+            return None
+        if stat.S_ISCHR(st.st_mode):
+            dev = _device_path(st.st_rdev)
+            if dev is not None:
+                return dev
+        return f"anon_inode:[{st.st_ino}]"
 
 
     @staticmethod
@@ -146,6 +151,29 @@ def _poll_open(below: int) -> list[int]:
         revents = memoryview(pfds).cast("B").cast("h")[3::4].tolist()
         out.extend(start + i for i, r in enumerate(revents) if not r & nval)
     return out
+
+
+_DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty",
+            "/dev/ptmx", "/dev/console")
+
+
+def _device_path(rdev: int) -> str | None:
+    """The /dev node of a character device (by its device number), for an fd whose path
+    the host cannot give; None if it is none of the usual ones."""
+    for path in _DEVICES:
+        try:
+            if os.stat(path).st_rdev == rdev:
+                return path
+        except OSError:
+            pass
+    try:
+        for name in os.listdir("/dev/pts"):
+            path = "/dev/pts/" + name
+            if os.stat(path).st_rdev == rdev:
+                return path
+    except OSError:
+        pass
+    return None
 
 
 class _Other(_Darwin):

@@ -24,6 +24,10 @@ import errno
 import os
 
 sysroot: str | None = None
+# The guest's working directory when it is one the emulator synthesises (a
+# directory of the guest's /proc on a host without one: the host's cwd is then
+# an empty private stand-in); None when the host's cwd is the guest's.
+special_cwd: bytes | None = None
 
 # Links followed while resolving one path before giving ELOOP, as Linux's MAXSYMLINKS.
 _MAXSYMLINKS = 40
@@ -125,6 +129,10 @@ class NoSpecialFiles:
     def stat_special(guest: bytes, follow: bool):
         return None
 
+    @staticmethod
+    def special_dir(guest: bytes) -> bytes | None:
+        return None
+
 
 # Who answers for the paths the emulator synthesises (the guest's /proc): the
 # procfs module, installed at boot by the composition root.
@@ -162,3 +170,9 @@ def stat_special(guest: bytes, follow: bool):
 
     `follow` False: a link in the last component is described itself (lstat)."""
     return special_files.stat_special(guest, follow)
+
+
+def special_dir(guest: bytes) -> bytes | None:
+    """The canonical guest path of a directory the emulator synthesises with no host
+    counterpart (chdir there sets `special_cwd`), or None for a host directory."""
+    return special_files.special_dir(guest)

@@ -300,8 +300,7 @@ def _task_entries(rel: bytes, pid: int, tid: int | None) -> Node:
         "personality": lambda r: _file(r, lambda: f"{proc.task.personality:08x}\n".encode(),
                                        host=hosted("personality")),
         "exe": lambda r: _link(r, exe_guest_path, lambda: Outside(proc.exe)),
-        "cwd": lambda r: _link(r, lambda: os.fsencode(paths.guest_path(os.getcwd())),
-                               lambda: Outside(os.getcwd())),
+        "cwd": lambda r: _link(r, _cwd_text, _cwd_target),
         "root": lambda r: _link(r, lambda: b"/", lambda: Outside(paths.sysroot or "/")),
         "fd": lambda r: _fd_dir(r, hosted("fd")),
         "fdinfo": lambda r: _fdinfo_dir(r, hosted("fdinfo")),
@@ -319,6 +318,16 @@ def _task_entries(rel: bytes, pid: int, tid: int | None) -> Node:
     host_dir = None if guest_only_thread else _host(f"{hbase}/task/{pid}" if tid else hbase)
     return _dir(rel, table, extra=extra, host=host_dir,
                 host_listing=not SYNTHETIC and not guest_only_thread)
+
+
+def _cwd_text() -> bytes:
+    return paths.special_cwd or os.fsencode(paths.guest_path(os.getcwd()))
+
+
+def _cwd_target():
+    if paths.special_cwd:                       # a directory of this /proc
+        return os.fsdecode(paths.special_cwd[6:]).split("/")
+    return Outside(os.getcwd())
 
 
 def _thread_ids() -> list[int]:
@@ -487,7 +496,8 @@ def _walk(parts: list[str], follow_last: bool, depth: int = 0):
         if name == "..":
             if len(stack) > 1:
                 stack.pop()
-            continue
+                continue
+            return Outside(paths.host_path(b"/" + os.fsencode("/".join(parts[i + 1:]))))
         cur = stack[-1]
         if cur.kind != DIR:
             raise _err(errno.ENOTDIR)
@@ -584,6 +594,19 @@ def readlink_special(guest: bytes) -> bytes | None:
             raise _err(errno.EINVAL)
         return None
     return got.make()
+
+
+def special_dir(guest: bytes) -> bytes | None:
+    """(No host /proc) the canonical guest path of the /proc directory `guest` names, for
+    chdir; None for a path outside /proc or on a host whose /proc is its own."""
+    if not SYNTHETIC or not is_proc_path(guest):
+        return None
+    got = resolve(guest)
+    if not isinstance(got, Node):
+        return None
+    if got.kind != DIR:
+        raise _err(errno.ENOTDIR)
+    return b"/proc/" + got.rel if got.rel else b"/proc"
 
 
 def _resolve_soft(guest: bytes, follow_last: bool):
