@@ -18,18 +18,22 @@ from __future__ import annotations
 import os
 
 from elfuse_py.host import procinfo
-from elfuse_py.runtime import paths, procfs, runloop
+from elfuse_py.runtime import guests, paths, procfs, runloop
 from elfuse_py.runtime.cpu import REG_SP, REG_TPIDR_EL0
 from elfuse_py.runtime.process import proc
 from loader.hwcaps import compute_hwcaps
 from loader.image import load_program
-from syscalls import registry
+from syscalls import fsflags, registry
+from syscalls.net import policies
 
 
 def boot(path: str, argv: list[bytes], envp: list[bytes], *, strace: bool = False,
          execfn: bytes | None = None) -> None:
     """Create the CPU and memory, load `path` (and its interpreter), build the stack, register the syscalls."""
     paths.install_special_files(procfs)
+    procfs.install_helpers(open_flags_to_linux=fsflags.open_flags_to_linux,
+                           socket_type=policies.guest_type,
+                           socket_name=policies.guest_name_of_host_path)
     proc.create_machine()
     proc.strace = strace
     cpu = proc.cpu
@@ -42,6 +46,10 @@ def boot(path: str, argv: list[bytes], envp: list[bytes], *, strace: bool = Fals
     proc.execfn = execfn
     proc.argv, proc.envp, proc.auxv = argv, envp, program.auxv
     procinfo.publish_identity(argv, os.path.basename(execfn))
+    proc.start_stack = program.sp
+    guests.publish()                    # the record other guests' /proc reads (no host /proc)
+    if guests.exited not in proc.exit_hooks:
+        proc.exit_hooks.append(guests.exited)
     cpu.set_reg(REG_SP, program.sp)
     cpu.set_reg(REG_TPIDR_EL0, 0)
     proc.entry = program.entry
@@ -51,7 +59,9 @@ def boot(path: str, argv: list[bytes], envp: list[bytes], *, strace: bool = Fals
 
 def run(carried_signals: dict | None = None) -> int:
     """Run the booted guest to its end; returns the status for the host process."""
-    return runloop.run(proc, carried_signals)
+    status = runloop.run(proc, carried_signals)
+    proc.run_exit_hooks()
+    return status
 
 
 def exec_main() -> None:
@@ -64,6 +74,8 @@ def exec_main() -> None:
         paths.set_sysroot(state["sysroot"])
     proc.nested = state["nested"]
     proc.umask = state["umask"]
+    guests.started = state.get("started", guests.started)
+    paths.special_cwd = state.get("special_cwd")
     try:
         boot(state["exe"], state["argv"], state["envp"], strace=state["strace"], execfn=state["execfn"])
     except ElfError as e:

@@ -12,31 +12,20 @@ import errno as _errno
 import os
 import stat as _stat
 
+from elfuse_py.host import fs as hostfs
 from elfuse_py.runtime import lerrno, paths
-from elfuse_py.runtime.fdtable import FdState
+from elfuse_py.runtime.fdtable import DirState
 from elfuse_py.runtime.process import proc
 
 from syscalls import abi
 from syscalls import fsflags as F
-from syscalls.fdargs import NEG_EINVAL, at_path, check_fd, guest_path, oserr, refuse_case_twin
+from syscalls.fdargs import NEG_EINVAL, at_path, check_fd, guest_path, oserr, proc_relative, refuse_case_twin
 from syscalls.table import syscall
 
 
 # ----- getdents64 --------------------------------------------------------------------
-
-class DirState(FdState):
-    """Directory listing of an fd for getdents64: a snapshot and a position.
-
-    The position is the index of the next entry; each record's d_off is the
-    index after it, so lseek(fd, d_off, SEEK_SET) resumes there.  Seeking to 0
-    (rewinddir) drops the snapshot so the next call sees a fresh listing.
-    Shared by dup'd fds, like the open file description's offset on Linux.
-    """
-
-    def __init__(self) -> None:
-        self.entries: list | None = None
-        self.pos = 0
-
+# DirState (elfuse_py/runtime/fdtable.py): an fd's listing snapshot and position;
+# the guest's /proc directories list themselves (DirState.listing).
 
 def _list_dir(fd: int) -> list[tuple[bytes, int, int]]:
     st = os.fstat(fd)
@@ -88,6 +77,8 @@ def _is_other_fd_dir(fd: int) -> bool:
 
 
 def _is_own_fd_dir(st: os.stat_result) -> bool:
+    if not hostfs.HAS_FD_DIR:
+        return False                  # no host /proc: the guest's /proc lists itself
     try:
         own = os.stat("/proc/self/fd")
     except OSError:
@@ -116,7 +107,8 @@ def sys_getdents64(fd, dirp, count):
         fds.set(fd, st)
     if st.entries is None:
         try:
-            st.entries = _list_dir(fd)
+            listing = st.listing()
+            st.entries = _list_dir(fd) if listing is None else listing
         except OSError:
             fds.on_close(fd)
             raise
@@ -142,7 +134,7 @@ def sys_getdents64(fd, dirp, count):
 
 @syscall("getcwd", "ptr, size")
 def sys_getcwd(buf, size):
-    cwd = os.getcwdb() + b"\0"
+    cwd = (paths.special_cwd or os.getcwdb()) + b"\0"
     if len(cwd) > size:
         return -lerrno.ERANGE
     proc.mem.write(buf, cwd)
@@ -151,14 +143,21 @@ def sys_getcwd(buf, size):
 
 @syscall("chdir", "path")
 def sys_chdir(pathname):
-    p = guest_path(pathname)
-    os.chdir(os.fsencode(paths.host_path(p)) if p[:1] == b"/" else p)
+    p = proc_relative(F.AT_FDCWD, guest_path(pathname))
+    special = paths.special_dir(p) if p[:5] == b"/proc" else None
+    # (a synthesised directory: the host's cwd is its private stand-in)
+    os.chdir(os.fsencode(paths.host_path(special or p)) if p[:1] == b"/" else p)
+    paths.special_cwd = special
     return 0
 
 
 @syscall("fchdir", "fd")
 def sys_fchdir(fd):
-    os.fchdir(check_fd(fd))
+    fd = check_fd(fd)
+    st = proc.fds.state.get(fd)
+    special = paths.special_dir(st.guest_dir) if isinstance(st, DirState) and st.guest_dir else None
+    os.fchdir(fd)
+    paths.special_cwd = special
     return 0
 
 

@@ -25,7 +25,7 @@ import stat
 import sys
 
 from elfuse_py.host import memfiles, platform
-from elfuse_py.runtime import lerrno, paths, signals
+from elfuse_py.runtime import guests, lerrno, paths, signals
 from elfuse_py.runtime.process import proc
 from loader.elf import ElfError, check_elf
 from loader.shebang import ShebangError, resolve_program
@@ -117,7 +117,8 @@ def execve(dirfd: int, path_addr: int, argv_addr: int, envp_addr: int, flags: in
         "paths": {fd: p for fd, p in (proc.fds.paths or {}).items() if _inherited(fd)},
         "fdnominal": getattr(proc.fds, "nominal", None), "signals": signals.exec_state(),
         "strace": proc.strace, "sysroot": paths.sysroot, "nested": proc.nested,
-        "umask": proc.umask, "nofile": proc.task.nofile,
+        "umask": proc.umask, "nofile": proc.task.nofile, "started": guests.started,
+        "special_cwd": paths.special_cwd,
     }
     data = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
     sfd = _state_fd(data, proc.fds.limit)

@@ -4,7 +4,8 @@ Owns the checks a file syscall makes before its host call: a guest fd must be
 in the guest's range (check_fd), an fd the host hands out must stay below the
 guest's limit (new_fd, fd_ceiling), a guest path is a C string of at most
 PATH_MAX (guest_path), and an *at() path is resolved through the sysroot
-(at_path).  Also the -errno results the handlers share (NEG_EBADF, NEG_EINVAL,
+(at_path; a path relative to a directory fd of the guest's /proc is that
+directory's guest path joined to it: proc_relative).  Also the -errno results the handlers share (NEG_EBADF, NEG_EINVAL,
 NEG_EFAULT) and oserr, an OSError for a host errno.
 
 Guest paths go through elfuse_py.runtime.paths (looked up at call time: later
@@ -19,6 +20,7 @@ import os
 
 from elfuse_py.host import fs as hostfs
 from elfuse_py.runtime import lerrno, log, paths
+from elfuse_py.runtime.fdtable import DirState
 from elfuse_py.runtime.memory import GuestFault
 from elfuse_py.runtime.process import proc
 
@@ -57,10 +59,31 @@ def at_path(dirfd: int, p: bytes, follow: bool = True) -> tuple[bytes, int | Non
         return os.fsencode(paths.host_path(p, follow)), None
     dirfd = s32(dirfd)
     if dirfd == F.AT_FDCWD:
+        if paths.special_cwd and p:        # the cwd is a synthesised directory (/proc)
+            return os.fsencode(paths.host_path(paths.special_cwd + b"/" + p, follow)), None
         return p, None
     if not proc.fds.valid(dirfd):
         raise oserr(_errno.EBADF)
+    st = proc.fds.state.get(dirfd)
+    if st is not None and isinstance(st, DirState) and st.guest_dir and p:
+        return os.fsencode(paths.host_path(st.guest_dir + b"/" + p, follow)), None
     return p, dirfd
+
+
+def proc_relative(dirfd: int, p: bytes) -> bytes:
+    """`p` relative to a directory fd of the guest's /proc, as the absolute guest path;
+    any other path unchanged (the synthesised files are found by their absolute names)."""
+    if p[:1] == b"/" or not p:
+        return p
+    d = s32(dirfd)
+    if d == F.AT_FDCWD:
+        return paths.special_cwd + b"/" + p if paths.special_cwd else p
+    if d < 0:
+        return p
+    st = proc.fds.state.get(d)
+    if st is not None and isinstance(st, DirState) and st.guest_dir:
+        return st.guest_dir + b"/" + p
+    return p
 
 
 def check_fd(fd: int) -> int:

@@ -24,7 +24,7 @@ from syscalls import abi
 from syscalls import fsflags as F
 from syscalls.args import s32
 from syscalls.fdargs import (NEG_EBADF, NEG_EINVAL, at_path, check_fd, fd_ceiling, guest_path, new_fd,
-                             refuse_case_twin)
+                             proc_relative, refuse_case_twin)
 from syscalls.table import PARTIAL, syscall
 
 _INT2 = struct.Struct("<ii")
@@ -58,7 +58,7 @@ def _absolute(path: str | bytes, dfd: int | None) -> str:
 
 @syscall("openat", "dirfd, path, oflags, mode", ret="fd", interruptible=True)
 def sys_openat(dirfd, pathname, flags, mode):
-    p = guest_path(pathname)
+    p = proc_relative(dirfd, guest_path(pathname))
     flags &= 0xFFFFFFFF
     mode &= F.S_IALLUGO
     fd = paths.open_special(p, flags, mode)

@@ -20,7 +20,8 @@ from elfuse_py.runtime.process import proc
 from syscalls import abi
 from syscalls import fsflags as F
 from syscalls.args import s32, s64
-from syscalls.fdargs import NEG_EFAULT, NEG_EINVAL, at_path, check_fd, guest_path, oserr
+from syscalls.fdargs import (NEG_EFAULT, NEG_EINVAL, at_path, check_fd, guest_path, oserr,
+                             proc_relative)
 from syscalls.table import PARTIAL, syscall
 
 
@@ -34,15 +35,25 @@ def _stat_at(dirfd: int, pathname: int, flags: int, allowed: int) -> os.stat_res
         d = s32(dirfd)
         if d == F.AT_FDCWD:
             return os.stat(".")
-        return os.fstat(check_fd(d))
+        return _fstat(check_fd(d))
+    p = proc_relative(dirfd, p)
+    if p[:5] == b"/proc":
+        special = paths.stat_special(p, not flags & F.AT_SYMLINK_NOFOLLOW)
+        if special is not None:
+            return special
     path, dfd = at_path(dirfd, p, not flags & F.AT_SYMLINK_NOFOLLOW)
     return os.stat(path, dir_fd=dfd, follow_symlinks=not flags & F.AT_SYMLINK_NOFOLLOW)
+
+
+def _fstat(fd: int) -> os.stat_result:
+    st = proc.fds.state.get(fd)
+    return os.fstat(fd) if st is None else st.stat_of(fd)
 
 
 @syscall("fstat", "fd, ptr")
 def sys_fstat(fd, buf):
     fd = check_fd(fd)
-    proc.mem.write(buf, abi.pack_stat(os.fstat(fd)))
+    proc.mem.write(buf, abi.pack_stat(_fstat(fd)))
     return 0
 
 

@@ -18,7 +18,8 @@ from elfuse_py.runtime.process import proc
 from syscalls import abi
 from syscalls import fsflags as F
 from syscalls.args import s32
-from syscalls.fdargs import NEG_EINVAL, at_path, case_twin, check_fd, guest_path, oserr, refuse_case_twin
+from syscalls.fdargs import (NEG_EINVAL, at_path, case_twin, check_fd, guest_path, oserr, proc_relative,
+                             refuse_case_twin)
 from syscalls.table import PARTIAL, syscall
 
 
@@ -29,7 +30,7 @@ def sys_readlinkat(dirfd, pathname, buf, bufsiz):
     bufsiz = s32(bufsiz)
     if bufsiz <= 0:
         return NEG_EINVAL
-    p = guest_path(pathname)
+    p = proc_relative(dirfd, guest_path(pathname))
     target = paths.readlink_special(p)
     if target is None:
         path, dfd = at_path(dirfd, p, False)
@@ -43,7 +44,11 @@ def _access(dirfd: int, pathname: int, mode: int, flags: int) -> int:
     mode &= 0xFFFFFFFF
     if mode & ~7 or flags & ~F.AT_ALLOWED["faccessat2"]:
         return NEG_EINVAL
-    p = guest_path(pathname)
+    p = proc_relative(dirfd, guest_path(pathname))
+    if p[:5] == b"/proc":
+        special = paths.stat_special(p, not flags & F.AT_SYMLINK_NOFOLLOW)
+        if special is not None:
+            return _access_by_mode(special.st_mode, mode)
     if not p and flags & F.AT_EMPTY_PATH:
         d = s32(dirfd)
         path, dfd = (b".", None) if d == F.AT_FDCWD else (b"/dev/fd/%d" % check_fd(d), None)
@@ -68,6 +73,16 @@ def _access(dirfd: int, pathname: int, mode: int, flags: int) -> int:
         except OSError:
             pass
     return -lerrno.EACCES
+
+
+def _access_by_mode(st_mode: int, mode: int) -> int:
+    """access() for a synthesised /proc entry, from its mode bits (root reads and writes all)."""
+    if mode & 1 and not st_mode & 0o111:
+        return -lerrno.EACCES
+    if mode & 6 and os.geteuid() != 0:
+        if (mode & 4 and not st_mode & 0o444) or (mode & 2 and not st_mode & 0o200):
+            return -lerrno.EACCES
+    return 0
 
 
 @syscall("faccessat", "dirfd, path, int")

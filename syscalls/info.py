@@ -13,9 +13,9 @@ import resource
 import struct
 
 from elfuse_py.host import procinfo
-from elfuse_py.runtime import lerrno
+from elfuse_py.runtime import guests, lerrno
 from elfuse_py.runtime import threads
-from elfuse_py.runtime.process import TASK_COMM_LEN, proc, rlim_to_guest
+from elfuse_py.runtime.process import RLIMIT_NAMES, RLIMIT_NOFILE, TASK_COMM_LEN, proc, rlim_to_guest
 
 from syscalls.args import s32
 from syscalls.table import PARTIAL, not_supported, syscall
@@ -222,7 +222,7 @@ def sys_sysinfo(info):
             free = os.sysconf("SC_AVPHYS_PAGES") * page
         except (ValueError, OSError):
             free = 0
-    loads = [int(x * 65536) for x in os.getloadavg()]
+    loads = [int(x * 65536) for x in procinfo.loadavg()]
     proc.mem.pack(_SYSINFO, info, _uptime(), *loads, total, free, mi.get("Shmem", 0),
                   mi.get("Buffers", 0), mi.get("SwapTotal", 0), mi.get("SwapFree", 0),
                   min(_nprocs(), 0xFFFF), 0, 0, 0, 1)
@@ -231,12 +231,7 @@ def sys_sysinfo(info):
 
 # ----- resource limits -------------------------------------------------------------
 
-# Linux RLIMIT_* numbers -> names in the host's `resource` module.
-_RLIMIT_NAMES = ["RLIMIT_CPU", "RLIMIT_FSIZE", "RLIMIT_DATA", "RLIMIT_STACK", "RLIMIT_CORE",
-                 "RLIMIT_RSS", "RLIMIT_NPROC", "RLIMIT_NOFILE", "RLIMIT_MEMLOCK", "RLIMIT_AS",
-                 "RLIMIT_LOCKS", "RLIMIT_SIGPENDING", "RLIMIT_MSGQUEUE", "RLIMIT_NICE",
-                 "RLIMIT_RTPRIO", "RLIMIT_RTTIME"]
-RLIMIT_NOFILE = 7
+_RLIMIT_NAMES = RLIMIT_NAMES
 LINUX_RLIM_INFINITY = 0xFFFFFFFFFFFFFFFF
 _HOST_INF = resource.RLIM_INFINITY
 _RLIMIT = struct.Struct("<QQ")
@@ -254,13 +249,7 @@ def _nofile() -> tuple[int, int]:
 
 
 def _get_limit(res: int) -> tuple[int, int]:
-    if res == RLIMIT_NOFILE:
-        return _nofile()
-    host = getattr(resource, _RLIMIT_NAMES[res], None)
-    if host is None:
-        return STATE.missing_limits.get(res, (LINUX_RLIM_INFINITY, LINUX_RLIM_INFINITY))
-    soft, hard = resource.getrlimit(host)
-    return _to_guest(soft), _to_guest(hard)
+    return proc.rlimit(res)
 
 
 def _set_limit(res: int, soft: int, hard: int) -> int:
@@ -406,7 +395,7 @@ def sys_getrandom(buf, length, flags):
 def _host_cpus(pid: int) -> set[int]:
     if hasattr(os, "sched_getaffinity"):
         return set(os.sched_getaffinity(pid))
-    return set(range(os.cpu_count() or 1))
+    return set(range(procinfo.cpu_count()))
 
 
 @syscall("sched_getaffinity", "int, uint, ptr")
@@ -415,7 +404,7 @@ def sys_sched_getaffinity(pid, size, mask):
     if pid < 0:
         return -lerrno.ESRCH
     cpus = _host_cpus(0 if pid == os.getpid() else pid)
-    nbits = max(os.cpu_count() or 1, max(cpus) + 1)
+    nbits = max(procinfo.cpu_count(), max(cpus) + 1)
     mask_size = ((nbits + 63) // 64) * 8      # cpumask_size(): whole longs
     if size * 8 < nbits or size & 7:
         return -lerrno.EINVAL
@@ -433,7 +422,7 @@ def sys_sched_setaffinity(pid, size, mask):
     if pid < 0:
         return -lerrno.ESRCH
     raw = int.from_bytes(proc.mem.read(mask, size), "little")
-    ncpu = os.cpu_count() or 1
+    ncpu = procinfo.cpu_count()
     wanted = {c for c in range(min(size * 8, 4096)) if raw >> c & 1}
     usable = wanted & _host_cpus(0 if pid == os.getpid() else pid)
     if not usable and not wanted & set(range(ncpu)):
@@ -497,6 +486,7 @@ def sys_prctl(option, a2, a3, a4, a5):
         STATE.comm = name[:TASK_COMM_LEN - 1]
         if threads.gettid() == os.getpid():
             procinfo.set_comm(STATE.comm)     # what ps/killall see from outside
+            guests.publish()                  # and other guests, where the host has no /proc
         return 0
     if option == PR_GET_NAME:
         mem.write(a2, _comm().ljust(TASK_COMM_LEN, b"\0"))

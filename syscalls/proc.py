@@ -6,7 +6,7 @@ import resource
 import struct
 
 from elfuse_py.host import procinfo
-from elfuse_py.runtime import lerrno
+from elfuse_py.runtime import guests, lerrno
 from elfuse_py.runtime import signals, threads
 from elfuse_py.runtime.cpu import REG_SP, REG_TPIDR_EL0
 from elfuse_py.runtime.signals import child_wait, to_linux
@@ -68,6 +68,7 @@ def fork(flags: int = 17, newsp: int = 0, ptid: int = 0,
             proc.vfork_fd = vfork_w
         signals.after_fork_child()
         threads.after_fork_child()
+        guests.after_fork()              # the child's record, for a host without /proc
         me = os.getpid()
         if newsp:
             proc.cpu.set_reg(REG_SP, newsp)
@@ -205,6 +206,8 @@ def sys_wait4(pid, wstatus, options, rusage):
         got, status, ru = os.wait4(pid, hopts)
     if got == 0:
         return 0
+    if os.WIFEXITED(status) or os.WIFSIGNALED(status):
+        guests.reaped(got)
     if wstatus:
         proc.mem.put_u32(wstatus, linux_wait_status(status))
     if rusage:
@@ -242,6 +245,9 @@ def sys_waitid(idtype, id_, infop, options, rusage):
             hopts |= hv
     with child_wait():
         r = os.waitid(_IDTYPES[idtype], id_, hopts)
+    if r is not None and not options & WNOWAIT and r.si_code in (os.CLD_EXITED, os.CLD_KILLED,
+                                                                  os.CLD_DUMPED):
+        guests.reaped(r.si_pid)
     if infop:
         if r is None:
             proc.mem.write(infop, bytes(128))

@@ -2,15 +2,17 @@
 
 Each concern is one interface with a Linux and a macOS (BSD) implementation,
 chosen once from `platform.KIND`: the host's AT_FDCWD, renameat2's flags,
-statfs's filesystem magic, struct flock's layout, sendfile, and the path of
-an open fd.  Values here are *host* values; callers translate Linux's by
+statfs's filesystem magic, struct flock's layout, sendfile, the path of
+an open fd, and which fds are open (`open_fds`).  Values here are *host* values; callers translate Linux's by
 meaning ("noreplace", "exchange", ...).
 """
 from __future__ import annotations
 
+import array
 import ctypes
 import fcntl
 import os
+import select
 import stat
 import struct
 
@@ -52,6 +54,11 @@ class _Linux:
         """The path the host kernel records for open fd `fd` (ENOENT/EBADF if not open)."""
         return os.readlink(f"/proc/self/fd/{fd}")
 
+    @staticmethod
+    def open_fds(below: int) -> list[int]:
+        """The open fds under `below`, ascending (the kernel's list in /proc/self/fd)."""
+        return _still_open(int(n) for n in os.listdir("/proc/self/fd") if int(n) < below)
+
 
 class _Darwin:
     AT_FDCWD = -2
@@ -92,8 +99,81 @@ class _Darwin:
                 return fcntl.fcntl(fd, getpath, bytes(1024)).split(b"\0", 1)[0].decode()
             except OSError:
                 pass
-        return None if stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode) \
-            else f"anon_inode:[{st.st_ino}]"
+        if stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode):
+            return None
+        if stat.S_ISCHR(st.st_mode):
+            dev = _device_path(st.st_rdev)
+            if dev is not None:
+                return dev
+        return f"anon_inode:[{st.st_ino}]"
+
+
+    @staticmethod
+    def open_fds(below: int) -> list[int]:
+        """The open fds under `below`, ascending.
+
+        A Mac lists them in /dev/fd (fdesc).  A Linux host playing a Mac has
+        only Linux's /dev/fd, a link into /proc, so it asks the kernel with
+        poll() instead: a closed fd comes back POLLNVAL (macOS's poll gives
+        POLLNVAL for some devices too, hence /dev/fd there).
+        """
+        if platform.IS_DARWIN:
+            return _still_open(int(n) for n in os.listdir("/dev/fd") if n.isdigit() and int(n) < below)
+        return _poll_open(below)
+
+
+def _still_open(fds) -> list[int]:
+    out = []
+    for fd in sorted(fds):
+        try:
+            fcntl.fcntl(fd, fcntl.F_GETFD)     # drop the listing's own, now closed, fd
+        except OSError:
+            continue
+        out.append(fd)
+    return out
+
+
+_POLL_BATCH = 1024
+
+
+def _poll_open(below: int) -> list[int]:
+    """Open fds under `below` by poll(2) in batches: POLLNVAL marks a closed one."""
+    poll = libc.poll
+    nval = select.POLLNVAL
+    out = []
+    for start in range(0, max(below, 0), _POLL_BATCH):
+        n = min(_POLL_BATCH, below - start)
+        pfds = array.array("i", bytes(8 * n))           # struct pollfd {int fd; short events, revents}
+        pfds[0::2] = array.array("i", range(start, start + n))
+        buf = (ctypes.c_char * (8 * n)).from_buffer(pfds)
+        if poll(buf, ctypes.c_uint(n), 0) < 0:
+            continue
+        revents = memoryview(pfds).cast("B").cast("h")[3::4].tolist()
+        out.extend(start + i for i, r in enumerate(revents) if not r & nval)
+    return out
+
+
+_DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty",
+            "/dev/ptmx", "/dev/console")
+
+
+def _device_path(rdev: int) -> str | None:
+    """The /dev node of a character device (by its device number), for an fd whose path
+    the host cannot give; None if it is none of the usual ones."""
+    for path in _DEVICES:
+        try:
+            if os.stat(path).st_rdev == rdev:
+                return path
+        except OSError:
+            pass
+    try:
+        for name in os.listdir("/dev/pts"):
+            path = "/dev/pts/" + name
+            if os.stat(path).st_rdev == rdev:
+                return path
+    except OSError:
+        pass
+    return None
 
 
 class _Other(_Darwin):
@@ -118,6 +198,7 @@ FD_PATHS_KNOWN = MODEL_FS is _Linux or hasattr(fcntl, "F_GETPATH")
 statfs_raw = MODEL_FS.statfs_raw
 sendfile = MODEL_FS.sendfile
 fd_path = MODEL_FS.fd_path
+open_fds = MODEL_FS.open_fds
 
 
 # ----- case-insensitive volumes ---------------------------------------------------------------

@@ -3,9 +3,13 @@
 mremap exists on Linux only (elsewhere moving a mapping copies it); msync's
 flag values are each host's <sys/mman.h> (the mmap module exports no MS_*);
 and only Linux lets the emulator read its own memory through /proc/self/mem,
-which the CPU core's register probe needs.
+which the CPU core's register probe needs.  `resident` counts the bytes of a
+host range that are in memory (mincore, on both hosts).
 """
 from __future__ import annotations
+
+import ctypes
+import mmap
 
 from elfuse_py.host import platform
 
@@ -19,3 +23,19 @@ MS_SYNC = 4 if platform.IS_LINUX else 0x10
 # None on a Mac and under its model: the hook then reads registers with
 # uc_reg_read_batch, as a Mac does.
 SELF_MEM = "/proc/self/mem" if _LINUX_MODEL else None
+
+
+_HOST_PAGE = mmap.PAGESIZE
+_mincore = getattr(ctypes.CDLL(None, use_errno=True), "mincore", None)
+
+
+def resident(addr: int, length: int) -> int | None:
+    """Bytes of host memory [addr, addr+length) that are resident (whole host pages); None if unknown."""
+    if _mincore is None or length <= 0:
+        return None if _mincore is None else 0
+    start = addr & ~(_HOST_PAGE - 1)
+    pages = (addr + length - start + _HOST_PAGE - 1) // _HOST_PAGE
+    vec = ctypes.create_string_buffer(pages)
+    if _mincore(ctypes.c_void_p(start), ctypes.c_size_t(pages * _HOST_PAGE), vec) != 0:
+        return None
+    return sum(1 for b in vec.raw if b & 1) * _HOST_PAGE

@@ -1,22 +1,72 @@
 """The host's view of this process and the machine: what Linux keeps in /proc, macOS elsewhere.
 
-One interface, a Linux implementation (the host's /proc) and a macOS one
-(sysctl-free portable fallbacks), chosen once: signal-ignore state the libc
-hides, memory and uptime figures, the process count, the running CPU, the
-kernel release to report, ru_maxrss's unit, and the task name that ps shows.
+One interface, a Linux implementation (the host's /proc) and a portable one
+(macOS, and the macOS host model), chosen once: signal-ignore state the libc
+hides, memory, uptime and load figures, the CPU count, the boot id, the
+process count, the running CPU, the kernel release to report, ru_maxrss's
+unit, and the task name that ps shows.
+
+`HAS_PROC` says whether the host has a /proc of its own.  Without one (a Mac,
+the macOS model) nothing here opens /proc or /sys: the portable answers come
+from sysctl (macOS), os.sysconf, os.getloadavg and the clocks, and the guest's
+/proc is synthesised entirely by the runtime (elfuse_py/runtime/procfs.py).
 """
 from __future__ import annotations
 
 import ctypes
 import os
+import struct
 import time
 
 from elfuse_py.host import platform
 
+_LIBC = ctypes.CDLL(None, use_errno=True)
+
+
+def _sysctl(name: str, size: int = 64) -> bytes | None:
+    """sysctlbyname(name) where the libc has it (macOS, the BSDs); None elsewhere or on error."""
+    fn = getattr(_LIBC, "sysctlbyname", None)
+    if fn is None:
+        return None
+    buf = ctypes.create_string_buffer(size)
+    n = ctypes.c_size_t(size)
+    if fn(name.encode(), buf, ctypes.byref(n), None, ctypes.c_size_t(0)) != 0:
+        return None
+    return buf.raw[:n.value]
+
+
+def _sysctl_int(name: str) -> int | None:
+    raw = _sysctl(name, 8)
+    if raw is None or len(raw) not in (4, 8):
+        return None
+    return int.from_bytes(raw, "little")
+
+
+def _sysconf(name: str) -> int | None:
+    try:
+        v = os.sysconf(name)
+    except (ValueError, OSError):
+        return None
+    return v if v > 0 else None
+
+
+def _clock() -> float:
+    """Seconds since boot: macOS's kern.boottime, else the best clock there is.
+
+    (CLOCK_BOOTTIME is Linux's and hidden under the macOS model; a Linux host
+    playing a Mac falls back to the monotonic clock, which the sysinfo
+    syscall's uptime also uses, so the two agree.)
+    """
+    raw = _sysctl("kern.boottime", 16)
+    if raw is not None and len(raw) >= 12:
+        sec, usec = struct.unpack_from("<qi", raw)
+        return max(time.time() - (sec + usec / 1e6), 0.0)
+    clk = getattr(time, "CLOCK_BOOTTIME", None) or getattr(time, "CLOCK_UPTIME_RAW", None)
+    return time.clock_gettime(clk) if clk is not None else time.monotonic()
+
 
 def _clock_seconds() -> int:
-    clk = getattr(time, "CLOCK_BOOTTIME", None) or getattr(time, "CLOCK_UPTIME_RAW", None)
-    return int(time.clock_gettime(clk)) if clk is not None else int(time.monotonic())
+    return int(_clock())
 
 
 class _Portable:
@@ -29,11 +79,73 @@ class _Portable:
 
     @staticmethod
     def meminfo() -> dict[str, int]:
-        return {}
+        """Memory figures in bytes, by /proc/meminfo's names, from what the host tells without /proc.
+
+        macOS: hw.memsize, vm.page_free_count and vm.swapusage; elsewhere
+        os.sysconf's physical and available pages (glibc answers those from
+        the sysinfo syscall).  Only the keys known are present.
+        """
+        page = _sysconf("SC_PAGE_SIZE") or 4096
+        out: dict[str, int] = {}
+        total = _sysctl_int("hw.memsize")
+        if total is None:
+            pages = _sysconf("SC_PHYS_PAGES")
+            total = pages * page if pages else None
+        if total:
+            out["MemTotal"] = total
+        free = _sysctl_int("vm.page_free_count")
+        free = free * page if free is not None else None
+        if free is None:
+            pages = _sysconf("SC_AVPHYS_PAGES")
+            free = pages * page if pages else None
+        if free is not None:
+            out["MemFree"] = out["MemAvailable"] = free
+        swap = _sysctl("vm.swapusage", 32)           # struct xsw_usage: total, avail, used (u64)
+        if swap is not None and len(swap) >= 24:
+            st, avail, _used = struct.unpack_from("<QQQ", swap)
+            out["SwapTotal"], out["SwapFree"] = st, avail
+        return out
 
     @staticmethod
     def uptime() -> int:
         return _clock_seconds()
+
+    @staticmethod
+    def uptime_exact() -> float:
+        """Seconds since the host booted, with a fraction (/proc/uptime's first field)."""
+        return _clock()
+
+    @staticmethod
+    def loadavg() -> tuple[float, float, float]:
+        try:
+            return os.getloadavg()           # macOS: vm.loadavg; glibc: the sysinfo syscall
+        except OSError:
+            return (0.0, 0.0, 0.0)
+
+    @staticmethod
+    def cpu_count() -> int:
+        """CPUs this process may run on.
+
+        os.cpu_count() asks sysctl on a Mac; glibc instead reads
+        /sys/devices/system/cpu/online, so a Linux host playing a Mac counts
+        the kernel's affinity mask through the libc call (no file) instead.
+        """
+        fn = getattr(_LIBC, "sched_getaffinity", None)
+        if fn is not None:
+            buf = ctypes.create_string_buffer(128)
+            if fn(0, ctypes.c_size_t(len(buf)), buf) == 0:
+                n = sum(bin(b).count("1") for b in buf.raw)
+                if n:
+                    return n
+        return os.cpu_count() or 1
+
+    @staticmethod
+    def boot_id() -> str | None:
+        """The host's id of this boot (macOS: kern.bootsessionuuid), or None if it has none."""
+        raw = _sysctl("kern.bootsessionuuid", 64)
+        if raw:
+            return raw.split(b"\0", 1)[0].decode(errors="replace").lower() or None
+        return None
 
     @staticmethod
     def nprocs() -> int:
@@ -95,11 +207,27 @@ class _Linux(_Portable):
 
     @staticmethod
     def uptime() -> int:
+        return int(_Linux.uptime_exact())
+
+    @staticmethod
+    def uptime_exact() -> float:
         try:
             with open("/proc/uptime", "rb") as f:
-                return int(float(f.read().split()[0]))
+                return float(f.read().split()[0])
         except (OSError, ValueError, IndexError):
-            return _clock_seconds()
+            return _clock()
+
+    @staticmethod
+    def cpu_count() -> int:
+        return os.cpu_count() or 1
+
+    @staticmethod
+    def boot_id() -> str | None:
+        try:
+            with open("/proc/sys/kernel/random/boot_id", "rb") as f:
+                return f.read().strip().decode() or None
+        except OSError:
+            return None
 
     @staticmethod
     def nprocs() -> int:
@@ -157,6 +285,10 @@ HAS_PROC = INFO.HAS_PROC and os.path.isdir("/proc/self/fd")
 ignored_libc_signals = INFO.ignored_libc_signals
 meminfo = INFO.meminfo
 uptime = INFO.uptime
+uptime_exact = INFO.uptime_exact
+loadavg = INFO.loadavg
+cpu_count = INFO.cpu_count
+boot_id = INFO.boot_id
 nprocs = INFO.nprocs
 current_cpu = INFO.current_cpu
 kernel_release = INFO.kernel_release

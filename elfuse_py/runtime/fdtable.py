@@ -42,6 +42,31 @@ class FdState:
 
     def after_exec(self, fd: int) -> None:
         """The state is back in the new image (or the exec failed), attached to guest fd `fd`."""
+    def stat_of(self, fd: int) -> os.stat_result:
+        """What fstat reports for the fd (the host's, unless the state knows better)."""
+        return os.fstat(fd)
+
+
+class DirState(FdState):
+    """Directory listing of an fd for getdents64: a snapshot and a position.
+
+    The position is the index of the next entry; each record's d_off is the
+    index after it, so lseek(fd, d_off, SEEK_SET) resumes there.  Seeking to 0
+    (rewinddir) drops the snapshot so the next call sees a fresh listing.
+    Shared by dup'd fds, like the open file description's offset on Linux.
+    `listing()` gives the entries of a directory the emulator synthesises
+    (the guest's /proc); None means the host directory's own.
+    """
+
+    guest_dir: bytes | None = None    # a synthesised directory's guest path (*at() calls resolve under it)
+
+    def __init__(self) -> None:
+        self.entries: list | None = None
+        self.pos = 0
+
+    def listing(self) -> list[tuple[bytes, int, int]] | None:
+        """(name, inode, Linux DT_*) of every entry, "." and ".." first; None: list the host's."""
+        return None
 
 
 class FdTable:

@@ -14,7 +14,9 @@ first, one component at a time:
 
 /proc, /dev and /sys always come from the host: they belong to the kernel, not
 to the distribution image.  What the guest's /proc holds is answered by the
-special-file provider installed at boot (`install_special_files`: procfs).
+special-file provider installed at boot (`install_special_files`: procfs):
+the host path a generic call uses (`proc_host_path`), opens, link targets
+and stat results (`open_special`, `readlink_special`, `stat_special`).
 """
 from __future__ import annotations
 
@@ -22,6 +24,10 @@ import errno
 import os
 
 sysroot: str | None = None
+# The guest's working directory when it is one the emulator synthesises (a
+# directory of the guest's /proc on a host without one: the host's cwd is then
+# an empty private stand-in); None when the host's cwd is the guest's.
+special_cwd: bytes | None = None
 
 # Links followed while resolving one path before giving ELOOP, as Linux's MAXSYMLINKS.
 _MAXSYMLINKS = 40
@@ -42,8 +48,8 @@ def host_path(guest: bytes, follow: bool = True) -> str:
     for lstat, readlink, unlink, O_NOFOLLOW …); links in earlier components
     are always followed.
     """
-    if guest[:6] == b"/proc/":
-        return proc_host_path(guest)
+    if guest[:5] == b"/proc" and (guest[5:6] == b"/" or len(guest) == 5):
+        return proc_host_path(guest, follow)
     if sysroot is None or guest[:1] != b"/":
         return os.fsdecode(guest)
     found = resolve_in_sysroot(guest, follow)
@@ -108,7 +114,7 @@ class NoSpecialFiles:
     """The special-file provider before one is installed: nothing is synthesised."""
 
     @staticmethod
-    def proc_host_path(guest: bytes) -> str:
+    def proc_host_path(guest: bytes, follow: bool = True) -> str:
         return os.fsdecode(guest)
 
     @staticmethod
@@ -117,6 +123,14 @@ class NoSpecialFiles:
 
     @staticmethod
     def readlink_special(guest: bytes) -> bytes | None:
+        return None
+
+    @staticmethod
+    def stat_special(guest: bytes, follow: bool):
+        return None
+
+    @staticmethod
+    def special_dir(guest: bytes) -> bytes | None:
         return None
 
 
@@ -131,9 +145,11 @@ def install_special_files(provider) -> None:
     special_files = provider
 
 
-def proc_host_path(guest: bytes) -> str:
-    """Host path for a /proc/… guest path (procfs maps /proc/self/exe to the guest program)."""
-    return special_files.proc_host_path(guest)
+def proc_host_path(guest: bytes, follow: bool = True) -> str:
+    """Host path for a /proc/… guest path (procfs maps /proc/self/exe to the guest program).
+
+    `follow` False: a link in the last component is named itself, not its target."""
+    return special_files.proc_host_path(guest, follow)
 
 
 def open_special(guest: bytes, flags: int, mode: int) -> int | None:
@@ -147,3 +163,16 @@ def open_special(guest: bytes, flags: int, mode: int) -> int | None:
 def readlink_special(guest: bytes) -> bytes | None:
     """The link target of an emulated link (/proc/self/exe, /proc/self/fd/N), or None."""
     return special_files.readlink_special(guest)
+
+
+def stat_special(guest: bytes, follow: bool):
+    """A stat result (os.stat_result's attributes) for a path the emulator synthesises, or None.
+
+    `follow` False: a link in the last component is described itself (lstat)."""
+    return special_files.stat_special(guest, follow)
+
+
+def special_dir(guest: bytes) -> bytes | None:
+    """The canonical guest path of a directory the emulator synthesises with no host
+    counterpart (chdir there sets `special_cwd`), or None for a host directory."""
+    return special_files.special_dir(guest)

@@ -62,6 +62,12 @@ class SyscallSet:
 
 TASK_COMM_LEN = 16
 LINUX_RLIM_INFINITY = 0xFFFFFFFFFFFFFFFF
+# Linux RLIMIT_* numbers -> names in the host's `resource` module.
+RLIMIT_NAMES = ["RLIMIT_CPU", "RLIMIT_FSIZE", "RLIMIT_DATA", "RLIMIT_STACK", "RLIMIT_CORE",
+                "RLIMIT_RSS", "RLIMIT_NPROC", "RLIMIT_NOFILE", "RLIMIT_MEMLOCK", "RLIMIT_AS",
+                "RLIMIT_LOCKS", "RLIMIT_SIGPENDING", "RLIMIT_MSGQUEUE", "RLIMIT_NICE",
+                "RLIMIT_RTPRIO", "RLIMIT_RTTIME"]
+RLIMIT_NOFILE = 7
 
 
 @dataclass
@@ -104,6 +110,10 @@ class Process:
         self.vfork_fd = -1            # fork child of a vfork: closes when it execs or exits
         self.clear_child_tid = 0
         self.entry = 0
+        self.start_stack = 0          # the initial stack pointer (/proc/self/stat startstack)
+        # Run once when the guest process ends (exit, fatal signal), not at exec:
+        # e.g. the record of the live guest for a host without /proc (runtime/guests.py).
+        self.exit_hooks: list[Callable[[], None]] = []
         self.task = TaskState()
         self.sig = SigState()             # dispositions, mask, pending (runtime/signals.py acts on it)
         self.threads = ThreadTable()      # guest threads and the scheduler's state (runtime/threads.py)
@@ -144,6 +154,29 @@ class Process:
             soft, hard = self.fds.nominal
             return rlim_to_guest(soft), rlim_to_guest(hard)
         return self.task.nofile
+
+    def rlimit(self, res: int) -> tuple[int, int]:
+        """The guest's (soft, hard) for Linux RLIMIT_* `res`, in Linux's encoding (~0 is infinity).
+
+        RLIMIT_NOFILE is the emulator's view (see `nofile`); a limit the host
+        does not have is what the guest set, else unlimited.
+        """
+        if res == RLIMIT_NOFILE:
+            return self.nofile()
+        host = getattr(resource, RLIMIT_NAMES[res], None)
+        if host is None:
+            return self.task.missing_limits.get(res, (LINUX_RLIM_INFINITY, LINUX_RLIM_INFINITY))
+        soft, hard = resource.getrlimit(host)
+        return rlim_to_guest(soft), rlim_to_guest(hard)
+
+    def run_exit_hooks(self) -> None:
+        """The guest process ends: run `exit_hooks` once (they must not raise)."""
+        hooks, self.exit_hooks = self.exit_hooks, []
+        for hook in hooks:
+            try:
+                hook()
+            except Exception:  # noqa: BLE001 - the guest is ending either way
+                pass
 
     def install_hook(self) -> None:
         """Put the registered syscall table into the CPU's one syscall hook."""
@@ -210,6 +243,7 @@ class Process:
         return 128 + sig
 
     def _die_by_host_signal(self, sig: int) -> None:
+        self.run_exit_hooks()
         h = to_host(sig)
         if h is not None:
             try:

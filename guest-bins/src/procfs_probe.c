@@ -5,6 +5,7 @@
  *   procfs_probe ls DIR          - the entries (sorted by the caller), one a line
  *   procfs_probe fdlink          - opens argv[0] and prints readlink(/proc/self/fd/N)
  *   procfs_probe auxv            - AT_PAGESZ and AT_ENTRY from /proc/self/auxv vs getauxval
+ *   procfs_probe cdcat DIR FILE  - chdir(DIR), print getcwd(), then FILE (relative to it)
  * Exit status 1 with errno's name on stderr when a call fails. */
 #include <dirent.h>
 #include <fcntl.h>
@@ -44,6 +45,16 @@ int main(int argc, char **argv) {
         while ((e = readdir(d))) printf("%s\n", e->d_name);
         return 0;
     }
+    if (argc >= 4 && strcmp(argv[1], "cdcat") == 0) {
+        if (chdir(argv[2]) < 0) return fail("chdir");
+        if (!getcwd(buf, sizeof buf)) return fail("getcwd");
+        printf("%s\n", buf);
+        int fd = open(argv[3], O_RDONLY);
+        if (fd < 0) return fail("open");
+        ssize_t n;
+        while ((n = read(fd, buf, sizeof buf)) > 0) fwrite(buf, 1, n, stdout);
+        return n < 0 ? fail("read") : 0;
+    }
     if (argc >= 2 && strcmp(argv[1], "fdlink") == 0) {
         int fd = open(argv[0], O_RDONLY);
         if (fd < 0) return fail("open");
@@ -70,6 +81,6 @@ int main(int argc, char **argv) {
         printf("auxv %s\n", ok == 3 ? "matches" : "differs");
         return ok == 3 ? 0 : 1;
     }
-    fprintf(stderr, "usage: procfs_probe readlink|cat|catz|ls|fdlink|auxv ...\n");
+    fprintf(stderr, "usage: procfs_probe readlink|cat|catz|ls|fdlink|auxv|cdcat ...\n");
     return 2;
 }

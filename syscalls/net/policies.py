@@ -22,7 +22,7 @@ import socket as _s
 import stat
 
 from elfuse_py.host import caps as hostcaps
-from elfuse_py.runtime import lerrno
+from elfuse_py.runtime import lerrno, rundir
 
 from syscalls.net import consts as C
 from elfuse_py.host import sockets as host
@@ -33,21 +33,11 @@ _runtime: str | None = None
 
 
 def runtime_dir() -> str:
-    """The private per-user directory behind abstract names (created 0700, checked)."""
+    """The private per-user directory behind abstract names (elfuse_py/runtime/rundir.py)."""
     global _runtime
     if _runtime is not None:
         return _runtime
-    base = os.environ.get("ELFUSE_RUNTIME_DIR") or os.environ.get("XDG_RUNTIME_DIR") or "/tmp"
-    path = os.path.join(base, f"elfuse-py-{os.getuid()}")
-    if len(path) > 60:                         # keep room for "/a-<hash>" within 104 bytes
-        path = f"/tmp/elfuse-py-{os.getuid()}"
-    try:
-        os.mkdir(path, 0o700)
-    except FileExistsError:
-        pass
-    st = os.lstat(path)                        # never follow a planted symlink
-    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
-        raise OSError(errno.EACCES, f"unsafe runtime directory {path}")
+    path = rundir.runtime_dir()
     os.makedirs(os.path.join(path, "types"), 0o700, exist_ok=True)
     _runtime = path
     return path

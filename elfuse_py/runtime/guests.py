@@ -1,0 +1,184 @@
+"""The live guests of this user's emulators, for the /proc of a host that has none.
+
+On Linux the guest's /proc/PID of another process is the host's (guest pids
+are host pids).  A Mac has no /proc, so each emulator keeps a small record
+of its guest in the private runtime directory (runtime/rundir.py), in
+guests/<pid>: pid, parent, task name, argv, program, ids, state and start
+time.  The synthesised /proc (runtime/procfs.py) reads them for
+/proc/PID/{cmdline,comm,stat,status,exe} of another guest and for the pids
+it lists in /proc.
+
+A record is written when an image boots, in a fork child, and when the task
+name changes; at the end a guest whose parent is a guest leaves a zombie
+record (state Z, no argv, as Linux shows an exited child until it is
+reaped), which the parent's wait removes; a top-level guest removes its own.
+A record whose process is gone (killed, or reaped by a non-guest) is
+dropped by the next reader: kill(pid, 0) says ESRCH.
+
+Only used where the host has no /proc (`procinfo.HAS_PROC` false): on Linux
+nothing is written.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+
+from elfuse_py.host import procinfo
+from elfuse_py.runtime import paths, rundir
+from elfuse_py.runtime.process import proc
+
+ENABLED = not procinfo.HAS_PROC
+# Seconds from the host's boot to this guest's start (/proc/PID/stat field 22).
+# A fork child starts anew; an exec'd image keeps its process's (execve carries it).
+started = procinfo.uptime_exact()
+
+
+def _dir() -> str:
+    return rundir.subdir("guests")
+
+
+def own_record(state: str = "S") -> dict:
+    """This guest as another process sees it."""
+    try:
+        pgrp, sid = os.getpgrp(), os.getsid(0)
+    except OSError:
+        pgrp = sid = os.getpid()
+    return {"pid": os.getpid(), "ppid": os.getppid(), "pgrp": pgrp, "sid": sid,
+            "uid": os.getuid(), "euid": os.geteuid(), "gid": os.getgid(), "egid": os.getegid(),
+            "comm": proc.comm(), "argv": list(proc.argv), "state": state,
+            "exe": os.fsencode(paths.guest_path(proc.exe)) if proc.exe else b"",
+            "start": started, "threads": max(len(proc.threads.live), 1), "umask": proc.umask}
+
+
+def _store(pid: int, rec: dict) -> None:
+    d = _dir()
+    tmp = os.path.join(d, f".{pid}.tmp")
+    with open(tmp, "wb") as f:
+        pickle.dump(rec, f, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, os.path.join(d, str(pid)))
+
+
+def publish() -> None:
+    """Write (or rewrite) this guest's record."""
+    if not ENABLED:
+        return
+    try:
+        _store(os.getpid(), own_record())
+    except (OSError, pickle.PickleError):
+        pass
+
+
+def after_fork() -> None:
+    """In a fork child: a new process, started now."""
+    global started
+    started = procinfo.uptime_exact()
+    publish()
+
+
+def exited() -> None:
+    """The guest ends: a guest's child leaves a zombie record for its parent's wait, else none."""
+    if not ENABLED:
+        return
+    try:
+        if proc.nested:
+            rec = own_record("Z")
+            rec["argv"] = []
+            rec["threads"] = 1
+            _store(os.getpid(), rec)
+        else:
+            os.unlink(os.path.join(_dir(), str(os.getpid())))
+    except (OSError, pickle.PickleError):
+        pass
+
+
+def reaped(pid: int) -> None:
+    """A child was reaped by this guest's wait: its record goes."""
+    if not ENABLED or pid <= 0:
+        return
+    try:
+        os.unlink(os.path.join(_dir(), str(pid)))
+    except OSError:
+        pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True              # exists under another uid (a setuid guest)
+    return True
+
+
+def lookup(pid: int) -> dict | None:
+    """The record of live guest `pid` (zombies included), or None."""
+    if not ENABLED or pid <= 0:
+        return None
+    path = os.path.join(_dir(), str(pid))
+    try:
+        with open(path, "rb") as f:
+            rec = pickle.load(f)
+    except (OSError, EOFError, ValueError, pickle.UnpicklingError):
+        return None
+    if not _alive(pid):
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+        return None
+    return rec
+
+
+def live_pids() -> list[int]:
+    """The pids of live guests with a record (stale records are dropped on the way)."""
+    if not ENABLED:
+        return []
+    try:
+        names = os.listdir(_dir())
+    except OSError:
+        return []
+    out = []
+    for n in names:
+        if not n.isdigit():
+            continue
+        pid = int(n)
+        if _alive(pid):
+            out.append(pid)
+        else:
+            try:
+                os.unlink(os.path.join(_dir(), n))
+            except OSError:
+                pass
+    return sorted(out)
+
+
+def boot_id() -> str:
+    """The host's boot id, or one made up once per boot and kept in the runtime directory."""
+    host = procinfo.boot_id()
+    if host:
+        return host
+    import uuid
+    boot = int(_now() - procinfo.uptime_exact())
+    path = os.path.join(rundir.runtime_dir(), "boot_id")
+    try:
+        with open(path, "rb") as f:
+            when, ident = f.read().decode().split()
+        if abs(int(when) - boot) <= 60:
+            return ident
+    except (OSError, ValueError):
+        pass
+    ident = str(uuid.uuid4())
+    tmp = f"{path}.{os.getpid()}"
+    try:
+        with open(tmp, "w") as f:
+            f.write(f"{boot} {ident}\n")
+        os.replace(tmp, path)
+    except OSError:
+        pass
+    return ident
+
+
+def _now() -> float:
+    import time
+    return time.time()
