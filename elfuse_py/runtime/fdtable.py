@@ -25,9 +25,16 @@ class FdState:
     and ``io_write(fd, views)`` (lists of guest memoryviews, returning a byte
     count or -errno); read/readv/write/writev then delegate to it.  State
     objects must be picklable: they survive execve.
+
+    A subclass that sets ``computes_readiness`` is an fd with no host
+    readiness of its own (an emulated epoll instance): ppoll/pselect6 and the
+    thread-parking layer ask it with ``readiness(fd)`` (the Linux poll bits
+    ready now) and ``wait_set(fd)`` (the host fds to sleep on), see
+    syscalls/readiness.py.
     """
 
     intercepts_io = False
+    computes_readiness = False
 
 
 class FdTable:
@@ -48,6 +55,9 @@ class FdTable:
             self.limit = soft - RESERVED_FDS
         self.hard_limit = hard
         self.state: dict[int, object] = {}
+        # Called with an fd number whose file the guest closed (close, dup2
+        # over it, a new file given that number): an emulated epoll forgets it.
+        self.close_hooks: list = []
 
     def valid(self, fd: int) -> bool:
         """True if `fd` is a number the guest may use (it may still be closed)."""
@@ -68,6 +78,8 @@ class FdTable:
         self.state[fd] = value
 
     def on_dup(self, old: int, new: int) -> None:
+        for hook in self.close_hooks:       # whatever `new` was is closed
+            hook(new)
         st = self.state.get(old)
         if st is None:
             self.state.pop(new, None)
@@ -75,6 +87,8 @@ class FdTable:
             self.state[new] = st
 
     def on_close(self, fd: int) -> None:
+        for hook in self.close_hooks:
+            hook(fd)
         self.state.pop(fd, None)
 
     def on_exec(self) -> None:
