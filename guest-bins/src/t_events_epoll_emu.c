@@ -19,6 +19,7 @@
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <termios.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -304,6 +305,38 @@ static void hangups(void) {
     close(ep);
 }
 
+/* A terminal (a character device: where macOS's poll says POLLNVAL, the
+ * emulation asks select). */
+static void terminal(void) {
+    int m = posix_openpt(O_RDWR | O_NOCTTY);
+    if (m < 0 || grantpt(m) != 0 || unlockpt(m) != 0) {
+        printf("ok - (no /dev/ptmx here: the terminal checks are skipped)\n");
+        return;
+    }
+    int s = open(ptsname(m), O_RDWR | O_NOCTTY), ep = epoll_create1(0);
+    struct termios t;
+    struct epoll_event out[2];
+    tcgetattr(s, &t);
+    t.c_lflag &= ~(ECHO | ICANON);
+    t.c_cc[VMIN] = 1;
+    t.c_cc[VTIME] = 0;
+    tcsetattr(s, TCSANOW, &t);
+    CHECK(add(ep, s, EPOLLIN, 55) == 0 && add(ep, m, EPOLLIN, 66) == 0, "tty: ADD both ends");
+    CHECK(wait1(ep, out, 0) == 0, "tty: nothing to read");
+    pid_t c = later_write(m, 50);
+    CHECK(wait1(ep, out, 5000) == 1 && out[0].data.u64 == 55 && out[0].events == EPOLLIN,
+          "tty: a blocking wait woken by input on the slave");
+    reap(c);
+    char buf[8];
+    CHECK(read(s, buf, sizeof buf) == 1 && wait1(ep, out, 0) == 0, "tty: read, nothing left");
+    CHECK(write(s, "o", 1) == 1 && wait1(ep, out, 1000) == 1 && out[0].data.u64 == 66,
+          "tty: output of the slave makes the master readable");
+    CHECK(mod(ep, s, EPOLLOUT, 77) == 0 && epoll_wait(ep, out, 2, 0) == 2, "tty: slave writable");
+    close(s);
+    close(m);
+    close(ep);
+}
+
 static volatile sig_atomic_t alarms;
 static void on_alarm(int sig) { (void)sig; alarms++; }
 
@@ -455,6 +488,7 @@ int main(void) {
     in_poll();
     closing();
     hangups();
+    terminal();
     timeouts();
     forked();
     threads();
