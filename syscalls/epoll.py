@@ -46,15 +46,6 @@ _G2H_EPOLL = [(g, getattr(select, n)) for g, n in _L_EPOLL_BITS.items() if hasat
 _H2G_EPOLL = [(h, g) for g, h in _G2H_EPOLL]
 _HOST_CTL = {"ADD": host.CTL_ADD, "DEL": host.CTL_DEL, "MOD": host.CTL_MOD}
 
-_NOTES = {
-    "epoll_create1": "host kernel epoll on Linux; a poll/select-based emulation on macOS "
-                     "(see docs/macos.md)",
-    "epoll_ctl": "",
-    "epoll_pwait": "",
-    "epoll_pwait2": "timeout rounded up to milliseconds",
-}
-
-
 def install(process: Process) -> None:
     """What the emulation needs of the process: to hear of every fd the guest closes."""
     if not host.HAVE_EPOLL and emu.on_fd_close not in process.fds.close_hooks:
@@ -202,12 +193,13 @@ def emulated_epoll_pwait2(epfd, events, maxevents, timeout, sigmask, sigsetsize)
 # ----- registration: one of the two, chosen once ------------------------------------------------
 
 _native = host.HAVE_EPOLL
-syscall("epoll_create1", "hex", ret="fd", note=_NOTES["epoll_create1"])(
+syscall("epoll_create1", "hex", ret="fd",
+        note="host kernel epoll on Linux; a poll/select-based emulation on macOS (docs/macos.md)")(
     native_epoll_create1 if _native else emulated_epoll_create1)
 syscall("epoll_ctl", "fd, int, fd, ptr")(
     native_epoll_ctl if _native else emulated_epoll_ctl)
 syscall("epoll_pwait", "fd, ptr, int, int, ptr, size", interruptible=True, restart=False)(
     native_epoll_pwait if _native else emulated_epoll_pwait)
 syscall("epoll_pwait2", "fd, ptr, int, ptr, ptr, size", level=PARTIAL,
-        note=_NOTES["epoll_pwait2"], interruptible=True, restart=False)(
+        note="timeout rounded up to milliseconds", interruptible=True, restart=False)(
     native_epoll_pwait2 if _native else emulated_epoll_pwait2)
