@@ -1,79 +1,45 @@
-"""Event-loop syscalls: epoll, eventfd2, timerfd, (signalfd4).
+"""Event-loop syscalls: eventfd2, timerfd, (signalfd4); epoll is in syscalls/epoll.py.
 
 The objects are host kernel objects reached through elfuse_py.host.events, so
-readiness, edge triggering, EPOLLONESHOT, eventfd counters and timer
-expirations are exactly the host kernel's; this module validates arguments
-like Linux, translates the guest's flag bits and constants *by name* and
-moves the guest's structs in and out of guest memory.
+eventfd counters and timer expirations are exactly the host kernel's; this
+module validates arguments like Linux, translates the guest's flag bits and
+constants *by name* and moves the guest's structs in and out of guest memory.
 
-Guest struct layouts (Linux AArch64): struct epoll_event is 16 bytes
-(u32 events, 4 bytes padding, u64 data); struct itimerspec is four s64.
+Guest struct layout (Linux AArch64): struct itimerspec is four s64.
 """
 from __future__ import annotations
 
 import os
-import select
 import socket
 import struct
 import time
 
 from elfuse_py.host import events as host
-from elfuse_py.runtime import lerrno, signals
+from elfuse_py.runtime import lerrno
 from elfuse_py.runtime.fdtable import FdState
 from elfuse_py.runtime.process import proc
 
 from syscalls.args import s32
-from syscalls.table import PARTIAL, not_supported, syscall
+from syscalls.table import not_supported, syscall
 
 # ----- guest (Linux AArch64) constants ------------------------------------------------------
 
 _L_O_NONBLOCK, _L_O_CLOEXEC = 0o4000, 0o2000000
-_L_EPOLL_CTL = {1: "ADD", 2: "DEL", 3: "MOD"}
-# guest epoll event bit -> host constant name in the select module
-_L_EPOLL_BITS = {
-    0x001: "EPOLLIN", 0x002: "EPOLLPRI", 0x004: "EPOLLOUT", 0x008: "EPOLLERR",
-    0x010: "EPOLLHUP", 0x040: "EPOLLRDNORM", 0x080: "EPOLLRDBAND", 0x100: "EPOLLWRNORM",
-    0x200: "EPOLLWRBAND", 0x400: "EPOLLMSG", 0x2000: "EPOLLRDHUP", 1 << 28: "EPOLLEXCLUSIVE",
-    1 << 30: "EPOLLONESHOT", 1 << 31: "EPOLLET",
-}
-# EPOLLWAKEUP (1 << 29) needs CAP_BLOCK_SUSPEND; Linux silently drops it without, as we do.
 _L_EFD_SEMAPHORE = 1
 _L_TFD_TIMER_ABSTIME, _L_TFD_TIMER_CANCEL_ON_SET = 1, 2
 _L_CLOCK_REALTIME_ALARM, _L_CLOCK_BOOTTIME_ALARM = 8, 9
 # guest clock id -> host clock constant name in the time module
 _L_TIMERFD_CLOCKS = {0: "CLOCK_REALTIME", 1: "CLOCK_MONOTONIC", 7: "CLOCK_BOOTTIME"}
 
-_EP_MAX_EVENTS = 0x7FFFFFFF // 16
-_EPOLL_EVENT = struct.Struct("<I4xQ")
 _ITIMERSPEC = struct.Struct("<qqqq")
-_TIMESPEC = struct.Struct("<qq")
 
 # ----- host translations, built by name -------------------------------------------------------
 
-_G2H_EPOLL = [(g, getattr(select, n)) for g, n in _L_EPOLL_BITS.items() if hasattr(select, n)]
-_H2G_EPOLL = [(h, g) for g, h in _G2H_EPOLL]
-_HOST_CTL = {"ADD": host.CTL_ADD, "DEL": host.CTL_DEL, "MOD": host.CTL_MOD}
 _HOST_CLOCKS = {g: getattr(time, n) for g, n in _L_TIMERFD_CLOCKS.items() if hasattr(time, n)}
 _HOST_EFD_SEMAPHORE = getattr(os, "EFD_SEMAPHORE", 1)
 # The timerfd_settime flags have no Python names before 3.13; the values are the kernel ABI.
 _HOST_TFD_ABSTIME = getattr(os, "TFD_TIMER_ABSTIME", 1)
 _HOST_TFD_CANCEL_ON_SET = getattr(os, "TFD_TIMER_CANCEL_ON_SET", 2)
-
-
-def _g2h_events(ev: int) -> int:
-    out = 0
-    for g, h in _G2H_EPOLL:
-        if ev & g:
-            out |= h
-    return out
-
-
-def _h2g_events(ev: int) -> int:
-    out = 0
-    for h, g in _H2G_EPOLL:
-        if ev & h:
-            out |= g
-    return out
 
 
 def _fd_flags(flags: int) -> tuple[bool, bool]:
@@ -96,104 +62,6 @@ def _guest_fd(fd: int) -> int:
 
 def _need(kind: str) -> int | None:
     return None if kind in host.AVAILABLE else -lerrno.ENOSYS
-
-
-# ----- epoll ----------------------------------------------------------------------------------
-
-@syscall("epoll_create1", "hex", ret="fd",
-         note="host kernel epoll (Linux hosts)")
-def sys_epoll_create1(flags):
-    flags = s32(flags)
-    if flags & ~_L_O_CLOEXEC:
-        return -lerrno.EINVAL
-    if (e := _need("epoll")) is not None:
-        return e
-    return _guest_fd(host.epoll_create(bool(flags & _L_O_CLOEXEC)))
-
-
-@syscall("epoll_ctl", "fd, int, fd, ptr")
-def sys_epoll_ctl(epfd, op, fd, event):
-    op = s32(op)
-    name = _L_EPOLL_CTL.get(op)
-    if name is None:
-        return -lerrno.EINVAL
-    if not proc.fds.valid(epfd) or not proc.fds.valid(fd):
-        return -lerrno.EBADF
-    if (e := _need("epoll")) is not None:
-        return e
-    events = data = 0
-    if name != "DEL":
-        events, data = proc.mem.unpack(_EPOLL_EVENT, event)
-    host.epoll_ctl(epfd, _HOST_CTL[name], fd, _g2h_events(events), data)
-    return 0
-
-
-def _epoll_wait(epfd: int, events: int, maxevents: int, timeout_ms: int,
-                sigmask: int, sigsetsize: int) -> int:
-    epfd, maxevents = s32(epfd), s32(maxevents)
-    if maxevents <= 0 or maxevents > _EP_MAX_EVENTS:
-        return -lerrno.EINVAL
-    if sigmask and sigsetsize != 8:
-        return -lerrno.EINVAL
-    if not proc.fds.valid(epfd):
-        return -lerrno.EBADF
-    if (e := _need("epoll")) is not None:
-        return e
-    mem = proc.mem
-    mem.check(events, maxevents * _EPOLL_EVENT.size, 2)
-    if sigmask and proc.signal_hook is not None:      # the signals layer is set up
-        ready = _wait_with_mask(epfd, maxevents, timeout_ms, mem.u64(sigmask))
-        if ready is None:
-            return -lerrno.EINTR
-    else:
-        try:
-            ready = host.epoll_wait(epfd, maxevents, timeout_ms)
-        except InterruptedError:
-            return -lerrno.EINTR
-    for i, (ev, data) in enumerate(ready):
-        mem.pack(_EPOLL_EVENT, events + i * _EPOLL_EVENT.size, _h2g_events(ev), data)
-    return len(ready)
-
-
-def _wait_with_mask(epfd: int, maxevents: int, timeout_ms: int, mask: int):
-    """Wait with the guest's signal mask replaced by `mask` (as pselect/ppoll do).
-
-    Interrupted (or a signal `mask` unblocks is already pending): None, and the
-    old mask is restored after the handler runs, as Linux's saved sigmask.
-    """
-    st = proc.sig
-    old = st.mask
-    try:
-        signals.set_mask(mask)      # a host signal blocked until now may arrive right here
-        if st.pending & ~st.mask:
-            raise InterruptedError
-        ready = host.epoll_wait(epfd, maxevents, timeout_ms)
-    except InterruptedError:
-        st.saved_mask = old
-        st.undelivered = True
-        proc.cpu.pending = True
-        return None
-    signals.set_mask(old)
-    return ready
-
-
-@syscall("epoll_pwait", "fd, ptr, int, int, ptr, size", interruptible=True, restart=False)
-def sys_epoll_pwait(epfd, events, maxevents, timeout, sigmask, sigsetsize):
-    t = s32(timeout)
-    return _epoll_wait(epfd, events, maxevents, -1 if t < 0 else t, sigmask, sigsetsize)
-
-
-@syscall("epoll_pwait2", "fd, ptr, int, ptr, ptr, size", level=PARTIAL,
-         note="timeout rounded up to milliseconds", interruptible=True, restart=False)
-def sys_epoll_pwait2(epfd, events, maxevents, timeout, sigmask, sigsetsize):
-    if timeout:
-        sec, nsec = proc.mem.unpack(_TIMESPEC, timeout)
-        if sec < 0 or not 0 <= nsec < 1_000_000_000:
-            return -lerrno.EINVAL
-        ms = min(sec * 1000 + (nsec + 999_999) // 1_000_000, 0x7FFFFFFF)
-    else:
-        ms = -1
-    return _epoll_wait(epfd, events, maxevents, ms, sigmask, sigsetsize)
 
 
 # ----- eventfd --------------------------------------------------------------------------------

@@ -5,7 +5,8 @@ waiting in the host:
 
 - ppoll/pselect6/epoll_pwait(2) park on their whole fd set with their
   deadline; at the deadline they return 0 with the result sets cleared, as
-  Linux does;
+  Linux does (an emulated epoll fd, in the set or waited on, parks on the fds
+  it watches);
 - rt_sigsuspend/rt_sigtimedwait park with the mask until a signal is pending;
 - flock and F_SETLKW/F_OFD_SETLKW try without waiting and retry every poll
   period;
@@ -21,7 +22,7 @@ import time
 from elfuse_py.runtime import lerrno, threads
 from elfuse_py.runtime.process import proc
 
-from syscalls import poll
+from syscalls import poll, readiness
 from syscalls.parking import IN, OUT, WRAP, deadline_ts, errno_result, later, ready
 from elfuse_py.runtime import signals
 
@@ -46,6 +47,46 @@ def _any_ready(pollset: dict[int, int]) -> bool:
         return True
 
 
+def _computed_wait(want: dict[int, int]):
+    """`want` ({fd: host events}) with the fds whose readiness the emulator computes
+    (emulated epolls, syscalls/readiness.py) expanded into the host fds they watch:
+    None when there are none; else (ready now?, host pollset, check).  The check
+    (asked every poll period) says yes when one of them became readable in a way
+    no host fd signals, or another thread changed its interest list."""
+    computed = readiness.emulated_in(want)
+    if not computed:
+        return None
+    asked = {fd: st for fd, st in computed.items() if want[fd] & IN}
+    if any(st.readiness(fd) for fd, st in asked.items()):
+        return True, None, None
+    pollset = {fd: ev for fd, ev in want.items() if fd not in computed}
+    periodic = False
+    for fd, st in asked.items():
+        p, s, r = st.wait_set(fd)
+        readiness.merge(pollset, p)
+        periodic |= bool(s) or r          # character devices are asked with select there
+    changes = {fd: st.changes for fd, st in asked.items()}
+
+    def check() -> bool:
+        return any(st.changes != changes[fd] or (periodic and st.readiness(fd))
+                   for fd, st in asked.items())
+    return _any_ready(pollset), pollset, check
+
+
+def _park_or_call(want: dict[int, int], deadline, orig_x0: int, on_timeout):
+    """Park on `want` (expanding computed-readiness fds) unless something is ready:
+    the wait_fds result, or False when the handler should run now."""
+    computed = _computed_wait(want)
+    check = None
+    if computed is not None:
+        now, want, check = computed
+        if now:
+            return False
+    elif _any_ready(want):
+        return False
+    return threads.wait_fds(want, deadline, orig_x0, on_timeout, check=check)
+
+
 def _ppoll(fn):
     def wrapped(fds, nfds, tsp, sigmask, sigsetsize):
         if threads.multi():
@@ -64,16 +105,17 @@ def _ppoll(fn):
                                 if ev & lbit:
                                     hev |= hbit
                             want[fd] = want.get(fd, 0) | hev
-                    if not _any_ready(want):
-                        def on_timeout():
-                            # Linux: every revents 0, result 0.
-                            buf = bytearray(raw)
-                            for i in range(n):
-                                fd, ev, _r = _PFD.unpack_from(buf, i * _PFD.size)
-                                _PFD.pack_into(buf, i * _PFD.size, fd, ev, 0)
-                            proc.mem.write(fds, bytes(buf))
-                            return 0
-                        return threads.wait_fds(want, deadline, fds, on_timeout)
+                    def on_timeout():
+                        # Linux: every revents 0, result 0.
+                        buf = bytearray(raw)
+                        for i in range(n):
+                            fd, ev, _r = _PFD.unpack_from(buf, i * _PFD.size)
+                            _PFD.pack_into(buf, i * _PFD.size, fd, ev, 0)
+                        proc.mem.write(fds, bytes(buf))
+                        return 0
+                    r = _park_or_call(want, deadline, fds, on_timeout)
+                    if r is not False:
+                        return r
             except Exception:  # noqa: BLE001 - bad pointers etc.: the handler reports them
                 pass
         return fn(fds, nfds, tsp, sigmask, sigsetsize)
@@ -92,13 +134,15 @@ def _pselect6(fn):
                     ptrs = (inp, outp, exp)
                     _, wanted = poll.read_fdsets(nfd, ptrs)
                     want = {fd: poll.to_host(ev) for fd, ev in wanted.items()}
-                    if not _any_ready(want):
-                        def on_timeout():
-                            for p in ptrs:            # Linux: the sets come back empty
-                                if p:
-                                    proc.mem.write(p, bytes(nbytes))
-                            return 0
-                        return threads.wait_fds(want, deadline, n, on_timeout)
+
+                    def on_timeout():
+                        for p in ptrs:            # Linux: the sets come back empty
+                            if p:
+                                proc.mem.write(p, bytes(nbytes))
+                        return 0
+                    r = _park_or_call(want, deadline, n, on_timeout)
+                    if r is not False:
+                        return r
             except Exception:  # noqa: BLE001 - the handler reports bad arguments
                 pass
         return fn(n, inp, outp, exp, tsp, sig)
@@ -119,8 +163,13 @@ def _epoll(fn, timeout_is_ts: bool):
                         False if t == 0 else time.monotonic_ns() + t * 1_000_000)
                 fd = epfd & 0xFFFFFFFF
                 if deadline is not False and 0 < (maxevents & 0xFFFFFFFF) < 1 << 31 \
-                        and proc.fds.valid(fd) and not ready(fd, IN):
-                    return threads.wait_fds({fd: IN}, deadline, epfd, lambda: 0)
+                        and proc.fds.valid(fd):
+                    if readiness.emulated(fd) is not None:     # the emulated epoll
+                        r = _park_or_call({fd: IN}, deadline, epfd, lambda: 0)
+                        if r is not False:
+                            return r
+                    elif not ready(fd, IN):
+                        return threads.wait_fds({fd: IN}, deadline, epfd, lambda: 0)
             except Exception:  # noqa: BLE001 - the handler reports bad arguments
                 pass
         return fn(epfd, events, maxevents, timeout, sigmask, sigsetsize)

@@ -21,8 +21,9 @@ from elfuse_py.runtime import lerrno
 from elfuse_py.runtime import signals
 from elfuse_py.runtime.process import proc
 
+from syscalls import readiness
 from syscalls.args import s32
-from syscalls.net import readiness
+from syscalls.net import readiness as sockready
 from syscalls.table import syscall
 
 # Linux poll bits (asm-generic/poll.h)
@@ -97,7 +98,11 @@ def write_remaining(tsp: int, deadline: float | None) -> None:
 
 def host_poll(wanted: dict[int, int], timeout: float | None) -> dict[int, int]:
     """{fd: linux events} -> {fd: linux revents} (POLLNVAL for closed/reserved fds)."""
-    if readiness.emulated() and any(ev & POLLRDHUP for ev in wanted.values()):
+    if readiness.ACTIVE:
+        computed = readiness.emulated_in(wanted)
+        if computed:
+            return _poll_computed(wanted, computed, timeout)
+    if sockready.emulated() and any(ev & POLLRDHUP for ev in wanted.values()):
         return _poll_rdhup(wanted, timeout)
     p = select.poll()
     out: dict[int, int] = {}
@@ -142,7 +147,7 @@ def _poll_rdhup(wanted: dict[int, int], timeout: float | None) -> dict[int, int]
             out.setdefault(fd, 0)
             out[fd] |= POLLIN               # its unread data is still there (or gone: the peek says)
         for fd, rev in list(out.items()):
-            if wanted[fd] & POLLRDHUP and not rev & POLLNVAL and readiness.rdhup(fd, rev):
+            if wanted[fd] & POLLRDHUP and not rev & POLLNVAL and sockready.rdhup(fd, rev):
                 out[fd] = rev | POLLRDHUP | POLLIN
         ready = any(rev & (wanted[fd] | _ALWAYS) for fd, rev in out.items())
         if ready or ms == 0 or (deadline is not None and time.monotonic() >= deadline):
@@ -152,7 +157,34 @@ def _poll_rdhup(wanted: dict[int, int], timeout: float | None) -> dict[int, int]
                 quiet.add(fd)
 
 
-def _check_sigmask(sigmask: int, size: int) -> int | None:
+def _poll_computed(wanted: dict[int, int], computed: dict, timeout: float | None) -> dict[int, int]:
+    """host_poll with fds whose readiness the emulator computes (an emulated epoll):
+    ask them, and sleep on the host fds they watch (syscalls/readiness.py)."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    plain = {fd: ev for fd, ev in wanted.items() if fd not in computed}
+    while True:
+        out = host_poll(plain, 0) if plain else {}
+        for fd, st in computed.items():
+            rev = st.readiness(fd) & (wanted[fd] | _ALWAYS)
+            if rev:
+                out[fd] = rev
+        left = None if deadline is None else deadline - time.monotonic()
+        if out or (left is not None and left <= 0):
+            return out
+        pollfds = {fd: to_host(ev) for fd, ev in plain.items()}
+        selfds: dict[int, int] = {}
+        recheck = False
+        for fd, st in computed.items():
+            p, s, r = st.wait_set(fd)
+            readiness.merge(pollfds, p)
+            readiness.merge(selfds, s)
+            recheck |= r
+        if recheck:
+            left = readiness.RECHECK if left is None else min(left, readiness.RECHECK)
+        readiness.sleep(pollfds, selfds, left)
+
+
+def check_sigmask(sigmask: int, size: int) -> int | None:
     """The guest's temporary mask (None without one), or -EINVAL / GuestFault."""
     if sigmask and size != SIGSET_SIZE:
         return -lerrno.EINVAL
@@ -161,7 +193,7 @@ def _check_sigmask(sigmask: int, size: int) -> int | None:
     return None
 
 
-def _mask_enter(tagged: int | None) -> bool:
+def mask_enter(tagged: int | None) -> bool:
     """Install the temporary mask; True if a signal it unblocks is already pending
     (the call then returns EINTR at once, delivering under that mask)."""
     if tagged is None:
@@ -174,7 +206,7 @@ def _mask_enter(tagged: int | None) -> bool:
     return bool(st.pending & ~st.mask)
 
 
-def _mask_leave(tagged: int | None) -> None:
+def mask_leave(tagged: int | None) -> None:
     """The wait completed normally: the old mask comes back at once."""
     if tagged is None:
         return
@@ -189,7 +221,7 @@ def sys_ppoll(fds, nfds, tsp, sigmask, sigsetsize):
     if nfds > proc.fds.limit:
         return -lerrno.EINVAL
     timeout = read_timeout(tsp)
-    tmask = _check_sigmask(sigmask, sigsetsize)
+    tmask = check_sigmask(sigmask, sigsetsize)
     if tmask is not None and tmask < 0:
         return tmask
     deadline = None if timeout is None else time.monotonic() + timeout
@@ -201,14 +233,14 @@ def sys_ppoll(fds, nfds, tsp, sigmask, sigsetsize):
     for fd, ev, _r in entries:
         if fd >= 0:
             wanted[fd] = wanted.get(fd, 0) | (ev & 0xFFFF)
-    if _mask_enter(tmask):
+    if mask_enter(tmask):
         return -lerrno.EINTR
     try:
         got = host_poll(wanted, timeout)
     except InterruptedError:
         write_remaining(tsp, deadline)
         raise                            # -EINTR; the old mask returns after delivery
-    _mask_leave(tmask)
+    mask_leave(tmask)
     count = 0
     for i, (fd, ev, _r) in enumerate(entries):
         rev = 0
@@ -238,7 +270,7 @@ def sys_pselect6(n, inp, outp, exp, tsp, sig):
     tmask = None
     if sig:
         ss, sslen = proc.mem.unpack(struct.Struct("<QQ"), sig)
-        tmask = _check_sigmask(ss, sslen)
+        tmask = check_sigmask(ss, sslen)
         if tmask is not None and tmask < 0:
             return tmask
     deadline = None if timeout is None else time.monotonic() + timeout
@@ -249,14 +281,14 @@ def sys_pselect6(n, inp, outp, exp, tsp, sig):
             proc.mem.check(ptr, nbytes, 2)      # the result is written back
     if any(not proc.fds.valid(fd) for fd in wanted):
         return -lerrno.EBADF
-    if _mask_enter(tmask):
+    if mask_enter(tmask):
         return -lerrno.EINTR
     try:
         got = host_poll(wanted, timeout)
     except InterruptedError:
         write_remaining(tsp, deadline)
         raise
-    _mask_leave(tmask)
+    mask_leave(tmask)
     if any(v & POLLNVAL for v in got.values()):
         return -lerrno.EBADF
     res = [0, 0, 0]

@@ -5,7 +5,8 @@ The handler modules fill `syscalls.table.TABLE` as they are imported (each
 what it needs of the table, as data: the dispatch list the CPU hook indexes,
 the fallback for numbers without a handler, names for error reports, the
 interruptible handlers and no-restart numbers the signals layer needs, and
-the --strace tracer (`register`).  The runtime never imports this package.
+the --strace tracer (`register`); and the fd-close hook of the epoll
+emulation.  The runtime never imports this package.
 """
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from elfuse_py.runtime import lerrno, log
 from elfuse_py.runtime.process import Process, SyscallSet
 
 # Handler modules, by area.  Import order does not matter.
-from syscalls import (dirs, events, execve, fdops, fileio, fsmeta, fsnames, futex,  # noqa: F401
-                      info, ioctl, mem, memfd, notify, poll, proc, sched, signal, time, xattr)
+from syscalls import (dirs, epoll, events, execve, fdops, fileio, fsmeta, fsnames,  # noqa: F401
+                      futex, info, ioctl, mem, memfd, notify, poll, proc, sched, signal, time,
+                      xattr)
 from syscalls.net import messages, names, sockets, sockopt  # noqa: F401
 # Thread-parking wrappers: each module adds its calls to parking.WRAP as it is imported.
 from syscalls import parked_io, parked_open, parked_waits, parking  # noqa: F401
@@ -48,6 +50,8 @@ def register(process: Process) -> None:
         no_restart=frozenset(nr for nr, e in TABLE.items() if not e.restart),
         tracer=lambda p: Tracer(p).trace,
     )
+    # The epoll emulation (hosts without epoll) hears of every fd the guest closes.
+    epoll.install(process)
     # Once a second guest thread exists, the blocking calls park their thread
     # instead of stopping every thread (syscalls/parking.py).
     if parking.install not in process.threads.on_multi:

@@ -507,7 +507,7 @@ SELECT_AND_ASYNCIO = """
 
 
 def test_selectors_poll_epoll_asyncio(root):
-    out = _py(root, SELECT_AND_ASYNCIO)
+    out = _py(root, SELECT_AND_ASYNCIO, darwin=True)
     assert out.startswith(b"EpollSelector\n12 [b'MSG0-0', b'MSG0-1']\n[]\nTrue\nTrue\nTrue\n[] True\n")
     assert out.endswith(b"True\n6\nwait_for timeout\n300000\n")
 

@@ -7,14 +7,16 @@ must be closable by the guest and interruptible by signals).  The guest's
 64-bit epoll_data goes to the host kernel as-is, so it follows the
 registration exactly as on Linux.
 
-Everything here speaks *host* values; syscalls/events.py translates the
-guest's flags by name.  `AVAILABLE` says which objects this host provides;
-other hosts (macOS) get the emulations in syscalls/events.py or ENOSYS.
+Everything here speaks *host* values; syscalls/events.py and syscalls/epoll.py
+translate the guest's flags by name.  `AVAILABLE` says which objects this host
+provides; other hosts (macOS) get the emulations in syscalls/events.py and
+syscalls/epoll_emu.py, or ENOSYS.
 """
 from __future__ import annotations
 
 import os
 import platform as _pyplatform
+import select
 
 from elfuse_py.host import platform
 from elfuse_py.host.cdefs import load_ffi
@@ -42,6 +44,36 @@ HAVE_EVENTFD = "eventfd" in AVAILABLE and _MODEL_NATIVE
 HAVE_TIMERFD = "timerfd" in AVAILABLE and _MODEL_NATIVE
 HAVE_INOTIFY = platform.IS_LINUX and _MODEL_NATIVE
 HAVE_PIDFD = platform.IS_LINUX and hasattr(os, "pidfd_open") and _MODEL_NATIVE
+
+# How the host's poll(2) shows a stream socket's half-close, for the epoll
+# emulation's EPOLLRDHUP and EPOLLHUP (a fact of the real host kernel, not of
+# the model).  Linux: POLLRDHUP once the peer shut down writing, POLLHUP only
+# when both directions are shut.  macOS: no POLLRDHUP; poll runs over kevent
+# and sets POLLHUP as soon as the read filter (asked with POLLIN) or the write
+# filter (POLLOUT) reaches EOF, and then leaves POLLOUT out (XNU
+# bsd/kern/sys_generic.c, poll_callback).
+POLLHUP_ON_HALF_CLOSE = not platform.IS_LINUX
+_POLLRDHUP = getattr(select, "POLLRDHUP", 0)
+
+
+def _poll1(fd: int, events: int) -> int:
+    p = select.poll()
+    p.register(fd, events)
+    r = p.poll(0)
+    return r[0][1] if r else 0
+
+
+def socket_eof(fd: int) -> tuple[bool, bool]:
+    """(the peer sends no more, this end sends no more) for a connected stream
+    socket, even with data still waiting before the end; (False, False) where
+    the host cannot tell."""
+    if _POLLRDHUP:
+        rev = _poll1(fd, select.POLLIN | _POLLRDHUP)
+        both = bool(rev & select.POLLHUP)
+        return bool(rev & _POLLRDHUP) or both, both
+    return (bool(_poll1(fd, select.POLLIN) & select.POLLHUP),
+            bool(_poll1(fd, select.POLLOUT) & select.POLLHUP))
+
 
 # Host EPOLL_CTL_* ops (Linux values; these are host numbers used only here).
 CTL_ADD, CTL_DEL, CTL_MOD = 1, 2, 3

@@ -33,15 +33,23 @@ class FdState:
     state is back (also when the host execve failed: the state stays then).
     A state that can say how many bytes a read would find answers FIONREAD
     through `fionread(fd)`.
+
+    A subclass that sets ``computes_readiness`` is an fd with no host
+    readiness of its own (an emulated epoll instance): ppoll/pselect6 and the
+    thread-parking layer ask it with ``readiness(fd)`` (the Linux poll bits
+    ready now) and ``wait_set(fd)`` (the host fds to sleep on), see
+    syscalls/readiness.py.
     """
 
     intercepts_io = False
+    computes_readiness = False
 
     def before_exec(self) -> None:
         """The guest execs with this fd open (e.g. let an emulator fd the state needs survive)."""
 
     def after_exec(self, fd: int) -> None:
         """The state is back in the new image (or the exec failed), attached to guest fd `fd`."""
+
     def stat_of(self, fd: int) -> os.stat_result:
         """What fstat reports for the fd (the host's, unless the state knows better)."""
         return os.fstat(fd)
@@ -90,6 +98,9 @@ class FdTable:
         # Host paths of files the guest opened, kept only where the host
         # cannot name an open file itself (see path_of).
         self.paths: dict[int, str] | None = None if hostfs.FD_PATHS_KNOWN else {}
+        # Called with an fd number whose file the guest closed (close, dup2
+        # over it, a new file given that number): an emulated epoll forgets it.
+        self.close_hooks: list = []
 
     def valid(self, fd: int) -> bool:
         """True if `fd` is a number the guest may use (it may still be closed)."""
@@ -110,6 +121,8 @@ class FdTable:
         self.state[fd] = value
 
     def on_dup(self, old: int, new: int) -> None:
+        for hook in self.close_hooks:       # whatever `new` was is closed
+            hook(new)
         st = self.state.get(old)
         if st is None:
             self.state.pop(new, None)
@@ -123,6 +136,8 @@ class FdTable:
                 self.paths[new] = p
 
     def on_close(self, fd: int) -> None:
+        for hook in self.close_hooks:
+            hook(fd)
         self.state.pop(fd, None)
         if self.paths is not None:
             self.paths.pop(fd, None)
