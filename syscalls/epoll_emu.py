@@ -70,6 +70,7 @@ from elfuse_py.runtime.fdtable import FdState
 from elfuse_py.runtime.process import proc
 
 from syscalls import poll, readiness
+from syscalls.net import readiness as sockready
 from syscalls.numbers import SYSCALL_NUMBERS
 
 # ----- Linux values ---------------------------------------------------------------------------
@@ -236,9 +237,17 @@ def _nread(fd: int) -> int | None:
 
 def _peer_shut(fd: int) -> bool:
     """A readable stream socket whose peer shut down writing: nothing before the
-    end (recv(MSG_PEEK) gives 0), or the host's poll says so behind the data."""
+    end (recv(MSG_PEEK) gives 0), or the host's poll says so behind the data --
+    or, on a host whose poll has no POLLRDHUP, the socket layer's records do
+    (syscalls/net/readiness.py: SHUT_RD, a socketpair partner's SHUT_WR)."""
     n = slibc.recvfrom(fd, _peekbuf, 1, _PEEK, sffi.NULL, sffi.NULL)
-    return n == 0 or (n > 0 and hostev.socket_eof(fd)[0])
+    if n == 0:
+        return True
+    if n < 0:
+        return False
+    if sockready.emulated():
+        return sockready.rdhup(fd, poll.POLLIN)
+    return hostev.socket_eof(fd)[0]
 
 
 def _linux_hup(fd: int, ready: int) -> int:
