@@ -124,6 +124,11 @@ def execve(dirfd: int, path_addr: int, argv_addr: int, envp_addr: int, flags: in
     }
     data = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
     sfd = _state_fd(data, proc.fds.limit)
+    # Emulator fds a surviving state needs (an emulated eventfd's counter file,
+    # a timerfd's wake-up end) stay open across the exec.
+    carried = {f for st in fds.values() for f in _carried(st)}
+    for f in carried:
+        _inheritable(f, True)
     env = {}
     for e in envp:
         k, sep, v = e.partition(b"=")
@@ -138,8 +143,22 @@ def execve(dirfd: int, path_addr: int, argv_addr: int, envp_addr: int, flags: in
                                    os.fsdecode(filename)], env)
     except OSError as e:
         os.close(sfd)
+        for f in carried:
+            _inheritable(f, False)
         raise e
     return _errno("ENOEXEC")  # not reached
+
+
+def _carried(st) -> tuple:
+    fn = getattr(st, "carried_fds", None)
+    return fn() if fn is not None else ()
+
+
+def _inheritable(fd: int, on: bool) -> None:
+    try:
+        os.set_inheritable(fd, on)
+    except OSError:
+        pass
 
 
 def _state_fd(data: bytes, low: int) -> int:
@@ -174,6 +193,16 @@ def take_state() -> dict:
 def restore_state(proc, state: dict) -> None:
     """After the new image booted: the per-fd state and the limits that survive execve."""
     proc.fds.state.update(state["fds"])
+    seen = set()
+    for st in state["fds"].values():
+        if id(st) in seen:
+            continue
+        seen.add(id(st))
+        for f in _carried(st):
+            _inheritable(f, False)
+        after = getattr(st, "after_exec", None)
+        if after is not None:
+            after()
     if state.get("fdnominal"):
         proc.fds.nominal = state["fdnominal"]
     if state.get("nofile") is not None:

@@ -25,9 +25,23 @@ class FdState:
     and ``io_write(fd, views)`` (lists of guest memoryviews, returning a byte
     count or -errno); read/readv/write/writev then delegate to it.  State
     objects must be picklable: they survive execve.
+
+    A state that owns emulator fds (in the reserved range) says so:
+    ``carried_fds()`` are kept open across execve (the new image gets them
+    back close-on-exec, then ``after_exec()`` runs), and ``release()`` runs
+    when the last guest fd with this state goes (close, dup2 over it...).
     """
 
     intercepts_io = False
+
+    def carried_fds(self) -> tuple[int, ...]:
+        return ()
+
+    def after_exec(self) -> None:
+        pass
+
+    def release(self) -> None:
+        pass
 
 
 class FdTable:
@@ -69,13 +83,28 @@ class FdTable:
 
     def on_dup(self, old: int, new: int) -> None:
         st = self.state.get(old)
+        gone = self.state.get(new)
         if st is None:
             self.state.pop(new, None)
         else:
             self.state[new] = st
+        if gone is not None and gone is not st:
+            self._released(gone)
 
     def on_close(self, fd: int) -> None:
-        self.state.pop(fd, None)
+        st = self.state.pop(fd, None)
+        if st is not None:
+            self._released(st)
+
+    def _released(self, st) -> None:
+        """`st` left one fd: release it when no other guest fd still has it."""
+        release = getattr(st, "release", None)
+        if release is None or any(v is st for v in self.state.values()):
+            return
+        try:
+            release()
+        except OSError:
+            pass
 
     def on_exec(self) -> None:
         """Drop state of fds the host closed on exec (FD_CLOEXEC)."""
