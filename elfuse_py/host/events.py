@@ -8,8 +8,11 @@ must be closable by the guest and interruptible by signals).  The guest's
 registration exactly as on Linux.
 
 Everything here speaks *host* values; syscalls/events.py translates the
-guest's flags by name.  `AVAILABLE` says which objects this host provides;
-other hosts (macOS) get the emulations in syscalls/events.py or ENOSYS.
+guest's flags by name.  `AVAILABLE` says which objects this host provides,
+the `HAVE_*` flags which ones the host *model* uses; without them the
+syscall layer emulates eventfd (syscalls/eventfd.py), timerfd
+(syscalls/timerfd.py) and pidfd (syscalls/pidfd.py) with pipes, sockets and
+a helper thread, as on macOS.
 """
 from __future__ import annotations
 
@@ -42,6 +45,28 @@ HAVE_EVENTFD = "eventfd" in AVAILABLE and _MODEL_NATIVE
 HAVE_TIMERFD = "timerfd" in AVAILABLE and _MODEL_NATIVE
 HAVE_INOTIFY = platform.IS_LINUX and _MODEL_NATIVE
 HAVE_PIDFD = platform.IS_LINUX and hasattr(os, "pidfd_open") and _MODEL_NATIVE
+
+# The alarm clocks of the host kernel's timerfd (kernel ABI values: Python has no names).
+TIMERFD_ALARM_CLOCKS = {"CLOCK_REALTIME_ALARM": 8, "CLOCK_BOOTTIME_ALARM": 9} if platform.IS_LINUX else {}
+_CAP_WAKE_ALARM = 35
+
+
+def can_wake_alarm() -> bool:
+    """May this process set wake-up alarms (timerfd's *_ALARM clocks)?
+
+    Linux asks for CAP_WAKE_ALARM (the effective set in /proc/self/status);
+    a host without capabilities (macOS) answers as root or not.
+    """
+    if platform.IS_LINUX:
+        try:
+            with open("/proc/self/status") as f:
+                for line in f:
+                    if line.startswith("CapEff:"):
+                        return bool(int(line.split()[1], 16) >> _CAP_WAKE_ALARM & 1)
+        except (OSError, ValueError, IndexError):
+            pass
+    return os.geteuid() == 0
+
 
 # Host EPOLL_CTL_* ops (Linux values; these are host numbers used only here).
 CTL_ADD, CTL_DEL, CTL_MOD = 1, 2, 3
