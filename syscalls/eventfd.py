@@ -194,9 +194,10 @@ class EventfdEmu(FdState):
         return 8
 
     def io_write(self, fd: int, views: list) -> int:
-        data = b"".join(bytes(v[:8]) for v in views)[:8]
-        if len(data) < 8:
+        # Exactly 8 bytes, as Linux since 6.10 asks (earlier kernels took the first 8 of more).
+        if sum(len(v) for v in views) != 8:
             return -lerrno.EINVAL
+        data = b"".join(bytes(v) for v in views)
         value = int.from_bytes(data, "little")
         if value == 0xFFFFFFFFFFFFFFFF:
             return -lerrno.EINVAL
