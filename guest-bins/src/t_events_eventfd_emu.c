@@ -176,7 +176,7 @@ int main(void) {
     sigaction(SIGALRM, &sa, NULL);
     pid = fork();
     if (pid == 0) {
-        msleep(200);
+        msleep(400);
         uint64_t w = 9;
         _exit(write(fd, &w, 8) == 8 ? 0 : 1);
     }

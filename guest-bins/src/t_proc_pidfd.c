@@ -105,12 +105,17 @@ int main(void) {
     CHECK_ERR(waitid(P_PIDFD, 999, &si, WEXITED), EBADF, "waitid on a bad fd is EBADF");
     CHECK_ERR(waitid(P_PIDFD, -1, &si, WEXITED), EINVAL, "waitid on fd -1 is EINVAL");
 
-    /* a child that exits after 100 ms: poll, EAGAIN, WNOWAIT, the status */
+    /* a child that exits when told: poll, EAGAIN, WNOWAIT, the status */
+    int go[2];
+    pipe(go);
     pid_t c = fork();
     if (c == 0) {
-        msleep(100);
+        char b;
+        close(go[1]);
+        read(go[0], &b, 1);
         _exit(7);
     }
+    close(go[0]);
     int fd = pidfd_open(c, PIDFD_NONBLOCK);
     CHECK(fd >= 0 && (fcntl(fd, F_GETFL) & O_NONBLOCK), "pidfd_open(child, PIDFD_NONBLOCK)");
     pf = (struct pollfd){fd, POLLIN, 0};
@@ -119,6 +124,9 @@ int main(void) {
     memset(&si, 0xff, sizeof si);
     CHECK(waitid(P_PIDFD, fd, &si, WEXITED | WNOHANG) == 0 && si.si_pid == 0, "WNOHANG: 0, si_pid 0");
     CHECK(pidfd_send_signal(fd, 0, NULL, 0) == 0, "signal 0 to the running child");
+    msleep(50);
+    CHECK(poll(&pf, 1, 0) == 0, "still running: still not readable");
+    CHECK(write(go[1], "x", 1) == 1, "tell it to exit");
     CHECK(poll(&pf, 1, 5000) == 1 && (pf.revents & POLLIN), "poll: readable once it exits");
     memset(&si, 0, sizeof si);
     CHECK(waitid(P_PIDFD, fd, &si, WEXITED | WNOWAIT) == 0 && si.si_pid == c && si.si_code == CLD_EXITED
