@@ -65,7 +65,12 @@ _counters: int | None = None
 def _counter_file() -> int:
     global _counters
     if _counters is None:
-        _counters = proc.fds.reserve(memfiles.anonymous("elfuse-eventfd", cloexec=True))
+        fd = memfiles.anonymous("elfuse-eventfd", cloexec=True)
+        try:
+            _counters = proc.fds.reserve(fd)
+        except OSError:
+            os.close(fd)
+            raise
     return _counters
 
 
@@ -243,7 +248,10 @@ def _fifo(cloexec: bool, nonblock: bool) -> int:
 
 
 def _eventfd_emulated(initval: int, semaphore: bool, cloexec: bool, nonblock: bool) -> int:
-    cfd = _counter_file()
+    try:
+        cfd = _counter_file()
+    except OSError:                      # the emulator's reserved range is full
+        return -lerrno.EMFILE
     fd = _guest_fd(_fifo(cloexec, nonblock))
     if fd < 0:
         return fd

@@ -177,10 +177,10 @@ def _open_emulated(pid: int, nonblock: bool) -> int:
     fd, peer = a.detach(), b.detach()
     try:
         peer = proc.fds.reserve(peer)
-    except OSError:
+    except OSError:                      # the emulator's reserved range is full
         os.close(fd)
         os.close(peer)
-        raise
+        return -lerrno.EMFILE
     fd = _guest_fd(fd)
     if fd < 0:
         os.close(peer)

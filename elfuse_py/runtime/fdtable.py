@@ -98,11 +98,12 @@ class FdTable:
 
     def _released(self, st) -> None:
         """`st` left one fd: release it when no other guest fd still has it."""
-        release = getattr(st, "release", None)
-        if release is None or any(v is st for v in self.state.values()):
+        if getattr(type(st), "release", FdState.release) is FdState.release:
+            return                       # owns nothing: no need to look for other fds
+        if any(v is st for v in self.state.values()):
             return
         try:
-            release()
+            st.release()
         except OSError:
             pass
 

@@ -194,6 +194,27 @@ int main(void) {
     pthread_join(th, NULL);
     CHECK(thread_got == 42, "the blocked thread read 42");
 
+    /* many eventfds at once, and one after the other */
+    int many[100], made = 0;
+    for (int i = 0; i < 100; i++) {
+        many[i] = eventfd(i, EFD_NONBLOCK);
+        made += many[i] >= 0;
+    }
+    int right = 1;
+    for (int i = 0; i < 100; i++) {
+        uint64_t w = 0;
+        if (i && (read(many[i], &w, 8) != 8 || w != (uint64_t)i)) right = 0;
+        close(many[i]);
+    }
+    CHECK(made == 100 && right, "100 eventfds at once, each with its own counter");
+    made = 0;
+    for (int i = 0; i < 300; i++) {
+        int e = eventfd(1, 0);
+        made += e >= 0;
+        close(e);
+    }
+    CHECK(made == 300, "300 eventfds made and closed in turn");
+
     /* sizes */
     char big[16];
     v = 7;

@@ -195,6 +195,23 @@ int main(void) {
     CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0,
           "the child's blocking read saw the inherited timer expire");
 
+    /* many timers one after the other: closing one frees what it held */
+    int made = 0;
+    for (int i = 0; i < 300; i++) {
+        int t = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+        its = its_ms(1000, 0);
+        if (t >= 0 && timerfd_settime(t, 0, &its, NULL) == 0) made++;
+        close(t);
+    }
+    CHECK(made == 300, "300 timers created, armed and closed in turn");
+    /* a dup keeps the timer when the first fd closes */
+    int d1 = timerfd_create(CLOCK_MONOTONIC, 0), d2 = dup(d1);
+    its = its_ms(20, 0);
+    timerfd_settime(d1, 0, &its, NULL);
+    close(d1);
+    CHECK(read(d2, &n, 8) == 8 && n == 1, "the dup still expires after the original is closed");
+    close(d2);
+
     /* errors */
     char small[4];
     CHECK_ERR(read(fd, small, 4), EINVAL, "a 4-byte read is EINVAL");

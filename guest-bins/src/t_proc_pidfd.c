@@ -90,6 +90,15 @@ int main(void) {
     si.si_signo = SIGUSR2;
     CHECK_ERR(pidfd_send_signal(self, SIGUSR1, &si, 0), EINVAL, "si_signo not the signal: EINVAL");
 
+    /* many pidfds one after the other: closing one frees what it held */
+    int made = 0;
+    for (int i = 0; i < 300; i++) {
+        int f = pidfd_open(getpid(), 0);
+        if (f >= 0) made++;
+        close(f);
+    }
+    CHECK(made == 300, "300 pidfds opened and closed in turn");
+
     /* the errors */
     CHECK_ERR(pidfd_open(-1, 0), EINVAL, "pid -1 is EINVAL");
     CHECK_ERR(pidfd_open(0, 0), EINVAL, "pid 0 is EINVAL");
