@@ -26,6 +26,7 @@ import sys
 
 from elfuse_py.host import memfiles, platform
 from elfuse_py.runtime import guests, lerrno, paths, signals
+from elfuse_py.runtime.fdtable import FdState
 from elfuse_py.runtime.process import proc
 from loader.elf import ElfError, check_elf
 from loader.shebang import ShebangError, resolve_program
@@ -122,6 +123,11 @@ def execve(dirfd: int, path_addr: int, argv_addr: int, envp_addr: int, flags: in
     }
     data = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
     sfd = _state_fd(data, proc.fds.limit)
+    # Emulator fds a surviving state needs (an emulated eventfd's counter file,
+    # a timerfd's wake-up end) stay open across the exec.
+    carried = {f for st in fds.values() for f in _carried(st)}
+    for f in carried:
+        _inheritable(f, True)
     env = {}
     for e in envp:
         k, sep, v = e.partition(b"=")
@@ -137,8 +143,13 @@ def execve(dirfd: int, path_addr: int, argv_addr: int, envp_addr: int, flags: in
                                    os.fsdecode(filename)], env)
     except OSError as e:
         os.close(sfd)
+        for f in carried:
+            _inheritable(f, False)
         for fd, value in fds.items():
-            _hook(value, "after_exec", fd)
+            # The image stays: undo what before_exec prepared (states that prepare nothing
+            # have nothing to undo; after_exec of the others would re-arm them twice).
+            if type(value).before_exec is not FdState.before_exec:
+                _hook(value, "after_exec", fd)
         raise e
     return _errno("ENOEXEC")  # not reached
 
@@ -156,6 +167,18 @@ def _hook(state, name: str, *args) -> None:
     fn = getattr(state, name, None)
     if fn is not None:
         fn(*args)
+
+
+def _carried(st) -> tuple:
+    fn = getattr(st, "carried_fds", None)
+    return fn() if fn is not None else ()
+
+
+def _inheritable(fd: int, on: bool) -> None:
+    try:
+        os.set_inheritable(fd, on)
+    except OSError:
+        pass
 
 
 def _state_fd(data: bytes, low: int) -> int:
@@ -192,8 +215,14 @@ def restore_state(proc, state: dict) -> None:
     proc.fds.state.update(state["fds"])
     if proc.fds.paths is not None:
         proc.fds.paths.update(state.get("paths") or {})
-    for fd, value in state["fds"].items():
-        _hook(value, "after_exec", fd)
+    seen = set()
+    for fd, st in state["fds"].items():
+        if id(st) in seen:              # dup'd fds share one state: once is enough
+            continue
+        seen.add(id(st))
+        for f in _carried(st):
+            _inheritable(f, False)
+        _hook(st, "after_exec", fd)
     if state.get("fdnominal"):
         proc.fds.nominal = state["fdnominal"]
     if state.get("nofile") is not None:

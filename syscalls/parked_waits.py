@@ -19,6 +19,7 @@ import select
 import struct
 import time
 
+from elfuse_py.host import events as hostev
 from elfuse_py.runtime import lerrno, threads
 from elfuse_py.runtime.process import proc
 
@@ -296,7 +297,7 @@ def _park_wait(orig_x0: int, idtype: int, ident: int, wopts: int):
     """Park the calling thread until a child matching the wait can be reaped."""
     pollset: dict[int, int] = {}
     cleanup = None
-    if idtype == getattr(os, "P_PID", None) and hasattr(os, "pidfd_open"):
+    if idtype == getattr(os, "P_PID", None) and hostev.HAVE_PIDFD:
         # Linux: a pidfd polls readable when that child exits: wake at once.
         try:
             pfd = proc.fds.reserve(os.pidfd_open(ident))
@@ -343,8 +344,30 @@ def _wait4(fn):
 _P_IDTYPES = {0: "P_ALL", 1: "P_PID", 2: "P_PGID"}
 
 
+_P_PIDFD = 3
+
+
+def _waitid_pidfd(fn, idtype, id_, infop, options, rusage):
+    """waitid(P_PIDFD) with other threads: the pidfd (the host's, or the emulated one,
+    syscalls/pidfd.py) polls readable once the child exits, so park on it."""
+    fd = _s32(id_)
+    try:
+        blocking = proc.fds.valid(fd) and os.get_blocking(fd)
+    except OSError:
+        blocking = False
+    if not blocking:                 # a bad fd, or PIDFD_NONBLOCK: the handler answers at once
+        return fn(idtype, id_, infop, options, rusage)
+    r = fn(idtype, id_, infop, options | _L_WNOHANG, rusage)
+    if r != 0 or proc.mem.u32(infop + 16) != 0:
+        return r
+    stops = options & (_L_WSTOPPED_ID | _L_WCONTINUED)
+    return threads.wait_fds({fd: IN}, None, idtype, check=later() if stops else None)
+
+
 def _waitid(fn):
     def wrapped(idtype, id_, infop, options, rusage):
+        if _s32(idtype) == _P_PIDFD and threads.multi() and not options & _L_WNOHANG and infop:
+            return _waitid_pidfd(fn, idtype, id_, infop, options, rusage)
         name = _P_IDTYPES.get(_s32(idtype))
         if threads.multi() and not options & _L_WNOHANG and infop and name \
                 and hasattr(os, name):

@@ -5,6 +5,7 @@ import os
 import resource
 import struct
 
+from elfuse_py.host import events as hostev
 from elfuse_py.host import procinfo
 from elfuse_py.runtime import guests, lerrno
 from elfuse_py.runtime import signals, threads
@@ -12,7 +13,7 @@ from elfuse_py.runtime.cpu import REG_SP, REG_TPIDR_EL0
 from elfuse_py.runtime.signals import child_wait, to_linux
 from elfuse_py.runtime.process import proc
 
-from syscalls import execve
+from syscalls import execve, pidfd
 from syscalls.args import AT_FDCWD, s32
 from syscalls.table import PARTIAL, not_supported, syscall
 
@@ -208,6 +209,7 @@ def sys_wait4(pid, wstatus, options, rusage):
         return 0
     if os.WIFEXITED(status) or os.WIFSIGNALED(status):
         guests.reaped(got)
+        pidfd.reaped(got)
     if wstatus:
         proc.mem.put_u32(wstatus, linux_wait_status(status))
     if rusage:
@@ -217,7 +219,7 @@ def sys_wait4(pid, wstatus, options, rusage):
 
 P_ALL, P_PID, P_PGID, P_PIDFD = 0, 1, 2, 3
 _IDTYPES = {P_ALL: os.P_ALL, P_PID: os.P_PID, P_PGID: os.P_PGID}
-if hasattr(os, "P_PIDFD"):
+if hostev.HAVE_PIDFD:
     _IDTYPES[P_PIDFD] = os.P_PIDFD
 _WAITID_OPTS = [(WNOHANG, os.WNOHANG), (WEXITED, os.WEXITED), (WUNTRACED, os.WSTOPPED),
                 (WCONTINUED, os.WCONTINUED), (WNOWAIT, os.WNOWAIT)]
@@ -225,6 +227,7 @@ _CLD = {getattr(os, n): v for n, v in [("CLD_EXITED", 1), ("CLD_KILLED", 2), ("C
                                        ("CLD_TRAPPED", 4), ("CLD_STOPPED", 5),
                                        ("CLD_CONTINUED", 6)] if hasattr(os, n)}
 _SIGINFO_CHLD = struct.Struct("<iiiiiIiI")   # signo errno code pad pid uid status pad
+_REAPED = {getattr(os, n) for n in ("CLD_EXITED", "CLD_KILLED", "CLD_DUMPED") if hasattr(os, n)}
 
 
 @syscall("waitid", "int, int, ptr, hex, ptr", level=PARTIAL,
@@ -232,22 +235,39 @@ _SIGINFO_CHLD = struct.Struct("<iiiiiIiI")   # signo errno code pad pid uid stat
 def sys_waitid(idtype, id_, infop, options, rusage):
     idtype, id_ = s32(idtype), s32(id_)
     options &= 0xFFFFFFFF
-    if idtype not in _IDTYPES or options & ~(WNOHANG | WEXITED | WUNTRACED | WCONTINUED
-                                             | WNOWAIT | __WNOTHREAD | __WALL | __WCLONE):
+    if idtype not in (P_ALL, P_PID, P_PGID, P_PIDFD) or options & ~(
+            WNOHANG | WEXITED | WUNTRACED | WCONTINUED | WNOWAIT | __WNOTHREAD | __WALL | __WCLONE):
         return -lerrno.EINVAL
     if not options & (WEXITED | WUNTRACED | WCONTINUED):
         return -lerrno.EINVAL
     if idtype == P_PGID and id_ == 0:
         id_ = os.getpgrp()
+    nonblock_pidfd = False
+    if idtype == P_PIDFD:
+        if id_ < 0:
+            return -lerrno.EINVAL
+        if not hostev.HAVE_PIDFD:
+            # The emulated pidfd (syscalls/pidfd.py) names a pid: wait for that one.
+            st = pidfd.emulated(id_)
+            if st is None:
+                return -lerrno.EBADF
+            if st.gone:
+                return -lerrno.ECHILD
+            nonblock_pidfd = not options & WNOHANG and not os.get_blocking(id_)
+            idtype, id_ = P_PID, st.pid
+            if nonblock_pidfd:
+                options |= WNOHANG
     hopts = 0
     for lv, hv in _WAITID_OPTS:
         if options & lv:
             hopts |= hv
     with child_wait():
         r = os.waitid(_IDTYPES[idtype], id_, hopts)
-    if r is not None and not options & WNOWAIT and r.si_code in (os.CLD_EXITED, os.CLD_KILLED,
-                                                                  os.CLD_DUMPED):
+    if r is None and nonblock_pidfd:
+        return -lerrno.EAGAIN           # Linux: a PIDFD_NONBLOCK pidfd does not wait
+    if r is not None and not options & WNOWAIT and r.si_code in _REAPED:
         guests.reaped(r.si_pid)
+        pidfd.reaped(r.si_pid)
     if infop:
         if r is None:
             proc.mem.write(infop, bytes(128))

@@ -14,15 +14,18 @@ from elfuse_py.runtime import lerrno, log
 from elfuse_py.runtime.process import Process, SyscallSet
 
 # Handler modules, by area.  Import order does not matter.
-from syscalls import (dirs, epoll, events, execve, fdops, fileio, fsmeta, fsnames,  # noqa: F401
-                      futex, info, ioctl, mem, memfd, notify, poll, proc, sched, signal, time,
-                      xattr)
+from syscalls import (dirs, epoll, eventfd, events, execve, fdops, fileio, fsmeta, fsnames,  # noqa: F401
+                      futex, info, ioctl, mem, memfd, notify, pidfd, poll, proc, sched, signal,
+                      time, timerfd, xattr)
 from syscalls.net import messages, names, sockets, sockopt  # noqa: F401
 # Thread-parking wrappers: each module adds its calls to parking.WRAP as it is imported.
 from syscalls import parked_io, parked_open, parked_waits, parking  # noqa: F401
 from syscalls.numbers import SYSCALL_NAMES
 from syscalls.strace import Tracer
 from syscalls.table import ENOSYS_LEVEL, TABLE, dispatch_list
+
+# The event-fd areas, each a native path and a macOS-model emulation (docs/macos.md).
+EVENT_FD_AREAS = (eventfd, timerfd, pidfd)
 
 
 def on_unknown(nr: int) -> int:

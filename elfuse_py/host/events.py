@@ -7,10 +7,12 @@ must be closable by the guest and interruptible by signals).  The guest's
 64-bit epoll_data goes to the host kernel as-is, so it follows the
 registration exactly as on Linux.
 
-Everything here speaks *host* values; syscalls/events.py and syscalls/epoll.py
-translate the guest's flags by name.  `AVAILABLE` says which objects this host
-provides; other hosts (macOS) get the emulations in syscalls/events.py and
-syscalls/epoll_emu.py, or ENOSYS.
+Everything here speaks *host* values; the syscall layer translates the
+guest's flags by name.  `AVAILABLE` says which objects this host provides,
+the `HAVE_*` flags which ones the host *model* uses; without them the
+syscall layer emulates epoll (syscalls/epoll_emu.py), eventfd
+(syscalls/eventfd.py), timerfd (syscalls/timerfd.py) and pidfd
+(syscalls/pidfd.py) with pipes, sockets and a helper thread, as on macOS.
 """
 from __future__ import annotations
 
@@ -73,6 +75,28 @@ def socket_eof(fd: int) -> tuple[bool, bool]:
         return bool(rev & _POLLRDHUP) or both, both
     return (bool(_poll1(fd, select.POLLIN) & select.POLLHUP),
             bool(_poll1(fd, select.POLLOUT) & select.POLLHUP))
+
+
+# The alarm clocks of the host kernel's timerfd (kernel ABI values: Python has no names).
+TIMERFD_ALARM_CLOCKS = {"CLOCK_REALTIME_ALARM": 8, "CLOCK_BOOTTIME_ALARM": 9} if platform.IS_LINUX else {}
+_CAP_WAKE_ALARM = 35
+
+
+def can_wake_alarm() -> bool:
+    """May this process set wake-up alarms (timerfd's *_ALARM clocks)?
+
+    Linux asks for CAP_WAKE_ALARM (the effective set in /proc/self/status);
+    a host without capabilities (macOS) answers as root or not.
+    """
+    if platform.IS_LINUX:
+        try:
+            with open("/proc/self/status") as f:
+                for line in f:
+                    if line.startswith("CapEff:"):
+                        return bool(int(line.split()[1], 16) >> _CAP_WAKE_ALARM & 1)
+        except (OSError, ValueError, IndexError):
+            pass
+    return os.geteuid() == 0
 
 
 # Host EPOLL_CTL_* ops (Linux values; these are host numbers used only here).

@@ -39,6 +39,11 @@ class FdState:
     thread-parking layer ask it with ``readiness(fd)`` (the Linux poll bits
     ready now) and ``wait_set(fd)`` (the host fds to sleep on), see
     syscalls/readiness.py.
+
+    A state that owns emulator fds (in the reserved range) says so:
+    ``carried_fds()`` are kept open across execve (the new image gets them
+    back close-on-exec before ``after_exec(fd)`` runs), and ``release()``
+    runs when the last guest fd with this state goes (close, dup2 over it...).
     """
 
     intercepts_io = False
@@ -53,6 +58,13 @@ class FdState:
     def stat_of(self, fd: int) -> os.stat_result:
         """What fstat reports for the fd (the host's, unless the state knows better)."""
         return os.fstat(fd)
+
+    def carried_fds(self) -> tuple[int, ...]:
+        """The emulator fds this state needs in the next image (kept open across execve)."""
+        return ()
+
+    def release(self) -> None:
+        """The last guest fd with this state is gone: close what it owns."""
 
 
 class DirState(FdState):
@@ -124,10 +136,13 @@ class FdTable:
         for hook in self.close_hooks:       # whatever `new` was is closed
             hook(new)
         st = self.state.get(old)
+        gone = self.state.get(new)
         if st is None:
             self.state.pop(new, None)
         else:
             self.state[new] = st
+        if gone is not None and gone is not st:
+            self._released(gone)
         if self.paths is not None:
             p = self.paths.get(old)
             if p is None:
@@ -138,9 +153,22 @@ class FdTable:
     def on_close(self, fd: int) -> None:
         for hook in self.close_hooks:
             hook(fd)
-        self.state.pop(fd, None)
+        st = self.state.pop(fd, None)
+        if st is not None:
+            self._released(st)
         if self.paths is not None:
             self.paths.pop(fd, None)
+
+    def _released(self, st) -> None:
+        """`st` left one fd: release it when no other guest fd still has it."""
+        if getattr(type(st), "release", FdState.release) is FdState.release:
+            return                       # owns nothing: no need to look for other fds
+        if any(v is st for v in self.state.values()):
+            return
+        try:
+            st.release()
+        except OSError:
+            pass
 
     def opened(self, fd: int, host_path: str) -> None:
         """A file was opened at `host_path` (absolute) as `fd`: remember it where the host cannot tell."""
