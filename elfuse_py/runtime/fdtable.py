@@ -24,10 +24,16 @@ class FdState:
     A subclass that sets ``intercepts_io`` implements ``io_read(fd, views)``
     and ``io_write(fd, views)`` (lists of guest memoryviews, returning a byte
     count or -errno); read/readv/write/writev then delegate to it.  State
-    objects must be picklable: they survive execve.
+    objects must be picklable: they survive execve.  One that sets
+    ``releases`` has ``release()`` called once no guest fd refers to it any
+    more (it owns emulator fds of its own, e.g. a signalfd's pipe end).
     """
 
     intercepts_io = False
+    releases = False
+
+    def release(self) -> None:
+        pass
 
 
 class FdTable:
@@ -70,12 +76,20 @@ class FdTable:
     def on_dup(self, old: int, new: int) -> None:
         st = self.state.get(old)
         if st is None:
-            self.state.pop(new, None)
+            self._drop(self.state.pop(new, None))
         else:
+            prev = self.state.get(new)
             self.state[new] = st
+            if prev is not st:
+                self._drop(prev)
 
     def on_close(self, fd: int) -> None:
-        self.state.pop(fd, None)
+        self._drop(self.state.pop(fd, None))
+
+    def _drop(self, st) -> None:
+        """`st` lost a guest fd: release it when that was its last one."""
+        if st is not None and getattr(st, "releases", False) and not any(v is st for v in self.state.values()):
+            st.release()
 
     def on_exec(self) -> None:
         """Drop state of fds the host closed on exec (FD_CLOEXEC)."""
