@@ -1,4 +1,4 @@
-"""Event-loop syscalls: epoll, eventfd2, timerfd, (signalfd4).
+"""Event-loop syscalls: epoll, eventfd2, timerfd (signalfd4 is in syscalls/sigwait.py).
 
 The objects are host kernel objects reached through elfuse_py.host.events, so
 readiness, edge triggering, EPOLLONESHOT, eventfd counters and timer
@@ -23,7 +23,7 @@ from elfuse_py.runtime.fdtable import FdState
 from elfuse_py.runtime.process import proc
 
 from syscalls.args import s32
-from syscalls.table import PARTIAL, not_supported, syscall
+from syscalls.table import PARTIAL, syscall
 
 # ----- guest (Linux AArch64) constants ------------------------------------------------------
 
@@ -339,9 +339,3 @@ def sys_timerfd_gettime(fd, curr_value):
     proc.mem.check(curr_value, _ITIMERSPEC.size, 2)
     proc.mem.pack(_ITIMERSPEC, curr_value, *host.timerfd_gettime(fd))
     return 0
-
-
-# A host signalfd would see the emulator's host signals, not the guest's emulated
-# ones; it needs a signalfd fed by the signal-delivery layer.
-not_supported("signalfd4", "signals are emulated; signalfd is not implemented (ENOSYS, as "
-                           "a kernel without CONFIG_SIGNALFD)")

@@ -14,7 +14,8 @@ from elfuse_py.runtime.process import Process, SyscallSet
 
 # Handler modules, by area.  Import order does not matter.
 from syscalls import (dirs, events, execve, fdops, fileio, fsmeta, fsnames, futex,  # noqa: F401
-                      info, ioctl, mem, memfd, notify, poll, proc, sched, signal, time, xattr)
+                      info, ioctl, mem, memfd, notify, poll, proc, sched, signal, sigwait, time,
+                      xattr)
 from syscalls.net import messages, names, sockets, sockopt  # noqa: F401
 # Thread-parking wrappers: each module adds its calls to parking.WRAP as it is imported.
 from syscalls import parked_io, parked_open, parked_waits, parking  # noqa: F401
