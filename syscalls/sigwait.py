@@ -107,11 +107,27 @@ def ssi_from_siginfo(info: bytes) -> bytes:
 
 # ----- waiting on a waiter's pipe ---------------------------------------------------------------
 
-def _wait_readable(fd: int, timeout_ms: int = -1) -> None:
-    """Block until `fd` is readable (or the timeout); a handled guest signal raises InterruptedError."""
+# While blocked, look at the pending set this often: a signal whose host handler
+# ran just before the host call began interrupts no host call.
+CHECK_PERIOD = 0.1
+
+
+def _wait_readable(fd: int, deadline: float | None = None) -> bool:
+    """Block until `fd` is readable or the CLOCK_MONOTONIC `deadline` passed: True.
+    False when a signal to deliver is pending (the call is marked interrupted);
+    a handled guest signal arriving during the host poll raises InterruptedError."""
     p = select.poll()
     p.register(fd, select.POLLIN)
-    p.poll(timeout_ms)
+    while True:
+        if signals.interrupt_pending():
+            return False
+        chunk = CHECK_PERIOD
+        if deadline is not None:
+            chunk = min(chunk, deadline - time.monotonic())
+            if chunk <= 0:
+                return True
+        if p.poll(math.ceil(chunk * 1000)):
+            return True
 
 
 signals.register_interruptible(_wait_readable)
@@ -153,7 +169,8 @@ class SignalFd(SignalWaiter):
             signals.notify_waiters()           # no stale byte in the pipe before waiting on it
             if threads.multi():
                 return threads.wait_fds({fd: select.POLLIN}, None, fd)
-            _wait_readable(fd)
+            if not _wait_readable(fd):
+                return -lerrno.EINTR           # (re-run under SA_RESTART, as Linux's -ERESTARTSYS)
             settled = False
 
     def io_write(self, fd: int, views: list) -> int:
@@ -223,14 +240,23 @@ def sys_rt_sigtimedwait(set_, info, timeout, size):
 
 
 def _wait_host(want: int, tmo: float | None, info: int) -> int:
-    """The host kernel holds the signals: its sigwaitinfo/sigtimedwait waits."""
+    """The host kernel holds the signals: its sigtimedwait waits (in CHECK_PERIOD
+    steps, looking at the pending set in between, see _wait_readable)."""
+    hosts = signals.host_set(want)
+    deadline = None if tmo is None else time.monotonic() + tmo
     try:
-        r = hostsig.wait(signals.host_set(want), tmo)
+        while True:
+            if signals.interrupt_pending():
+                raise InterruptedError
+            chunk = CHECK_PERIOD if deadline is None else min(CHECK_PERIOD, deadline - time.monotonic())
+            r = hostsig.wait(hosts, max(chunk, 0))
+            if r is not None:
+                break
+            if deadline is not None and time.monotonic() >= deadline:
+                return -lerrno.EAGAIN
     except InterruptedError:
         proc.sig.interrupted = False
         return -lerrno.EINTR
-    if r is None:
-        return -lerrno.EAGAIN
     sig = signals.to_linux(r.si_signo)
     if info:
         extra = struct.pack("<i", r.si_status)
@@ -260,7 +286,8 @@ def _wait_portable(want: int, tmo: float | None, info: int) -> int:
                 got = signals.take(want, 1)
                 return _give(got[0], info) if got else -lerrno.EAGAIN
             signals.notify_waiters()
-            _wait_readable(w.rfd, -1 if left is None else max(1, math.ceil(left * 1000)))
+            if not _wait_readable(w.rfd, deadline):
+                raise InterruptedError
     except InterruptedError:
         # Another handled signal - or one of the set the guest does not block.
         st.interrupted = False

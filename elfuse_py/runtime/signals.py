@@ -198,6 +198,22 @@ def _on_host_signal(hsig: int, frame) -> None:
         raise InterruptedError(4, "Interrupted system call")
 
 
+def interrupt_pending() -> bool:
+    """For a handler about to block in the host, or between two waits: True when
+    a signal to deliver is already pending, so the call must end now - it came
+    before the host call began (or its handler ran late) and no host EINTR will
+    come.  The call is marked interrupted as `_on_host_signal` would have, so
+    SA_RESTART re-runs it."""
+    st = proc.sig
+    if st.hold or not (st.pending & ~st.mask):
+        return False
+    if not st.interrupted:
+        st.interrupted = True
+        st.restart_x0 = proc.cpu.reg(REG_X0)
+        st.restart_nr = proc.cpu.reg(xreg(8))
+    return True
+
+
 # How long (in 2 ms steps) the watcher waits for the guest to reach a syscall
 # before it stops the CPU asynchronously.
 ASYNC_STOP_GRACE_STEPS = 10
