@@ -175,6 +175,30 @@ def _host_errno_cell():
     return ctypes.c_int.from_address(fn())
 
 
+_CLD_CODES = {getattr(os, name): code for name, code in (
+    ("CLD_EXITED", 1), ("CLD_KILLED", 2), ("CLD_DUMPED", 3), ("CLD_TRAPPED", 4),
+    ("CLD_STOPPED", 5), ("CLD_CONTINUED", 6)) if hasattr(os, name)}
+_PEEK_CHILD = (os.WEXITED | os.WSTOPPED | os.WCONTINUED | os.WNOHANG | os.WNOWAIT
+               if all(hasattr(os, n) for n in ("waitid", "WEXITED", "WSTOPPED", "WCONTINUED", "WNOWAIT"))
+               else None)
+
+
+def _host_siginfo(sig: int) -> bytes:
+    """The siginfo of a host signal a Python handler took (Python passes none):
+    the sender is unknown - except for SIGCHLD, where a child that can be
+    waited for stands in (waitid WNOWAIT: nothing is reaped)."""
+    if sig == SIGCHLD and _PEEK_CHILD is not None:
+        try:
+            r = os.waitid(os.P_ALL, 0, _PEEK_CHILD)
+        except OSError:
+            r = None
+        code = _CLD_CODES.get(r.si_code) if r is not None and r.si_pid else None
+        if code is not None:
+            status = r.si_status if code == 1 else to_linux(r.si_status)
+            return _si(sig, code, r.si_pid, r.si_uid, struct.pack("<i", status))
+    return _si(sig, SI_USER)
+
+
 def _on_host_signal(hsig: int, frame) -> None:
     """Python-level handler for host signals the guest handles: queue, maybe interrupt.
 
@@ -185,7 +209,7 @@ def _on_host_signal(hsig: int, frame) -> None:
     """
     proc.sig.seen += 1
     sig = to_linux(hsig)
-    queue(sig, _si(sig, SI_USER))
+    queue(sig, _host_siginfo(sig))
     cell = _errno_cell
     in_eintr = cell is not None and cell.value == _EINTR
     if cell is not None:

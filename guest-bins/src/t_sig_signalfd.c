@@ -1,6 +1,7 @@
 /* signalfd4: blocked signals read as struct signalfd_siginfo records.
  * Sources: raise (SI_TKILL), kill of self (SI_USER), sigqueue (SI_QUEUE with
- * a value), a forked child's kill(getppid()), another thread's pthread_kill;
+ * a value), a forked child's kill(getppid()), another thread's pthread_kill,
+ * a child's exit (SIGCHLD with its pid and status);
  * several records in one read; mask updates through signalfd(fd, ...);
  * poll/select/epoll readiness; SFD_NONBLOCK's EAGAIN; a blocking read cut short
  * by a handled signal (EINTR); sigsuspend unblocking a watched signal; the
@@ -241,6 +242,22 @@ int main(int argc, char **argv) {
     waitpid(c, &st, 0);
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "fork: the child sees only its own pending signals");
     CHECK(read(fd, &si, sizeof si) == sizeof si && si.ssi_signo == SIGUSR2, "fork: the parent's SIGUSR2 is still there");
+
+    /* SIGCHLD: the child's pid and exit status, and the child is still there to wait for. */
+    sigset_t chld;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &chld, NULL);
+    int cfd = signalfd(-1, &chld, 0);
+    c = fork();
+    if (c == 0) _exit(7);
+    memset(&si, 0, sizeof si);
+    CHECK(read(cfd, &si, sizeof si) == sizeof si && si.ssi_signo == SIGCHLD && si.ssi_code == CLD_EXITED,
+          "SIGCHLD: CLD_EXITED");
+    CHECK(si.ssi_pid == (uint32_t)c && si.ssi_status == 7, "SIGCHLD: the child's pid and status");
+    CHECK(waitpid(c, &st, 0) == c && WIFEXITED(st) && WEXITSTATUS(st) == 7, "SIGCHLD: the child is waited for");
+    close(cfd);
+    sigprocmask(SIG_UNBLOCK, &chld, NULL);
 
     /* execve: a signalfd without close-on-exec keeps working in the new image. */
     int e = signalfd(-1, &s, SFD_NONBLOCK);
