@@ -178,8 +178,8 @@ class SignalFd(SignalWaiter):
 
 
 @syscall("signalfd4", "fd, ptr, size, hex", ret="fd", level=PARTIAL,
-         note="a pipe the signals layer keeps readable while a signal of the mask is pending; "
-              "fstat shows a FIFO; signals from other processes carry no sender on macOS")
+         note="a pipe kept readable while a signal of the mask is pending (fstat: a FIFO); "
+              "on macOS a signal from another process has no sender (SIGCHLD: a waitable child's)")
 def sys_signalfd4(fd, mask_ptr, sizemask, flags):
     if sizemask != 8:
         return -lerrno.EINVAL
