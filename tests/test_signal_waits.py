@@ -6,7 +6,8 @@ sigwaitinfo, no host signalfd; the blocked signals a signalfd or a
 sigtimedwait waits for are caught by the watcher thread and queued.  Every
 t_sig_* guest program must pass there too.  One more run removes
 sigtimedwait and sigwaitinfo from Python's signal module, as macOS's Python
-lacks them, so a use of them that slipped onto that path fails here.
+lacks them, so a use of them that slipped onto that path fails here (and
+another os.waitid too, which macOS's Python has only from 3.13 on).
 """
 from __future__ import annotations
 
@@ -38,17 +39,28 @@ def test_signal_program_macos_model(name, libc, tmp_path):
     _assert_clean(r, name)
 
 
-# The CLI in a Python whose signal module has no sigtimedwait/sigwaitinfo (as on macOS).
-_MAC_PYTHON = ("import signal, runpy; del signal.sigtimedwait, signal.sigwaitinfo; "
+# The CLI in a Python whose signal module has no sigtimedwait/sigwaitinfo (as on
+# macOS), and one without os.waitid either (as macOS's Python before 3.13).
+_MAC_PYTHON = ("import signal, runpy; del signal.sigtimedwait, signal.sigwaitinfo; {more}"
                "runpy.run_module('elfuse_py', run_name='__main__', alter_sys=True)")
+
+
+def _run_mac_python(name, tmp_path, more=""):
+    env = dict(os.environ, PYTHONPATH=str(ROOT), **DARWIN)
+    code = _MAC_PYTHON.format(more=more)
+    return subprocess.run([sys.executable, "-c", code, guest_bin(name)], env=env, cwd=str(tmp_path),
+                          input=b"", capture_output=True, timeout=120)
 
 
 @pytest.mark.parametrize("name", ["t_sig_signalfd", "t_sig_timedwait", "t_sig_kill", "t_sig_chld"])
 def test_without_python_sigtimedwait(name, tmp_path):
-    env = dict(os.environ, PYTHONPATH=str(ROOT), **DARWIN)
-    r = subprocess.run([sys.executable, "-c", _MAC_PYTHON, guest_bin(name)], env=env, cwd=str(tmp_path),
-                       input=b"", capture_output=True, timeout=120)
-    _assert_clean(r, name)
+    _assert_clean(_run_mac_python(name, tmp_path), name)
+
+
+# t_sig_signalfd checks SIGCHLD's sender, which needs os.waitid on the portable branch.
+@pytest.mark.parametrize("name", ["t_sig_timedwait", "t_sig_kill", "t_sig_chld"])
+def test_without_python_waitid(name, tmp_path):
+    _assert_clean(_run_mac_python(name, tmp_path, "import os; del os.waitid; "), name)
 
 
 def _host_caps(extra_env: dict) -> str:

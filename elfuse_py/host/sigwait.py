@@ -94,6 +94,27 @@ def wait(hosts: set[int], timeout: float | None):
     return hs.sigtimedwait(hosts, timeout)
 
 
+# Peeking at a child's state change without reaping it: os.waitid with WNOWAIT
+# (Linux; macOS's Python has os.waitid only from 3.13 on).
+HAVE_CHILD_PEEK = all(hasattr(os, n) for n in ("waitid", "WNOWAIT", "WEXITED", "WSTOPPED", "WCONTINUED"))
+_CLD_NAMES = {getattr(os, n): n for n in ("CLD_EXITED", "CLD_KILLED", "CLD_DUMPED", "CLD_TRAPPED",
+                                          "CLD_STOPPED", "CLD_CONTINUED") if hasattr(os, n)}
+
+
+def peek_child() -> tuple[str, int, int, int] | None:
+    """A child whose exit, stop or continue can be waited for, left unreaped:
+    (CLD_* name, pid, uid, status: an exit code or a host signal number), or None."""
+    if not HAVE_CHILD_PEEK:
+        return None
+    try:
+        r = os.waitid(os.P_ALL, 0, os.WEXITED | os.WSTOPPED | os.WCONTINUED | os.WNOHANG | os.WNOWAIT)
+    except OSError:
+        return None
+    if r is None or not r.si_pid or r.si_code not in _CLD_NAMES:
+        return None
+    return _CLD_NAMES[r.si_code], r.si_pid, r.si_uid, r.si_status
+
+
 def signalfd(fd: int, hosts: set[int]) -> int:
     """Create (fd -1) or re-mask a host signalfd over `hosts` (non-blocking, close-on-exec)."""
     lc = _c()

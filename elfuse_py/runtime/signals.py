@@ -175,27 +175,20 @@ def _host_errno_cell():
     return ctypes.c_int.from_address(fn())
 
 
-_CLD_CODES = {getattr(os, name): code for name, code in (
-    ("CLD_EXITED", 1), ("CLD_KILLED", 2), ("CLD_DUMPED", 3), ("CLD_TRAPPED", 4),
-    ("CLD_STOPPED", 5), ("CLD_CONTINUED", 6)) if hasattr(os, name)}
-_PEEK_CHILD = (os.WEXITED | os.WSTOPPED | os.WCONTINUED | os.WNOHANG | os.WNOWAIT
-               if all(hasattr(os, n) for n in ("waitid", "WEXITED", "WSTOPPED", "WCONTINUED", "WNOWAIT"))
-               else None)
+_CLD_CODES = {"CLD_EXITED": 1, "CLD_KILLED": 2, "CLD_DUMPED": 3, "CLD_TRAPPED": 4,
+              "CLD_STOPPED": 5, "CLD_CONTINUED": 6}
 
 
 def _host_siginfo(sig: int) -> bytes:
     """The siginfo of a host signal a Python handler took (Python passes none):
     the sender is unknown - except for SIGCHLD, where a child that can be
-    waited for stands in (waitid WNOWAIT: nothing is reaped)."""
-    if sig == SIGCHLD and _PEEK_CHILD is not None:
-        try:
-            r = os.waitid(os.P_ALL, 0, _PEEK_CHILD)
-        except OSError:
-            r = None
-        code = _CLD_CODES.get(r.si_code) if r is not None and r.si_pid else None
-        if code is not None:
-            status = r.si_status if code == 1 else to_linux(r.si_status)
-            return _si(sig, code, r.si_pid, r.si_uid, struct.pack("<i", status))
+    waited for stands in (nothing is reaped), where the host can tell."""
+    if sig == SIGCHLD:
+        peek = hostsig.peek_child()
+        if peek is not None:
+            name, pid, uid, status = peek
+            code = _CLD_CODES[name]
+            return _si(sig, code, pid, uid, struct.pack("<i", status if code == 1 else to_linux(status)))
     return _si(sig, SI_USER)
 
 
