@@ -177,6 +177,11 @@ int main(int argc, char **argv) {
     CHECK(epoll_wait(ep, &out, 1, 1000) == 1 && out.data.u64 == 77 && (out.events & EPOLLIN), "epoll: readable");
     read(fd, &si, sizeof si);
     CHECK(epoll_wait(ep, &out, 1, 0) == 0, "epoll: drained");
+    pid_t sender = fork();
+    if (sender == 0) { usleep(200000); kill(getppid(), SIGUSR2); _exit(0); }
+    CHECK(epoll_wait(ep, &out, 1, 5000) == 1 && out.data.u64 == 77, "epoll_wait wakes for a child's kill");
+    CHECK(read(fd, &si, sizeof si) == sizeof si && si.ssi_signo == SIGUSR2, "and the read gets it");
+    waitpid(sender, NULL, 0);
     close(ep);
 
     /* A blocked signal from another process (waits in the host kernel first). */
