@@ -1,4 +1,4 @@
-"""Event-fd helpers the event modules share, and signalfd's table entry.
+"""Event-fd helpers the event modules share (signalfd4 is in syscalls/sigwait.py).
 
 epoll lives in syscalls/epoll.py (and epoll_emu.py where the host model has
 none), eventfd2 in syscalls/eventfd.py, timerfd in syscalls/timerfd.py and
@@ -14,7 +14,6 @@ from elfuse_py.host import events as host
 from elfuse_py.runtime import lerrno
 from elfuse_py.runtime.process import proc
 
-from syscalls.table import not_supported
 
 # ----- guest (Linux AArch64) constants ------------------------------------------------------
 
@@ -52,9 +51,3 @@ def _scatter(views: list, data: bytes) -> None:
         pos += n
         if pos >= len(data):
             break
-
-
-# A host signalfd would see the emulator's host signals, not the guest's emulated
-# ones; it needs a signalfd fed by the signal-delivery layer.
-not_supported("signalfd4", "signals are emulated; signalfd is not implemented (ENOSYS, as "
-                           "a kernel without CONFIG_SIGNALFD)")

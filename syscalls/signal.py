@@ -1,4 +1,6 @@
-"""Signal syscalls: sigaction, masks, pending sets, waiting, sigreturn, altstack, kill, itimers.
+"""Signal syscalls: sigaction, masks, pending sets, sigsuspend, sigreturn, altstack, kill, itimers.
+
+(rt_sigtimedwait and signalfd4, the calls that take pending signals, are in syscalls/sigwait.py.)
 
 The state and the delivery machinery live in elfuse_py.runtime.signals; these handlers
 decode the guest's structs (Linux AArch64 layouts) and translate numbers.
@@ -46,10 +48,11 @@ def sys_rt_sigaction(sig, act, oact, size):
     if new is not None:
         handler, flags, restorer, mask = new
         proc.sig.actions[sig] = (handler, flags & 0xFFFFFFFF, restorer, mask & ~UNBLOCKABLE)
-        signals._sync_host(sig)
+        signals.action_changed(sig)
         if handler == SIG_IGN or (handler == SIG_DFL and sig in signals._DFL_IGNORE):
             proc.sig.pending &= ~bit(sig)      # Linux discards it (sigaction(2))
             proc.sig.infos.pop(sig, None)
+            signals.notify_waiters()
     return 0
 
 
@@ -122,6 +125,7 @@ def sys_rt_sigsuspend(set_, size):
     proc.sig.saved_mask = old
     try:
         proc.sig.mask = m
+        signals.follow_mask()         # what the watcher catches for signalfds follows m
         if not (proc.sig.pending & ~m):
             # Block every host signal, then let Python run the handlers of any
             # that already arrived (they queue into proc.sig.pending): a signal taken
@@ -142,45 +146,6 @@ def sys_rt_sigsuspend(set_, size):
     proc.cpu.pending = True           # deliver, then restore `old` (saved_mask)
     proc.sig.undelivered = True
     return -lerrno.EINTR
-
-
-@syscall("rt_sigtimedwait", "ptr, ptr, ptr, size", interruptible=True, restart=False)
-def sys_rt_sigtimedwait(set_, info, timeout, size):
-    if size != 8:
-        return -lerrno.EINVAL
-    mem = proc.mem
-    want = mem.unpack(_SIGSET, set_)[0] & ~UNBLOCKABLE
-    tmo = None
-    if timeout:
-        sec, nsec = mem.unpack(_TIMESPEC, timeout)
-        if sec < 0 or not 0 <= nsec < 1000000000:
-            return -lerrno.EINVAL
-        tmo = sec + nsec / 1e9
-    ready = proc.sig.pending & want
-    if ready:
-        sig = (ready & -ready).bit_length()
-        proc.sig.pending &= ~bit(sig)
-        raw = proc.sig.infos.pop(sig, None) or signals._si(sig, signals.SI_USER)
-        if info:
-            mem.write(info, raw)
-        return sig
-    hosts = signals.host_set(want)
-    try:
-        if tmo is None:
-            r = hs.sigwaitinfo(hosts)
-        else:
-            r = hs.sigtimedwait(hosts, tmo)
-    except InterruptedError:
-        proc.sig.interrupted = False
-        return -lerrno.EINTR
-    if r is None:
-        return -lerrno.EAGAIN
-    sig = signals.to_linux(r.si_signo)
-    if info:
-        extra = struct.pack("<i", r.si_status)
-        raw = signals._si(sig, r.si_code, r.si_pid, r.si_uid, extra)
-        mem.write(info, raw)
-    return sig
 
 
 @syscall("rt_sigreturn", "")

@@ -21,6 +21,26 @@ Owns the Linux side of signals for the one guest process:
 A guest running CPU-bound code is inside uc_emu_start with the GIL released;
 a watcher thread reading the signal wakeup fd stops the CPU so the run loop
 can deliver.
+
+Waiting for blocked signals (signalfd, sigtimedwait; the waiters of
+runtime/sigwaiters.py): a signal the guest blocks and some waiter watches
+must make that waiter's fd readable the moment it arrives, even from another
+process while the main thread is blocked in a host call.  Two branches,
+chosen by the host floor (elfuse_py/host/sigwait.py):
+
+- KERNEL_QUEUE (Linux): such a signal stays pending in the host kernel; a
+  host signalfd over the watched signals, polled by a helper thread, says it
+  arrived (the waiters get their byte), and the main thread takes it with
+  its full siginfo when it needs it (`_pull`: sigtimedwait, zero timeout).
+- the portable branch (macOS, and the macOS host model on Linux): the watcher
+  thread's host mask leaves exactly those signals unblocked (`catch`; the
+  main thread keeps blocking them), with a host handler that only queues
+  them, so the kernel delivers them to the watcher: it gives the waiters
+  their byte and the main thread's handler queues the signal as pending.  A
+  signal sent by another process then carries no sender (si_pid/si_uid 0):
+  Python's handlers get no siginfo.  The two masks stay disjoint: catching
+  starts after the main thread blocks a signal and stops before it unblocks
+  it, each change acknowledged by the watcher (`_ack_catch`).
 """
 from __future__ import annotations
 
@@ -28,8 +48,11 @@ import errno as _errno_mod
 import os
 import signal as hs
 import struct
+import time
 
 from elfuse_py.host import procinfo
+from elfuse_py.host import sigwait as hostsig
+from elfuse_py.runtime import sigwaiters
 from elfuse_py.runtime.cpu import GPR_IDS, REG_FPCR, REG_FPSR, REG_NZCV, REG_PC, REG_SP, REG_X0, xreg
 from elfuse_py.runtime.process import proc
 from elfuse_py.runtime.sigstate import SIG_DFL, SIG_IGN, SS_DISABLE, SigState  # noqa: F401
@@ -57,6 +80,15 @@ SI_USER, SI_KERNEL, SI_QUEUE, SI_TKILL = 0, 0x80, -1, -6
 SIGINFO = struct.Struct("<iii4x")          # si_signo, si_errno, si_code
 SIGINFO_SIZE = 128
 
+KERNEL_QUEUE = hostsig.KERNEL_QUEUE
+# What a waiter may be handed: never SIGKILL/SIGSTOP, nor SIGPIPE (the host's
+# is always ignored; the emulator raises the guest's itself, `post`), nor a
+# signal the host lacks.  The portable branch cannot catch the CPU-fault
+# signals either: they never get a host handler (_SYNC).
+ROUTABLE = sum(bit(s) for s in TO_HOST if s not in (SIGKILL, SIGSTOP, SIGPIPE))
+_CATCHABLE = ROUTABLE & ~sum(bit(s) for s in _SYNC)
+# Linux's dequeue order takes these first (kernel/signal.c SYNCHRONOUS_MASK).
+_SYNCHRONOUS = bit(11) | bit(7) | bit(4) | bit(5) | bit(8) | bit(31)
 
 
 
@@ -66,12 +98,17 @@ def _si(sig: int, code: int, pid: int = 0, uid: int = 0, extra: bytes = b"") -> 
 
 def queue(sig: int, info: bytes | None = None) -> None:
     """Make Linux signal `sig` pending in the guest; delivery happens after the current syscall."""
+    if _enqueue(sig, info) and proc.sig.waiters:
+        notify_waiters()
+
+
+def _enqueue(sig: int, info: bytes | None) -> bool:
     if info is None:
         info = _si(sig, SI_KERNEL)
     handler = proc.sig.actions[sig][0]
     if handler == SIG_IGN or (handler == SIG_DFL and sig in _DFL_IGNORE):
         if not (proc.sig.mask & bit(sig)):
-            return                          # discarded at generation, as Linux
+            return False                    # discarded at generation, as Linux
     if not (proc.sig.pending & bit(sig)):         # standard signals do not queue twice
         proc.sig.pending |= bit(sig)
         proc.sig.infos[sig] = info
@@ -79,6 +116,7 @@ def queue(sig: int, info: bytes | None = None) -> None:
     cpu = proc.cpu
     if cpu is not None:
         cpu.pending = True
+    return True
 
 
 def post(sig: int) -> None:
@@ -137,6 +175,23 @@ def _host_errno_cell():
     return ctypes.c_int.from_address(fn())
 
 
+_CLD_CODES = {"CLD_EXITED": 1, "CLD_KILLED": 2, "CLD_DUMPED": 3, "CLD_TRAPPED": 4,
+              "CLD_STOPPED": 5, "CLD_CONTINUED": 6}
+
+
+def _host_siginfo(sig: int) -> bytes:
+    """The siginfo of a host signal a Python handler took (Python passes none):
+    the sender is unknown - except for SIGCHLD, where a child that can be
+    waited for stands in (nothing is reaped), where the host can tell."""
+    if sig == SIGCHLD:
+        peek = hostsig.peek_child()
+        if peek is not None:
+            name, pid, uid, status = peek
+            code = _CLD_CODES[name]
+            return _si(sig, code, pid, uid, struct.pack("<i", status if code == 1 else to_linux(status)))
+    return _si(sig, SI_USER)
+
+
 def _on_host_signal(hsig: int, frame) -> None:
     """Python-level handler for host signals the guest handles: queue, maybe interrupt.
 
@@ -147,7 +202,7 @@ def _on_host_signal(hsig: int, frame) -> None:
     """
     proc.sig.seen += 1
     sig = to_linux(hsig)
-    queue(sig, _si(sig, SI_USER))
+    queue(sig, _host_siginfo(sig))
     cell = _errno_cell
     in_eintr = cell is not None and cell.value == _EINTR
     if cell is not None:
@@ -160,14 +215,35 @@ def _on_host_signal(hsig: int, frame) -> None:
         raise InterruptedError(4, "Interrupted system call")
 
 
+def interrupt_pending() -> bool:
+    """For a handler about to block in the host, or between two waits: True when
+    a signal to deliver is already pending, so the call must end now - it came
+    before the host call began (or its handler ran late) and no host EINTR will
+    come.  The call is marked interrupted as `_on_host_signal` would have, so
+    SA_RESTART re-runs it."""
+    st = proc.sig
+    if st.hold or not (st.pending & ~st.mask):
+        return False
+    if not st.interrupted:
+        st.interrupted = True
+        st.restart_x0 = proc.cpu.reg(REG_X0)
+        st.restart_nr = proc.cpu.reg(xreg(8))
+    return True
+
+
 # How long (in 2 ms steps) the watcher waits for the guest to reach a syscall
 # before it stops the CPU asynchronously.
 ASYNC_STOP_GRACE_STEPS = 10
 
 
 def _watch(rfd: int, cpu) -> None:
-    """Watcher thread: a host signal arrived; stop the CPU until the main thread took it."""
-    import time
+    """Watcher thread: a host signal arrived; stop the CPU until the main thread took it.
+
+    Zero bytes in the pipe are pokes from the main thread: the set of signals
+    this thread catches for the waiters changed (portable branch).
+    """
+    st = proc.sig
+    applied = 0
     while True:
         try:
             data = os.read(rfd, 64)
@@ -177,6 +253,15 @@ def _watch(rfd: int, cpu) -> None:
             return
         if not data:
             return
+        if st.catch_gen != applied:
+            applied = _apply_catch()
+        if 0 in data:
+            data = data.replace(b"\0", b"")
+            if not data:
+                continue
+        if st.waiters:
+            for h in set(data):
+                sigwaiters.wake(to_linux(h))
         proc.sig.arrived += len(data)
         # A guest that makes a syscall soon takes the signal there: the hook
         # runs Python, whose handler queues it, and delivery happens with an
@@ -188,12 +273,28 @@ def _watch(rfd: int, cpu) -> None:
             if proc.sig.seen >= proc.sig.arrived and not proc.sig.undelivered:
                 break
             time.sleep(0.002)
+            if st.catch_gen != applied:
+                applied = _apply_catch()
         else:
             for _ in range(100):
+                if st.catch_gen != applied:
+                    applied = _apply_catch()
                 lib.uc_emu_stop(cpu.uc)
                 if proc.sig.seen >= proc.sig.arrived and not proc.sig.undelivered:
                     break
                 time.sleep(0.002)
+
+
+_ALL_HOST = frozenset(int(h) for h in hs.valid_signals())
+
+
+def _apply_catch() -> int:
+    """Watcher thread: take the host mask the main thread published; acknowledge it."""
+    st = proc.sig
+    gen = st.catch_gen
+    hs.pthread_sigmask(hs.SIG_SETMASK, _ALL_HOST - st.catch_hosts)
+    st.catch_applied = gen
+    return gen
 
 
 def _start_watcher() -> None:
@@ -221,7 +322,9 @@ def _sync_host(sig: int) -> None:
     if h is None or sig in (SIGKILL, SIGSTOP) or sig in _SYNC:
         return
     handler = proc.sig.actions[sig][0]
-    if handler == SIG_IGN or sig == SIGPIPE:
+    if proc.sig.catch & bit(sig):
+        target = _on_host_signal            # caught for a waiter, whatever the guest's action
+    elif handler == SIG_IGN or sig == SIGPIPE:
         # SIGPIPE is always ignored on the host: writes get EPIPE and the
         # write handlers raise it for the guest through proc.post_signal.
         target = hs.SIG_IGN
@@ -265,10 +368,196 @@ def set_mask(mask: int) -> None:
     """Set the guest's blocked mask and mirror it into the host thread mask."""
     mask &= ~UNBLOCKABLE
     proc.sig.mask = mask
-    hs.pthread_sigmask(hs.SIG_SETMASK, host_set(mask))
+    if proc.sig.watched and not KERNEL_QUEUE:
+        _reroute()                  # the watcher's catch follows, in a safe order
+    else:
+        hs.pthread_sigmask(hs.SIG_SETMASK, host_set(mask))
     if proc.sig.pending & ~mask:
         proc.sig.undelivered = True
         proc.cpu.pending = True
+
+
+# ----- waiters: signalfd and sigtimedwait (see the module doc) ----------------------------
+
+
+def notify_waiters() -> None:
+    """The pending set changed: give each waiter its byte, or take it back."""
+    st = proc.sig
+    if not st.waiters:
+        return
+    if KERNEL_QUEUE and st.watched:
+        _pull(st.watched)
+    sigwaiters.sync_all(_pending_now)
+
+
+def _pending_now() -> int:
+    return proc.sig.pending
+
+
+def _pull(mask: int) -> None:
+    """KERNEL_QUEUE: move host-pending signals of `mask` into the pending set, with their siginfo."""
+    hosts = host_set(mask & ROUTABLE)
+    if not hosts:
+        return
+    for h in sorted(hostsig.pending() & hosts):
+        raw = hostsig.take(h)
+        if raw is not None:
+            sig = to_linux(h)
+            _enqueue(sig, struct.pack("<i", sig) + raw[4:SIGINFO_SIZE])
+
+
+def take(mask: int, limit: int = 1) -> list[bytes]:
+    """Dequeue up to `limit` pending signals of `mask` (lowest first, faults before
+    the rest: Linux's dequeue_signal); their siginfo.  They are consumed, not delivered."""
+    st = proc.sig
+    if KERNEL_QUEUE:
+        _pull(mask)
+    out = []
+    while len(out) < limit:
+        ready = st.pending & mask
+        if not ready:
+            break
+        if ready & _SYNCHRONOUS:
+            ready &= _SYNCHRONOUS
+        sig = (ready & -ready).bit_length()
+        st.pending &= ~bit(sig)
+        out.append(st.infos.pop(sig, None) or _si(sig, SI_USER))
+    if out and st.waiters:
+        notify_waiters()
+    return out
+
+
+def host_pending(mask: int) -> int:
+    """The signals of `mask` pending in the host kernel (not yet in the pending set)."""
+    return linux_mask(hostsig.pending()) & mask
+
+
+def settle(mask: int, limit: float = 0.1) -> None:
+    """Portable branch: let the signals of `mask` the watcher is about to catch (still
+    pending in the host kernel) reach the pending set before a non-blocking answer."""
+    if KERNEL_QUEUE:
+        return
+    hosts = host_set(mask & proc.sig.catch)
+    if not hosts:
+        return
+    deadline = time.monotonic() + limit
+    while hostsig.pending() & hosts and time.monotonic() < deadline:
+        time.sleep(0.0005)
+    time.sleep(0)                   # a call: the Python-level handlers run
+
+
+def waiters_changed() -> None:
+    """sigwaiters.on_change: route the watched signals to the waiters anew."""
+    st = proc.sig
+    st.watched = sigwaiters.watched() & ROUTABLE
+    if KERNEL_QUEUE:
+        _kernel_watch()
+    else:
+        _reroute(set_main=False)
+    notify_waiters()
+
+
+def action_changed(sig: int) -> None:
+    """rt_sigaction changed `sig`'s action: the host disposition follows."""
+    _sync_host(sig)
+    if sig == SIGCHLD and proc.sig.watched and not KERNEL_QUEUE:
+        _reroute(set_main=False)    # SIGCHLD ignored: never caught (SIG_IGN reaps children)
+
+
+def follow_mask() -> None:
+    """proc.sig.mask was set without set_mask (sigsuspend swaps the host mask itself):
+    the watcher's catch follows it."""
+    if proc.sig.watched and not KERNEL_QUEUE:
+        _reroute(set_main=False)
+
+
+def _reroute(set_main: bool = True) -> None:
+    """Portable branch: catch exactly the watched signals the guest blocks.
+
+    The watcher stops catching a signal before the main thread unblocks it,
+    and starts after the main thread blocked it, so no signal ever finds both
+    threads willing (a process signal the watcher took while the main thread
+    waited for it in a host call would never wake that call).
+    """
+    st = proc.sig
+    mask = st.mask
+    catch = st.watched & _CATCHABLE & mask
+    if st.actions[SIGCHLD][0] == SIG_IGN:
+        catch &= ~bit(SIGCHLD)
+    old = st.catch
+    gone, new = old & ~catch, catch & ~old
+    if gone:
+        st.catch = old & catch
+        _ack_catch()
+        for sig in _signals_of(gone):
+            _sync_host(sig)         # back to the guest's own disposition
+    if set_main:
+        hs.pthread_sigmask(hs.SIG_SETMASK, host_set(mask))
+    if new:
+        st.catch = catch
+        for sig in _signals_of(new):
+            _sync_host(sig)         # the queueing handler first, then the watcher unblocks
+        _ack_catch()
+
+
+def _signals_of(mask: int) -> list[int]:
+    return [s for s in range(1, NSIG + 1) if mask & bit(s)]
+
+
+def _ack_catch() -> None:
+    """Publish `catch` to the watcher thread and wait until its host mask has it."""
+    st = proc.sig
+    st.catch_hosts = frozenset(host_set(st.catch))
+    st.catch_gen += 1
+    gen = st.catch_gen
+    if not st.watcher:
+        if not st.catch:
+            return                  # a watcher starts with everything blocked
+        _start_watcher()
+    try:
+        os.write(st.wake_fds[1], b"\0")
+    except OSError:
+        pass                        # full: the watcher has bytes to read anyway
+    deadline = time.monotonic() + 2.0
+    while st.catch_applied < gen and time.monotonic() < deadline:
+        time.sleep(0.0002)
+
+
+def _kernel_watch() -> None:
+    """KERNEL_QUEUE: a host signalfd over the watched signals, polled by a helper thread."""
+    st = proc.sig
+    hosts = host_set(st.watched)
+    if st.host_sigfd >= 0:
+        hostsig.signalfd(st.host_sigfd, hosts)
+        return
+    if not hosts:
+        return
+    fd = proc.fds.reserve(hostsig.signalfd(-1, hosts))
+    st.host_sigfd = fd
+    import _thread
+    old = hs.pthread_sigmask(hs.SIG_BLOCK, hs.valid_signals())
+    try:
+        _thread.start_new_thread(_kernel_watcher, (fd,))
+    finally:
+        hs.pthread_sigmask(hs.SIG_SETMASK, old)
+
+
+def _kernel_watcher(fd: int) -> None:
+    """Helper thread: each new host signal the signalfd watches wakes the waiters."""
+    import select
+    ep = select.epoll()
+    ep.register(fd, select.EPOLLIN | select.EPOLLET)
+    while True:
+        try:
+            ep.poll()
+        except OSError:
+            return
+        if proc.sig.host_sigfd != fd:
+            return
+        sigwaiters.wake_mask(linux_mask(hs.sigpending()))
+
+
+sigwaiters.on_change = waiters_changed
 
 
 def setup(carried: dict | None = None) -> None:
@@ -322,20 +611,32 @@ def restore(state: dict) -> None:
     if proc.sig.pending:
         proc.sig.undelivered = True
         proc.cpu.pending = True
+    if sigwaiters.adopt():          # signalfds carried across execve
+        waiters_changed()
 
 
 def after_fork_child() -> None:
     """In a fork child: no pending signals (Linux), and a watcher of our own."""
-    proc.sig.pending, proc.sig.infos = 0, {}
-    proc.sig.interrupted = False
-    if proc.sig.watcher:
-        for fd in proc.sig.wake_fds:
+    st = proc.sig
+    st.pending, st.infos = 0, {}
+    st.interrupted = False
+    if st.watcher:
+        for fd in st.wake_fds:
             try:
                 os.close(fd)
             except OSError:
                 pass
-        proc.sig.watcher = False
+        st.watcher = False
         _start_watcher()
+    if st.host_sigfd >= 0:          # the parent's helper thread is not here
+        os.close(st.host_sigfd)
+        st.host_sigfd = -1
+    if st.waiters:
+        sigwaiters.after_fork()
+        if KERNEL_QUEUE:
+            _kernel_watch()
+        elif st.catch:
+            _ack_catch()            # the new watcher thread starts with everything blocked
 
 
 # ----- delivery ---------------------------------------------------------------------
@@ -479,12 +780,14 @@ def deliver_pending() -> None:
     if before_delivery is not None:
         before_delivery()              # threads.steer: the main thread's turn first
     interrupted = proc.sig.interrupted
+    took = False
     while True:
         ready = proc.sig.pending & ~proc.sig.mask
         if not ready:
             break
         sig = (ready & -ready).bit_length()
         proc.sig.pending &= ~bit(sig)
+        took = True
         info = proc.sig.infos.pop(sig, None) or _si(sig, SI_KERNEL)
         act = proc.sig.actions[sig]
         handler = act[0]
@@ -509,6 +812,8 @@ def deliver_pending() -> None:
     if proc.sig.saved_mask is not None:
         m, proc.sig.saved_mask = proc.sig.saved_mask, None
         set_mask(m)
+    if took and proc.sig.waiters:
+        notify_waiters()
     proc.sig.undelivered = False
 
 

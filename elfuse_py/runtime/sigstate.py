@@ -30,3 +30,14 @@ class SigState:
         self.wake_fds: tuple[int, int] | None = None
         self.trampoline = 0
         self.hold = False                  # never interrupt: a host call has completed
+        # Signal waiters (signalfds, a portable sigtimedwait): runtime/sigwaiters.py.
+        self.waiters: tuple = ()
+        self.watched = 0                   # the signals some waiter watches (routable ones)
+        # Hosts without KERNEL_QUEUE: the blocked watched signals the watcher
+        # thread catches for the waiters (its host mask leaves them unblocked).
+        self.catch = 0
+        self.catch_hosts: frozenset = frozenset()
+        self.catch_gen = 0                 # bumped per change; the watcher acks with catch_applied
+        self.catch_applied = 0
+        # Hosts with KERNEL_QUEUE: a host signalfd over the watched signals, polled by a thread.
+        self.host_sigfd = -1

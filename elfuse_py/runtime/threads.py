@@ -49,7 +49,7 @@ import os
 import select
 import time
 
-from elfuse_py.runtime import lerrno, signals
+from elfuse_py.runtime import lerrno, signals, sigwaiters
 from elfuse_py.runtime.cpu import REG_PC, REG_SP, REG_TPIDR_EL0, REG_X0, xreg
 from elfuse_py.runtime.process import proc
 from elfuse_py.runtime.threadstate import DEAD, FUTEX_BITSET_ANY, RUN, WAIT, Thread  # noqa: F401
@@ -219,6 +219,8 @@ def tkill(tid: int, sig: int, info: bytes) -> bool:
     t.sigpending.setdefault(sig, info)
     if t.state == WAIT and not (t.mask & signals.bit(sig)):
         _interrupt(t)
+    elif t.state == WAIT and t.pollset and sigwaiters.watches(t.pollset, sig):
+        _unwait(t, None, restart=True)      # parked reading a signalfd that watches it
     return True
 
 
