@@ -90,12 +90,10 @@ def sys_brk(addr):
 
 def _fd_name(fd: int) -> str:
     """What /proc/self/maps shows for a file mapping: the file's path if known."""
-    for link in (f"/proc/self/fd/{fd}", f"/dev/fd/{fd}"):
-        try:
-            return os.readlink(link)
-        except OSError:
-            continue
-    return ""
+    try:
+        return proc.fds.path_of(fd)
+    except OSError:
+        return ""
 
 
 @syscall("mmap", "ptr, size, mmap_prot, mmap_flags, fd, off", level=PARTIAL, ret="hex",
