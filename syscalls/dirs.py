@@ -57,7 +57,7 @@ def _list_dir(fd: int) -> list[tuple[bytes, int, int]]:
     if _is_own_fd_dir(st):
         # The host's /proc/self/fd also lists the emulator's reserved fds and
         # scandir's own dup: the guest sees only its fds that are open now.
-        out = out[:2] + [x for x in out[2:] if x[0].isdigit() and _guest_fd_open(int(x[0]))]
+        out = out[:2] + [x for x in out[2:] if x[0].isdigit() and proc.fds.is_open(int(x[0]))]
     elif _is_other_fd_dir(fd):
         # Another process's /proc/PID/fd: when it is an emulated guest too
         # (a fork child, the parent shell) its emulator's fds sit in the same
@@ -84,16 +84,6 @@ def _is_own_fd_dir(st: os.stat_result) -> bool:
     except OSError:
         return False
     return (st.st_dev, st.st_ino) == (own.st_dev, own.st_ino)
-
-
-def _guest_fd_open(fd: int) -> bool:
-    if not proc.fds.valid(fd):
-        return False
-    try:
-        os.fstat(fd)
-    except OSError:
-        return False
-    return True
 
 
 @syscall("getdents64", "fd, ptr, uint")

@@ -9,6 +9,7 @@ helpers below.
 from __future__ import annotations
 
 import os
+import socket
 
 from elfuse_py.host import events as host
 from elfuse_py.runtime import lerrno
@@ -36,6 +37,30 @@ def _guest_fd(fd: int) -> int:
         return -lerrno.EMFILE
     proc.fds.on_close(fd)   # no stale per-fd state from an earlier owner of the number
     return fd
+
+
+def _emulated_pair(cloexec: bool, nonblock: bool) -> tuple[int, int] | int:
+    """(guest fd, emulator peer) of a new socketpair for an emulated event fd, or -errno.
+
+    The peer goes to the emulator's reserved range, non-blocking; the guest's
+    end gets the guest's O_CLOEXEC/O_NONBLOCK.  EMFILE when either range is full.
+    """
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    fd, peer = a.detach(), b.detach()
+    try:
+        peer = proc.fds.reserve(peer)
+    except OSError:                      # the emulator's reserved range is full
+        os.close(fd)
+        os.close(peer)
+        return -lerrno.EMFILE
+    fd = _guest_fd(fd)
+    if fd < 0:
+        os.close(peer)
+        return fd
+    os.set_blocking(peer, False)
+    os.set_inheritable(fd, not cloexec)
+    os.set_blocking(fd, not nonblock)
+    return fd, peer
 
 
 def _need(kind: str) -> int | None:

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import os
 import signal as hs
-import socket
 import struct
 
 from elfuse_py.host import events as host
@@ -39,7 +38,7 @@ from elfuse_py.runtime.process import proc
 
 from syscalls import wakeup
 from syscalls.args import s32
-from syscalls.events import _L_O_NONBLOCK, _guest_fd
+from syscalls.events import _L_O_NONBLOCK, _emulated_pair, _guest_fd
 from syscalls.signal import _send, _valid
 from syscalls.table import PARTIAL, syscall
 
@@ -173,20 +172,10 @@ def _open_emulated(pid: int, nonblock: bool) -> int:
             return -lerrno.ESRCH
         except PermissionError:
             pass
-    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-    fd, peer = a.detach(), b.detach()
-    try:
-        peer = proc.fds.reserve(peer)
-    except OSError:                      # the emulator's reserved range is full
-        os.close(fd)
-        os.close(peer)
-        return -lerrno.EMFILE
-    fd = _guest_fd(fd)
-    if fd < 0:
-        os.close(peer)
-        return fd
-    os.set_blocking(peer, False)
-    os.set_blocking(fd, not nonblock)
+    pair = _emulated_pair(True, nonblock)      # a pidfd is always close-on-exec
+    if isinstance(pair, int):
+        return pair
+    fd, peer = pair
     st = PidfdEmu(pid, peer)
     proc.fds.set(fd, st)
     with wakeup.lock:

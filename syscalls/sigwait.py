@@ -35,6 +35,7 @@ from elfuse_py.runtime.process import proc
 from elfuse_py.runtime.signals import UNBLOCKABLE
 from elfuse_py.runtime.sigwaiters import SignalWaiter
 
+from syscalls.events import _scatter
 from syscalls.table import PARTIAL, syscall
 
 _SIGSET = struct.Struct("<Q")
@@ -131,16 +132,6 @@ def _wait_readable(fd: int, deadline: float | None = None) -> bool:
 
 
 signals.register_interruptible(_wait_readable)
-
-
-def _scatter(views: list, data: bytes) -> None:
-    pos = 0
-    for v in views:
-        n = min(len(v), len(data) - pos)
-        v[:n] = data[pos:pos + n]
-        pos += n
-        if pos >= len(data):
-            break
 
 
 # ----- signalfd4 ---------------------------------------------------------------------------------

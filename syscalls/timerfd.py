@@ -43,7 +43,8 @@ from elfuse_py.runtime.fdtable import FdState
 from elfuse_py.runtime.process import proc
 
 from syscalls import wakeup
-from syscalls.events import _L_O_CLOEXEC, _L_O_NONBLOCK, _fd_flags, _guest_fd, _host_fd_flags, _need, _scatter
+from syscalls.events import (_L_O_CLOEXEC, _L_O_NONBLOCK, _emulated_pair, _fd_flags, _guest_fd, _host_fd_flags,
+                             _need, _scatter)
 from syscalls.table import syscall
 from syscalls.time import CLOCKS
 
@@ -213,21 +214,10 @@ def _emulated(fd: int) -> TimerfdEmu | int:
 
 
 def _create_emulated(clockid: int, cloexec: bool, nonblock: bool) -> int:
-    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-    fd, peer = a.detach(), b.detach()
-    try:
-        peer = proc.fds.reserve(peer)
-    except OSError:                      # the emulator's reserved range is full
-        os.close(fd)
-        os.close(peer)
-        return -lerrno.EMFILE
-    fd = _guest_fd(fd)
-    if fd < 0:
-        os.close(peer)
-        return fd
-    os.set_blocking(peer, False)
-    os.set_inheritable(fd, not cloexec)
-    os.set_blocking(fd, not nonblock)
+    pair = _emulated_pair(cloexec, nonblock)
+    if isinstance(pair, int):
+        return pair
+    fd, peer = pair
     proc.fds.set(fd, TimerfdEmu(peer, clockid))
     return fd
 

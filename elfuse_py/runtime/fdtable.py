@@ -118,6 +118,16 @@ class FdTable:
         """True if `fd` is a number the guest may use (it may still be closed)."""
         return 0 <= fd < self.limit
 
+    def is_open(self, fd: int) -> bool:
+        """True if `fd` is one of the guest's numbers and open."""
+        if not self.valid(fd):
+            return False
+        try:
+            os.fstat(fd)
+        except OSError:
+            return False
+        return True
+
     def reserve(self, fd: int) -> int:
         """Move an emulator-owned host fd into the reserved range (close-on-exec)."""
         new = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, self.limit)

@@ -345,23 +345,13 @@ def _thread(rel: bytes, name: str) -> Node | None:
     return _task_dir(rel + b"/" + name.encode(), int(name))
 
 
-def _guest_fd_open(fd: int) -> bool:
-    if not proc.fds.valid(fd):
-        return False
-    try:
-        os.fstat(fd)
-    except OSError:
-        return False
-    return True
-
-
 def _fd_names(kind: str):
     return lambda: [(str(fd), kind) for fd in procfiles.open_fds()]
 
 
 def _fd_dir(rel: bytes, host: str | None) -> Node:
     def child(name: str):
-        if not name.isdigit() or not _guest_fd_open(int(name)):
+        if not name.isdigit() or not proc.fds.is_open(int(name)):
             return None
         fd = int(name)
         return _link(rel + b"/" + name.encode(), lambda: _fd_target(fd), lambda: Outside(fd=fd),
@@ -371,7 +361,7 @@ def _fd_dir(rel: bytes, host: str | None) -> Node:
 
 def _fdinfo_dir(rel: bytes, host: str | None) -> Node:
     def child(name: str):
-        if not name.isdigit() or not _guest_fd_open(int(name)):
+        if not name.isdigit() or not proc.fds.is_open(int(name)):
             return None
         fd = int(name)
         return _file(rel + b"/" + name.encode(), lambda: procfiles.fdinfo_text(fd, _is_proc_fd(fd)),
@@ -386,7 +376,7 @@ def _is_proc_fd(fd: int) -> bool:
 
 
 def _fd_target(fd: int) -> bytes:
-    if not _guest_fd_open(fd):
+    if not proc.fds.is_open(fd):
         raise _err(errno.ENOENT)
     return os.fsencode(paths.guest_path(proc.fds.path_of(fd)))   # ENOENT if not known
 
