@@ -23,6 +23,7 @@ from elfuse_py.runtime.process import proc
 from syscalls import fsflags as F
 from syscalls.args import s64
 from syscalls.dirs import DirState
+from syscalls.memfd import refuse_write, seals_of
 from syscalls.fdargs import NEG_EBADF, NEG_EFAULT, NEG_EINVAL, check_fd, oserr
 from syscalls.table import PARTIAL, syscall
 from syscalls.net.messages import epipe_signals
@@ -229,6 +230,8 @@ def sys_pwrite64(fd, buf, count, off):
         if view is None:
             os.pwrite(fd, b"", off)
             return NEG_EFAULT
+        if (err := refuse_write(fd, off, off + len(view))):
+            return err
         return os.pwrite(fd, view, off)
     except BrokenPipeError:
         return _epipe()
@@ -247,7 +250,10 @@ def sys_pwritev(fd, iov, iovcnt, pos_l, pos_h):
     fd = check_fd(fd)
     off = _offset(pos_l)
     try:
-        return _pwritev(fd, guest_iovecs(iov, iovcnt, False), off)
+        views = guest_iovecs(iov, iovcnt, False)
+        if (err := refuse_write(fd, off, off + sum(len(v) for v in views))):
+            return err
+        return _pwritev(fd, views, off)
     except BrokenPipeError:
         return _epipe()
 
@@ -285,6 +291,10 @@ def sys_pwritev2(fd, iov, iovcnt, pos_l, pos_h, flags):
     fd = check_fd(fd)
     hflags = _rwf(flags)
     views = guest_iovecs(iov, iovcnt, False)
+    if seals_of(fd) is not None:
+        start = os.lseek(fd, 0, os.SEEK_CUR) if s64(pos_l) == -1 else max(s64(pos_l), 0)
+        if (err := refuse_write(fd, start, start + sum(len(v) for v in views))):
+            return err
     try:
         if s64(pos_l) == -1:
             if hflags:

@@ -22,6 +22,7 @@ from syscalls import fsflags as F
 from syscalls.args import s32, s64
 from syscalls.fdargs import (NEG_EFAULT, NEG_EINVAL, at_path, check_fd, guest_path, oserr,
                              proc_relative)
+from syscalls.memfd import refuse_write
 from syscalls.table import PARTIAL, syscall
 
 
@@ -215,7 +216,10 @@ def sys_ftruncate(fd, length):
     length = s64(length)
     if length < 0:
         return NEG_EINVAL
-    os.ftruncate(check_fd(fd), length)
+    fd = check_fd(fd)
+    if (err := refuse_write(fd, length, length)):       # F_SEAL_SHRINK / F_SEAL_GROW
+        return err
+    os.ftruncate(fd, length)
     return 0
 
 
@@ -254,6 +258,8 @@ def sys_fallocate(fd, mode, offset, length):
     offset, length = s64(offset), s64(length)
     if offset < 0 or length <= 0:
         return NEG_EINVAL
+    if (err := refuse_write(fd, offset, offset + length)):
+        return err
     if s32(mode) != 0 or not hasattr(os, "posix_fallocate"):
         return -lerrno.EOPNOTSUPP
     os.posix_fallocate(fd, offset, length)

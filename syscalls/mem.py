@@ -15,6 +15,7 @@ from elfuse_py.runtime.memory import (HOST_MS_ASYNC, HOST_MS_INVALIDATE, HOST_MS
 from elfuse_py.runtime.process import proc
 
 from syscalls.args import s32, s64
+from syscalls.memfd import F_SEAL_FUTURE_WRITE, F_SEAL_WRITE, seals_of
 from syscalls.table import PARTIAL, syscall
 
 # <asm-generic/mman-common.h>, <linux/mman.h> (AArch64 uses the generic values)
@@ -154,6 +155,10 @@ def _mmap(addr: int, length: int, prot: int, flags: int, fd: int, offset: int) -
             return -lerrno.EACCES
         if shared and prot & PROT_WRITE and acc != os.O_RDWR:
             return -lerrno.EACCES
+        sealed = seals_of(fd)
+        if shared and prot & PROT_WRITE and sealed is not None \
+                and sealed.seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE):
+            return -lerrno.EPERM
         if _is_dev_zero(st):
             anon = True               # /dev/zero maps as anonymous memory
         elif not stat.S_ISREG(st.st_mode):
