@@ -258,10 +258,10 @@ def sys_fallocate(fd, mode, offset, length):
     offset, length = s64(offset), s64(length)
     if offset < 0 or length <= 0:
         return NEG_EINVAL
-    if (err := refuse_write(fd, offset, offset + length)):
-        return err
     if s32(mode) != 0 or not hasattr(os, "posix_fallocate"):
         return -lerrno.EOPNOTSUPP
+    if (err := refuse_write(fd, offset, offset + length)):
+        return err
     os.posix_fallocate(fd, offset, length)
     return 0
 
