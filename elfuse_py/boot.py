@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 
 from elfuse_py.host import procinfo
-from elfuse_py.runtime import guests, paths, procfs, runloop
+from elfuse_py.runtime import guests, log, paths, procfs, runloop
 from elfuse_py.runtime.cpu import REG_SP, REG_TPIDR_EL0
 from elfuse_py.runtime.process import proc
 from loader.hwcaps import compute_hwcaps
@@ -79,7 +79,6 @@ def exec_main() -> None:
     try:
         boot(state["exe"], state["argv"], state["envp"], strace=state["strace"], execfn=state["execfn"])
     except ElfError as e:
-        from elfuse_py.runtime import log
         log.emit(f"elfuse-py: {e}\n")
         os._exit(126)
     guest_exec.restore_state(proc, state)

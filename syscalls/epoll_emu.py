@@ -240,14 +240,10 @@ def _peer_shut(fd: int) -> bool:
     end (recv(MSG_PEEK) gives 0), or the host's poll says so behind the data --
     or, on a host whose poll has no POLLRDHUP, the socket layer's records do
     (syscalls/net/readiness.py: SHUT_RD, a socketpair partner's SHUT_WR)."""
-    n = slibc.recvfrom(fd, _peekbuf, 1, _PEEK, sffi.NULL, sffi.NULL)
-    if n == 0:
-        return True
-    if n < 0:
-        return False
     if sockready.emulated():
-        return sockready.rdhup(fd, poll.POLLIN)
-    return hostev.socket_eof(fd)[0]
+        return sockready.rdhup(fd, poll.POLLIN)     # it peeks itself
+    n = slibc.recvfrom(fd, _peekbuf, 1, _PEEK, sffi.NULL, sffi.NULL)
+    return n == 0 or (n > 0 and hostev.socket_eof(fd)[0])
 
 
 def _linux_hup(fd: int, ready: int) -> int:

@@ -147,7 +147,7 @@ def recv_frame(fd: int, views: list, hflags: int, control_size: int = 0
         if w < 0:
             return w, 0, b"", 0
         data = memoryview(whole)[_HDR.size:]
-        return _scatter(data, views), length, control, mflags
+        return scatter(data, views), length, control, mflags
     stored = 0
     remaining = length
     for v in views:
@@ -171,7 +171,8 @@ def recv_frame(fd: int, views: list, hflags: int, control_size: int = 0
     return stored, length, control, mflags
 
 
-def _scatter(data: memoryview, views: list) -> int:
+def scatter(data: memoryview, views: list) -> int:
+    """Copy `data` into `views` in order; returns the bytes copied."""
     off = 0
     for v in views:
         if off >= len(data):

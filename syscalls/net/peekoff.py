@@ -24,22 +24,13 @@ from elfuse_py.host import sockets as host
 from elfuse_py.runtime import lerrno
 
 from syscalls.net import consts as C
+from syscalls.net.framing import scatter
 from syscalls.net.state import SockState
 
 
 def applies(st) -> bool:
     """A peek offset is set on a socket whose host has no SO_PEEK_OFF of its own."""
     return isinstance(st, SockState) and st.peek_off >= 0 and host.sockopt("SO_PEEK_OFF") is None
-
-
-def _scatter(data, views: list) -> None:
-    off = 0
-    for v in views:
-        if off >= len(data):
-            break
-        k = min(len(v), len(data) - off)
-        v[:k] = data[off:off + k]
-        off += k
 
 
 def _nonblocking(fd: int, flags: int) -> bool:
@@ -78,7 +69,7 @@ def recv(fd: int, st: SockState, views: list, flags: int, core, *args):
         time.sleep(0.01)                      # Linux waits for more than the offset
     full = length if length >= 0 else r
     n = max(0, min(want, full - off))
-    _scatter(memoryview(scratch)[off:off + n], views)
+    scatter(memoryview(scratch)[off:off + n], views)
     st.peek_off = off + n
     if stream:
         return n, name, ctl, mflags, length
