@@ -57,9 +57,17 @@ def boot(path: str, argv: list[bytes], envp: list[bytes], *, strace: bool = Fals
     proc.install_hook()
 
 
+def attach_gdb(address: str) -> None:
+    """-g: wait for gdb on `address` ([HOST:]PORT) before the guest's first instruction."""
+    from elfuse_py import gdbstub                   # only with -g: nothing of it otherwise
+    gdbstub.install(proc, address)
+
+
 def run(carried_signals: dict | None = None) -> int:
     """Run the booted guest to its end; returns the status for the host process."""
     status = runloop.run(proc, carried_signals)
+    if proc.debugger is not None:
+        proc.debugger.on_exit(status)               # gdb hears the exit status (W packet)
     proc.run_exit_hooks()
     return status
 

@@ -23,6 +23,8 @@ options:
   -L, --sysroot DIR resolve absolute guest paths inside DIR first
   --strace          print each syscall with its arguments and result on stderr
   --trace-faults    describe a guest fault (registers, instruction) before exiting
+  -g [HOST:]PORT    wait for gdb (remote protocol, TCP) before the first instruction;
+                    PORT 0 picks a free port and says which (also ELFUSE_GDB=PORT)
   --version         print the version and exit
   -h, --help        print this help and exit
 """
@@ -33,7 +35,7 @@ class UsageError(Exception):
 
 
 def parse_args(args: list[str]) -> dict:
-    opts: dict = {"set": [], "unset": [], "argv0": None, "strace": False, "sysroot": None}
+    opts: dict = {"set": [], "unset": [], "argv0": None, "strace": False, "sysroot": None, "gdb": None}
     i = 0
     while i < len(args):
         a = args[i]
@@ -64,6 +66,8 @@ def parse_args(args: list[str]) -> dict:
             opts["sysroot"] = value()
         elif a.startswith("--sysroot="):
             opts["sysroot"] = a.split("=", 1)[1]
+        elif a in ("-g", "--gdb"):
+            opts["gdb"] = value()
         elif a in ("--strace", "-strace"):
             opts["strace"] = True
         elif a == "--trace-faults":
@@ -117,11 +121,19 @@ def main(argv: list[str] | None = None) -> int:
     sysroot = opts["sysroot"] or os.environ.get("ELFUSE_SYSROOT")
     program, *rest = opts["program"]
     guest_argv = [os.fsencode(opts["argv0"] or program)] + [os.fsencode(a) for a in rest]
-    return run_program(program, guest_argv, envp, strace=opts["strace"], sysroot=sysroot)
+    gdb = opts["gdb"] or os.environ.get("ELFUSE_GDB") or None
+    if gdb is not None:
+        from elfuse_py.gdbstub import GdbAddressError, parse_address
+        try:
+            parse_address(gdb)
+        except GdbAddressError as e:
+            _error(str(e))
+            return 2
+    return run_program(program, guest_argv, envp, strace=opts["strace"], sysroot=sysroot, gdb=gdb)
 
 
 def run_program(program: str, argv: list[bytes], envp: list[bytes], *, strace: bool = False,
-                sysroot: str | None = None) -> int:
+                sysroot: str | None = None, gdb: str | None = None) -> int:
     """Resolve `program` (following #! lines), load it and run it to completion."""
     from elfuse_py.host import platform
     platform.start()                    # before any other module looks at the host
@@ -142,6 +154,14 @@ def run_program(program: str, argv: list[bytes], envp: list[bytes], *, strace: b
     except ElfError as e:
         _error(str(e))
         return e.status
+    if gdb is not None:
+        try:
+            boot.attach_gdb(gdb)
+        except OSError as e:
+            _error(f"gdb stub: cannot listen on {gdb}: {e.strerror or e}")
+            return 1
+        except KeyboardInterrupt:
+            return 130
     status = boot.run()
     try:
         sys.stdout.flush()

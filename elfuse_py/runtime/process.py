@@ -118,6 +118,10 @@ class Process:
         self.sig = SigState()             # dispositions, mask, pending (runtime/signals.py acts on it)
         self.threads = ThreadTable()      # guest threads and the scheduler's state (runtime/threads.py)
         self.syscalls: SyscallSet | None = None
+        # A debugger attached to this guest (elfuse_py/gdbstub's stub, installed by
+        # the composition root for -g): the run loop hands it each run of the CPU
+        # and signal delivery shows it each signal.  None: no cost anywhere else.
+        self.debugger = None
 
     # ----- set-up -----------------------------------------------------------------
 
@@ -226,6 +230,8 @@ class Process:
         itself) instead gives the user's shell the shell-style message and
         status 128+sig (139 for a segfault).
         """
+        if self.debugger is not None:
+            self.debugger.on_death(sig)       # gdb hears of it first (X packet)
         if self.nested or (generated and sig not in _FAULT_SIGNALS):
             self._die_by_host_signal(sig)
         if os.environ.get("ELFUSE_DEBUG") or "--trace-faults" in sys.argv:

@@ -789,6 +789,13 @@ def deliver_pending() -> None:
         proc.sig.pending &= ~bit(sig)
         took = True
         info = proc.sig.infos.pop(sig, None) or _si(sig, SI_KERNEL)
+        if proc.debugger is not None:
+            # A debugger sees each signal first: it may discard it or hand another.
+            shown = proc.debugger.on_signal(sig)
+            if shown != sig:
+                if not shown:
+                    continue
+                sig, info = shown, _si(shown, SI_USER)
         act = proc.sig.actions[sig]
         handler = act[0]
         if handler == SIG_IGN:
