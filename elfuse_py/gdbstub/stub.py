@@ -28,9 +28,9 @@ one engine anyway.  A step of one thread lets the others run in their turn
 (gdb's default, scheduler-locking off).
 
 A fork child runs without the stub (its hooks are removed and the connection
-closed in the child, as qemu-user does).  execve ends the session: the
-connection is close-on-exec, gdb reports the remote end closed, and the new
-image runs undebugged.
+closed in the child, as qemu-user does).  execve ends the session: gdb's
+console gets a line saying so, then the connection closes (gdb: "Remote
+connection closed") and the new image runs undebugged.
 """
 from __future__ import annotations
 
@@ -142,6 +142,15 @@ class Stub:
     def on_exit(self, status: int) -> None:
         self._finish(b"W%02x" % (status & 0xFF))
 
+    def on_exec(self, path: str) -> None:
+        """The guest execs: say so on gdb's console; the new image runs undebugged."""
+        msg = f"elfuse-py: the guest execs {path}; the new image runs without the debugger\n"
+        try:
+            self.conn.send(b"O" + msg.encode().hex().encode())
+        except Disconnected:
+            pass
+        self._drop(drain=0)
+
     def on_death(self, sig: int) -> None:
         self._finish(b"X%02x" % gdbsig.to_gdb(sig))
 
@@ -228,12 +237,12 @@ class Stub:
             pass
         self._drop()
 
-    def _drop(self) -> None:
+    def _drop(self, drain: float = 1.0) -> None:
         """End the session; the guest runs on without a debugger."""
         self.proc.debugger = None
         for addr in list(self.bps):
             self._unhook(addr)
-        self.conn.close()
+        self.conn.close(drain)
 
     def _forked(self) -> None:
         """In a fork child (inside the syscall hook): run on without gdb, leave the parent's connection be."""

@@ -3,10 +3,14 @@
  *   gdb_target           exits with 7 after square(6)
  *   gdb_target spin      prints "spinning" and loops until interrupted
  *   gdb_target threads   two threads that meet in thread_body(), exit 0
- *   gdb_target segv      writes through a null pointer */
+ *   gdb_target segv      writes through a null pointer
+ *   gdb_target fork      a child runs child_work() (exit 49); exit 5 when it did
+ *   gdb_target exec      execs itself without arguments (so exits 7) */
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 volatile unsigned long counter;
 int *volatile nowhere;
@@ -35,6 +39,22 @@ static int run_threads(void)
     return counter == 3 ? 0 : 2;
 }
 
+static int child_work(void)
+{
+    return square(7);
+}
+
+static int run_fork(void)
+{
+    int status = 0;
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(child_work());
+    if (pid < 0 || waitpid(pid, &status, 0) != pid)
+        return 1;
+    return WIFEXITED(status) && WEXITSTATUS(status) == 49 ? 5 : 2;
+}
+
 int main(int argc, char **argv)
 {
     int local = 6;
@@ -47,6 +67,13 @@ int main(int argc, char **argv)
     }
     if (argc > 1 && strcmp(argv[1], "threads") == 0)
         return run_threads();
+    if (argc > 1 && strcmp(argv[1], "fork") == 0)
+        return run_fork();
+    if (argc > 1 && strcmp(argv[1], "exec") == 0) {
+        char *args[] = {argv[0], 0};
+        execv(argv[0], args);
+        return 1;
+    }
     if (argc > 1 && strcmp(argv[1], "segv") == 0)
         *nowhere = sq;
     return sq == 36 ? 7 : 1;
