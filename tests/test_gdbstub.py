@@ -199,6 +199,17 @@ def test_segv_reported_then_fatal():
 
 
 @needs_gdb
+def test_signal_from_gdb_is_delivered():
+    """`signal SIGUSR1` at a breakpoint: delivered (default action: the guest dies of it), not shown again."""
+    program = guest_bin("gdb_target")
+    guest = Guest(program)
+    out = run_gdb(guest, "break square", "continue", "signal SIGUSR1", program=program)
+    assert "Program received signal SIGUSR1" not in out, out
+    assert "Program terminated with signal SIGUSR1" in out, out
+    assert guest.wait() in (-signal.SIGUSR1, 128 + 10)
+
+
+@needs_gdb
 def test_fork_child_runs_without_the_stub():
     """A breakpoint only the fork child reaches: the child runs undebugged, the parent's session goes on."""
     program = guest_bin("gdb_target")
@@ -271,7 +282,7 @@ def test_protocol(model):
         assert b"qXfer:features:read+" in c.ask(b"qSupported:multiprocess+;swbreak+")
         assert c.ask(b"QStartNoAckMode") == b"OK"
         c.ack = False
-        assert c.ask(b"?")[:3] in (b"S05", b"T05")
+        assert c.ask(b"?").startswith(b"T05thread:%x;" % guest.proc.pid)
         regs = c.ask(b"g")
         assert len(regs) == 2 * (33 * 8 + 4 + 32 * 16 + 4 + 4)
         assert _le(regs[32 * 16:33 * 16]) == entry                      # pc is register 32

@@ -76,8 +76,9 @@ class Stub:
         self.step_tid: int | None = None
         self.step_crossed = False              # the step's instruction blocked the thread
         self.resume_signal = 0                 # the Linux signal gdb resumed with (C/S)
+        self.injected = 0                      # ... and raised after a stop that was no signal
         self.g_tid: int | None = None          # thread of g/G/p/P (None: the stopped one)
-        self.last_stop = b"S05"
+        self.last_stop = b"S05"                # (made a T packet with the thread at the first stop)
         self.pass_signals: set[int] = set()    # gdb numbers: deliver without stopping
         self._noack = False
         self._cb = ffi.callback("void(uc_engine *, uint64_t, uint32_t, void *)", self._on_breakpoint)
@@ -96,10 +97,9 @@ class Stub:
     def start(self, pc: int) -> int:
         """Run the guest for one slice (or one step) as gdb asked; returns unicorn's error."""
         cpu = self.cpu
-        if self.first:
+        if self.first:                         # gdb asks '?' and looks around first
             self.first = False
-            self._serve()                      # gdb asks '?' and looks around first
-            return self._after_stop()
+            return self._stop(SIGTRAP, announce=False)
         tid = threads.gettid()
         if self.mode == "s" and (self.step_tid in (None, tid) or self.step_tid not in _tids()):
             if self.step_crossed:              # its syscall returned: the step is done
@@ -132,6 +132,9 @@ class Stub:
     def on_signal(self, sig: int) -> int:
         """Signal `sig` is about to reach the guest: gdb decides; returns the one to deliver (0: none)."""
         if sig == SIGKILL or gdbsig.to_gdb(sig) in self.pass_signals:
+            return sig
+        if sig == self.injected:               # gdb's own `signal SIG`: not shown to it again
+            self.injected = 0
             return sig
         self._report(sig)
         if self.proc.debugger is not self:
@@ -176,21 +179,20 @@ class Stub:
         if addr != self.skip and addr in self.bps:
             self.cpu.stop("debug")
 
-    def _stop(self, sig: int) -> int:
+    def _stop(self, sig: int, announce: bool = True) -> int:
         """The guest stopped for gdb (breakpoint, step, Ctrl-C): report, serve, resume."""
-        self._report(sig)
+        self._report(sig, announce)
         if self.resume_signal:                 # `signal SIG` after a plain stop: raise it
-            signals.queue(self.resume_signal)
+            self.injected = self.resume_signal
             self.resume_signal = 0
-        return self._after_stop()
-
-    def _after_stop(self) -> int:
+            signals.queue(self.injected)
         # The run loop resumes at the (maybe changed) PC; nothing ran this turn.
         self.cpu.stop_reason = None
         return 0
 
-    def _report(self, sig: int) -> None:
-        """Tell gdb (waiting for a stop) that the guest stopped with `sig`; serve until it resumes."""
+    def _report(self, sig: int, announce: bool = True) -> None:
+        """Tell gdb (waiting for a stop) that the guest stopped with `sig`; serve until it resumes.
+        The first stop is not announced: gdb asks for it with '?'."""
         tid = threads.gettid()
         regs = RegisterFile(self.cpu)
         expedite = b"".join(b"%02x:%s;" % (n, regs.read(n).hex().encode())
@@ -198,7 +200,8 @@ class Stub:
         self.last_stop = b"T%02xthread:%x;%s" % (gdbsig.to_gdb(sig), tid, expedite)
         self.g_tid = None
         try:
-            self.conn.send(self.last_stop)
+            if announce:
+                self.conn.send(self.last_stop)
         except Disconnected:
             self._drop()
             return
