@@ -55,7 +55,7 @@ HIDDEN = {
     "select": ["epoll", "EPOLLIN", "EPOLLOUT", "EPOLLPRI", "EPOLLERR", "EPOLLHUP", "EPOLLET",
                "EPOLLONESHOT", "EPOLLEXCLUSIVE", "EPOLLRDHUP", "EPOLLRDNORM", "EPOLLRDBAND",
                "EPOLLWRNORM", "EPOLLWRBAND", "EPOLLMSG", "EPOLL_CLOEXEC", "POLLRDHUP"],
-    "signal": ["SIGRTMIN", "SIGRTMAX", "sigtimedwait", "sigwaitinfo", "SIGPOLL", "SIGPWR",
+    "signal": ["SIGRTMIN", "SIGRTMAX", "sigtimedwait", "sigwaitinfo", "pidfd_send_signal", "SIGPOLL", "SIGPWR",
                "SIGSTKFLT", "SIGCLD"],
     "socket": ["SOCK_CLOEXEC", "SOCK_NONBLOCK", "SO_PEERCRED", "SO_PASSCRED", "SCM_CREDENTIALS",
                "MSG_NOSIGNAL", "MSG_CMSG_CLOEXEC", "SO_DOMAIN", "SO_PROTOCOL", "SO_PEERSEC",
