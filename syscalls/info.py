@@ -19,6 +19,7 @@ from elfuse_py.runtime.process import RLIMIT_NAMES, RLIMIT_NOFILE, TASK_COMM_LEN
 
 from syscalls.args import s32
 from syscalls.table import PARTIAL, not_supported, syscall
+from syscalls import hostgaps
 
 
 
@@ -159,7 +160,7 @@ def sys_setregid(r, e):
 @syscall("setresuid", "int, int, int")
 def sys_setresuid(r, e, s):
     if not hasattr(os, "setresuid"):
-        return -lerrno.ENOSYS
+        return hostgaps.missing("setresuid")
     os.setresuid(_id(r), _id(e), _id(s))
     return 0
 
@@ -167,7 +168,7 @@ def sys_setresuid(r, e, s):
 @syscall("setresgid", "int, int, int")
 def sys_setresgid(r, e, s):
     if not hasattr(os, "setresgid"):
-        return -lerrno.ENOSYS
+        return hostgaps.missing("setresuid")
     os.setresgid(_id(r), _id(e), _id(s))
     return 0
 
