@@ -2,7 +2,7 @@
 
 With Debian's gdb-multiarch installed, gdb in batch mode debugs
 guest-bins/build/gdb_target (-O0 -g): break, next, print, step, bt, a
-register, the exit code, Ctrl-C, threads, a SIGSEGV, fork and exec; one
+register, the exit code, Ctrl-C, threads, a watchpoint, a SIGSEGV, fork and exec; one
 session also under the macOS host model.  Without it those skip, and a small
 client in this file speaks the remote protocol to the stub directly.
 
@@ -182,6 +182,19 @@ def test_threads_are_gdb_threads():
     assert sorted(a for _, a in hits) == ["1", "2"], out
     listed = re.findall(r"^[* ] +\d+ +Thread (\d+) ", out, re.M)
     assert len(listed) == 3 and str(guest.proc.pid) not in listed[1:], out
+    assert "exited normally]" in out, out
+    assert guest.wait() == 0
+
+
+@needs_gdb
+def test_watchpoint():
+    """`watch counter`: each thread's store stops with the old and new values."""
+    program = guest_bin("gdb_target")
+    guest = Guest(program, "threads")
+    out = run_gdb(guest, "break run_threads", "continue", "watch counter", "continue", "continue",
+                  "delete", "continue", program=program)
+    changes = re.findall(r"hit Hardware watchpoint 2: counter\s+Old value = (\d+)\s+New value = (\d+)", out)
+    assert sorted(changes) in ([("0", "1"), ("1", "3")], [("0", "2"), ("2", "3")]), out
     assert "exited normally]" in out, out
     assert guest.wait() == 0
 

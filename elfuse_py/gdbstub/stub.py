@@ -14,6 +14,7 @@ The run loop (runtime/runloop.py) hands control here through `proc.debugger`:
   so that it is translated again with the hook.  A hook stops the engine
   before the instruction runs; resuming on a breakpoint executes that one
   instruction with the hook muted, as a stepping-over debugger expects.
+  Watchpoints (Z2-Z4) are memory hooks: watch.py.
 * `on_signal(sig)`: a signal is about to be delivered to the guest (a CPU
   fault from the run loop, any other from signal delivery).  gdb sees a stop
   with it and decides: `C sig` delivers (maybe another), `c` discards it.
@@ -39,6 +40,7 @@ import os
 from elfuse_py.gdbstub import gdbsig
 from elfuse_py.gdbstub.packets import Connection, Disconnected, escape, unescape
 from elfuse_py.gdbstub.target import REGISTERS, REGNUM_FP, REGNUM_PC, REGNUM_SP, TARGET_XML, RegisterFile
+from elfuse_py.gdbstub.watch import Watchpoints
 from elfuse_py.runtime import log, signals, threads
 from elfuse_py.runtime.cpu import REG_PC
 from elfuse_py.runtime.memory import PROT_WRITE
@@ -70,6 +72,7 @@ class Stub:
         self.cpu = proc.cpu
         self.uc = proc.cpu.uc
         self.bps: dict[int, object] = {}       # address -> uc_hook handle (Z0 and Z1 alike)
+        self.watches = Watchpoints(proc.cpu)   # Z2-Z4
         self.skip = None                       # a breakpoint address muted for one step
         self.first = True                      # the stop before the first instruction
         self.mode = "c"                        # how gdb resumed: "c" continue, "s" step
@@ -100,6 +103,8 @@ class Stub:
         if self.first:                         # gdb asks '?' and looks around first
             self.first = False
             return self._stop(SIGTRAP, announce=False)
+        if self.watches.hit is not None:       # the access ended the last run: stop before more
+            return self._stop(SIGTRAP)
         tid = threads.gettid()
         if self.mode == "s" and (self.step_tid in (None, tid) or self.step_tid not in _tids()):
             if self.step_crossed:              # its syscall returned: the step is done
@@ -197,6 +202,9 @@ class Stub:
         regs = RegisterFile(self.cpu)
         expedite = b"".join(b"%02x:%s;" % (n, regs.read(n).hex().encode())
                             for n in (REGNUM_FP, REGNUM_SP, REGNUM_PC))
+        hit = self.watches.take()
+        if hit is not None:                    # a watchpoint: "watch:ADDR;" says which access
+            expedite += b"%s:%x;" % hit
         self.last_stop = b"T%02xthread:%x;%s" % (gdbsig.to_gdb(sig), tid, expedite)
         self.g_tid = None
         try:
@@ -245,6 +253,7 @@ class Stub:
         self.proc.debugger = None
         for addr in list(self.bps):
             self._unhook(addr)
+        self.watches.clear()
         self.conn.close(drain)
 
     def _forked(self) -> None:
@@ -256,6 +265,7 @@ class Stub:
         for h in self.bps.values():
             lib.uc_hook_del(self.uc, h[0])   # a deleted hook is not called; its blocks may stay
         self.bps.clear()
+        self.watches.clear(flush=False)
         try:
             self.conn.sock.close()
         except OSError:
@@ -282,18 +292,22 @@ class Stub:
             self._drop_cache(addr, 4)
 
     def _insert(self, pkt: bytes) -> bytes:
-        kind, addr = _bp_args(pkt)
-        if kind not in (b"0", b"1") or addr is None:
-            return b""                         # watchpoints: gdb falls back to its own
-        self._hook(addr)
-        return b"OK"
+        kind, addr, length = _bp_args(pkt)
+        if addr is None:
+            return E_INVAL
+        if kind in (0, 1):                     # software and hardware breakpoints alike
+            self._hook(addr)
+            return b"OK"
+        return b"OK" if self.watches.add(kind, addr, length) else b""
 
     def _remove(self, pkt: bytes) -> bytes:
-        kind, addr = _bp_args(pkt)
-        if kind not in (b"0", b"1") or addr is None:
-            return b""
-        self._unhook(addr)
-        return b"OK"
+        kind, addr, length = _bp_args(pkt)
+        if addr is None:
+            return E_INVAL
+        if kind in (0, 1):
+            self._unhook(addr)
+            return b"OK"
+        return b"OK" if self.watches.remove(kind, addr, length) else b""
 
     # ----- registers ------------------------------------------------------------------------
 
@@ -559,11 +573,10 @@ def _addr_len(text: bytes) -> tuple[int | None, int]:
         return None, 0
 
 
-def _bp_args(pkt: bytes) -> tuple[bytes, int | None]:
+def _bp_args(pkt: bytes) -> tuple[int, int | None, int]:
+    """Z/z TYPE,ADDR,KIND (KIND: a breakpoint's instruction size, a watchpoint's length)."""
     fields = pkt[1:].split(b",")
-    if len(fields) < 3:
-        return b"", None
     try:
-        return fields[0], int(fields[1], 16)
-    except ValueError:
-        return fields[0], None
+        return int(fields[0], 16), int(fields[1], 16), int(fields[2].split(b";")[0], 16)
+    except (ValueError, IndexError):
+        return -1, None, 0
