@@ -304,6 +304,14 @@ def test_protocol(model):
         assert sp and sp % 16 == 0
         xml = c.ask(b"qXfer:features:read:target.xml:0,4000")
         assert xml[:1] == b"l" and b"org.gnu.gdb.aarch64.core" in xml and b"org.gnu.gdb.aarch64.fpu" in xml
+        # the auxv (gdb finds a PIE's load address from its AT_ENTRY) and the program's path
+        auxv = c.ask(b"qXfer:auxv:read::0,1000")
+        assert auxv[:1] == b"l"
+        auxv = re.sub(rb"\}(.)", lambda m: bytes((m.group(1)[0] ^ 0x20,)), auxv[1:], flags=re.S)
+        assert len(auxv) % 16 == 0
+        pairs = dict(struct.iter_unpack("<QQ", auxv))
+        assert pairs[9] == entry                                        # AT_ENTRY
+        assert c.ask(b"qXfer:exec-file:read::0,1000") == b"l" + os.path.realpath(program).encode()
         # memory: the entry's instruction, an unmapped address, a write read back
         insn = c.ask(b"m%x,4" % entry)
         assert len(insn) == 8
@@ -365,3 +373,18 @@ def test_bad_address_is_a_usage_error():
     assert r.returncode == 2 and b"-g needs a TCP port" in r.stderr
     r = run_elfuse([guest_bin("hello")], extra_env={"ELFUSE_GDB": "70000"})
     assert r.returncode == 2 and b"-g needs a TCP port" in r.stderr
+
+
+def test_packet_escapes_round_trip():
+    from elfuse_py.gdbstub.packets import checksum, escape, unescape
+    data = bytes(range(256))
+    esc = escape(data)
+    assert not set(esc) & set(b"#$*") and unescape(esc) == data
+    assert checksum(b"OK") == b"9a"
+
+
+def test_signal_numbers_by_name():
+    """gdb's numbering differs from Linux's: SIGBUS 10, SIGUSR1 30, SIGCHLD 20; RT signals offset."""
+    from elfuse_py.gdbstub.gdbsig import from_gdb, to_gdb
+    assert [to_gdb(s) for s in (5, 7, 10, 11, 17, 34)] == [5, 10, 30, 11, 20, 46]
+    assert all(from_gdb(to_gdb(s)) == s for s in range(1, 65) if s != 16)     # SIGSTKFLT: no gdb name
