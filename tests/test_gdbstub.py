@@ -44,8 +44,10 @@ class Guest:
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
         self.lines: dict[str, queue.Queue] = {"out": queue.Queue(), "err": queue.Queue()}
         self.text = {"out": [], "err": []}
-        for name, pipe in (("out", self.proc.stdout), ("err", self.proc.stderr)):
-            threading.Thread(target=self._pump, args=(name, pipe), daemon=True).start()
+        self.pumps = [threading.Thread(target=self._pump, args=(name, pipe), daemon=True)
+                      for name, pipe in (("out", self.proc.stdout), ("err", self.proc.stderr))]
+        for t in self.pumps:
+            t.start()
         line = self.wait_line("err", "waiting for gdb on ")
         self.port = int(re.search(r"127\.0\.0\.1:(\d+)", line).group(1))
 
@@ -70,9 +72,12 @@ class Guest:
 
     def wait(self, timeout: float = TIMEOUT) -> int:
         try:
-            return self.proc.wait(timeout=timeout)
+            status = self.proc.wait(timeout=timeout)
         finally:
             self.close()
+        for t in self.pumps:            # everything the guest wrote is in self.text
+            t.join(timeout=10)
+        return status
 
     def close(self) -> None:
         if self.proc.poll() is None:
@@ -220,6 +225,22 @@ def test_signal_from_gdb_is_delivered():
     assert "Program received signal SIGUSR1" not in out, out
     assert "Program terminated with signal SIGUSR1" in out, out
     assert guest.wait() in (-signal.SIGUSR1, 128 + 10)
+
+
+@needs_gdb
+def test_signal_to_a_handler_then_step():
+    """A signal with a guest handler stops in gdb (served from inside the syscall hook); `stepi`
+    goes to the handler's first instruction; passed on, every signal check of the program holds."""
+    guest = Guest(guest_bin("t_sig_handler"))
+    out = run_gdb(guest, "continue", "print/x $pc", "stepi", "print/x $pc",
+                  "handle all nostop noprint pass", "continue")
+    assert "Program received signal SIGUSR1" in out, out
+    pcs = re.findall(r"^\$\d+ = (0x[0-9a-f]+)", out, re.M)
+    assert len(pcs) == 2 and pcs[0] != pcs[1], out
+    assert "exited normally]" in out, out
+    assert guest.wait() == 0
+    stdout = "".join(guest.text["out"])
+    assert "ok - " in stdout and "not ok" not in stdout, stdout
 
 
 @needs_gdb

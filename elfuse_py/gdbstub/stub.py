@@ -80,6 +80,8 @@ class Stub:
         self.step_crossed = False              # the step's instruction blocked the thread
         self.resume_signal = 0                 # the Linux signal gdb resumed with (C/S)
         self.injected = 0                      # ... and raised after a stop that was no signal
+        self.in_run = False                    # inside our uc_emu_start (hooks run there)
+        self.reported_in_run = False           # a signal stop was served from inside it
         self.g_tid: int | None = None          # thread of g/G/p/P (None: the stopped one)
         self.last_stop = b"S05"                # (made a T packet with the thread at the first stop)
         self.pass_signals: set[int] = set()    # gdb numbers: deliver without stopping
@@ -111,6 +113,8 @@ class Stub:
                 self.step_crossed = False
                 return self._stop(SIGTRAP)
             err = self._run(pc, 1)
+            if self._served_during_run():
+                return err
             if self.proc.debugger is not self or err or cpu.stop_reason in ("exit", "fault"):
                 return err                     # the run loop reports faults and the end
             if cpu.stop_reason == "switch":    # blocked, yielded or left: done when it runs again
@@ -118,8 +122,8 @@ class Stub:
                 return err
             return self._stop(SIGTRAP)
         err = self._run(pc, SLICE)
-        if self.proc.debugger is not self:     # a fork child, or detached
-            return err
+        if self.proc.debugger is not self or self._served_during_run():
+            return err                         # (a fork child, or detached)
         if cpu.stop_reason == "debug":
             return self._stop(SIGTRAP)
         if err or cpu.stop_reason is not None:
@@ -134,6 +138,13 @@ class Stub:
             self.proc.threads.preempt = True   # the slice ended: the next thread's turn
         return 0
 
+    def _served_during_run(self) -> bool:
+        """True (once) when gdb was served during the last run: its new orders apply from the next."""
+        if self.reported_in_run:
+            self.reported_in_run = False
+            return True
+        return False
+
     def on_signal(self, sig: int) -> int:
         """Signal `sig` is about to reach the guest: gdb decides; returns the one to deliver (0: none)."""
         if sig == SIGKILL or gdbsig.to_gdb(sig) in self.pass_signals:
@@ -144,6 +155,12 @@ class Stub:
         self._report(sig)
         if self.proc.debugger is not self:
             return sig                         # gdb went away: the signal takes its course
+        if self.in_run:
+            # Delivery after a syscall runs inside the syscall hook, in the middle
+            # of a run: end that run after the syscall, so that the next `start`
+            # follows what gdb asked (a step must not become the rest of a slice).
+            self.reported_in_run = True
+            lib.uc_emu_stop(self.uc)
         out, self.resume_signal = self.resume_signal, 0
         return out
 
@@ -165,6 +182,13 @@ class Stub:
     # ----- running and stopping ---------------------------------------------------------
 
     def _run(self, pc: int, count: int) -> int:
+        self.in_run = True
+        try:
+            return self._run_counted(pc, count)
+        finally:
+            self.in_run = False
+
+    def _run_counted(self, pc: int, count: int) -> int:
         cpu = self.cpu
         cpu.stop_reason = None
         if pc in self.bps:
