@@ -35,12 +35,13 @@ TIMEOUT = 60
 class Guest:
     """elfuse-py -g 0 PROGRAM ARGS, with its stdout and stderr read as they come."""
 
-    def __init__(self, program: str, *args: str, extra_env: dict | None = None) -> None:
+    def __init__(self, program: str, *args: str, extra_env: dict | None = None,
+                 options: tuple[str, ...] = ()) -> None:
         env = dict(os.environ)
         env.setdefault("PYTHONPATH", str(ROOT))
         env.pop("ELFUSE_GDB", None)
         env.update(extra_env or {})
-        self.proc = subprocess.Popen([sys.executable, "-m", "elfuse_py", "-g", "0", program, *args],
+        self.proc = subprocess.Popen([sys.executable, "-m", "elfuse_py", *options, "-g", "0", program, *args],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
         self.lines: dict[str, queue.Queue] = {"out": queue.Queue(), "err": queue.Queue()}
         self.text = {"out": [], "err": []}
@@ -149,6 +150,28 @@ def test_exec_file_from_the_stub():
     out = run_gdb(guest, "break square", "continue", "print x", "continue")
     assert re.search(r"Breakpoint 1, square \(x=6\)", out), out
     assert "$1 = 6" in out and "exited with code 07]" in out, out
+    assert guest.wait() == 7
+
+
+CROSS_ROOT = "/usr/aarch64-linux-gnu"
+CROSS_CC = shutil.which("aarch64-linux-gnu-gcc")
+
+
+@needs_gdb
+@pytest.mark.skipif(CROSS_CC is None or not os.path.exists(CROSS_ROOT + "/lib/libc.so.6"),
+                    reason="aarch64-linux-gnu-gcc with its glibc is not installed")
+def test_dynamic_program_under_sysroot(tmp_path):
+    """A dynamically linked program under -L: gdb reads the program and its libraries through
+    the stub (vFile, resolved as the guest resolves them), with no `set sysroot`."""
+    program = str(tmp_path / "gdb_target_dyn")
+    subprocess.run([CROSS_CC, "-O0", "-g", "-pthread", "-o", program,
+                    str(ROOT / "guest-bins" / "src" / "gdb_target.c")], check=True, timeout=TIMEOUT)
+    guest = Guest(program, options=("-L", CROSS_ROOT))
+    out = run_gdb(guest, "break square", "continue", "bt", "info sharedlibrary", "continue")
+    assert re.search(r"Breakpoint 1, square \(x=6\)", out), out
+    assert re.search(r"^#1  0x[0-9a-f]+ in main \(", out, re.M), out
+    assert re.search(r"Yes.*target:/lib/libc\.so\.6", out), out            # symbols of the guest's libc
+    assert "exited with code 07]" in out, out
     assert guest.wait() == 7
 
 
@@ -365,6 +388,17 @@ def test_protocol(model):
         assert c.ask(b"qC") == b"QC%x" % guest.proc.pid
         assert c.ask(b"T%x" % guest.proc.pid) == b"OK"
         assert c.ask(b"vUnknownThing") == b""
+        # vFile: the program, read through the stub; writes refused
+        path = os.path.realpath(program).encode()
+        h = c.ask(b"vFile:open:%s,0,0" % path.hex().encode())
+        assert h.startswith(b"F") and not h.startswith(b"F-1")
+        fd = h[1:]
+        head = c.ask(b"vFile:pread:%s,4,0" % fd)
+        assert head == b"F4;\x7fELF"
+        assert c.ask(b"vFile:fstat:%s" % fd)[:4] == b"F40;"
+        assert c.ask(b"vFile:close:%s" % fd) == b"F0"
+        assert c.ask(b"vFile:open:%s,1,0" % path.hex().encode()) == b"F-1,d"          # EACCES
+        assert c.ask(b"vFile:open:%s,0,0" % b"/nonexistent".hex().encode()) == b"F-1,2"
         # continue to the end: the exit status arrives as W
         c.send(b"c")
         assert c.recv() == b"W07"

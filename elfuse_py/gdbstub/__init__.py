@@ -5,7 +5,8 @@ serial protocol connection on 127.0.0.1:PORT (TCP; PORT 0 picks a free one,
 and the line on stderr says which).  `packets.py` frames the protocol,
 `target.py` describes the machine (target.xml, the register file),
 `gdbsig.py` translates signal numbers, `watch.py` keeps the watchpoints,
-`stub.py` answers gdb and runs the guest as it asks.  The composition root (elfuse_py/boot.py) installs it as
+`hostio.py` serves the guest's files (vFile), `stub.py` answers gdb and runs
+the guest as it asks.  The composition root (elfuse_py/boot.py) installs it as
 `proc.debugger`; without -g none of it is imported (the CLI checks the
 address through this light module before the host floor is set up).
 """

@@ -38,6 +38,7 @@ from __future__ import annotations
 import os
 
 from elfuse_py.gdbstub import gdbsig
+from elfuse_py.gdbstub.hostio import HostIO
 from elfuse_py.gdbstub.packets import Connection, Disconnected, escape, unescape
 from elfuse_py.gdbstub.target import REGISTERS, REGNUM_FP, REGNUM_PC, REGNUM_SP, TARGET_XML, RegisterFile
 from elfuse_py.gdbstub.watch import Watchpoints
@@ -73,6 +74,7 @@ class Stub:
         self.uc = proc.cpu.uc
         self.bps: dict[int, object] = {}       # address -> uc_hook handle (Z0 and Z1 alike)
         self.watches = Watchpoints(proc.cpu)   # Z2-Z4
+        self.hostio = HostIO(2 * MAX_MEM)      # vFile: the guest's files for gdb
         self.skip = None                       # a breakpoint address muted for one step
         self.first = True                      # the stop before the first instruction
         self.mode = "c"                        # how gdb resumed: "c" continue, "s" step
@@ -494,6 +496,8 @@ class Stub:
             return b"vCont;c;C;s;S"
         if pkt.startswith(b"vCont;"):
             return self._vcont(pkt[6:])
+        if pkt.startswith(b"vFile:"):
+            return self.hostio.handle(pkt)
         if pkt.startswith(b"vKill"):
             self._kill(pkt)
         return b""
@@ -508,6 +512,8 @@ class Stub:
 
     def _kill(self, pkt: bytes) -> None:
         """k / vKill: the guest dies as by SIGKILL (gdb expects no answer to k)."""
+        if pkt.startswith(b"vFile:"):
+            return self.hostio.handle(pkt)
         if pkt.startswith(b"vKill"):
             try:
                 self.conn.send(b"OK")
