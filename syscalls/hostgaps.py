@@ -40,9 +40,6 @@ GAPS: dict[str, HostGap] = {
     "xattr": HostGap(
         "getxattr, setxattr, listxattr, removexattr and their l/f forms", "hosts without extended attributes",
         "no extended-attribute calls", "EOPNOTSUPP"),
-    "setresuid": HostGap(
-        "setresuid, setresgid", "macOS",
-        "no saved set-user-ID calls (setresuid/setresgid)", "ENOSYS"),
     "O_TMPFILE": HostGap(
         "open, openat with O_TMPFILE", "macOS",
         "no unnamed files in a directory", "EOPNOTSUPP"),
