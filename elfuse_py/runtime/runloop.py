@@ -30,6 +30,7 @@ def run(proc: Process, carried_signals: dict | None = None) -> int:
         if proc.debugger is not None:
             err = proc.debugger.start(pc)     # gdb attached: it says how far to run
         elif not threads.multi() and not threads.sliced():
+            threads.leave_slices()
             err = cpu.start(pc)
         else:
             err = threads.start(pc)
