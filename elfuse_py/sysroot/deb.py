@@ -35,11 +35,17 @@ class ArMember:
 
 
 def ar_members(f: BinaryIO) -> list[ArMember]:
-    """The members of an ar archive (GNU `name/` and BSD `#1/LEN` names understood)."""
+    """The members of an ar archive.
+
+    Names: plain, GNU `name/`, GNU long names (`/OFFSET` into the `//` member),
+    and BSD `#1/LEN` (the name follows the header).  GNU's symbol table `/` and
+    the `//` name table are not listed.
+    """
     f.seek(0)
     if f.read(8) != AR_MAGIC:
         raise DebError("not an ar archive")
     out = []
+    names = b""
     pos = 8
     while True:
         f.seek(pos)
@@ -54,15 +60,27 @@ def ar_members(f: BinaryIO) -> list[ArMember]:
         except ValueError:
             raise DebError(f"bad ar member size at offset {pos}") from None
         data = pos + 60
-        if name.startswith("#1/"):                 # BSD: the name follows the header
+        nxt = data + size + ((data + size) & 1)      # members are 2-aligned
+        if name.startswith("#1/"):                   # BSD: the name follows the header
             n = int(name[3:])
             name = f.read(n).decode("utf-8", "replace").rstrip("\0")
             data += n
             size -= n
-        elif name.endswith("/") and name != "/":     # GNU terminator
+        elif name == "//":                           # GNU long-name table
+            names = f.read(size)
+            pos = nxt
+            continue
+        elif name == "/":                            # GNU symbol table
+            pos = nxt
+            continue
+        elif name.startswith("/") and name[1:].isdigit():
+            start = int(name[1:])
+            end = names.find(b"/\n", start)
+            name = names[start:end if end >= 0 else len(names)].decode("utf-8", "replace")
+        elif name.endswith("/"):                     # GNU terminator
             name = name[:-1]
         out.append(ArMember(name, data, size))
-        pos = data + size + ((data + size) & 1)      # members are 2-aligned
+        pos = nxt
     return out
 
 

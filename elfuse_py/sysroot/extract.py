@@ -162,7 +162,7 @@ class Extractor:
         if not os.path.isfile(target) or os.path.islink(target):
             raise UnsafeArchive(f"hard link {member.name} -> {member.linkname}: no such file in the root")
         try:
-            os.link(target, dest, follow_symlinks=False)
+            os.link(target, dest)               # target is no symlink (checked above)
         except OSError:
             shutil.copy2(target, dest, follow_symlinks=False)
 

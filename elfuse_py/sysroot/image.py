@@ -42,6 +42,10 @@ class ImageError(Exception):
     """Not an image this tool understands, or one without an arm64 manifest."""
 
 
+class _NoArm64(ImageError):
+    """A (nested) index without a linux/arm64 manifest: the caller tries the next entry."""
+
+
 @dataclass
 class Layer:
     name: str                          # member of the outer tarball
@@ -138,19 +142,16 @@ def _platform_of(img: ImageTar, manifest: dict) -> str:
     return f"{c.get('os', '?')}/{c.get('architecture', '?')}"
 
 
-def _pick_manifest(img: ImageTar, index: dict, where: str) -> tuple[dict, str]:
-    entries = index.get("manifests", [])
-    if not entries:
-        raise ImageError(f"{where} lists no manifests")
-    candidates = []
-    for e in entries:
+def _pick_manifest(img: ImageTar, index: dict, where: str,
+                   seen: list[str] | None = None) -> tuple[dict, str]:
+    """The linux/arm64 image manifest under an index (nested indexes followed)."""
+    top = seen is None
+    seen = [] if seen is None else seen
+    for e in index.get("manifests", []):
         plat = e.get("platform") or {}
-        if plat.get("architecture") == "unknown":        # BuildKit attestation manifests
-            continue
-        candidates.append((e, plat))
-    seen = []
-    for e, plat in candidates:
         arch = plat.get("architecture")
+        if arch == "unknown":                        # BuildKit attestation manifests
+            continue
         if arch is not None and (arch != ARCH or plat.get("os", "linux") != "linux"):
             seen.append(f"{plat.get('os')}/{arch}")
             continue
@@ -159,17 +160,18 @@ def _pick_manifest(img: ImageTar, index: dict, where: str) -> tuple[dict, str]:
                 continue
             raise ImageError(f"{where}: the linux/arm64 manifest {e['digest']} is not in the tarball")
         data = img.json(blob(e["digest"]), e["digest"])
-        mtype = data.get("mediaType") or e.get("mediaType")
-        if mtype in INDEX_TYPES or ("manifests" in data and "layers" not in data):
+        if (data.get("mediaType") or e.get("mediaType")) in INDEX_TYPES or "layers" not in data:
             try:
-                return _pick_manifest(img, data, e["digest"])
-            except ImageError:
+                return _pick_manifest(img, data, e["digest"], seen)
+            except _NoArm64:
                 continue
         plat_str = f"linux/{arch}" if arch else _platform_of(img, data)
         if arch is None and plat_str.split("/")[-1] not in (ARCH, "?"):
             seen.append(plat_str)
             continue
         return data, f"manifest {e['digest'][:19]} ({plat_str})"
+    if not top:
+        raise _NoArm64(where)
     raise ImageError(f"{where}: no linux/arm64 image (platforms: {', '.join(seen) or 'none'})")
 
 
