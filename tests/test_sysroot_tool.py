@@ -481,12 +481,52 @@ def test_tool_unreachable_mirror_exits_3(tmp_path):
     assert r.returncode == 3 and "cannot reach" in r.stderr
 
 
-def test_sysroot_code_runs_no_host_tools():
-    # Python alone: no subprocess, os.system or exec of dpkg/ar/tar anywhere in the tool.
+def test_sysroot_code_runs_no_host_tools_and_needs_only_the_stdlib():
+    # Python alone: no subprocess, os.system or exec of dpkg/ar/tar anywhere in the tool,
+    # and nothing imported but the standard library and the tool's own modules.
+    import ast
     for path in (ROOT / "elfuse_py" / "sysroot").glob("*.py"):
         text = path.read_text()
         for needle in ("subprocess", "os.system", "os.popen", "os.exec", "os.spawn"):
             assert needle not in text, f"{path.name} uses {needle}"
+        for node in ast.walk(ast.parse(text)):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            for name in names:
+                top = name.split(".")[0]
+                assert name.startswith("elfuse_py.sysroot") or top == "__future__" or \
+                    top in sys.stdlib_module_names or top == "compression", (path.name, name)   # 3.14: zstd
+
+
+def test_tool_over_http_then_offline_from_the_cache(tmp_path):
+    import functools
+    import http.server
+    import threading
+    m = fake_mirror(tmp_path)
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(m.base)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    cache = tmp_path / "cache"
+    try:
+        r = run_tool([str(tmp_path / "root"), "shell", "--cache", str(cache)],
+                     env={"ELFUSE_DEBIAN_MIRROR": url})
+        assert r.returncode == 0, r.stderr
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert (tmp_path / "root/usr/bin/bash").read_bytes() == b"#bash"
+    # the mirror is gone: the cached Release, index and packages still build a root
+    r = run_tool([str(tmp_path / "root2"), "shell", "--cache", str(cache)],
+                 env={"ELFUSE_DEBIAN_MIRROR": url})
+    assert r.returncode == 0, r.stderr
+    assert "using the Release file cached" in r.stderr
+    assert (tmp_path / "root2/usr/bin/bash").read_bytes() == b"#bash"
 
 
 def test_case_insensitive_volume_warning(tmp_path, monkeypatch, capsys):
