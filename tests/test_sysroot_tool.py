@@ -431,6 +431,15 @@ def test_tool_as_an_ordinary_user(tmp_path):
         shutil.rmtree(base, ignore_errors=True)
 
 
+def test_entry_point():
+    assert 'elfuse-py-sysroot = "elfuse_py.sysroot.cli:main"' in (ROOT / "pyproject.toml").read_text()
+    script = Path(sys.executable).parent / "elfuse-py-sysroot"
+    if not script.exists():
+        pytest.skip("the package is not installed in this interpreter's environment")
+    r = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "--mirror" in r.stdout and "--image" in r.stdout
+
+
 def test_progress_on_a_terminal_and_quiet_elsewhere():
     class Tty(io.StringIO):
         def isatty(self):

@@ -26,6 +26,7 @@ import json
 import lzma
 import os
 import re
+import threading
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -128,7 +129,8 @@ class Repo:
     def _fetch(self, url: str, dest: Path, label: str, size: int = 0) -> None:
         """Download url to dest (via dest.part), with a progress line on a terminal."""
         dest.parent.mkdir(parents=True, exist_ok=True)
-        part = dest.with_name(dest.name + ".part")
+        # unique per writer: several runs (or roots) may share one cache
+        part = dest.with_name(f"{dest.name}.{os.getpid()}.{threading.get_ident()}.part")
         req = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
         try:
             with urllib.request.urlopen(req, timeout=TIMEOUT) as r, open(part, "wb") as out:
