@@ -126,12 +126,103 @@ def index_of(*stanzas: str) -> Index:
     return Index(parse_packages("\n".join(stanzas)))
 
 
+# --- a test OpenPGP key, and signing as the Debian archive does ----------------------
+
+def _probable_prime(bits: int, rng) -> int:
+    small = [p for p in range(3, 2000, 2) if all(p % d for d in range(3, int(p ** 0.5) + 1, 2))]
+    while True:
+        n = rng.getrandbits(bits) | (1 << (bits - 1)) | 1
+        if any(n % p == 0 for p in small):
+            continue
+        d, r = n - 1, 0
+        while d % 2 == 0:
+            d, r = d // 2, r + 1
+        for _ in range(20):
+            x = pow(rng.randrange(2, n - 2), d, n)
+            if x in (1, n - 1):
+                continue
+            for _ in range(r - 1):
+                x = pow(x, 2, n)
+                if x == n - 1:
+                    break
+            else:
+                break
+        else:
+            return n
+
+
+def _mpi(x: int) -> bytes:
+    return x.bit_length().to_bytes(2, "big") + x.to_bytes((x.bit_length() + 7) // 8, "big")
+
+
+def _packet(tag: int, body: bytes) -> bytes:
+    assert len(body) < 8384
+    n = len(body)
+    length = bytes([n]) if n < 192 else bytes([((n - 192) >> 8) + 192, (n - 192) & 0xFF])
+    return bytes([0xC0 | tag]) + length + body
+
+
+class SigningKey:
+    """An RSA key (1024 bits: quick to make) as a keyring packet, and clear-signing with it."""
+
+    def __init__(self, seed: int) -> None:
+        import random
+        rng = random.Random(seed)
+        e = 65537
+        while True:
+            p, q = _probable_prime(512, rng), _probable_prime(512, rng)
+            phi = (p - 1) * (q - 1)
+            if p != q and phi % e:
+                break
+        self.n, self.e, self.d = p * q, e, pow(e, -1, phi)
+        self.body = b"\x04" + (1700000000).to_bytes(4, "big") + b"\x01" + _mpi(self.n) + _mpi(e)
+        self.fpr = hashlib.sha1(b"\x99" + len(self.body).to_bytes(2, "big") + self.body).digest()
+
+    def keyring(self) -> bytes:
+        return _packet(6, self.body) + _packet(13, b"test key <t@example>")
+
+    def sign(self, document: bytes, sig_type: int) -> bytes:
+        hashed_sub = bytes([5, 2]) + (1700000001).to_bytes(4, "big") + bytes([22, 33, 4]) + self.fpr
+        head = bytes([4, sig_type, 1, 8]) + len(hashed_sub).to_bytes(2, "big") + hashed_sub
+        digest = hashlib.sha256(document + head + b"\x04\xff" + len(head).to_bytes(4, "big")).digest()
+        t = bytes.fromhex("3031300d060960864801650304020105000420") + digest
+        k = (self.n.bit_length() + 7) // 8
+        m = int.from_bytes(b"\x00\x01" + b"\xff" * (k - len(t) - 3) + b"\x00" + t, "big")
+        unhashed = bytes([9, 16]) + self.fpr[-8:]
+        body = head + len(unhashed).to_bytes(2, "big") + unhashed + digest[:2] + _mpi(pow(m, self.d, self.n))
+        return _packet(2, body)
+
+    def clearsign(self, text: str) -> str:
+        import base64
+        lines = text.rstrip("\n").split("\n")
+        canonical = "\r\n".join(l.rstrip(" \t") for l in lines).encode()
+        sig = base64.b64encode(self.sign(canonical, 0x01)).decode()
+        escaped = "\n".join("- " + l if l.startswith("-") else l for l in lines)
+        return ("-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\n" + escaped +
+                "\n-----BEGIN PGP SIGNATURE-----\n\n" +
+                "\n".join(sig[i:i + 64] for i in range(0, len(sig), 64)) +
+                "\n-----END PGP SIGNATURE-----\n")
+
+    def detached(self, data: bytes) -> bytes:
+        return self.sign(data, 0x00)
+
+
+_KEYS: dict[int, SigningKey] = {}
+
+
+def signing_key(seed: int = 1) -> SigningKey:
+    if seed not in _KEYS:
+        _KEYS[seed] = SigningKey(seed)
+    return _KEYS[seed]
+
+
 class FakeMirror:
     """A file:// Debian mirror with a Release file, a Packages.gz and .deb files."""
 
     def __init__(self, base: Path, suite: str = "bookworm") -> None:
         self.base, self.suite = base, suite
         self.debs: dict[str, tuple[bytes, dict]] = {}
+        self.signing = "inline"             # InRelease; "detached": Release + Release.gpg
 
     @property
     def url(self) -> str:
@@ -152,15 +243,27 @@ class FakeMirror:
         dist = self.base / "dists" / self.suite
         (dist / "main" / "binary-arm64").mkdir(parents=True, exist_ok=True)
         (dist / "main" / "binary-arm64" / "Packages.gz").write_bytes(packages)
-        (dist / "Release").write_text(
-            f"Codename: {self.suite}\nSHA256:\n"
-            f" {hashlib.sha256(packages).hexdigest()} {len(packages)} main/binary-arm64/Packages.gz\n"
-            f" {'0' * 64} 1 main/binary-amd64/Packages.gz\n")
+        release = (f"Codename: {self.suite}\nSHA256:\n"
+                   f" {hashlib.sha256(packages).hexdigest()} {len(packages)} main/binary-arm64/Packages.gz\n"
+                   f" {'0' * 64} 1 main/binary-amd64/Packages.gz\n")
+        key = signing_key()
+        if self.signing == "inline":
+            (dist / "InRelease").write_text(key.clearsign(release))
+        else:
+            (dist / "Release").write_text(release)
+            (dist / "Release.gpg").write_bytes(key.detached(release.encode()))
+        (self.base / "keyring.gpg").write_bytes(key.keyring())
+
+    @property
+    def env(self) -> dict:
+        """The environment that makes the tool trust this mirror's key."""
+        return {"ELFUSE_DEBIAN_KEYRING": str(self.base / "keyring.gpg")}
 
 
 def run_tool(args: list[str], env: dict | None = None, **kw) -> subprocess.CompletedProcess:
     e = dict(os.environ)
     e.pop("ELFUSE_DEBIAN_MIRROR", None)
+    e.pop("ELFUSE_DEBIAN_KEYRING", None)
     e.update(TOOL_ENV)
     e.update(env or {})
     return subprocess.run(TOOL + args, env=e, capture_output=True, text=True, timeout=600, **kw)
@@ -293,6 +396,70 @@ def test_release_parse_takes_off_the_clearsign_armour():
     assert rel.sha256 == {"main/binary-arm64/Packages.xz": ("ab" * 32, 123)}
 
 
+# --- the Release file's signature ----------------------------------------------------
+
+def test_openpgp_clearsigned_good_tampered_and_unknown_key():
+    from elfuse_py.sysroot import openpgp
+    text = "Origin: Test\n-dashed: line\ntrailing: blanks  \t\nSHA256:\n x 1 y\n"
+    signed = signing_key().clearsign(text)
+    assert "\n- -dashed" in signed                        # dash-escaped as gpg does
+    ring = openpgp.read_keyring(signing_key().keyring())
+    assert openpgp.verify_clearsigned(signed, ring).fingerprint == signing_key().fpr
+    assert parse_release(signed).fields["-dashed"] == "line"
+    with pytest.raises(openpgp.SignatureError, match="BAD signature"):
+        openpgp.verify_clearsigned(signed.replace("Origin: Test", "Origin: Evil"), ring)
+    with pytest.raises(openpgp.SignatureError, match="not in the keyring"):
+        openpgp.verify_clearsigned(signed, openpgp.read_keyring(signing_key(2).keyring()))
+    with pytest.raises(openpgp.SignatureError):
+        openpgp.verify_clearsigned(text, ring)               # not signed at all
+
+
+def test_openpgp_real_debian_release_with_the_hosts_keyring():
+    from elfuse_py.sysroot import openpgp
+    keyring = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
+    cached = sorted((ROOT / "tests/.cache/sysroot-tool-cache/index").glob("*/dists/bookworm/Release"))
+    if not keyring.exists() or not cached or not cached[0].read_text().startswith("-----BEGIN PGP"):
+        pytest.skip("needs Debian's keyring and the end-to-end test's cached InRelease")
+    text = cached[0].read_text()
+    ring = openpgp.read_keyring(keyring.read_bytes())
+    assert openpgp.verify_clearsigned(text, ring)
+    with pytest.raises(openpgp.SignatureError, match="BAD"):
+        openpgp.verify_clearsigned(text.replace("Codename: bookworm", "Codename: bookwurm"), ring)
+
+
+def test_tool_refuses_a_release_signed_by_another_key(tmp_path):
+    m = fake_mirror(tmp_path)
+    other = tmp_path / "other.gpg"
+    other.write_bytes(signing_key(2).keyring())
+    r = run_tool([str(tmp_path / "root"), "--mirror", m.url, "shell", "--keyring", str(other)])
+    assert r.returncode == 1 and "refused" in r.stderr and "not in the keyring" in r.stderr
+    assert not (tmp_path / "root/usr/bin/bash").exists()
+
+
+def test_tool_checks_a_detached_release_gpg(tmp_path):
+    m = fake_mirror(tmp_path)
+    m.signing = "detached"
+    (m.base / "dists/bookworm/InRelease").unlink()
+    m.write()
+    r = run_tool([str(tmp_path / "root"), "--mirror", m.url, "shell", "-v"], env=m.env)
+    assert r.returncode == 0, r.stderr
+    assert "Release signed by " + signing_key().fpr.hex().upper() in r.stderr
+    (m.base / "dists/bookworm/Release.gpg").unlink()
+    r = run_tool([str(tmp_path / "root2"), "--mirror", m.url, "shell"], env=m.env)
+    assert r.returncode == 1 and "Release.gpg" in r.stderr
+
+
+def test_tool_without_a_keyring_warns_and_no_verify_is_silent(tmp_path, monkeypatch, capsys):
+    from elfuse_py.sysroot import mirror
+    m = fake_mirror(tmp_path)
+    monkeypatch.setattr(mirror, "DEFAULT_KEYRINGS", ())
+    monkeypatch.delenv("ELFUSE_DEBIAN_KEYRING", raising=False)
+    assert cli.main([str(tmp_path / "r1"), "--mirror", m.url, "shell"]) == 0
+    assert "signature is not checked" in capsys.readouterr().err
+    assert cli.main([str(tmp_path / "r2"), "--mirror", m.url, "shell", "--no-verify"]) == 0
+    assert capsys.readouterr().err == ""
+
+
 # --- which mirror --------------------------------------------------------------------
 
 def test_mirror_from_fake_etc_apt(tmp_path):
@@ -364,7 +531,7 @@ def fake_mirror(tmp_path: Path) -> FakeMirror:
 def test_tool_builds_a_root_from_a_file_mirror(tmp_path):
     m = fake_mirror(tmp_path)
     root = tmp_path / "root"
-    r = run_tool([str(root), "--mirror", m.url, "shell"])
+    r = run_tool([str(root), "--mirror", m.url, "shell"], env=m.env)
     assert r.returncode == 0, r.stderr
     assert r.stderr == "" and r.stdout == ""                  # quiet when not on a terminal
     # merged /usr: what packages put in /bin and /sbin is under /usr
@@ -394,13 +561,13 @@ def test_tool_builds_a_root_from_a_file_mirror(tmp_path):
     # a second run, with the mirror's pool gone, works from the cache
     for deb in (m.base / "pool").rglob("*.deb"):
         deb.unlink()
-    r = run_tool([str(tmp_path / "root2"), "--mirror", m.url, "shell"])
+    r = run_tool([str(tmp_path / "root2"), "--mirror", m.url, "shell"], env=m.env)
     assert r.returncode == 1 and "no such file" in r.stderr     # a new cache must download
     r = run_tool([str(tmp_path / "root2"), "--mirror", m.url, "shell",
-                  "--cache", str(root / ".elfuse-sysroot/cache")])
+                  "--cache", str(root / ".elfuse-sysroot/cache")], env=m.env)
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "root2/usr/bin/bash").read_bytes() == b"#bash"
-    r = run_tool([str(root), "--mirror", m.url, "shell", "-v"])
+    r = run_tool([str(root), "--mirror", m.url, "shell", "-v"], env=m.env)
     assert r.returncode == 0, r.stderr
     assert "unpacking" not in r.stderr                          # already unpacked, same version
 
@@ -420,7 +587,7 @@ def test_tool_as_an_ordinary_user(tmp_path):
             p.chmod(0o755 if p.is_dir() else 0o644)
         root = base / "root"
         e = {k: v for k, v in os.environ.items() if k not in ("ELFUSE_DEBIAN_MIRROR",)}
-        e.update(TOOL_ENV, HOME=str(base))
+        e.update(TOOL_ENV, HOME=str(base), **m.env)
         r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
                             py, "-m", "elfuse_py.sysroot.cli", str(root), "--mirror", m.url,
                             "shell"], env=e, capture_output=True, text=True, timeout=120)
@@ -464,7 +631,7 @@ def test_tool_refuses_a_deb_whose_sha256_is_not_the_index(tmp_path):
     m = fake_mirror(tmp_path)
     m.write(corrupt="mawk")
     root = tmp_path / "root"
-    r = run_tool([str(root), "--mirror", m.url, "shell"])
+    r = run_tool([str(root), "--mirror", m.url, "shell"], env=m.env)
     assert r.returncode == 1
     assert "mawk 1.0" in r.stderr and "refused" in r.stderr
     assert not list((root / ".elfuse-sysroot/cache/debs").glob("mawk*"))
@@ -475,7 +642,7 @@ def test_tool_refuses_an_index_whose_sha256_is_not_the_release(tmp_path):
     m = fake_mirror(tmp_path)
     p = m.base / "dists/bookworm/main/binary-arm64/Packages.gz"
     p.write_bytes(gzip.compress(gzip.decompress(p.read_bytes()) + b"\n"))
-    r = run_tool([str(tmp_path / "root"), "--mirror", m.url, "shell"])
+    r = run_tool([str(tmp_path / "root"), "--mirror", m.url, "shell"], env=m.env)
     assert r.returncode == 1 and "Packages.gz: SHA256" in r.stderr
 
 
@@ -524,7 +691,7 @@ def test_tool_over_http_then_offline_from_the_cache(tmp_path):
     cache = tmp_path / "cache"
     try:
         r = run_tool([str(tmp_path / "root"), "shell", "--cache", str(cache)],
-                     env={"ELFUSE_DEBIAN_MIRROR": url})
+                     env={"ELFUSE_DEBIAN_MIRROR": url, **m.env})
         assert r.returncode == 0, r.stderr
     finally:
         server.shutdown()
@@ -532,7 +699,7 @@ def test_tool_over_http_then_offline_from_the_cache(tmp_path):
     assert (tmp_path / "root/usr/bin/bash").read_bytes() == b"#bash"
     # the mirror is gone: the cached Release, index and packages still build a root
     r = run_tool([str(tmp_path / "root2"), "shell", "--cache", str(cache)],
-                 env={"ELFUSE_DEBIAN_MIRROR": url})
+                 env={"ELFUSE_DEBIAN_MIRROR": url, **m.env})
     assert r.returncode == 0, r.stderr
     assert "using the Release file cached" in r.stderr
     assert (tmp_path / "root2/usr/bin/bash").read_bytes() == b"#bash"

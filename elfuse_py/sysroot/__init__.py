@@ -2,7 +2,8 @@
 
 Two ways in, both without apt, dpkg, ar or any other host tool, on macOS and Linux:
 
-* from a Debian mirror: fetch and check the arm64 package index, resolve the
+* from a Debian mirror: fetch the Release file and check its signature
+  (`openpgp`), fetch and check the arm64 package index, resolve the
   dependencies, download and check each `.deb`, unpack it (`mirror`, `index`,
   `resolve`, `deb`, `extract`), then do the few steps of maintainer scripts a
   root needs without running them (`layout`);

@@ -21,7 +21,7 @@ from elfuse_py.sysroot.extract import Extractor, UnsafeArchive
 from elfuse_py.sysroot.image import ImageError, unpack_image
 from elfuse_py.sysroot.index import IndexError_
 from elfuse_py.sysroot.layout import Alternative
-from elfuse_py.sysroot.mirror import MirrorError, Repo, Unreachable, choose_mirror
+from elfuse_py.sysroot.mirror import MirrorError, Repo, Unreachable, choose_mirror, load_keys
 from elfuse_py.sysroot.progress import Progress, human
 from elfuse_py.sysroot.resolve import ResolveError, resolve
 
@@ -37,8 +37,8 @@ def parser() -> argparse.ArgumentParser:
                     "or from an image tarball, with Python alone (no apt, dpkg or ar).",
         epilog="Mirror: --mirror, else $ELFUSE_DEBIAN_MIRROR, else the first apt source of the "
                "suite on a Debian host; there is no built-in default. The Release file's "
-               "OpenPGP signature is not checked (the Packages index and every .deb are "
-               "checked against its SHA256 sums). See docs/sysroot.md.")
+               "OpenPGP signature is checked against the keyring (RSA signatures), the "
+               "Packages index and every .deb against its SHA256 sums. See docs/sysroot.md.")
     p.add_argument("dir", metavar="DIR", help="the root to create or add to")
     p.add_argument("packages", metavar="PKG", nargs="*", help="Debian packages to install")
     p.add_argument("--mirror", metavar="URL", help="Debian mirror (the directory holding dists/)")
@@ -50,6 +50,12 @@ def parser() -> argparse.ArgumentParser:
                    help="also install every Essential: yes package (debootstrap's base)")
     p.add_argument("--no-merged-usr", dest="merged_usr", action="store_false",
                    help="keep /bin, /sbin, /lib as packages ship them (default: merged /usr)")
+    p.add_argument("--keyring", metavar="FILE", action="append", default=[],
+                   help="OpenPGP keyring to check the Release file with (repeatable; default: "
+                        "$ELFUSE_DEBIAN_KEYRING, else /usr/share/keyrings/debian-archive-keyring.gpg "
+                        "if present)")
+    p.add_argument("--no-verify", action="store_true",
+                   help="do not check the Release file's signature")
     p.add_argument("--cache", metavar="DIR", help=f"download cache (default: DIR/{STATE_DIR}/cache)")
     p.add_argument("--image", metavar="FILE",
                    help="unpack a docker save / OCI layout / rootfs tarball instead")
@@ -82,7 +88,13 @@ def build_from_mirror(args: argparse.Namespace, progress: Progress) -> int:
     cache = Path(args.cache) if args.cache else Path(root) / STATE_DIR / "cache"
     mirror = choose_mirror(args.mirror, args.suite)
     progress.step(f"mirror {mirror}, suite {args.suite}")
-    repo = Repo(mirror, args.suite, args.arch, cache, progress)
+    keys, where = (None, "") if args.no_verify else load_keys(args.keyring)
+    if keys is None and not args.no_verify:
+        progress.warn("the Release file's signature is not checked: no keyring (pass "
+                      "--keyring FILE, e.g. Debian's debian-archive-keyring.gpg, or --no-verify)")
+    elif keys is not None:
+        progress.step(f"keyring {where}")
+    repo = Repo(mirror, args.suite, args.arch, cache, progress, keys)
     index = repo.load_index([c for c in args.components.replace(",", " ").split() if c])
     res = resolve(index, args.packages, essential=args.essential)
     pkgs = res.packages

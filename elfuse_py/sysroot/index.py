@@ -1,8 +1,8 @@
 """Debian's index files: `Release`/`InRelease` and `Packages`, and version order.
 
 * `parse_release` reads the (In)Release file's fields and its `SHA256:` list
-  (path -> (hash, size)); the OpenPGP armour of InRelease is taken off, the
-  signature is **not** checked (see docs/sysroot.md).
+  (path -> (hash, size)); the OpenPGP armour of InRelease is taken off (the
+  signature is checked before, by mirror.py with openpgp.py).
 * `parse_packages` reads a Packages index into `Package` records, keeping only
   the fields a root needs.
 * `Index` finds a package by name (the highest version when an index lists

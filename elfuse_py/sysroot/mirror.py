@@ -7,8 +7,10 @@ sources.list.d/*.list and *.sources in name order, as apt reads them).
 
 `Repo.load_index` fetches `dists/SUITE/InRelease` (or `Release`), then each
 component's `binary-ARCH/Packages.xz` (or `.gz`, or plain), checked against
-the SHA256 the Release file lists.  The OpenPGP signature of the Release file
-is not verified (an https:// mirror at least authenticates the server).
+the SHA256 the Release file lists.  The Release file's OpenPGP signature is
+checked against a keyring (`load_keys`: --keyring, $ELFUSE_DEBIAN_KEYRING, or
+Debian's archive keyring where the host has one; openpgp.py); with no keyring
+it is not checked, and the tool says so.
 `Repo.download` fetches a package into the cache and checks its size and
 SHA256 against the index; a cached file that still matches is not fetched
 again.  Everything lives under the cache directory:
@@ -31,11 +33,14 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from elfuse_py.sysroot import openpgp
 from elfuse_py.sysroot.index import (Index, Package, Release, deb822_stanzas,
                                      package_from_record, parse_packages, parse_release)
 from elfuse_py.sysroot.progress import Progress, human
 
 USER_AGENT = "elfuse-py-sysroot"
+CLEARSIGN = "-----BEGIN PGP SIGNED MESSAGE-----"
+DEFAULT_KEYRINGS = ("/usr/share/keyrings/debian-archive-keyring.gpg",)
 TIMEOUT = 60
 
 
@@ -99,6 +104,30 @@ def choose_mirror(cli_mirror: str | None, suite: str, etc_apt: Path = Path("/etc
         f"no apt source for suite {suite!r} was found in {etc_apt}")
 
 
+def load_keys(files: list[str], environ: dict | None = None) -> tuple[list[openpgp.RsaKey] | None, str]:
+    """The keys to check Release files with, and where they came from (None: no keyring).
+
+    `files` (--keyring) wins; else $ELFUSE_DEBIAN_KEYRING (os.pathsep-separated);
+    else Debian's archive keyring where the host has it.
+    """
+    env = os.environ if environ is None else environ
+    if not files and env.get("ELFUSE_DEBIAN_KEYRING"):
+        files = env["ELFUSE_DEBIAN_KEYRING"].split(os.pathsep)
+    if not files:
+        files = [f for f in DEFAULT_KEYRINGS if os.path.isfile(f)]
+    if not files:
+        return None, ""
+    keys: list[openpgp.RsaKey] = []
+    for f in files:
+        try:
+            keys += openpgp.read_keyring(Path(f).read_bytes())
+        except (OSError, openpgp.SignatureError, IndexError) as e:
+            raise MirrorError(f"cannot read the keyring {f}: {e}") from None
+    if not keys:
+        raise MirrorError(f"no RSA keys in the keyring {', '.join(files)}")
+    return keys, ", ".join(files)
+
+
 # --- fetching ------------------------------------------------------------------------
 
 def _safe_dir_name(url: str) -> str:
@@ -117,8 +146,10 @@ class Repo:
     """One mirror + suite + architecture, with its cache directory."""
 
     def __init__(self, mirror: str, suite: str, arch: str, cache: Path,
-                 progress: Progress | None = None) -> None:
+                 progress: Progress | None = None,
+                 keys: list[openpgp.RsaKey] | None = None) -> None:
         self.mirror = mirror.rstrip("/")
+        self.keys = keys                    # None: the Release signature is not checked
         self.suite = suite
         self.arch = arch
         self.cache = Path(cache)
@@ -154,28 +185,51 @@ class Repo:
 
     def _release(self) -> Release:
         base = f"{self.mirror}/dists/{self.suite}"
-        saved = self.index_dir / "Release"
+        saved, saved_sig = self.index_dir / "Release", self.index_dir / "Release.gpg"
         errors = []
         for name in ("InRelease", "Release"):
             tmp = self.index_dir / (name + ".new")
             try:
                 self._fetch(f"{base}/{name}", tmp, f"fetching {name}")
+                text = tmp.read_text(errors="replace")
+                if name == "Release" and self.keys is not None:
+                    self._fetch(f"{base}/Release.gpg", saved_sig, "fetching Release.gpg")
             except Unreachable as e:
                 errors.append(e)
                 break                       # the mirror is down: no point trying Release
             except MirrorError as e:
                 errors.append(e)
                 continue
-            rel = parse_release(tmp.read_text(errors="replace"))
+            self._check_signature(text, saved_sig if name == "Release" else None)
             os.replace(tmp, saved)
-            return rel
+            if name == "InRelease":
+                saved_sig.unlink(missing_ok=True)
+            return parse_release(text)
         if saved.exists() and any(isinstance(e, Unreachable) for e in errors):
             self.progress.warn(f"{errors[0]}; using the Release file cached in {saved}")
-            return parse_release(saved.read_text(errors="replace"))
+            text = saved.read_text(errors="replace")
+            self._check_signature(text, None if text.startswith(CLEARSIGN) else saved_sig)
+            return parse_release(text)
         if errors and all(isinstance(e, Unreachable) for e in errors):
             raise errors[0]
         raise MirrorError(f"no Release file for suite {self.suite!r} under {self.mirror}/dists/: "
                           + "; ".join(map(str, errors)))
+
+    def _check_signature(self, text: str, detached: Path | None) -> None:
+        """Refuse a Release file without a good signature from the keyring (if one is given)."""
+        if self.keys is None:
+            return
+        try:
+            if detached is None:
+                key = openpgp.verify_clearsigned(text, self.keys)
+            else:
+                sig = detached.read_bytes()
+                if sig.lstrip().startswith(b"-----BEGIN PGP"):
+                    sig = openpgp.dearmor(sig.decode("ascii", "replace"))
+                key = openpgp.verify(text.encode("utf-8", "surrogateescape"), sig, self.keys)
+        except openpgp.SignatureError as e:
+            raise MirrorError(f"the Release file of {self.mirror} {self.suite} is refused: {e}") from None
+        self.progress.step(f"Release signed by {key.fingerprint.hex().upper()}")
 
     def load_index(self, components: list[str]) -> Index:
         """The packages of every component, each Packages file checked against the Release."""
