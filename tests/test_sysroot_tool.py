@@ -706,7 +706,11 @@ def test_tool_over_http_then_offline_from_the_cache(tmp_path):
 
 
 def test_case_insensitive_volume_warning(tmp_path, monkeypatch, capsys):
-    assert layout.case_sensitive(str(tmp_path))                # this test host's disk
+    probe = tmp_path / "probe"
+    probe.mkdir()
+    (probe / "a").touch()
+    assert layout.case_sensitive(str(tmp_path)) == (not (probe / "A").exists())
+    assert os.listdir(tmp_path) == ["probe"]                   # the tool's probe is gone
     monkeypatch.setattr(layout, "case_sensitive", lambda d: False)
     cli.warn_case(str(tmp_path), Progress())
     err = capsys.readouterr().err

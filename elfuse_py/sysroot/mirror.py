@@ -28,6 +28,7 @@ import json
 import lzma
 import os
 import re
+import ssl
 import threading
 import urllib.error
 import urllib.request
@@ -180,6 +181,11 @@ class Repo:
             reason = getattr(e, "reason", e)
             if isinstance(reason, FileNotFoundError):
                 raise MirrorError(f"{url}: no such file") from None
+            if isinstance(reason, ssl.SSLCertVerificationError):
+                # not "unreachable": a certificate that does not check is refused
+                raise MirrorError(f"{url}: TLS certificate check failed ({reason.verify_message}); "
+                                  "with python.org's Python on macOS run its "
+                                  "'Install Certificates.command'") from None
             raise Unreachable(f"{url}: {reason}") from None
         os.replace(part, dest)
 
