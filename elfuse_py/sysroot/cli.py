@@ -19,7 +19,7 @@ from elfuse_py.sysroot import layout
 from elfuse_py.sysroot.deb import DebError, unpack_deb
 from elfuse_py.sysroot.extract import Extractor, UnsafeArchive
 from elfuse_py.sysroot.image import ImageError, unpack_image
-from elfuse_py.sysroot.index import IndexError_
+from elfuse_py.sysroot.index import IndexError_, Package
 from elfuse_py.sysroot.layout import Alternative
 from elfuse_py.sysroot.mirror import MirrorError, Repo, Unreachable, choose_mirror, load_keys
 from elfuse_py.sysroot.progress import Progress, human
@@ -96,45 +96,63 @@ def build_from_mirror(args: argparse.Namespace, progress: Progress) -> int:
         progress.step(f"keyring {where}")
     repo = Repo(mirror, args.suite, args.arch, cache, progress, keys)
     index = repo.load_index([c for c in args.components.replace(",", " ").split() if c])
-    res = resolve(index, args.packages, essential=args.essential)
-    pkgs = res.packages
-    total = sum(p.size for p in pkgs)
-    progress.step(f"{len(pkgs)} packages ({human(total)}): " + " ".join(p.name for p in pkgs))
+    pkgs = resolve(index, args.packages, essential=args.essential).packages
+    progress.step(f"{len(pkgs)} packages ({human(sum(p.size for p in pkgs))}): "
+                  + " ".join(p.name for p in pkgs))
+    paths = _download(repo, pkgs, progress)
 
+    state = _state(root)
+    state.update(mirror=mirror, suite=args.suite)
+    if args.merged_usr:
+        for note in layout.merge_usr(root):
+            progress.warn(note)
+    _unpack(root, list(zip(pkgs, paths)), state, progress)
+    _maintainer_steps(root, state, progress)
+    progress.done()
+    if progress.tty or progress.verbose:
+        shell = "/usr/bin/bash" if "bash" in state["packages"] else "/usr/bin/sh"
+        progress.say(f"{root}: {len(pkgs)} packages; try: elfuse-py -L {root} {root}{shell}")
+    return 0
+
+
+def _download(repo: Repo, pkgs: list[Package], progress: Progress) -> list[Path]:
+    """Every package's checked .deb in the cache, fetched a few at a time."""
     done = [0]
 
-    def fetch(pkg):
+    def fetch(pkg: Package) -> Path:
         path = repo.download(pkg)
         done[0] += 1
         progress.status(f"[{done[0]}/{len(pkgs)}] downloaded {pkg.name}")
         return path
 
     with ThreadPoolExecutor(DOWNLOAD_THREADS) as pool:
-        paths = list(pool.map(fetch, pkgs))
+        return list(pool.map(fetch, pkgs))
 
-    state = _state(root)
-    installed: dict[str, str] = state.get("packages", {})
-    alts = [Alternative(**a) for a in state.get("alternatives", [])]
-    notes = layout.merge_usr(root) if args.merged_usr else []
-    for n in notes:
-        progress.warn(n)
+
+def _unpack(root: str, todo: list[tuple[Package, Path]], state: dict, progress: Progress) -> None:
+    """Unpack the packages not yet unpacked at this version; record each (and its
+    postinst's alternatives) in the state as soon as it is in."""
+    installed: dict[str, str] = state.setdefault("packages", {})
+    alts = state.setdefault("alternatives", [])
     ex = Extractor(root)
-    for i, (pkg, path) in enumerate(zip(pkgs, paths), 1):
+    for i, (pkg, path) in enumerate(todo, 1):
         if installed.get(pkg.name) == pkg.version:
             continue
-        progress.step(f"[{i}/{len(pkgs)}] unpacking {pkg.name} {pkg.version}")
+        progress.step(f"[{i}/{len(todo)}] unpacking {pkg.name} {pkg.version}")
         info = unpack_deb(str(path), ex, what=f"{pkg.name} {pkg.version}")
-        alts = [a for a in alts if a.package != pkg.name]
-        alts += [a for a in layout.alternatives(info.postinst, pkg.name)]
+        alts[:] = [a for a in alts if a["package"] != pkg.name]
+        alts += [vars(a) for a in layout.alternatives(info.postinst, pkg.name)]
         installed[pkg.name] = pkg.version
-        state.update(packages=installed, alternatives=[vars(a) for a in alts])
-        _save_state(root, state)             # a package unpacked is recorded at once
+        _save_state(root, state)
     ex.finish()
     if ex.skipped_devices:
         progress.warn(f"{len(ex.skipped_devices)} device nodes skipped (not running as root)")
 
-    present = [a for a in alts if a.package in installed]
-    for line in layout.apply_alternatives(root, present):
+
+def _maintainer_steps(root: str, state: dict, progress: Progress) -> None:
+    """What postinst scripts would have done that a root needs (layout.py)."""
+    alts = [Alternative(**a) for a in state["alternatives"] if a["package"] in state["packages"]]
+    for line in layout.apply_alternatives(root, alts):
         progress.step(f"alternative {line}")
     for line in layout.ensure_accounts(root):
         progress.step(f"wrote {line}")
@@ -144,14 +162,7 @@ def build_from_mirror(args: argparse.Namespace, progress: Progress) -> int:
     elif layout.loader_searches_multiarch(root) is False:
         progress.warn(f"the root's ld.so does not search /usr/lib/{layout.MULTIARCH} by default "
                       "and no ld.so.cache is made: libraries may not be found")
-    state.update(mirror=mirror, suite=args.suite, packages=installed,
-                 alternatives=[vars(a) for a in alts])
     _save_state(root, state)
-    progress.done()
-    if progress.tty or progress.verbose:
-        shell = "/usr/bin/bash" if "bash" in installed else "/usr/bin/sh"
-        progress.say(f"{root}: {len(pkgs)} packages; try: elfuse-py -L {root} {root}{shell}")
-    return 0
 
 
 def build_from_image(args: argparse.Namespace, progress: Progress) -> int:
