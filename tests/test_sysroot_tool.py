@@ -794,6 +794,22 @@ def test_image_docker_save(tmp_path):
     check_layers(tmp_path / "root")
 
 
+def test_image_docker_save_of_several_images_takes_the_arm64_one(tmp_path):
+    amd = make_tar([tar_entry("AMD64-WAS-UNPACKED", data=b"!")])
+    img = tmp_path / "img.tar"
+    img.write_bytes(_tar_of({
+        "manifest.json": json.dumps([
+            {"Config": "amd.json", "RepoTags": ["x:amd"], "Layers": ["a/layer.tar"]},
+            {"Config": "arm.json", "RepoTags": ["x:arm"], "Layers": ["l1/layer.tar", "l2/layer.tar"]},
+        ]).encode(),
+        "amd.json": b'{"architecture": "amd64"}', "arm.json": b'{"architecture": "arm64"}',
+        "a/layer.tar": amd, "l1/layer.tar": make_tar(LAYER1), "l2/layer.tar": make_tar(LAYER2)}))
+    r = run_tool([str(tmp_path / "root"), "--image", str(img)])
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    check_layers(tmp_path / "root")
+    assert not (tmp_path / "root/AMD64-WAS-UNPACKED").exists()
+
+
 def _blob(blobs: dict, data: bytes) -> dict:
     digest = "sha256:" + hashlib.sha256(data).hexdigest()
     blobs["blobs/sha256/" + digest[7:]] = data
