@@ -705,6 +705,21 @@ def test_tool_over_http_then_offline_from_the_cache(tmp_path):
     assert (tmp_path / "root2/usr/bin/bash").read_bytes() == b"#bash"
 
 
+def test_case_collisions_are_named(tmp_path, capsys):
+    # What a case-insensitive volume would merge is found from the names alone.
+    root = tmp_path / "r"
+    root.mkdir()
+    ex = Extractor(str(root), casefold=True)
+    entries = [tar_entry("usr/", "dir"), tar_entry("usr/Makefile", data=b"1"),
+               tar_entry("usr/makefile", data=b"2"), tar_entry("USR/x", data=b"3"),
+               tar_entry("usr/other", data=b"4")]
+    with tarfile.open(fileobj=io.BytesIO(make_tar(entries)), mode="r|") as t:
+        ex.extract_all(t)
+    assert ex.case_collisions == [("/usr/Makefile", "/usr/makefile"), ("/usr", "/USR")]
+    cli.report_collisions(ex, Progress())
+    assert "2 names collided by case: /usr/makefile replaced /usr/Makefile" in capsys.readouterr().err
+
+
 def test_case_insensitive_volume_warning(tmp_path, monkeypatch, capsys):
     probe = tmp_path / "probe"
     probe.mkdir()

@@ -63,10 +63,22 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def warn_case(root: str, progress: Progress) -> None:
-    if not layout.case_sensitive(root):
-        progress.warn(f"{root} is on a case-insensitive volume: files whose names differ only "
-                      f"in case will overwrite each other.\n{layout.CASE_FIX}")
+def warn_case(root: str, progress: Progress) -> bool:
+    """Warn if root's volume ignores case; returns whether it does."""
+    if layout.case_sensitive(root):
+        return False
+    progress.warn(f"{root} is on a case-insensitive volume: files whose names differ only "
+                  f"in case will overwrite each other.\n{layout.CASE_FIX}")
+    return True
+
+
+def report_collisions(ex: Extractor, progress: Progress) -> None:
+    """Name the files a case-insensitive volume merged (a few, and how many)."""
+    if ex.case_collisions:
+        shown = "; ".join(f"{b} replaced {a}" for a, b in ex.case_collisions[:5])
+        more = len(ex.case_collisions) - 5
+        progress.warn(f"{len(ex.case_collisions)} names collided by case: {shown}"
+                      + (f"; and {more} more" if more > 0 else ""))
 
 
 def _state(root: str) -> dict:
@@ -106,7 +118,7 @@ def build_from_mirror(args: argparse.Namespace, progress: Progress) -> int:
     if args.merged_usr:
         for note in layout.merge_usr(root):
             progress.warn(note)
-    _unpack(root, list(zip(pkgs, paths)), state, progress)
+    _unpack(root, list(zip(pkgs, paths)), state, progress, args.casefold)
     _maintainer_steps(root, state, progress)
     progress.done()
     if progress.tty or progress.verbose:
@@ -129,12 +141,13 @@ def _download(repo: Repo, pkgs: list[Package], progress: Progress) -> list[Path]
         return list(pool.map(fetch, pkgs))
 
 
-def _unpack(root: str, todo: list[tuple[Package, Path]], state: dict, progress: Progress) -> None:
+def _unpack(root: str, todo: list[tuple[Package, Path]], state: dict, progress: Progress,
+            casefold: bool = False) -> None:
     """Unpack the packages not yet unpacked at this version; record each (and its
     postinst's alternatives) in the state as soon as it is in."""
     installed: dict[str, str] = state.setdefault("packages", {})
     alts = state.setdefault("alternatives", [])
-    ex = Extractor(root)
+    ex = Extractor(root, casefold=casefold)
     for i, (pkg, path) in enumerate(todo, 1):
         if installed.get(pkg.name) == pkg.version:
             continue
@@ -147,6 +160,7 @@ def _unpack(root: str, todo: list[tuple[Package, Path]], state: dict, progress: 
     ex.finish()
     if ex.skipped_devices:
         progress.warn(f"{len(ex.skipped_devices)} device nodes skipped (not running as root)")
+    report_collisions(ex, progress)
 
 
 def _maintainer_steps(root: str, state: dict, progress: Progress) -> None:
@@ -167,7 +181,8 @@ def _maintainer_steps(root: str, state: dict, progress: Progress) -> None:
 
 def build_from_image(args: argparse.Namespace, progress: Progress) -> int:
     tmp = Path(args.dir) / STATE_DIR
-    ex = unpack_image(args.image, args.dir, progress, str(tmp))
+    ex = unpack_image(args.image, args.dir, progress, str(tmp), args.casefold)
+    report_collisions(ex, progress)
     if ex.skipped_devices:
         progress.warn(f"{len(ex.skipped_devices)} device nodes skipped (not running as root)")
     has_interp = os.path.isfile(ex.resolve(["lib", layout.INTERP]))
@@ -190,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
             raise MirrorError(f"{args.dir} exists and is not a directory")
         (Path(args.dir) / STATE_DIR).mkdir(parents=True, exist_ok=True)
         args.dir = os.path.abspath(args.dir)
-        warn_case(args.dir, progress)
+        args.casefold = warn_case(args.dir, progress)
         if args.image:
             return build_from_image(args, progress)
         return build_from_mirror(args, progress)

@@ -10,6 +10,10 @@ never used: files are created with O_NOFOLLOW|O_EXCL after the old name is
 removed.  A member name with a `..` component is refused (`UnsafeArchive`);
 a leading `/` is dropped, as tar does.
 
+On a case-insensitive volume (`casefold=True`), members whose paths differ
+only in case from an earlier one are listed in `case_collisions` (the later
+one replaces the earlier file there), so the tool can name them.
+
 Device nodes are made only when running as root (skipped and counted
 otherwise); ownership is applied only as root.  Directory modes and times are
 applied at `finish()`, deepest first, so a read-only directory in an archive
@@ -41,7 +45,7 @@ def member_parts(name: str) -> list[str]:
 class Extractor:
     """Writes tar members into `root`; one per build so directory modes are set once."""
 
-    def __init__(self, root: str, keep_dir_symlinks: bool = True) -> None:
+    def __init__(self, root: str, keep_dir_symlinks: bool = True, casefold: bool = False) -> None:
         self.root = os.path.realpath(root)
         # dpkg keeps a symlink where a package ships a directory (merged /usr's
         # bin -> usr/bin); an image layer's directory replaces it (overlayfs).
@@ -50,6 +54,9 @@ class Extractor:
         self.dir_meta: dict[str, tuple[int, float]] = {}
         self.skipped_devices: list[str] = []
         self.files = 0
+        self.casefold = casefold
+        self.case_seen: dict[str, str] = {}          # casefolded host path -> first spelling
+        self.case_collisions: list[tuple[str, str]] = []
 
     # --- resolution inside the root ------------------------------------------------
     def resolve(self, parts: list[str], follow_last: bool = True) -> str:
@@ -107,6 +114,8 @@ class Extractor:
             return                              # "./" itself
         parent = self.parent_of(parts)
         dest = self._inside(os.path.join(parent, parts[-1]))
+        if self.casefold:
+            self._note_case(dest)
         if member.isdir():
             self._dir(parts, dest, member)
             return
@@ -132,6 +141,18 @@ class Extractor:
             return
         self.files += 1
         self._owner_and_time(dest, member)
+
+    def _note_case(self, dest: str) -> None:
+        """Record the first component path of dest that another spelling came before."""
+        parts = os.path.relpath(dest, self.root).split(os.sep)
+        for i in range(1, len(parts) + 1):
+            rel = "/".join(parts[:i])
+            first = self.case_seen.setdefault(rel.casefold(), rel)
+            if first != rel:
+                pair = ("/" + first, "/" + rel)
+                if pair not in self.case_collisions:
+                    self.case_collisions.append(pair)
+                return
 
     def _dir(self, parts: list[str], dest: str, member: tarfile.TarInfo) -> None:
         if os.path.islink(dest):

@@ -273,7 +273,8 @@ class _Prefixed(io.RawIOBase):
         return len(data)
 
 
-def unpack_image(path: str, root: str, progress: Progress, tmpdir: str) -> Extractor:
+def unpack_image(path: str, root: str, progress: Progress, tmpdir: str,
+                 casefold: bool = False) -> Extractor:
     """Unpack the image or rootfs tarball at `path` into `root`; returns the extractor used."""
     img = ImageTar(path, tmpdir)
     try:
@@ -285,7 +286,7 @@ def unpack_image(path: str, root: str, progress: Progress, tmpdir: str) -> Extra
             kind = "docker save image"
         else:
             layers, desc, kind = None, "", "root filesystem tarball"
-        ex = Extractor(root, keep_dir_symlinks=False)
+        ex = Extractor(root, keep_dir_symlinks=False, casefold=casefold)
         if layers is None:
             progress.step(f"unpacking {os.path.basename(path)} ({kind})")
             ex.extract_all(img.tar)

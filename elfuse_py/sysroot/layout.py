@@ -36,6 +36,7 @@ MULTIARCH = "aarch64-linux-gnu"
 CASE_FIX = ("Linux programs expect 'a' and 'A' to be two files; on macOS make a "
             "case-sensitive APFS volume and build the root there, e.g.\n"
             "    diskutil apfs addVolume disk1 'Case-sensitive APFS' Linux    # mounted at /Volumes/Linux\n"
+            "(`diskutil list` names the APFS container: disk1 on Intel Macs, often disk3 on Apple silicon), "
             "or a disk image: hdiutil create -size 20g -type SPARSE -fs 'Case-sensitive APFS' "
             "-volname guest ~/guest.dmg (README: macOS hosts)")
 
