@@ -19,7 +19,7 @@ from elfuse_py.sysroot import layout
 from elfuse_py.sysroot.deb import DebError, unpack_deb
 from elfuse_py.sysroot.extract import Extractor, UnsafeArchive
 from elfuse_py.sysroot.image import ImageError, unpack_image
-from elfuse_py.sysroot.index import IndexError_, Package
+from elfuse_py.sysroot.index import IndexFileError, Package
 from elfuse_py.sysroot.layout import Alternative
 from elfuse_py.sysroot.mirror import MirrorError, Repo, Unreachable, choose_mirror, load_keys
 from elfuse_py.sysroot.progress import Progress, human
@@ -213,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         progress.done()
         print(f"elfuse-py-sysroot: cannot reach the mirror: {e}", file=sys.stderr)
         return EXIT_UNREACHABLE
-    except (MirrorError, ResolveError, DebError, ImageError, UnsafeArchive, IndexError_,
+    except (MirrorError, ResolveError, DebError, ImageError, UnsafeArchive, IndexFileError,
             OSError) as e:
         progress.done()
         print(f"elfuse-py-sysroot: {e}", file=sys.stderr)

@@ -12,10 +12,10 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
-class IndexError_(Exception):
+class IndexFileError(Exception):
     """A malformed or incomplete index file."""
 
 
@@ -41,7 +41,7 @@ def deb822_stanzas(text: str) -> list[dict[str, str]]:
         else:
             k, sep, v = line.partition(":")
             if not sep:
-                raise IndexError_(f"not a deb822 field: {line[:60]!r}")
+                raise IndexFileError(f"not a deb822 field: {line[:60]!r}")
             key = k.strip()
             cur[key] = v.strip()
     if cur:
@@ -74,7 +74,7 @@ class Release:
 def parse_release(text: str) -> Release:
     stanzas = deb822_stanzas(strip_clearsign(text))
     if not stanzas:
-        raise IndexError_("empty Release file")
+        raise IndexFileError("empty Release file")
     fields = stanzas[0]
     sums: dict[str, tuple[str, int]] = {}
     for line in fields.get("SHA256", "").splitlines():
@@ -82,7 +82,7 @@ def parse_release(text: str) -> Release:
         if len(parts) == 3:
             sums[parts[2]] = (parts[0].lower(), int(parts[1]))
     if not sums:
-        raise IndexError_("the Release file lists no SHA256 sums")
+        raise IndexFileError("the Release file lists no SHA256 sums")
     return Release(fields, sums)
 
 
@@ -131,7 +131,7 @@ def parse_packages(text: str) -> list[Package]:
 def package_from_record(rec: dict) -> Package:
     """A Package from parsed fields (or from the JSON cache of an index)."""
     if "version" not in rec:
-        raise IndexError_(f"package {rec.get('name')} has no Version")
+        raise IndexFileError(f"package {rec.get('name')} has no Version")
     rec = dict(rec)
     rec["size"] = int(rec.get("size", 0) or 0)
     rec["essential"] = rec.get("essential") in ("yes", True)
