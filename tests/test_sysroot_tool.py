@@ -891,6 +891,16 @@ def test_image_corrupt_blob_is_refused(tmp_path):
         unpack_image(str(img), str(tmp_path / "root"), Progress(), str(tmp_path))
 
 
+@pytest.mark.parametrize("comp", ["", "xz", "gz"])
+def test_image_truncated_tarball_is_an_error_not_a_traceback(tmp_path, comp):
+    img = tmp_path / "rootfs.tar"
+    data = make_tar(LAYER1 + [tar_entry("big", data=os.urandom(20000))], comp)
+    img.write_bytes(data[:len(data) // 2])
+    r = run_tool([str(tmp_path / "root"), "--image", str(img)])
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+    assert r.stderr.startswith("elfuse-py-sysroot: ")
+
+
 def test_image_plain_rootfs_tarball(tmp_path):
     img = tmp_path / "rootfs.tar.xz"
     img.write_bytes(make_tar(LAYER1, "xz"))

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import lzma
 import os
 import sys
+import tarfile
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -217,6 +220,10 @@ def main(argv: list[str] | None = None) -> int:
             OSError) as e:
         progress.done()
         print(f"elfuse-py-sysroot: {e}", file=sys.stderr)
+        return 1
+    except (tarfile.TarError, lzma.LZMAError, zlib.error, EOFError) as e:
+        progress.done()
+        print(f"elfuse-py-sysroot: a corrupt or truncated archive: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         progress.done()

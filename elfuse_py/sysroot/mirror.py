@@ -233,8 +233,9 @@ class Repo:
                 if sig.lstrip().startswith(b"-----BEGIN PGP"):
                     sig = openpgp.dearmor(sig.decode("ascii", "replace"))
                 key = openpgp.verify(text.encode("utf-8", "surrogateescape"), sig, self.keys)
-        except openpgp.SignatureError as e:
-            raise MirrorError(f"the Release file of {self.mirror} {self.suite} is refused: {e}") from None
+        except (openpgp.SignatureError, ValueError, IndexError) as e:    # malformed: refused too
+            raise MirrorError(f"the Release file of {self.mirror} {self.suite} is refused: "
+                              f"{e or type(e).__name__}") from None
         self.progress.step(f"Release signed by {key.fingerprint.hex().upper()}")
 
     def load_index(self, components: list[str]) -> Index:
