@@ -21,7 +21,10 @@ options:
   -U VAR            remove VAR from the guest's environment (repeatable)
   -0 ARGV0          use ARGV0 as the guest's argv[0]
   -L, --sysroot DIR resolve absolute guest paths inside DIR first
-  --strace          print each syscall with its arguments and result on stderr
+  --strace          print each syscall with its arguments and result on stderr,
+                    as `strace -f` does (also: ELFUSE_STRACE=1)
+  -o FILE           write the --strace output to FILE instead (implies --strace;
+                    also: ELFUSE_STRACE_FILE=FILE); every guest process appends to it
   --trace-faults    describe a guest fault (registers, instruction) before exiting
   --version         print the version and exit
   -h, --help        print this help and exit
@@ -33,7 +36,8 @@ class UsageError(Exception):
 
 
 def parse_args(args: list[str]) -> dict:
-    opts: dict = {"set": [], "unset": [], "argv0": None, "strace": False, "sysroot": None}
+    opts: dict = {"set": [], "unset": [], "argv0": None, "strace": False, "sysroot": None,
+                  "strace_file": None}
     i = 0
     while i < len(args):
         a = args[i]
@@ -66,6 +70,8 @@ def parse_args(args: list[str]) -> dict:
             opts["sysroot"] = a.split("=", 1)[1]
         elif a in ("--strace", "-strace"):
             opts["strace"] = True
+        elif a == "-o":
+            opts["strace_file"] = value()
         elif a == "--trace-faults":
             pass
         else:
@@ -117,11 +123,19 @@ def main(argv: list[str] | None = None) -> int:
     sysroot = opts["sysroot"] or os.environ.get("ELFUSE_SYSROOT")
     program, *rest = opts["program"]
     guest_argv = [os.fsencode(opts["argv0"] or program)] + [os.fsencode(a) for a in rest]
-    return run_program(program, guest_argv, envp, strace=opts["strace"], sysroot=sysroot)
+    return run_program(program, guest_argv, envp, strace=strace_setting(opts), sysroot=sysroot)
 
 
-def run_program(program: str, argv: list[bytes], envp: list[bytes], *, strace: bool = False,
-                sysroot: str | None = None) -> int:
+def strace_setting(opts: dict) -> bool | str:
+    """--strace / ELFUSE_STRACE (to stderr), -o FILE / ELFUSE_STRACE_FILE (to FILE, implies tracing)."""
+    out = opts.get("strace_file") or os.environ.get("ELFUSE_STRACE_FILE") or None
+    if out:
+        return out
+    return bool(opts.get("strace")) or os.environ.get("ELFUSE_STRACE", "") not in ("", "0")
+
+
+def run_program(program: str, argv: list[bytes], envp: list[bytes], *,
+                strace: bool | str = False, sysroot: str | None = None) -> int:
     """Resolve `program` (following #! lines), load it and run it to completion."""
     from elfuse_py.host import platform
     platform.start()                    # before any other module looks at the host
@@ -129,6 +143,7 @@ def run_program(program: str, argv: list[bytes], envp: list[bytes], *, strace: b
     from elfuse_py.runtime import paths
     from loader.elf import ElfError
     from loader.shebang import ShebangError, cli_error, resolve_program
+    from syscalls.strace_out import TraceOutputError
 
     if sysroot:
         paths.set_sysroot(sysroot)
@@ -142,6 +157,9 @@ def run_program(program: str, argv: list[bytes], envp: list[bytes], *, strace: b
     except ElfError as e:
         _error(str(e))
         return e.status
+    except TraceOutputError as e:
+        _error(str(e))
+        return 1
     status = boot.run()
     try:
         sys.stdout.flush()
