@@ -141,8 +141,14 @@ def parse_strace(text: str | bytes) -> tuple[list[Syscall], str | bytes]:
             continue
         m = _TRACE_RESUMED.match(body)
         if m:
+            if pid not in open_calls:
+                # strace drops the prefix once one task is left: the resumed line of
+                # the last task then has none.
+                pid = next((k for k, (i, _) in reversed(open_calls.items())
+                            if calls[i].name == m.group(1)), pid)
             index, head = open_calls.pop(pid, (None, ""))
-            full = Syscall(m.group(1), _split_args(head + m.group(2)), m.group(3), pid)
+            full = Syscall(m.group(1), _split_args(head + m.group(2)), m.group(3),
+                           calls[index].pid if index is not None else pid)
             if index is not None and calls[index].name == full.name:
                 calls[index] = full
             else:

@@ -81,7 +81,7 @@ def clone3(t, a, ret):
     if flags & N.CLONE_PARENT_SETTID:
         parts.append(f"parent_tid={_addr(ptid)}")
     parts += [f"exit_signal={N.signal_name(esig) if esig else 0}", f"stack={_addr(stack)}",
-              f"stack_size={ssize:#x}"]
+              f"stack_size={ssize:#x}" if ssize else "stack_size=0"]
     if flags & N.CLONE_SETTLS:
         parts.append(f"tls={_addr(tls)}")
     return ["{" + ", ".join(parts) + "}", str(size)]
