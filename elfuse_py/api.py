@@ -203,7 +203,15 @@ def run(argv: Sequence[str | os.PathLike], env: Mapping[str, str] | None = None,
     strace: also collect the syscall trace into Result.syscalls.  input:
     bytes for the guest's stdin (default: /dev/null).  cwd: the guest's
     working directory.  options: extra elfuse-py command-line options.
+
+    `argv` is a list (the program, then its arguments), as for subprocess.run
+    without a shell: a single string is refused with TypeError rather than
+    guessed at (`run("./prog")` would otherwise iterate its characters).
     """
+    if isinstance(argv, (str, bytes, os.PathLike)):
+        raise TypeError(f"run() takes a list of arguments, not {type(argv).__name__}: "
+                        f"run([{os.fspath(argv)!r}]) runs that one program; "
+                        f"run([program, arg1, ...]) passes arguments")
     if not argv:
         raise ValueError("run() needs a program")
     e, opts = _emulator_env(env)

@@ -9,18 +9,24 @@ from __future__ import annotations
 import os
 import sys
 
-from elfuse_py import __version__
+from elfuse_py import __version__, hints
 
 USAGE = """\
 usage: elfuse-py [options] PROGRAM [ARGS...]
 
-Run a Linux AArch64 program (static, static-PIE, or a #! script) on this host.
+Run a Linux AArch64 program (static, static-PIE, dynamically linked, or a #!
+script) on this host.  A dynamically linked program needs a Linux AArch64 root
+directory holding its interpreter (/lib/ld-linux-aarch64.so.1, ld-musl-...)
+and libraries: give it with -L ROOT or ELFUSE_SYSROOT=ROOT.
 
 options:
   -E VAR=VALUE      set VAR in the guest's environment (repeatable)
   -U VAR            remove VAR from the guest's environment (repeatable)
   -0 ARGV0          use ARGV0 as the guest's argv[0]
-  -L, --sysroot DIR resolve absolute guest paths inside DIR first
+  -L, --sysroot DIR the guest's root directory: absolute paths the guest uses
+                    (its interpreter, libraries, #! lines, open()) resolve
+                    inside DIR first (also: ELFUSE_SYSROOT=DIR); PROGRAM
+                    itself is a host path
   --strace          print each syscall with its arguments and result on stderr,
                     as `strace -f` does (also: ELFUSE_STRACE=1)
   -o FILE           write the --strace output to FILE instead (implies --strace;
@@ -28,7 +34,16 @@ options:
   --trace-faults    describe a guest fault (registers, instruction) before exiting
   --version         print the version and exit
   -h, --help        print this help and exit
+
+environment: ELFUSE_SYSROOT (as -L), ELFUSE_STRACE and ELFUSE_STRACE_FILE (as
+--strace and -o).
 """
+
+
+# COORDINATOR (issue 13): the gdb stub's branch adds `-g PORT`.  When it is merged,
+# put this line into USAGE after --trace-faults (and ELFUSE_GDB into its environment
+# paragraph); tests/test_cli.py::test_help_covers_dynamic_programs checks for it then:
+#   -g PORT           wait for gdb on TCP PORT before the first instruction (ELFUSE_GDB=PORT)
 
 
 class UsageError(Exception):
@@ -121,6 +136,11 @@ def main(argv: list[str] | None = None) -> int:
         _error(str(e))
         return 2
     sysroot = opts["sysroot"] or os.environ.get("ELFUSE_SYSROOT")
+    if sysroot:
+        problem = hints.check_sysroot(sysroot, "-L " if opts["sysroot"] else "ELFUSE_SYSROOT=")
+        if problem:
+            _error(problem)
+            return 2
     program, *rest = opts["program"]
     guest_argv = [os.fsencode(opts["argv0"] or program)] + [os.fsencode(a) for a in rest]
     return run_program(program, guest_argv, envp, strace=strace_setting(opts), sysroot=sysroot)
@@ -147,6 +167,7 @@ def run_program(program: str, argv: list[bytes], envp: list[bytes], *,
 
     if sysroot:
         paths.set_sysroot(sysroot)
+    elf_path = program
     try:
         elf_path, argv = resolve_program(program, argv, paths.host_path)
         boot.boot(elf_path, argv, envp, strace=strace, execfn=os.fsencode(program))
@@ -156,6 +177,9 @@ def run_program(program: str, argv: list[bytes], envp: list[bytes], *,
         return status
     except ElfError as e:
         _error(str(e))
+        shown = program if os.path.realpath(elf_path) == os.path.realpath(program) else elf_path
+        for line in hints.for_load_error(shown, elf_path, sysroot, paths.host_path):
+            _error(line)
         return e.status
     except TraceOutputError as e:
         _error(str(e))
