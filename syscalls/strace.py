@@ -122,6 +122,9 @@ class Tracer:
         table = getattr(proc, "threads", None)
         if table is not None:
             table.on_result = self._resumed
+        sig = getattr(proc, "sig", None)
+        if sig is not None:
+            sig.on_deliver = self._signal
         self._first_line()
 
     # ----- guest memory, as strace shows it ---------------------------------------------
@@ -325,6 +328,10 @@ class Tracer:
         u = self.unfinished.pop(tid, None)
         if u is not None:
             self._finish(u, self._lead(tid), result)
+
+    def _signal(self, sig: int, info: bytes) -> None:
+        """A signal is delivered (runtime/signals.py): strace's `--- SIGCHLD {...} ---`."""
+        self._emit(f"{self._lead()}--- {N.signal_name(sig)} {strace_calls.siginfo(info)} ---\n")
 
     # ----- task starts and ends -------------------------------------------------------------
 

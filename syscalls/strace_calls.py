@@ -24,7 +24,6 @@ from syscalls import strace_names as N
 STRING_LIMIT = 32          # strace -s default: string and array elements shown
 _WINSZ = struct.Struct("<HHHH")
 _CLONE_ARGS = struct.Struct("<8Q")
-_SIGINFO_CHLD = struct.Struct("<iiiiiIiIqq")
 
 
 def _fd(v: int) -> str:
@@ -110,23 +109,69 @@ def wait4(t, a, ret):
     return [_int(pid), st, N.flags(options & 0xFFFFFFFF, N.WAIT4_OPTIONS), _addr(rusage)]
 
 
+_SI_HEAD = struct.Struct("<iii")
+_SI_KILL = struct.Struct("<iI")
+_SI_CHLD = struct.Struct("<iIi4xqq")
+_SI_VALUE = struct.Struct("<iIi")
+
+
+def _si_kill(name, code, info):
+    pid, uid = _SI_KILL.unpack_from(info, 16)
+    return f"si_pid={pid}, si_uid={uid}"
+
+
+def _si_queue(name, code, info):
+    pid, uid, value = _SI_VALUE.unpack_from(info, 16)
+    ptr = struct.unpack_from("<Q", info, 24)[0]
+    return f"si_pid={pid}, si_uid={uid}, si_int={value}, si_ptr={_addr(ptr)}"
+
+
+def _si_timer(name, code, info):
+    tid, overrun, value = _SI_VALUE.unpack_from(info, 16)
+    ptr = struct.unpack_from("<Q", info, 24)[0]
+    return f"si_timerid={tid}, si_overrun={overrun}, si_int={value}, si_ptr={_addr(ptr)}"
+
+
+def _si_chld(name, code, info):
+    pid, uid, status, utime, stime = _SI_CHLD.unpack_from(info, 16)
+    shown = status if code == 1 else N.signal_name(status)       # CLD_EXITED: an exit code
+    return (f"si_pid={pid}, si_uid={uid}, si_status={shown}, si_utime={utime}, "
+            f"si_stime={stime}")
+
+
+def _si_fault(name, code, info):
+    return f"si_addr={_addr(struct.unpack_from('<Q', info, 16)[0])}"
+
+
+# The union member strace shows for each si_code (before the signal's own codes).
+_SI_FIELDS = {0: _si_kill, -6: _si_kill, -1: _si_queue, -3: _si_queue, -2: _si_timer}
+
+
+def siginfo(info: bytes) -> str:
+    """A siginfo_t as strace prints it: `{si_signo=SIGCHLD, si_code=CLD_EXITED, si_pid=...}`."""
+    if len(info) < 48:
+        return "{}"
+    signo, _err, code = _SI_HEAD.unpack_from(info)
+    if signo == 0:
+        return "{}"
+    if code > 0 and signo == 17:
+        cname, fields = N.named(code, N.CLD_CODES), _si_chld
+    elif code > 0 and code != 0x80 and signo in N.FAULT_CODES:
+        cname, fields = N.named(code, N.FAULT_CODES[signo]), _si_fault
+    else:
+        cname, fields = N.named(code, N.SI_CODES), _SI_FIELDS.get(code)
+    head = f"si_signo={N.signal_name(signo)}, si_code={cname}"
+    return "{" + head + (", " + fields(signo, code, info) if fields is not None else "") + "}"
+
+
 def waitid(t, a, ret):
     idtype, id_, infop, options, rusage = a[:5]
     info = _addr(infop)
     if infop and ret == 0:
         try:
-            signo, _e, code, _p, pid, uid, status, _q, utime, stime = t.mem.unpack(_SIGINFO_CHLD,
-                                                                                  infop)
+            info = siginfo(t.mem.read(infop, 128))
         except GuestFault:
             pass
-        else:
-            if signo == 0:
-                info = "{}"
-            else:
-                stat = status if code == 1 else N.signal_name(status)
-                info = (f"{{si_signo={N.signal_name(signo)}, si_code={N.named(code, N.CLD_CODES)}, "
-                        f"si_pid={pid}, si_uid={uid}, si_status={stat}, si_utime={utime}, "
-                        f"si_stime={stime}}}")
     return [N.named(s32(idtype), N.IDTYPES), _int(id_), info,
             N.flags(options & 0xFFFFFFFF, N.WAITID_OPTIONS), _addr(rusage)]
 

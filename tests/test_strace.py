@@ -210,6 +210,9 @@ def test_family_pids_exec_and_decoded_flags(libc):
                             r"0x[0-9a-f]+ /\* \d+ vars \*/\) = 0", l) for l in lines), lines
     assert f"[pid {child:5d}] +++ exited with 3 +++" in raw
     assert f"[pid {killed:5d}] +++ killed by SIGTERM +++" in raw
+    sig_line = raw.index(f"[pid {killed:5d}] +++ killed by SIGTERM +++") - 1
+    assert raw[sig_line] == (f"[pid {killed:5d}] --- SIGTERM {{si_signo=SIGTERM, si_code=SI_USER, "
+                             f"si_pid={killed}, si_uid={os.getuid()}}} ---")
     assert any(re.fullmatch(rf"(\[pid +{main_pid}\] )?wait4\({child}, \[\{{WIFEXITED\(s\) && "
                             rf"WEXITSTATUS\(s\) == 3\}}\], 0, NULL\) = {child}", l) for l in lines)
     assert any(re.fullmatch(rf"(\[pid +{main_pid}\] )?wait4\({killed}, \[\{{WIFSIGNALED\(s\) && "
@@ -384,3 +387,25 @@ def test_matches_real_strace_of_native_build(tmp_path):
     got = _normalised(parse_strace(ours.stderr.decode(errors="replace"))[0])
     # Lines of different processes interleave differently: compare what each call printed.
     assert sorted(got) == sorted(want)
+
+
+def test_fault_signal_and_kill_lines():
+    r = run_elfuse([guest_bin("fault_segv")], options=["--strace"])
+    assert r.returncode == 139
+    lines = _lines(r)
+    assert lines[-3:] == ["--- SIGSEGV {si_signo=SIGSEGV, si_code=SEGV_MAPERR, si_addr=0xdead0000} ---",
+                          "Segmentation fault", "+++ killed by SIGSEGV +++"], lines[-5:]
+
+
+def test_siginfo_printer():
+    from syscalls.strace_calls import siginfo
+    chld = struct.pack("<iii4xiIi4xqq", 17, 0, 2, 42, 1000, 9, 0, 0).ljust(128, b"\0")
+    assert siginfo(chld) == ("{si_signo=SIGCHLD, si_code=CLD_KILLED, si_pid=42, si_uid=1000, "
+                             "si_status=SIGKILL, si_utime=0, si_stime=0}")
+    tkill = struct.pack("<iii4xiI", 10, 0, -6, 7, 0).ljust(128, b"\0")
+    assert siginfo(tkill) == "{si_signo=SIGUSR1, si_code=SI_TKILL, si_pid=7, si_uid=0}"
+    queued = struct.pack("<iii4xiIi", 34, 0, -1, 7, 0, 5).ljust(128, b"\0")
+    assert siginfo(queued) == ("{si_signo=SIGRT_2, si_code=SI_QUEUE, si_pid=7, si_uid=0, si_int=5, "
+                               "si_ptr=0x5}")
+    assert siginfo(struct.pack("<iii", 2, 0, 0x80).ljust(128, b"\0")) == \
+        "{si_signo=SIGINT, si_code=SI_KERNEL}"
