@@ -221,6 +221,14 @@ class Tracer:
         return fmt(self, values, i, ret) if fmt is not None else hex(values[i])
 
     def _args(self, name: str, kinds: tuple, regs: tuple, n: int, ret) -> list[str]:
+        """The printed arguments; a printer's own failure (guest memory gone, a bad
+        value) falls back to hex: the trace must never change what the guest sees."""
+        try:
+            return self._decoded_args(name, kinds, regs, n, ret)
+        except Exception:  # noqa: BLE001 - see above
+            return [hex(v) for v in regs[:n or len(kinds)]]
+
+    def _decoded_args(self, name: str, kinds: tuple, regs: tuple, n: int, ret) -> list[str]:
         custom = strace_calls.CALLS.get(name)
         if custom is not None:
             return custom(self, regs, ret)
