@@ -147,11 +147,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def strace_setting(opts: dict) -> bool | str:
-    """--strace / ELFUSE_STRACE (to stderr), -o FILE / ELFUSE_STRACE_FILE (to FILE, implies tracing)."""
-    out = opts.get("strace_file") or os.environ.get("ELFUSE_STRACE_FILE") or None
-    if out:
-        return out
-    return bool(opts.get("strace")) or os.environ.get("ELFUSE_STRACE", "") not in ("", "0")
+    """--strace (to stderr), -o FILE (to FILE, implies tracing); without either the
+    environment's ELFUSE_STRACE_FILE=FILE, then ELFUSE_STRACE=1 (the command line wins,
+    so elfuse_py.run(strace=True) gets its trace whatever the environment says)."""
+    if opts.get("strace_file"):
+        return opts["strace_file"]
+    if opts.get("strace"):
+        return True
+    if os.environ.get("ELFUSE_STRACE_FILE"):
+        return os.environ["ELFUSE_STRACE_FILE"]
+    return os.environ.get("ELFUSE_STRACE", "") not in ("", "0")
 
 
 def run_program(program: str, argv: list[bytes], envp: list[bytes], *,

@@ -409,3 +409,12 @@ def test_siginfo_printer():
                                "si_ptr=0x5}")
     assert siginfo(struct.pack("<iii", 2, 0, 0x80).ljust(128, b"\0")) == \
         "{si_signo=SIGINT, si_code=SI_KERNEL}"
+
+
+def test_command_line_wins_over_the_environment(tmp_path):
+    out = tmp_path / "env.txt"
+    r = run_elfuse([guest_bin("hello")], options=["--strace"],
+                   extra_env={"ELFUSE_STRACE_FILE": str(out)})
+    assert b"+++ exited with 0 +++" in r.stderr and not out.exists()
+    r = run_elfuse([guest_bin("hello")], extra_env={"ELFUSE_STRACE": "0"})
+    assert b"+++" not in r.stderr
