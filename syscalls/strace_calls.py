@@ -135,8 +135,13 @@ def _si_timer(name, code, info):
 def _si_chld(name, code, info):
     pid, uid, status, utime, stime = _SI_CHLD.unpack_from(info, 16)
     shown = status if code == 1 else N.signal_name(status)       # CLD_EXITED: an exit code
-    return (f"si_pid={pid}, si_uid={uid}, si_status={shown}, si_utime={utime}, "
-            f"si_stime={stime}")
+    return (f"si_pid={pid}, si_uid={uid}, si_status={shown}, si_utime={_clock_t(utime)}, "
+            f"si_stime={_clock_t(stime)}")
+
+
+def _clock_t(ticks: int) -> str:
+    """A clock_t in USER_HZ ticks, with strace's seconds comment when not 0."""
+    return f"{ticks} /* {ticks / 100:.2f} s */" if ticks else "0"
 
 
 def _si_fault(name, code, info):
