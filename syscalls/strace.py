@@ -416,15 +416,18 @@ _KINDS = {
 
 # ----- results strace decodes -------------------------------------------------------------------
 
+# fcntl commands whose result is a flag word: (what strace calls it, its printer).
+_FCNTL_RESULTS = {1: ("flags", lambda v: N.flags(v, N.FD_FLAGS)),          # F_GETFD
+                  3: ("flags", N.open_flags),                                # F_GETFL
+                  1034: ("seals", lambda v: N.flags(v, N.SEAL_FLAGS))}       # F_GET_SEALS
+
+
 def _fcntl_result(regs: tuple, ret: int) -> str:
-    cmd = s32(regs[1])
-    if cmd == 1:                                   # F_GETFD
-        return f"{ret:#x} (flags {N.flags(ret, N.FD_FLAGS)})" if ret else "0"
-    if cmd == 3:                                   # F_GETFL
-        return f"{ret:#x} (flags {N.open_flags(ret)})"
-    if cmd == 1034:                                # F_GET_SEALS
-        return f"{ret:#x} (seals {N.flags(ret, N.SEAL_FLAGS)})" if ret else "0"
-    return str(ret)
+    shape = _FCNTL_RESULTS.get(s32(regs[1]))
+    if shape is None or (ret == 0 and s32(regs[1]) != 3):     # F_GETFL 0 is still O_RDONLY
+        return str(ret)
+    word, show = shape
+    return f"{ret:#x} ({word} {show(ret)})" if ret else f"0 ({word} {show(ret)})"
 
 
 _RESULTS = {"fcntl": _fcntl_result}

@@ -332,6 +332,8 @@ def test_decoded_flags_in_process(tracer_and_log):
         "setsockopt(3, SOL_IPV6, IPV6_V6ONLY, [77], 4) = 0"
     assert _line(tracer, rfd, "fcntl", lambda *a: 0x802, [3, 3, 0]) == \
         "fcntl(3, F_GETFL) = 0x802 (flags O_RDWR|O_NONBLOCK)"
+    assert _line(tracer, rfd, "fcntl", lambda *a: 0, [3, 3, 0]) == "fcntl(3, F_GETFL) = 0 (flags O_RDONLY)"
+    assert _line(tracer, rfd, "fcntl", lambda *a: 0, [3, 1, 0]) == "fcntl(3, F_GETFD) = 0"
     assert _line(tracer, rfd, "fcntl", lambda *a: 4, [3, 1030, 10]) == "fcntl(3, F_DUPFD_CLOEXEC, 10) = 4"
     assert _line(tracer, rfd, "kill", lambda *a: 0, [5, 17]) == "kill(5, SIGCHLD) = 0"
     assert _line(tracer, rfd, "inotify_init1", lambda *a: 3, [0]) == "inotify_init1(0) = 3"
