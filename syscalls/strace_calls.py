@@ -18,7 +18,7 @@ from typing import Callable
 
 from elfuse_py.runtime.memory import GuestFault
 
-from syscalls.args import s32, s64
+from syscalls.args import s32
 from syscalls import strace_names as N
 
 STRING_LIMIT = 32          # strace -s default: string and array elements shown
