@@ -31,6 +31,8 @@ from elfuse_py.runtime.process import proc
 from loader.elf import ElfError, check_elf
 from loader.shebang import ShebangError, resolve_program
 
+from syscalls import strace_out
+
 STATE_ENV = "ELFUSE_EXEC_STATE"
 MAX_ARG_STRLEN = 32 * 4096
 AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW = 0x1000, 0x100
@@ -126,6 +128,8 @@ def execve(dirfd: int, path_addr: int, argv_addr: int, envp_addr: int, flags: in
     # Emulator fds a surviving state needs (an emulated eventfd's counter file,
     # a timerfd's wake-up end) stay open across the exec.
     carried = {f for st in fds.values() for f in _carried(st)}
+    if proc.strace:
+        carried.update(strace_out.exec_fds(proc.strace))     # the trace's output and counters
     for f in carried:
         _inheritable(f, True)
     env = {}

@@ -98,6 +98,7 @@ class Process:
         self.hwcap = (0, 0)
         self.strace = False
         self.fault_signal = 0
+        self.killed_by = 0            # the Linux signal that ended the process, once one did
         self.umask = 0o022
         # Hooks later layers install: deliver a fault to a guest handler
         # (returns True if the guest goes on), and work to do after a syscall.
@@ -230,6 +231,7 @@ class Process:
         itself) instead gives the user's shell the shell-style message and
         status 128+sig (139 for a segfault).
         """
+        self.killed_by = sig
         if self.debugger is not None:
             self.debugger.on_death(sig)       # gdb hears of it first (X packet)
         if self.nested or (generated and sig not in _FAULT_SIGNALS):

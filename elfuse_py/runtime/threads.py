@@ -583,6 +583,8 @@ def switch() -> int:
         nxt.result = None
     elif nxt.result is not None:
         cpu.set_reg(REG_X0, nxt.result)
+        if T.on_result is not None:
+            T.on_result(nxt.tid, nxt.result)
         nxt.result = None
     if nxt.sig_restart_x0 is not None:
         # Its fd wait was interrupted: let delivery restart it under SA_RESTART.
