@@ -317,7 +317,7 @@ def test_help_covers_dynamic_programs_and_the_root():
         cli.parse_args(["-g", "1234", "prog"])
     except cli.UsageError:
         return                          # no gdb stub in this build: nothing to document
-    assert "-g PORT" in out
+    assert "-g [HOST:]PORT" in out
 
 
 def test_dynamic_program_without_root_says_so(tmp_path):
