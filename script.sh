@@ -1,2 +1,0 @@
-#!/work/main/guest-bins/build/t_proc_exec script-arg
-echo not reached
