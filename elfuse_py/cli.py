@@ -140,6 +140,8 @@ def run_program(program: str, argv: list[bytes], envp: list[bytes], *, strace: b
         _error(msg)
         return status
     except ElfError as e:
+        # One line; e.status is 126/127 as a shell gives for a failed execve, or 139
+        # when Linux would have exec'd and then killed the process with SIGSEGV.
         _error(str(e))
         return e.status
     status = boot.run()

@@ -28,7 +28,7 @@ from elfuse_py.host import memfiles, platform
 from elfuse_py.runtime import guests, lerrno, paths, signals
 from elfuse_py.runtime.fdtable import FdState
 from elfuse_py.runtime.process import proc
-from loader.elf import ElfError, check_elf
+from loader.elf import ElfError, check_program
 from loader.shebang import ShebangError, resolve_program
 
 STATE_ENV = "ELFUSE_EXEC_STATE"
@@ -105,9 +105,12 @@ def execve(dirfd: int, path_addr: int, argv_addr: int, envp_addr: int, flags: in
         # Like Linux, argv names the script by the path execve was given.
         new_argv = [filename if a == os.fsencode(host) else a for a in new_argv]
     try:
-        check_elf(elf)
+        # Everything Linux checks before its point of no return (headers,
+        # PT_INTERP, the interpreter's headers): those fail with the errno and
+        # the image intact.  What fails later kills the new image with SIGSEGV.
+        check_program(elf, paths.host_path)
     except ElfError as e:
-        return _errno(getattr(e, "errno_name", "ENOEXEC"))
+        return -lerrno.LINUX_ERRNO.get(e.errno_name, lerrno.ENOEXEC)
 
     fds = {fd: value for fd, value in proc.fds.state.items() if _inherited(fd)}
     for value in fds.values():

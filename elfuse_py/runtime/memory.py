@@ -95,6 +95,7 @@ class GuestMemory:
     ET_DYN_BASE = ET_DYN_BASE
     INTERP_BASE = INTERP_BASE
     STACK_TOP = STACK_TOP
+    TASK_SIZE = WINDOW_SIZE
 
     def __init__(self, uc) -> None:
         self.uc = uc
