@@ -122,6 +122,7 @@ def execve(dirfd: int, path_addr: int, argv_addr: int, envp_addr: int, flags: in
         "fdnominal": getattr(proc.fds, "nominal", None), "signals": signals.exec_state(),
         "strace": proc.strace, "sysroot": paths.sysroot, "nested": proc.nested,
         "umask": proc.umask, "nofile": proc.task.nofile, "started": guests.started,
+        "limits": dict(proc.task.missing_limits),
         "special_cwd": paths.special_cwd,
     }
     data = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
@@ -228,6 +229,8 @@ def restore_state(proc, state: dict) -> None:
         _hook(st, "after_exec", fd)
     if state.get("fdnominal"):
         proc.fds.nominal = state["fdnominal"]
+    # Limits the emulator keeps for the guest (RLIMIT_AS...) survive execve as on Linux.
+    proc.task.missing_limits.update(state.get("limits") or {})
     if state.get("nofile") is not None:
         # A limit the guest lowered survives exec, as setrlimit's does on Linux.
         proc.task.nofile = state["nofile"]

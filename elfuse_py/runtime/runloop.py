@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from elfuse_py.runtime import signals, threads
 from elfuse_py.runtime.cpu import REG_PC
-from elfuse_py.runtime.process import UC_ERR_SIGNAL, SIGSEGV, Process
+from elfuse_py.runtime.process import UC_ERR_EXCEPTION, UC_ERR_SIGNAL, SIGSEGV, Process
 
 
 def run(proc: Process, carried_signals: dict | None = None) -> int:
     """Run until the guest exits; returns the status for the host process."""
     signals.setup(carried_signals)
     cpu = proc.cpu
+    mem = proc.mem
     pc = proc.entry
     cpu.set_reg(REG_PC, pc)
     while True:
@@ -27,6 +28,7 @@ def run(proc: Process, carried_signals: dict | None = None) -> int:
             pc = cpu.reg(REG_PC)
         # (threads.sliced: a process single-threaded again keeps counted slices a
         # while, since each switch of mode costs a retranslation)
+        mem.fault_addr = None
         err = cpu.start(pc) if not threads.multi() and not threads.sliced() \
             else threads.start(pc)
         reason = cpu.stop_reason
@@ -37,6 +39,8 @@ def run(proc: Process, carried_signals: dict | None = None) -> int:
             continue
         if reason == "fault":
             sig = proc.fault_signal
+        elif err == UC_ERR_EXCEPTION and mem.fault_addr is not None:
+            sig = SIGSEGV       # the TLB fill refused an access (runtime/cpu.py attach_memory)
         elif err:
             sig = UC_ERR_SIGNAL.get(err, SIGSEGV)
         else:
