@@ -1,9 +1,8 @@
 """A seeded ELF fuzzer: mutated programs never crash, hang or trace back the emulator.
 
 Seeds: musl static (hello), musl static-PIE (hello_pie), the glibc static and
-static-PIE builds when they exist, and a dynamic glibc program (with its
-sysroot) when the cross toolchain is installed (as tests/test_dynamic.py
-builds it).  Each mutant changes header fields, program headers (type,
+static-PIE builds when they exist, and dynamic glibc and musl programs (with
+their sysroots) when tests/test_dynamic*.py have built them.  Each mutant changes header fields, program headers (type,
 flags, offset, vaddr, sizes), PT_INTERP (missing, itself, too long, not
 NUL-terminated, past the end of the file, not an ELF, a directory) or
 truncates the file, and is run by the real CLI code
@@ -31,7 +30,7 @@ import pytest
 from elf_fuzz_worker import run_jobs
 from helpers import BUILD_DIRS, ROOT
 
-N_PER_SEED = 60          # mutants per seed program (300 in all with five seeds)
+N_PER_SEED = 50          # mutants per seed program (300 in all with six seeds)
 TIMEOUT = 10.0           # per mutant; the seeds themselves run in well under a second
 FUZZ_SEED = 20261206
 
@@ -49,9 +48,15 @@ def _seeds() -> list[tuple[str, Path, list[str]]]:
             p = BUILD_DIRS[libc] / prog
             if p.exists():
                 out.append((f"{libc}-{prog}", p, []))
-    dyn = ROOT / "tests" / ".cache" / "dyn" / "hello"
+    # Dynamic programs and their sysroots, as tests/test_dynamic*.py build them
+    # (used when they are there: those tests run first in `make test`).
+    cache = ROOT / "tests" / ".cache"
+    dyn = cache / "dyn" / "hello"
     if dyn.exists() and (CROSS_ROOT / "lib" / "ld-linux-aarch64.so.1").exists():
         out.append(("glibc-dynamic", dyn, ["--sysroot", str(CROSS_ROOT)]))
+    dyn_musl, musl_root = cache / "dyn-musl" / "echo_args", cache / "debian-arm64-musl"
+    if dyn_musl.exists() and (musl_root / "lib" / "ld-musl-aarch64.so.1").exists():
+        out.append(("musl-dynamic", dyn_musl, ["--sysroot", str(musl_root)]))
     return out
 
 
@@ -101,6 +106,7 @@ def _interp_names(rng: random.Random, tmp: Path) -> bytes:
         str(tmp / "notelf").encode() + b"\0",           # an executable non-ELF
         str(tmp / "loop").encode() + b"\0",             # a symlink loop
         b"/lib/ld-linux-aarch64.so.1\0",
+        b"/lib/ld-musl-aarch64.so.1\0",
         b"/lib/ld-linux-aarch64.so.1\0/extra\0",
     ])
 
