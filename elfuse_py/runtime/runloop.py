@@ -37,10 +37,12 @@ def run(proc: Process, carried_signals: dict | None = None) -> int:
         if reason == "switch" or (reason is None and not err and threads.preempt_requested()):
             pc = threads.switch()       # another guest thread's turn (elfuse_py.runtime.threads)
             continue
+        fault_addr = 0
         if reason == "fault":
             sig = proc.fault_signal
         elif err == UC_ERR_EXCEPTION and mem.fault_addr is not None:
             sig = SIGSEGV       # the TLB fill refused an access (runtime/cpu.py attach_memory)
+            fault_addr = mem.fault_addr         # the handler's si_addr
         elif err:
             sig = UC_ERR_SIGNAL.get(err, SIGSEGV)
         else:
@@ -49,7 +51,7 @@ def run(proc: Process, carried_signals: dict | None = None) -> int:
             cpu.pending = True
             pc = cpu.reg(REG_PC)
             continue
-        if proc.on_guest_fault is not None and proc.on_guest_fault(sig):
+        if proc.on_guest_fault is not None and proc.on_guest_fault(sig, fault_addr):
             pc = cpu.reg(REG_PC)
             continue
         return proc.terminate_by_signal(sig)
