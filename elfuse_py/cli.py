@@ -88,8 +88,14 @@ def guest_environment(sets: list[str], unsets: list[str]) -> list[bytes]:
 
 
 def _error(msg: str) -> None:
-    sys.stderr.write(f"elfuse-py: {msg}\n")
-    sys.stderr.flush()
+    # A file name that is not UTF-8 arrives with surrogate escapes: write its
+    # original bytes back (never a UnicodeEncodeError traceback).
+    data = f"elfuse-py: {msg}\n".encode("utf-8", "surrogateescape")
+    try:
+        sys.stderr.flush()
+        os.write(2, data)
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -107,6 +107,7 @@ def _interp_names(rng: random.Random, tmp: Path) -> bytes:
         str(tmp / "loop").encode() + b"\0",             # a symlink loop
         b"/lib/ld-linux-aarch64.so.1\0",
         b"/lib/ld-musl-aarch64.so.1\0",
+        b"/tmp/\xff\xfe-not-utf8\0", b"/dev/zero\0", b"/proc/self/fd/0\0",
         b"/lib/ld-linux-aarch64.so.1\0/extra\0",
     ])
 

@@ -140,6 +140,8 @@ CASES = [
      126, "EIO"),
     ("interp_not_executable", "hello", interp(lambda p: str(p.parent / "noexec").encode() + b"\0"),
      126, "EACCES"),
+    ("interp_not_utf8", "hello", interp(b"/tmp/\xff\xfe/ld.so\0"), 127, "ENOENT"),
+    ("interp_device", "hello", interp(b"/dev/zero\0"), 126, "EACCES"),
     ("interp_symlink_loop", "hello", interp(lambda p: str(p.parent / "loop").encode() + b"\0"),
      126, "ELOOP"),
     ("interp_x86_64", "hello", interp(lambda p: str(p.parent / "x86").encode() + b"\0"), 126, "ELIBBAD"),
@@ -183,7 +185,7 @@ def cases(tmp_path_factory) -> dict[str, tuple[Path, dict, str]]:
         jobs.append({"args": [str(p)], "stderr": str(p) + ".err"})
         paths.append(p)
     results = run_jobs(jobs, timeout=20)
-    return {name: (p, r, Path(str(p) + ".err").read_text(errors="replace"))
+    return {name: (p, r, Path(str(p) + ".err").read_bytes().decode(errors="replace"))
             for (name, *_), p, r in zip(CASES, paths, results)}
 
 
@@ -243,3 +245,15 @@ def test_guest_execve(cases, tmp_path, libc, name):
         assert out == f"child: errno={n}\nchild: exited 100\nself: errno={n} intact\n", out
     else:
         assert out == "child: signaled 11\n", out
+
+
+def test_non_utf8_program_name(tmp_path):
+    """A file name that is not UTF-8 is named in the one-line message by its own bytes."""
+    import subprocess
+    import sys
+    from helpers import ROOT
+    missing = os.fsencode(str(tmp_path)) + b"/\xff\xfe-missing"
+    r = subprocess.run([sys.executable, "-m", "elfuse_py", missing], capture_output=True,
+                       env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=60)
+    assert r.returncode == 127 and b"Traceback" not in r.stderr, r.stderr
+    assert r.stderr.count(b"\n") == 1 and missing in r.stderr, r.stderr
