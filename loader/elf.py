@@ -150,7 +150,9 @@ def _errno_name(e: OSError) -> str:
 def _open_elf(path: str, *, errno_only: bool = False) -> int:
     """Open `path` as open_exec() does: a regular file (EACCES otherwise); returns an fd."""
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        # O_NONBLOCK: opening a FIFO must not wait for a writer (it is then
+        # refused as not a regular file); it changes nothing for a file.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | os.O_NONBLOCK)
     except ValueError:                       # an embedded NUL cannot name a file
         raise _fail(path, "No such file or directory", "ENOENT") from None
     except OSError as e:

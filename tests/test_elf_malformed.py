@@ -142,6 +142,7 @@ CASES = [
      126, "EACCES"),
     ("interp_not_utf8", "hello", interp(b"/tmp/\xff\xfe/ld.so\0"), 127, "ENOENT"),
     ("interp_device", "hello", interp(b"/dev/zero\0"), 126, "EACCES"),
+    ("interp_fifo", "hello", interp(lambda p: str(p.parent / "fifo").encode() + b"\0"), 126, "EACCES"),
     ("interp_symlink_loop", "hello", interp(lambda p: str(p.parent / "loop").encode() + b"\0"),
      126, "ELOOP"),
     ("interp_x86_64", "hello", interp(lambda p: str(p.parent / "x86").encode() + b"\0"), 126, "ELIBBAD"),
@@ -170,6 +171,8 @@ def cases(tmp_path_factory) -> dict[str, tuple[Path, dict, str]]:
         (tmp / name).chmod(0o755)
     (tmp / "noexec").chmod(0o644)
     os.symlink(tmp / "loop", tmp / "loop")
+    os.mkfifo(tmp / "fifo")
+    (tmp / "fifo").chmod(0o755)
     host_elf = "/bin/true" if Path("/bin/true").read_bytes()[:4] == b"\x7fELF" else None
     if host_elf:
         x86 = tmp / "x86"
