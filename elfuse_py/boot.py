@@ -20,7 +20,7 @@ import os
 from elfuse_py.host import procinfo
 from elfuse_py.runtime import guests, log, paths, procfs, runloop
 from elfuse_py.runtime.cpu import REG_SP, REG_TPIDR_EL0
-from elfuse_py.runtime.process import proc
+from elfuse_py.runtime.process import SIGSEGV, proc
 from loader.hwcaps import compute_hwcaps
 from loader.image import load_program
 from syscalls import fsflags, registry, strace_out
@@ -94,7 +94,12 @@ def exec_main() -> None:
     try:
         boot(state["exe"], state["argv"], state["envp"], strace=state["strace"], execfn=state["execfn"])
     except ElfError as e:
+        # The guest's execve checked everything Linux checks before its point of no
+        # return; what fails now (or a file changed since) ends the new image as
+        # Linux ends it: SIGSEGV, seen by the parent's wait as WIFSIGNALED.
         log.emit(f"elfuse-py: {e}\n")
-        os._exit(126)
+        if e.segv and proc.nested:
+            proc.terminate_by_signal(SIGSEGV)   # dies by the host signal
+        os._exit(e.status)
     guest_exec.restore_state(proc, state)
     os._exit(run(state["signals"]))

@@ -107,8 +107,14 @@ def guest_environment(sets: list[str], unsets: list[str]) -> list[bytes]:
 
 
 def _error(msg: str) -> None:
-    sys.stderr.write(f"elfuse-py: {msg}\n")
-    sys.stderr.flush()
+    # A file name that is not UTF-8 arrives with surrogate escapes: write its
+    # original bytes back (never a UnicodeEncodeError traceback).
+    data = f"elfuse-py: {msg}\n".encode("utf-8", "surrogateescape")
+    try:
+        sys.stderr.flush()
+        os.write(2, data)
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -189,6 +195,8 @@ def run_program(program: str, argv: list[bytes], envp: list[bytes], *,
         _error(msg)
         return status
     except ElfError as e:
+        # One line; e.status is 126/127 as a shell gives for a failed execve, or 139
+        # when Linux would have exec'd and then killed the process with SIGSEGV.
         _error(str(e))
         shown = program if os.path.realpath(elf_path) == os.path.realpath(program) else elf_path
         for line in hints.for_load_error(shown, elf_path, sysroot, paths.host_path):

@@ -3,6 +3,11 @@
 The caller (the composition root, for the first program and for each exec'd
 one) gives the address space, the CPU's hwcaps and a resolver from guest paths
 to host paths (the sysroot); this module imports nothing of the runtime.
+
+`load_program` first does every check Linux makes before execve's point of no
+return (`elf.check_program`: the program's headers, its PT_INTERP and the
+interpreter's headers), so those failures leave the address space untouched;
+only then does it map anything (see loader/elf.py for what fails afterwards).
 """
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from loader import stack as st
-from loader.elf import load_elf
+from loader.elf import fatal_error, check_program, load_elf
 from loader.space import PAGE, GuestSpace, page_up
 
 
@@ -26,14 +31,21 @@ class Program:
 def load_program(mem: GuestSpace, path: str, argv: list[bytes], envp: list[bytes], execfn: bytes,
                  *, resolve: Callable[[bytes], str], hwcap: tuple[int, int]) -> Program:
     """Map `path` (and its PT_INTERP, found through `resolve`) and build the initial stack."""
-    image = load_elf(mem, path)
+    info, interp_info = check_program(path, resolve)
+    image = load_elf(mem, info)
     entry = image.entry
     interp_base = 0
-    if image.interp:
-        interp = load_elf(mem, resolve(os.fsencode(image.interp)), base=mem.INTERP_BASE)
+    if interp_info is not None:
+        interp = load_elf(mem, interp_info, base=mem.INTERP_BASE, interp=True)
         interp_base, entry = interp.base, interp.entry
+    if entry >= mem.TASK_SIZE:
+        # load_elf_binary(): BAD_ADDR(elf_entry) is EINVAL after the point of no return.
+        raise fatal_error(path, f"entry point {entry:#x} is outside the address space", "EINVAL")
     mem.brk_start = mem.brk_cur = page_up(image.brk)
-    st.map_stack(mem)
+    try:
+        st.map_stack(mem, executable=image.exec_stack)
+    except (OSError, MemoryError):
+        raise fatal_error(path, "no room for the stack", "ENOMEM") from None
     auxv = [
         (st.AT_PHDR, image.phdr), (st.AT_PHENT, image.phent), (st.AT_PHNUM, image.phnum),
         (st.AT_PAGESZ, PAGE), (st.AT_BASE, interp_base), (st.AT_FLAGS, 0),

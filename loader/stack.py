@@ -21,8 +21,10 @@ AT_EXECFN, AT_SYSINFO_EHDR, AT_MINSIGSTKSZ = 31, 33, 51
 MINSIGSTKSZ = 5120
 
 
-def map_stack(mem: GuestSpace) -> None:
-    mem.map(mem.STACK_TOP - STACK_SIZE, STACK_SIZE, 3, "[stack]")
+def map_stack(mem: GuestSpace, executable: bool = False) -> None:
+    """The initial stack: read-write, and executable when PT_GNU_STACK asks for it
+    (arm64 Linux's default without the header is a non-executable stack)."""
+    mem.map(mem.STACK_TOP - STACK_SIZE, STACK_SIZE, 7 if executable else 3, "[stack]")
 
 
 def build_stack(mem: GuestSpace, argv: list[bytes], envp: list[bytes],

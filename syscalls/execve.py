@@ -28,7 +28,7 @@ from elfuse_py.host import memfiles, platform
 from elfuse_py.runtime import guests, lerrno, paths, signals
 from elfuse_py.runtime.fdtable import FdState
 from elfuse_py.runtime.process import proc
-from loader.elf import ElfError, check_elf
+from loader.elf import ElfError, check_program
 from loader.shebang import ShebangError, resolve_program
 
 from syscalls import strace_out
@@ -107,9 +107,12 @@ def execve(dirfd: int, path_addr: int, argv_addr: int, envp_addr: int, flags: in
         # Like Linux, argv names the script by the path execve was given.
         new_argv = [filename if a == os.fsencode(host) else a for a in new_argv]
     try:
-        check_elf(elf)
+        # Everything Linux checks before its point of no return (headers,
+        # PT_INTERP, the interpreter's headers): those fail with the errno and
+        # the image intact.  What fails later kills the new image with SIGSEGV.
+        check_program(elf, paths.host_path)
     except ElfError as e:
-        return _errno(getattr(e, "errno_name", "ENOEXEC"))
+        return -lerrno.LINUX_ERRNO.get(e.errno_name, lerrno.ENOEXEC)
 
     fds = {fd: value for fd, value in proc.fds.state.items() if _inherited(fd)}
     for value in fds.values():
@@ -121,6 +124,7 @@ def execve(dirfd: int, path_addr: int, argv_addr: int, envp_addr: int, flags: in
         "fdnominal": getattr(proc.fds, "nominal", None), "signals": signals.exec_state(),
         "strace": proc.strace, "sysroot": paths.sysroot, "nested": proc.nested,
         "umask": proc.umask, "nofile": proc.task.nofile, "started": guests.started,
+        "limits": dict(proc.task.missing_limits),
         "special_cwd": paths.special_cwd,
     }
     data = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
@@ -231,6 +235,8 @@ def restore_state(proc, state: dict) -> None:
         _hook(st, "after_exec", fd)
     if state.get("fdnominal"):
         proc.fds.nominal = state["fdnominal"]
+    # Limits the emulator keeps for the guest (RLIMIT_AS...) survive execve as on Linux.
+    proc.task.missing_limits.update(state.get("limits") or {})
     if state.get("nofile") is not None:
         # A limit the guest lowered survives exec, as setrlimit's does on Linux.
         proc.task.nofile = state["nofile"]

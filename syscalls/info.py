@@ -15,7 +15,7 @@ import struct
 from elfuse_py.host import ids, procinfo
 from elfuse_py.runtime import guests, lerrno
 from elfuse_py.runtime import threads
-from elfuse_py.runtime.process import RLIMIT_NAMES, RLIMIT_NOFILE, TASK_COMM_LEN, proc, rlim_to_guest
+from elfuse_py.runtime.process import GUEST_KEPT_LIMITS, RLIMIT_NAMES, RLIMIT_NOFILE, TASK_COMM_LEN, proc, rlim_to_guest
 
 from syscalls.args import s32
 from syscalls.table import PARTIAL, not_supported, syscall
@@ -259,7 +259,7 @@ def _set_limit(res: int, soft: int, hard: int) -> int:
             return -lerrno.EPERM
         STATE.nofile = (soft, hard)
         return 0
-    host = getattr(resource, _RLIMIT_NAMES[res], None)
+    host = None if res in GUEST_KEPT_LIMITS else getattr(resource, _RLIMIT_NAMES[res], None)
     if host is None:
         _, cur_hard = _get_limit(res)
         if hard > cur_hard:

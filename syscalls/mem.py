@@ -11,8 +11,9 @@ import os
 import stat
 
 from elfuse_py.runtime import lerrno
-from elfuse_py.runtime.memory import (HOST_MS_ASYNC, HOST_MS_INVALIDATE, HOST_MS_SYNC, PAGE, WINDOW_SIZE, page_up)
-from elfuse_py.runtime.process import proc
+from elfuse_py.runtime.memory import (HOST_MS_ASYNC, HOST_MS_INVALIDATE, HOST_MS_SYNC, MAX_MAP_COUNT, PAGE,
+                                      WINDOW_SIZE, page_up)
+from elfuse_py.runtime.process import LINUX_RLIM_INFINITY, RLIMIT_AS, proc
 
 from syscalls.args import s32, s64
 from syscalls.memfd import F_SEAL_FUTURE_WRITE, F_SEAL_WRITE, seals_of
@@ -62,6 +63,31 @@ def _is_dev_zero(st: os.stat_result) -> bool:
     return stat.S_ISCHR(st.st_mode) and st.st_rdev == _DEV_ZERO_RDEV
 
 
+# ----- limits (Linux's may_expand_vm and map_count checks) ---------------------------
+
+
+def _no_room(extra: int) -> bool:
+    """True if `extra` more bytes of mappings would pass RLIMIT_AS (kept by the emulator)."""
+    soft = proc.rlimit(RLIMIT_AS)[0]
+    return soft != LINUX_RLIM_INFINITY and proc.mem.total + extra > soft
+
+
+def _too_many(addr: int, end: int) -> bool:
+    """An mprotect of [addr, end) would split a region at vm.max_map_count (split_vma)."""
+    mem = proc.mem
+    return mem.map_count() >= MAX_MAP_COUNT and mem.splits(addr, end) > 0
+
+
+def _hole_at_limit(addr: int, end: int) -> bool:
+    """A munmap of [addr, end) would cut a hole in one region at vm.max_map_count
+    (Linux lets a munmap that only trims a region pass: it frees resources)."""
+    mem = proc.mem
+    if mem.map_count() < MAX_MAP_COUNT:
+        return False
+    r = mem.region_at(addr)
+    return r is not None and r.start < addr and end < r.end
+
+
 # ----- brk ---------------------------------------------------------------------------
 
 
@@ -74,7 +100,8 @@ def sys_brk(addr):
         return cur
     old_top, new_top = page_up(cur), page_up(addr)
     if new_top > old_top:
-        if not mem.is_free(old_top, new_top - old_top):
+        if not mem.is_free(old_top, new_top - old_top) or _no_room(new_top - old_top) \
+                or mem.map_count() > MAX_MAP_COUNT:
             return cur
         try:
             mem.map(old_top, new_top - old_top, PROT_READ | PROT_WRITE, "[heap]")
@@ -137,6 +164,8 @@ def _mmap(addr: int, length: int, prot: int, flags: int, fd: int, offset: int) -
     fixed = bool(flags & (MAP_FIXED | MAP_FIXED_NOREPLACE))
     if fixed and addr & (PAGE - 1):
         return -lerrno.EINVAL
+    if proc.mem.map_count() > MAX_MAP_COUNT:
+        return -lerrno.ENOMEM           # do_mmap(): "Too many mappings?"
 
     mem = proc.mem
     name = ""
@@ -177,9 +206,15 @@ def _mmap(addr: int, length: int, prot: int, flags: int, fd: int, offset: int) -
         if not mem.is_free(addr, size):
             if flags & MAP_FIXED_NOREPLACE:
                 return -lerrno.EEXIST
+            if _no_room(size - mem.mapped_bytes(addr, size)) or _hole_at_limit(addr, addr + size):
+                return -lerrno.ENOMEM
             mem.unmap(addr, size)
+        elif _no_room(size):
+            return -lerrno.ENOMEM
         where = addr
     else:
+        if _no_room(size):
+            return -lerrno.ENOMEM
         hint = addr if MMAP_MIN_ADDR <= addr < WINDOW_SIZE else 0
         try:
             where = mem.find_free(size, hint)
@@ -188,7 +223,7 @@ def _mmap(addr: int, length: int, prot: int, flags: int, fd: int, offset: int) -
     gprot = prot & (PROT_READ | PROT_WRITE | PROT_EXEC)
 
     if anon:
-        mem.map(where, size, gprot, name, shared=shared)
+        mem.map(where, size, gprot, name, shared=shared, noreserve=bool(flags & MAP_NORESERVE))
         return where
     if shared:
         # The host maps the file itself, so writes reach the file and other mappers.
@@ -223,6 +258,8 @@ def sys_munmap(addr, length):
         size = max(0, WINDOW_SIZE - addr)
         if size == 0:
             return 0
+    if _hole_at_limit(addr, addr + size):
+        return -lerrno.ENOMEM
     proc.mem.unmap(addr, size)
     return 0
 
@@ -237,7 +274,7 @@ def sys_mprotect(addr, length, prot):
     if length == 0:
         return 0
     size = page_up(length)
-    if addr + size > WINDOW_SIZE or not proc.mem.mapped(addr, size):
+    if addr + size > WINDOW_SIZE or not proc.mem.mapped(addr, size) or _too_many(addr, addr + size):
         return -lerrno.ENOMEM
     proc.mem.protect(addr, size, prot & (PROT_READ | PROT_WRITE | PROT_EXEC))
     return 0
@@ -298,6 +335,8 @@ def sys_mremap(old, old_size, new_size, flags, new_addr):
         if new_size < old_size:
             mem.unmap(old + new_size, old_size - new_size)
         return old
+    if _no_room(new_size - old_size):
+        return -lerrno.ENOMEM
     if mem.is_free(old + old_size, new_size - old_size):
         mem.grow(old, old_size, new_size)
         return old

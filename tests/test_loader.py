@@ -89,9 +89,11 @@ def test_rejects_segment_past_end_of_file(tmp_path, mem):
     cut = max(off + filesz for _v, _m, _f, filesz, off in segs) - 16
     p = tmp_path / "cut"
     p.write_bytes(data[:cut])
+    # Refused before anything is mapped (where Linux would map it and SIGSEGV later).
     with pytest.raises(ElfError) as ei:
         load_elf(mem, str(p))
-    assert ei.value.status == 126
+    assert ei.value.status == 126 and not ei.value.segv
+    assert not mem.regions
 
 
 def test_missing_file_is_127(tmp_path):
@@ -189,3 +191,38 @@ def test_static_pie_runs(libc):
     r = run_elfuse([str(path), "pie"])
     assert r.stdout == b"Hello from an AArch64 guest! pie\n"
     assert r.returncode == 0
+
+
+@pytest.mark.parametrize("flags,prot", [(6, PROT_R | PROT_W), (7, PROT_R | PROT_W | PROT_X)])
+def test_gnu_stack_sets_stack_protection(tmp_path, mem, flags, prot):
+    """PT_GNU_STACK with PF_X gives an executable stack, without it read-write (arm64's default)."""
+    from loader.image import load_program
+    data = bytearray(Path(guest_bin("hello")).read_bytes())
+    h = _elf_header(guest_bin("hello"))
+    for i in range(h["phnum"]):
+        off = h["phoff"] + i * 56
+        if struct.unpack_from("<I", data, off)[0] == 0x6474E551:
+            struct.pack_into("<I", data, off + 4, flags)
+    p = tmp_path / "stack"
+    p.write_bytes(bytes(data))
+    load_program(mem, str(p), [b"x"], [], b"x", resolve=lambda b: b.decode(), hwcap=(0, 0))
+    assert mem.region_at(mem.STACK_TOP - 16).prot == prot
+
+
+def test_interp_checked_before_anything_is_mapped(tmp_path, mem):
+    """A missing PT_INTERP fails like execve (ENOENT, 127) with the address space untouched."""
+    from loader.image import load_program
+    data = bytearray(Path(guest_bin("hello")).read_bytes())
+    h = _elf_header(guest_bin("hello"))
+    name = b"/nonexistent/ld.so\0"
+    for i in range(h["phnum"]):
+        off = h["phoff"] + i * 56
+        if struct.unpack_from("<I", data, off)[0] == 0x6474E551:
+            struct.pack_into("<IIQQQQQQ", data, off, 3, 4, len(data), 0, 0, len(name), len(name), 1)
+    data += name
+    p = tmp_path / "interp"
+    p.write_bytes(bytes(data))
+    with pytest.raises(ElfError) as ei:
+        load_program(mem, str(p), [b"x"], [], b"x", resolve=lambda b: b.decode(), hwcap=(0, 0))
+    assert (ei.value.status, ei.value.errno_name, ei.value.segv) == (127, "ENOENT", False)
+    assert not mem.regions

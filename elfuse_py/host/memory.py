@@ -18,6 +18,10 @@ HAVE_MREMAP = _LINUX_MODEL        # the macOS model takes the Mac's copying path
 # Passed to the real host's msync: the real host's numbers.
 MS_ASYNC, MS_INVALIDATE = 1, 2
 MS_SYNC = 4 if platform.IS_LINUX else 0x10
+# MAP_NORESERVE (the mmap module does not export it): <sys/mman.h>'s value on the
+# real host.  Without it Linux charges every writable private mapping to the
+# commit limit, so a large reservation could fail; macOS never charges.
+MAP_NORESERVE = 0x4000 if platform.IS_LINUX else 0x40
 # The CPU core locates unicorn's register file by reading its own memory
 # through this file, where a wrong address is an error rather than a crash.
 # None on a Mac and under its model: the hook then reads registers with

@@ -219,17 +219,15 @@ class Cpu:
         """Switch to the virtual TLB, with page permissions taken from `mem`'s regions.
 
         See the module docstring: this is what keeps guest stores on the
-        inline fast path.  Unmapped pages get every permission so that
-        unicorn reports the access as unmapped, exactly as the default TLB
-        does; mapped pages get their protection plus the access being made,
-        so unicorn's slow-path permission check reports protection faults.
+        inline fast path.  It is also what enforces the guest's mappings:
+        unicorn has the whole guest window as one mapping (runtime/memory.py),
+        so a fill for an unmapped page, or for an access the page's protection
+        does not allow, is refused here; unicorn then stops with
+        UC_ERR_EXCEPTION and `mem.fault_addr` tells the run loop it was a
+        memory fault (SIGSEGV), not an undefined instruction.
         """
-        if os.environ.get("ELFUSE_TLB") == "cpu":
-            # unicorn's default TLB: no Python call per TLB fill (cheaper when a
-            # program remaps memory constantly), but every store goes slow.
-            self._tlb_mem = mem
-            return
         region_at = mem.region_at
+        top = mem.TASK_SIZE
         acc = _ACCESS_BITS
         uc = self.uc
         flush_ctl = uc_ctl_write(UC_CTL_TLB_FLUSH, 0)
@@ -250,7 +248,20 @@ class Cpu:
             nonlocal left, interval
             try:
                 r = region_at(vaddr)
-                prot = 7 if r is None else (r.prot & 7) | acc[mtype]
+                if r is None:
+                    if vaddr >= top:
+                        # Outside the window unicorn has nothing mapped: let it
+                        # report the access as unmapped itself (its own probes,
+                        # which must not fault, go there too).
+                        prot = 7
+                    else:
+                        mem.fault_addr = vaddr
+                        return False
+                elif not r.prot & acc[mtype]:
+                    mem.fault_addr = vaddr
+                    return False
+                else:
+                    prot = r.prot & 7
                 left -= 1
                 if left <= 0:
                     interval = left = min(interval * 2, _TLB_FILLS_MAX_INTERVAL)

@@ -1,4 +1,4 @@
-"""Guest memory: host-backed regions mapped into unicorn with uc_mem_map_ptr.
+"""Guest memory: host-backed regions inside one window that unicorn sees as one mapping.
 
 This module owns the guest address space.  One large window of host virtual
 address space is reserved (PROT_NONE, no commit) when the emulator starts, and
@@ -8,10 +8,26 @@ contiguous host buffer, and syscalls read and write guest memory in place
 through a memoryview of the window (``os.readv`` lands straight in the guest).
 
 Which guest pages are mapped, with which protection, is recorded in a sorted
-list of :class:`Region` objects; every syscall access is checked against it
-first, so a bad guest pointer becomes ``GuestFault`` (-EFAULT) and never a host
-crash.  Unicorn gets one mapping per region and enforces protections for the
-guest's own loads and stores.
+list of :class:`Region` objects (two parallel lists searched with bisect);
+every syscall access is checked against it first, so a bad guest pointer
+becomes ``GuestFault`` (-EFAULT) and never a host crash.
+
+Unicorn sees the whole window as ONE physical mapping, made once at start;
+which pages the guest may touch, and how, is decided by the CPU's virtual-TLB
+fill hook (runtime/cpu.py `attach_memory`), which looks the page up in the
+region list and refuses the fill (recording `fault_addr`, which the run loop
+turns into SIGSEGV) for an unmapped page or a missing permission.  Mapping
+and unmapping therefore never call into unicorn: each uc_mem_map_ptr costs
+time linear in the number of unicorn mappings (qemu rebuilds its flat view,
+so N mappings cost O(N^2)) and each uc_mem_unmap time linear in its size
+(about 0.4 s per GiB).  A change that takes permissions away flushes the TLB;
+dropping an executable range also drops its translated code (`_drop_code`).
+
+Limits (Linux's, see docs/architecture.md): the guest address space is the
+window (TASK_SIZE = 1 TiB); at most MAX_MAP_COUNT regions (vm.max_map_count);
+mapping operations cost O(log n) lookups plus list inserts, and finding free
+space starts below the last allocation (`_cursor`) instead of walking every
+region from the top.
 """
 from __future__ import annotations
 
@@ -22,7 +38,8 @@ import struct
 from dataclasses import dataclass
 
 from elfuse_py.host import memory as hostmem
-from elfuse_py.runtime.uc import UC_PROT_EXEC, UC_PROT_READ, UC_PROT_WRITE, ffi, flush_tlb, lib, libc
+from elfuse_py.runtime.uc import (UC_CTL_TB_REMOVE_CACHE, UC_PROT_EXEC, UC_PROT_READ, UC_PROT_WRITE, ffi,
+                                  flush_tlb, lib, libc, uc_ctl_write)
 
 PAGE = 4096
 PAGE_MASK = ~(PAGE - 1)
@@ -31,15 +48,19 @@ STACK_TOP = WINDOW_SIZE - PAGE * 16
 MMAP_TOP = STACK_TOP - (1 << 33)   # below an 8 GiB gap for the stack
 ET_DYN_BASE = 0x55_0000_0000   # qemu-user's choice for 64-bit guests
 INTERP_BASE = 0x7f_0000_0000
+# Linux's default vm.max_map_count: more regions than this and mmap, brk, and
+# a munmap or mprotect that would split a region fail with ENOMEM.
+MAX_MAP_COUNT = 65530
 
 # Linux PROT_* values (the guest's); the same numbers as unicorn's UC_PROT_*.
 PROT_READ, PROT_WRITE, PROT_EXEC = 1, 2, 4
 
 _MAP_FIXED = 0x10  # identical on Linux and the BSDs/macOS; the mmap module does not export it
-_MAP_NORESERVE = getattr(_mmap, "MAP_NORESERVE", 0)
+_MAP_NORESERVE = hostmem.MAP_NORESERVE
 _MAP_ANON = _mmap.MAP_ANONYMOUS
 _MAP_PRIVATE = _mmap.MAP_PRIVATE
 _MAP_FAILED = 0xFFFFFFFFFFFFFFFF
+_TB_REMOVE = uc_ctl_write(UC_CTL_TB_REMOVE_CACHE, 2)
 
 # mremap (declared in cdefs.py) is Linux-only: on other hosts moving a
 # mapping copies it instead.
@@ -95,6 +116,7 @@ class GuestMemory:
     ET_DYN_BASE = ET_DYN_BASE
     INTERP_BASE = INTERP_BASE
     STACK_TOP = STACK_TOP
+    TASK_SIZE = WINDOW_SIZE
 
     def __init__(self, uc) -> None:
         self.uc = uc
@@ -113,6 +135,19 @@ class GuestMemory:
         self.brk_start = 0
         self.brk_cur = 0
         self.mmap_top = MMAP_TOP
+        self.total = 0              # bytes mapped (Linux's total_vm, for RLIMIT_AS)
+        self._cursor = MMAP_TOP     # top-down search for free space starts here
+        # The guest address of a TLB fill the CPU refused (an access to an
+        # unmapped page or without the permission): the run loop's SIGSEGV.
+        self.fault_addr: int | None = None
+        # The whole window is one unicorn mapping (see the module docstring).
+        if lib.uc_mem_map_ptr(uc, 0, WINDOW_SIZE, UC_PROT_READ | UC_PROT_WRITE | UC_PROT_EXEC, base):
+            raise MemoryError("cannot hand the guest address window to unicorn")
+
+    def _drop_code(self, r: Region, lo: int, hi: int) -> None:
+        """Forget code translated from [lo, hi) of executable region `r` (it is going away)."""
+        if r.prot & PROT_EXEC:
+            lib.uc_ctl(self.uc, _TB_REMOVE, ffi.cast("uint64_t", lo), ffi.cast("uint64_t", hi))
 
     # ----- lookup and access checks -----------------------------------------
 
@@ -214,26 +249,61 @@ class GuestMemory:
         return i < 0 or self.regions[i].end <= addr
 
     def find_free(self, size: int, hint: int = 0) -> int:
-        """A free page-aligned range of `size` bytes: at `hint` if free, else top-down."""
+        """A free page-aligned range of `size` bytes: at `hint` if free, else top-down.
+
+        The search starts at the top of the last range found (or of a range
+        freed above it since), so allocating N mappings one after another
+        costs O(N log N), not O(N^2); only when nothing fits there is the
+        whole mmap area searched from its top again."""
         size = page_up(size)
+        if size <= 0 or size > WINDOW_SIZE:
+            raise MemoryError("guest address space exhausted")
         if hint:
             hint = page_down(hint)
             if self.is_free(hint, size):
                 return hint
         top = self.mmap_top
-        # Walk gaps between regions from the top of the mmap area downwards.
-        for r in reversed(self.regions):
-            if r.start >= top:
-                continue
+        start = min(self._cursor, top)
+        found = self._gap_below(start, size)
+        if found is None and start < top:
+            found = self._gap_below(top, size)
+        if found is None:
+            raise MemoryError("guest address space exhausted")
+        self._cursor = found + size     # the next search starts at (and steps below) this range
+        return found
+
+    def _gap_below(self, top: int, size: int) -> int | None:
+        """The highest free range of `size` bytes ending at or below `top`, or None."""
+        regions = self.regions
+        i = bisect.bisect_left(self.starts, top) - 1
+        while i >= 0:
+            r = regions[i]
             if r.end <= top - size:
                 return top - size
             top = min(top, r.start)
-        if top - size >= PAGE:
-            return top - size
-        raise MemoryError("guest address space exhausted")
+            i -= 1
+        return top - size if top - size >= PAGE else None
+
+    def map_count(self) -> int:
+        """Linux's map_count: the number of distinct mappings (VMAs)."""
+        return len(self.regions)
+
+    def splits(self, addr: int, end: int) -> int:
+        """How many regions an operation on [addr, end) would have to split (0-2)."""
+        n = 0
+        for a in (addr, end):
+            r = self.region_at(a)
+            if r is not None and r.start != a:
+                n += 1
+        return n
+
+    def mapped_bytes(self, addr: int, size: int) -> int:
+        """How many bytes of [addr, addr+size) are mapped."""
+        end = addr + size
+        return sum(min(end, r.end) - max(addr, r.start) for r in self.regions_in(addr, size))
 
     def _commit(self, addr: int, size: int, prot: int, shared: bool = False,
-                fd: int = -1, offset: int = 0) -> None:
+                fd: int = -1, offset: int = 0, noreserve: bool = False) -> None:
         host = self.host_base + addr
         hp = _mmap.PAGESIZE
         if self.fine_host_pages or (shared and host % hp == 0 and size % hp == 0):
@@ -245,6 +315,11 @@ class GuestMemory:
                 flags = _MAP_FIXED | _mmap.MAP_SHARED | _MAP_ANON
             else:
                 flags = _MAP_FIXED | _MAP_PRIVATE | _MAP_ANON
+                if noreserve or not prot & 7:
+                    # PROT_NONE (a reservation) or MAP_NORESERVE: no swap is
+                    # accounted for it, as Linux accounts none; nothing is
+                    # committed until a page is written.
+                    flags |= _MAP_NORESERVE
             p = libc.mmap(ffi.cast("void *", host), size, _host_prot(prot, fd >= 0 and shared),
                           flags, fd, offset)
             if int(ffi.cast("uintptr_t", p)) == _MAP_FAILED:
@@ -270,23 +345,18 @@ class GuestMemory:
                       _MAP_FIXED | _MAP_PRIVATE | _MAP_ANON | _MAP_NORESERVE, -1, 0)
 
     def map(self, addr: int, size: int, prot: int, name: str = "", *, fd: int = -1,
-            offset: int = 0, shared: bool = False) -> int:
+            offset: int = 0, shared: bool = False, noreserve: bool = False) -> int:
         """Map [addr, addr+size) (page-aligned, must be free): zeroed, or `fd`'s pages if shared."""
         size = page_up(size)
         if not self.is_free(addr, size):
             raise OSError(17, "guest range already mapped")
-        self._commit(addr, size, prot, shared, fd, offset)
+        self._commit(addr, size, prot, shared, fd, offset, noreserve)
         self._insert(Region(addr, addr + size, prot, name, offset, shared, fd >= 0 and shared))
         return addr
 
     def _insert(self, r: Region) -> None:
-        """Hand committed host pages [r.start, r.end) to unicorn and record the region."""
-        size = r.end - r.start
-        err = lib.uc_mem_map_ptr(self.uc, r.start, size, r.prot & 7,
-                                 ffi.cast("void *", self.host_base + r.start))
-        if err:
-            self._release(r.start, size)
-            raise MemoryError(f"uc_mem_map_ptr({r.start:#x}, {size:#x}) failed: {err}")
+        """Record the region (committed host pages); unicorn gets it on its first touch."""
+        self.total += r.end - r.start
         i = bisect.bisect_left(self.starts, r.start)
         self.starts.insert(i, r.start)
         self.regions.insert(i, r)
@@ -364,9 +434,11 @@ class GuestMemory:
                       _MAP_FIXED | _MAP_PRIVATE | _MAP_ANON | _MAP_NORESERVE, -1, 0)
             for i in self._covered(old, old + old_size)[::-1]:
                 r = self.regions[i]
-                lib.uc_mem_unmap(self.uc, r.start, r.end - r.start)
+                self._drop_code(r, r.start, r.end)
+                self.total -= r.end - r.start
                 del self.starts[i]
                 del self.regions[i]
+            flush_tlb(self.uc)
         else:
             if shared:
                 raise OSError(22, "cannot move a shared mapping on this host")
@@ -386,19 +458,17 @@ class GuestMemory:
             if not (_HAVE_MREMAP and self.fine_host_pages):
                 raise OSError(22, "cannot grow a shared mapping on this host")
             # Grow the host mapping itself so the new pages share its object.
-            lib.uc_mem_unmap(self.uc, last.start, last.end - last.start)
             p = libc.mremap(ffi.cast("void *", self.host_base + last.start), last.end - last.start,
                             last.end - last.start + extra,
                             ffi.cast("int", _HOST_MREMAP_MAYMOVE | _HOST_MREMAP_FIXED),
                             ffi.cast("void *", self.host_base + last.start))
             if int(ffi.cast("uintptr_t", p)) == _MAP_FAILED:
                 e = ffi.errno
-                lib.uc_mem_map_ptr(self.uc, last.start, last.end - last.start, last.prot & 7,
-                                   ffi.cast("void *", self.host_base + last.start))
                 raise OSError(e, os.strerror(e))
-            i = self.regions.index(last)
+            i = bisect.bisect_left(self.starts, last.start)
             del self.starts[i]
             del self.regions[i]
+            self.total -= last.end - last.start
             last.end += extra
             self._insert(last)
             return
@@ -428,10 +498,15 @@ class GuestMemory:
         idx = self._covered(addr, end)
         for i in reversed(idx):
             r = self.regions[i]
-            lib.uc_mem_unmap(self.uc, r.start, r.end - r.start)
+            self._drop_code(r, r.start, r.end)
             self._release(r.start, r.end - r.start)
+            self.total -= r.end - r.start
             del self.starts[i]
             del self.regions[i]
+        if idx:
+            flush_tlb(self.uc)        # no stale translation may keep the pages usable
+            if self._cursor < end <= self.mmap_top:
+                self._cursor = end    # reuse freed space first, as Linux's top-down search does
 
     def protect(self, addr: int, size: int, prot: int) -> None:
         """Change protection; the whole range must be mapped (else ENOMEM, like Linux)."""
@@ -449,11 +524,12 @@ class GuestMemory:
                 if libc.mprotect(ffi.cast("void *", self.host_base + r.start), r.end - r.start,
                                  _host_prot(prot, True)) != 0:
                     raise OSError(ffi.errno, os.strerror(ffi.errno))
-            lib.uc_mem_protect(self.uc, r.start, r.end - r.start, prot & 7)
+            if r.prot & ~prot & PROT_EXEC:
+                self._drop_code(r, r.start, r.end)
             lost |= r.prot & ~prot
             r.prot = prot
-        if lost & (PROT_READ | PROT_EXEC):
-            flush_tlb(self.uc)      # unicorn only flushes when writability changes
+        if lost:
+            flush_tlb(self.uc)      # the fill hook decides again for every page
         self._merge_around(addr, end)
 
     def _merge_around(self, addr: int, end: int) -> None:
@@ -477,10 +553,13 @@ class GuestMemory:
 
     def unmap_all(self) -> None:
         for r in list(self.regions):
-            lib.uc_mem_unmap(self.uc, r.start, r.end - r.start)
+            self._drop_code(r, r.start, r.end)
             self._release(r.start, r.end - r.start)
         self.starts.clear()
         self.regions.clear()
+        self.total = 0
+        self._cursor = self.mmap_top
+        flush_tlb(self.uc)
 
 
 _U64 = struct.Struct("<Q")

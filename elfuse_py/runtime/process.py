@@ -37,6 +37,7 @@ _FAULT_SIGNALS = {SIGILL, SIGTRAP, SIGBUS, 8, SIGSEGV}      # 8: SIGFPE
 # unicorn uc_err -> the Linux signal a real CPU fault would raise
 UC_ERR_SIGNAL = {6: SIGSEGV, 7: SIGSEGV, 8: SIGSEGV, 12: SIGSEGV, 13: SIGSEGV, 14: SIGSEGV,
                  10: SIGILL, 16: SIGBUS, 17: SIGBUS, 18: SIGBUS, 21: SIGILL}
+UC_ERR_EXCEPTION = 21
 # unicorn interrupt numbers (qemu EXCP_*) other than SVC -> Linux signal
 _INTNO_SIGNAL = {1: SIGILL, 7: SIGTRAP, 3: SIGSEGV, 4: SIGSEGV}
 
@@ -68,6 +69,12 @@ RLIMIT_NAMES = ["RLIMIT_CPU", "RLIMIT_FSIZE", "RLIMIT_DATA", "RLIMIT_STACK", "RL
                 "RLIMIT_LOCKS", "RLIMIT_SIGPENDING", "RLIMIT_MSGQUEUE", "RLIMIT_NICE",
                 "RLIMIT_RTPRIO", "RLIMIT_RTTIME"]
 RLIMIT_NOFILE = 7
+RLIMIT_AS = 9
+# Limits the emulator keeps for the guest instead of setting them on the host:
+# RLIMIT_AS on the host would count the emulator's own 1 TiB window and heap
+# (its next allocation would fail); the guest's mmap/brk/mremap check it
+# against the guest's mapped bytes (syscalls/mem.py).
+GUEST_KEPT_LIMITS = frozenset({RLIMIT_AS})
 
 
 @dataclass
@@ -169,8 +176,14 @@ class Process:
         if res == RLIMIT_NOFILE:
             return self.nofile()
         host = getattr(resource, RLIMIT_NAMES[res], None)
-        if host is None:
+        if res in GUEST_KEPT_LIMITS:
+            kept = self.task.missing_limits.get(res)
+            if kept is not None:
+                return kept
+        elif host is None:
             return self.task.missing_limits.get(res, (LINUX_RLIM_INFINITY, LINUX_RLIM_INFINITY))
+        if host is None:
+            return LINUX_RLIM_INFINITY, LINUX_RLIM_INFINITY
         soft, hard = resource.getrlimit(host)
         return rlim_to_guest(soft), rlim_to_guest(hard)
 

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from elfuse_py.runtime import signals, threads
 from elfuse_py.runtime.cpu import REG_PC
-from elfuse_py.runtime.process import UC_ERR_SIGNAL, SIGSEGV, Process
+from elfuse_py.runtime.process import UC_ERR_EXCEPTION, UC_ERR_SIGNAL, SIGSEGV, Process
 
 
 def run(proc: Process, carried_signals: dict | None = None) -> int:
     """Run until the guest exits; returns the status for the host process."""
     signals.setup(carried_signals)
     cpu = proc.cpu
+    mem = proc.mem
     pc = proc.entry
     cpu.set_reg(REG_PC, pc)
     while True:
@@ -27,6 +28,7 @@ def run(proc: Process, carried_signals: dict | None = None) -> int:
             pc = cpu.reg(REG_PC)
         # (threads.sliced: a process single-threaded again keeps counted slices a
         # while, since each switch of mode costs a retranslation)
+        mem.fault_addr = None
         if proc.debugger is not None:
             err = proc.debugger.start(pc)     # gdb attached: it says how far to run
         elif not threads.multi() and not threads.sliced():
@@ -40,8 +42,12 @@ def run(proc: Process, carried_signals: dict | None = None) -> int:
         if reason == "switch" or (reason is None and not err and threads.preempt_requested()):
             pc = threads.switch()       # another guest thread's turn (elfuse_py.runtime.threads)
             continue
+        fault_addr = 0
         if reason == "fault":
             sig = proc.fault_signal
+        elif err == UC_ERR_EXCEPTION and mem.fault_addr is not None:
+            sig = SIGSEGV       # the TLB fill refused an access (runtime/cpu.py attach_memory)
+            fault_addr = mem.fault_addr         # the handler's si_addr
         elif err:
             sig = UC_ERR_SIGNAL.get(err, SIGSEGV)
         else:
@@ -57,7 +63,7 @@ def run(proc: Process, carried_signals: dict | None = None) -> int:
             if not sig:
                 pc = cpu.reg(REG_PC)
                 continue
-        if proc.on_guest_fault is not None and proc.on_guest_fault(sig):
+        if proc.on_guest_fault is not None and proc.on_guest_fault(sig, fault_addr):
             pc = cpu.reg(REG_PC)
             continue
         return proc.terminate_by_signal(sig)
