@@ -18,6 +18,7 @@ it has nothing to add.
 from __future__ import annotations
 
 import os
+import stat
 import struct
 from typing import Callable
 
@@ -32,6 +33,8 @@ MACHINE_NAMES = {3: "x86 (32-bit)", 62: "x86-64", 40: "32-bit ARM", 183: "AArch6
 def _header(path: str) -> tuple[int, bytes | None] | None:
     """(e_machine, PT_INTERP contents or None) of a 64-bit little-endian ELF, else None."""
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return None                  # a FIFO or device: never block or read one
         with open(path, "rb") as f:
             head = f.read(_EHDR.size)
             if len(head) < _EHDR.size or head[:4] != b"\x7fELF":
@@ -88,9 +91,18 @@ def _dynamic(program: str, interp: bytes, sysroot: str | None, resolve) -> list[
     shown = os.fsdecode(interp)
     host = resolve(interp)
     where = f" in the guest root {sysroot}" if sysroot else ""
-    if not os.path.exists(host):
+    try:
+        os.stat(host)
+        missing = False
+    except FileNotFoundError:
+        missing = True
+    except (OSError, ValueError):
+        return []                        # too long, a loop...: the error line says it all
+    if missing:
         lines = [f"{program} is dynamically linked: its interpreter {shown} was not found{where}"]
-    elif machine_of(host) != EM_AARCH64:
+    elif machine_of(host) not in (None, EM_AARCH64):
+        # Another architecture's loader (the host's, say): a root is what is missing.
+        # A broken or non-ELF interpreter needs no hint: the error line says what it is.
         lines = [f"{program} is dynamically linked: its interpreter {shown} (host file {host}) "
                  f"is not a Linux AArch64 program"]
     else:
