@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 
 from elfuse_py.host import procinfo
-from elfuse_py.runtime import guests, log, paths, procfs, runloop
+from elfuse_py.runtime import guests, ipctree, log, paths, procfs, runloop
 from elfuse_py.runtime.cpu import REG_SP, REG_TPIDR_EL0
 from elfuse_py.runtime.process import proc
 from loader.hwcaps import compute_hwcaps
@@ -28,7 +28,7 @@ from syscalls.net import policies
 
 
 def boot(path: str, argv: list[bytes], envp: list[bytes], *, strace: bool = False,
-         execfn: bytes | None = None) -> None:
+         execfn: bytes | None = None, ipc_tree: tuple | None = None) -> None:
     """Create the CPU and memory, load `path` (and its interpreter), build the stack, register the syscalls."""
     paths.install_special_files(procfs)
     procfs.install_helpers(open_flags_to_linux=fsflags.open_flags_to_linux,
@@ -50,6 +50,7 @@ def boot(path: str, argv: list[bytes], envp: list[bytes], *, strace: bool = Fals
     guests.publish()                    # the record other guests' /proc reads (no host /proc)
     if guests.exited not in proc.exit_hooks:
         proc.exit_hooks.append(guests.exited)
+    ipctree.start(ipc_tree)             # the emulator tree's SysV IPC objects
     cpu.set_reg(REG_SP, program.sp)
     cpu.set_reg(REG_TPIDR_EL0, 0)
     proc.entry = program.entry
@@ -77,7 +78,8 @@ def exec_main() -> None:
     guests.started = state.get("started", guests.started)
     paths.special_cwd = state.get("special_cwd")
     try:
-        boot(state["exe"], state["argv"], state["envp"], strace=state["strace"], execfn=state["execfn"])
+        boot(state["exe"], state["argv"], state["envp"], strace=state["strace"], execfn=state["execfn"],
+             ipc_tree=state.get("ipc"))
     except ElfError as e:
         log.emit(f"elfuse-py: {e}\n")
         os._exit(126)

@@ -25,7 +25,7 @@ import stat
 import sys
 
 from elfuse_py.host import memfiles, platform
-from elfuse_py.runtime import guests, lerrno, paths, signals
+from elfuse_py.runtime import guests, ipctree, lerrno, paths, signals
 from elfuse_py.runtime.fdtable import FdState
 from elfuse_py.runtime.process import proc
 from loader.elf import ElfError, check_elf
@@ -119,7 +119,7 @@ def execve(dirfd: int, path_addr: int, argv_addr: int, envp_addr: int, flags: in
         "fdnominal": getattr(proc.fds, "nominal", None), "signals": signals.exec_state(),
         "strace": proc.strace, "sysroot": paths.sysroot, "nested": proc.nested,
         "umask": proc.umask, "nofile": proc.task.nofile, "started": guests.started,
-        "special_cwd": paths.special_cwd,
+        "special_cwd": paths.special_cwd, "ipc": ipctree.exec_state(),
     }
     data = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
     sfd = _state_fd(data, proc.fds.limit)
