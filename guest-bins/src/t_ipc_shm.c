@@ -16,6 +16,12 @@
 #include <unistd.h>
 #include "guest_test.h"
 
+#ifdef __GLIBC__
+#define PERM_KEY __key          /* glibc hides the member's name */
+#else
+#define PERM_KEY key
+#endif
+
 static int child_status(pid_t pid) {
     int st;
     if (waitpid(pid, &st, 0) != pid) return -1;
@@ -82,7 +88,7 @@ int main(void) {
     CHECK(shmctl(id, IPC_STAT, &ds) == 0, "IPC_STAT");
     CHECK(ds.shm_segsz == 10000 && ds.shm_nattch == 1 && ds.shm_cpid == getpid()
           && ds.shm_lpid == getpid() && (ds.shm_perm.mode & 0777) == 0600
-          && ds.shm_perm.key == IPC_PRIVATE && ds.shm_perm.uid == geteuid()
+          && ds.shm_perm.PERM_KEY == IPC_PRIVATE && ds.shm_perm.uid == geteuid()
           && ds.shm_perm.cuid == geteuid() && ds.shm_atime > 0 && ds.shm_ctime > 0,
           "IPC_STAT: size, nattch 1, cpid/lpid, mode, key, uid, times");
 
@@ -146,7 +152,7 @@ int main(void) {
     CHECK_ERR(shmget(key, 5000, IPC_CREAT | IPC_EXCL | 0640), EEXIST, "IPC_EXCL on an existing key is EEXIST");
     CHECK(shmget(key, 0, 0) == kid && shmget(key, 4000, IPC_CREAT | 0600) == kid, "the key finds the same id");
     CHECK_ERR(shmget(key, 6000, 0), EINVAL, "a larger size than the segment's is EINVAL");
-    CHECK(shmctl(kid, IPC_STAT, &ds) == 0 && ds.shm_perm.key == key && (ds.shm_perm.mode & 0777) == 0640,
+    CHECK(shmctl(kid, IPC_STAT, &ds) == 0 && ds.shm_perm.PERM_KEY == key && (ds.shm_perm.mode & 0777) == 0640,
           "IPC_STAT shows the key and mode");
     perms(kid, key);
     ds.shm_perm.mode = 0604;
@@ -157,7 +163,7 @@ int main(void) {
     char *k = shmat(kid, NULL, 0);
     CHECK(k != (void *)-1, "attach the keyed segment");
     CHECK(shmctl(kid, IPC_RMID, NULL) == 0, "IPC_RMID while attached");
-    CHECK(shmctl(kid, IPC_STAT, &ds) == 0 && (ds.shm_perm.mode & SHM_DEST) && ds.shm_perm.key == IPC_PRIVATE
+    CHECK(shmctl(kid, IPC_STAT, &ds) == 0 && (ds.shm_perm.mode & SHM_DEST) && ds.shm_perm.PERM_KEY == IPC_PRIVATE
           && ds.shm_nattch == 1, "the removed segment lives on: SHM_DEST, key private, nattch 1");
     CHECK_ERR(shmget(key, 0, 0), ENOENT, "its key no longer finds it");
     strcpy(k, "still here");
