@@ -170,12 +170,19 @@ def timeout_deadline(mem, addr: int) -> int | None:
     return time.monotonic_ns() + sec * NSEC + nsec
 
 
-def wait_change(seen, deadline: int | None, orig_x0: int) -> int | None:
+PARKED = object()      # wait_change's answer when the thread was parked: the handler returns None
+
+
+def wait_change(seen, deadline: int | None, orig_x0: int, cleanup=None, on_timeout=None):
     """Block until the state may have changed: None to look again, or the call's result:
-    -EAGAIN at `deadline`, -EINTR for a guest signal, or (several threads) the park's."""
+    -EAGAIN at `deadline`, -EINTR for a guest signal.  With several guest threads the
+    thread is parked instead (PARKED: the handler returns None, the call is re-run
+    once the state changed; `cleanup` runs when that wait ends)."""
     if threads.multi():
-        return threads.wait_fds({}, deadline, orig_x0, on_timeout=lambda: -lerrno.EAGAIN,
-                                check=_changed_since(seen))
+        r = threads.wait_fds({}, deadline, orig_x0,
+                             on_timeout=on_timeout or (lambda: -lerrno.EAGAIN),
+                             check=_changed_since(seen), cleanup=cleanup)
+        return PARKED if r is None else r
     poll = POLL_MIN
     started = time.monotonic()
     while True:

@@ -24,7 +24,7 @@ from elfuse_py.runtime.process import proc
 from syscalls.args import s32, s64
 from syscalls.ipc_common import (IPC_INFO, IPC_NOWAIT, IPC_RMID, IPC_SET, IPC_STAT, PERM, S_IRUGO,
                                  S_IWUGO, by_index, ipcget, ipcperms, is_owner, make, max_idx,
-                                 pack_perm, set_perm, wait_change)
+                                 PARKED, pack_perm, set_perm, wait_change)
 from syscalls.table import syscall
 
 # Linux's defaults (include/uapi/linux/msg.h).
@@ -82,6 +82,8 @@ def sys_msgsnd(msqid, msgp, msgsz, msgflg):
                 return -lerrno.EAGAIN
         waited = True
         r = wait_change(ipctree.version(), None, msqid)
+        if r is PARKED:
+            return None                       # re-run when the queue changed
         if r is not None:
             return r
 
@@ -139,6 +141,8 @@ def sys_msgrcv(msqid, msgp, msgsz, msgtyp, msgflg):
                 return -lerrno.ENOMSG
         waited = True
         r = wait_change(ipctree.version(), None, msqid)
+        if r is PARKED:
+            return None                       # re-run when the queue changed
         if r is not None:
             return r
 

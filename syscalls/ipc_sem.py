@@ -20,13 +20,13 @@ import os
 import struct
 import time
 
-from elfuse_py.runtime import ipctree, lerrno
+from elfuse_py.runtime import ipctree, lerrno, threads
 from elfuse_py.runtime.process import proc
 
 from syscalls.args import s32
 from syscalls.ipc_common import (IPC_INFO, IPC_NOWAIT, IPC_RMID, IPC_SET, IPC_STAT, PERM, S_IRUGO,
                                  S_IWUGO, by_index, ipcget, ipcperms, is_owner, make, max_idx,
-                                 pack_perm, set_perm, timeout_deadline, wait_change)
+                                 PARKED, pack_perm, set_perm, timeout_deadline, wait_change)
 from syscalls.table import syscall
 
 # Linux's defaults (include/uapi/linux/sem.h).
@@ -41,6 +41,7 @@ SEMBUF = struct.Struct("<HhH")            # sem_num, sem_op, sem_flg
 SEMID_DS = struct.Struct("<qqQQQ")         # after ipc64_perm: otime, ctime, nsems, 2 unused
 SEMINFO = struct.Struct("<10i")
 _tokens = itertools.count()
+_parked_deadline: dict[int, tuple] = {}     # tid -> (the parked call, its deadline)
 
 
 @syscall("semget", "int, int, hex")
@@ -100,6 +101,11 @@ def _semtimedop(semid: int, sops: int, nsops: int, deadline_addr: int) -> int:
         deadline = timeout_deadline(mem, deadline_addr)
     except ValueError:
         return -lerrno.EINVAL
+    # A parked call (several threads) is re-run from the start: it keeps its first deadline.
+    call = (threads.gettid(), semid, sops, nsops, deadline_addr)
+    parked = _parked_deadline.pop(call[0], None)
+    if parked is not None and parked[0] == call:
+        deadline = parked[1]
     top = max(o[0] for o in ops)
     alter = any(o[1] for o in ops)
     pid = os.getpid()
@@ -135,7 +141,12 @@ def _semtimedop(semid: int, sops: int, nsops: int, deadline_addr: int) -> int:
                 sem["wait"][token] = (pid, num, op == 0)
                 st.dirty = True
             seen = ipctree.version()
-            res = wait_change(seen, deadline, semid)
+            res = wait_change(seen, deadline, semid, _dropper(semid, token),
+                              lambda: _timed_out(call[0]))
+            if res is PARKED:
+                token = None                  # still counted while parked: the park's cleanup drops it
+                _parked_deadline[call[0]] = (call, deadline)
+                return None
             if res is not None:
                 return res
     finally:
@@ -151,6 +162,15 @@ def _tidy_undo(st, pid: int, semid: int) -> None:
             del per[semid]
         if not per:
             del st["undo"][pid]
+
+
+def _timed_out(tid: int) -> int:
+    _parked_deadline.pop(tid, None)
+    return -lerrno.EAGAIN
+
+
+def _dropper(semid: int, token: str):
+    return lambda: _drop_waiter(semid, token)
 
 
 def _drop_waiter(semid: int, token: str) -> None:
