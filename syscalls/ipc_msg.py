@@ -43,7 +43,7 @@ MSGINFO = struct.Struct("<7iH2x")
 _MTYPE = struct.Struct("<q")
 
 
-@syscall("msgget", "int, hex")
+@syscall("msgget", "int, hex", note="objects shared by the emulator tree's guests (runtime/ipctree.py)")
 def sys_msgget(key, msgflg):
     key, flag = s32(key), msgflg & 0xFFFFFFFF
 
@@ -54,7 +54,8 @@ def sys_msgget(key, msgflg):
         return ipcget(st, "msg", key, flag, create)
 
 
-@syscall("msgsnd", "int, ptr, size, hex", interruptible=True, restart=False)
+@syscall("msgsnd", "int, ptr, size, hex", interruptible=True, restart=False,
+         note="a blocked call re-checks the registry every <= 10 ms")
 def sys_msgsnd(msqid, msgp, msgsz, msgflg):
     mem = proc.mem
     mtype = s64(mem.u64(msgp))
@@ -104,7 +105,8 @@ def _find(msgs: list, typ: int, flag: int) -> int | None:
     return best
 
 
-@syscall("msgrcv", "int, ptr, size, long, hex", interruptible=True, restart=False)
+@syscall("msgrcv", "int, ptr, size, long, hex", interruptible=True, restart=False,
+         note="type 0/>0/<0, MSG_EXCEPT, MSG_NOERROR, MSG_COPY; blocked calls re-check every <= 10 ms")
 def sys_msgrcv(msqid, msgp, msgsz, msgtyp, msgflg):
     msqid, size, typ, flag = s32(msqid), s64(msgsz), s64(msgtyp), msgflg & 0xFFFFFFFF
     if msqid < 0 or size < 0:
@@ -162,7 +164,7 @@ def _info(st, cmd: int, buf: int) -> int:
     return max_idx(st, "msg")
 
 
-@syscall("msgctl", "int, int, ptr")
+@syscall("msgctl", "int, int, ptr", note="IPC_STAT/SET (msg_qbytes)/RMID/INFO, MSG_INFO/STAT/STAT_ANY")
 def sys_msgctl(msqid, cmd, buf):
     msqid, cmd = s32(msqid), s32(cmd)
     if msqid < 0 or cmd < 0:

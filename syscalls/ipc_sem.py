@@ -44,7 +44,7 @@ _tokens = itertools.count()
 _parked_deadline: dict[int, tuple] = {}     # tid -> (the parked call, its deadline)
 
 
-@syscall("semget", "int, int, hex")
+@syscall("semget", "int, int, hex", note="objects shared by the emulator tree's guests (runtime/ipctree.py)")
 def sys_semget(key, nsems, semflg):
     key, nsems, flag = s32(key), s32(nsems), semflg & 0xFFFFFFFF
     if nsems < 0 or nsems > SEMMSL:
@@ -180,12 +180,14 @@ def _drop_waiter(semid: int, token: str) -> None:
             st.dirty = True
 
 
-@syscall("semop", "int, ptr, uint", interruptible=True, restart=False)
+@syscall("semop", "int, ptr, uint", interruptible=True, restart=False,
+         note="a blocked call re-checks the registry every <= 10 ms; SEM_UNDO applied at exit")
 def sys_semop(semid, sops, nsops):
     return _semtimedop(semid, sops, nsops, 0)
 
 
-@syscall("semtimedop", "int, ptr, uint, ptr", interruptible=True, restart=False)
+@syscall("semtimedop", "int, ptr, uint, ptr", interruptible=True, restart=False,
+         note="as semop, with its relative timeout (EAGAIN)")
 def sys_semtimedop(semid, sops, nsops, timeout):
     return _semtimedop(semid, sops, nsops, timeout)
 
@@ -221,7 +223,8 @@ def _counts(sem: dict, num: int, zero: bool) -> int:
     return sum(1 for _pid, n, z in sem["wait"].values() if n == num and z == zero)
 
 
-@syscall("semctl", "int, int, int, hex")
+@syscall("semctl", "int, int, int, hex",
+         note="every command of Linux 6.x (GET*/SET*, IPC_*, SEM_INFO/STAT/STAT_ANY)")
 def sys_semctl(semid, semnum, cmd, arg):
     semid, semnum, cmd = s32(semid), s32(semnum), s32(cmd)
     if semid < 0:

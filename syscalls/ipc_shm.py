@@ -29,7 +29,7 @@ from syscalls.args import s32
 from syscalls.ipc_common import (IPC_INFO, IPC_RMID, IPC_SET, IPC_STAT, PERM, S_IRUGO, S_IWUGO,
                                  S_IXUGO, by_index, ipcget, ipcperms, is_owner, make, max_idx,
                                  pack_perm, set_perm)
-from syscalls.table import syscall
+from syscalls.table import PARTIAL, syscall
 
 # Linux's defaults (include/uapi/linux/shm.h) and AArch64's SHMLBA (PAGE_SIZE).
 SHMMIN, SHMMNI = 1, 4096
@@ -55,7 +55,8 @@ def _host_size(size: int) -> int:
     return (size + HOST_PAGE - 1) // HOST_PAGE * HOST_PAGE
 
 
-@syscall("shmget", "int, size, hex")
+@syscall("shmget", "int, size, hex",
+         note="objects shared by the emulator tree's guests (runtime/ipctree.py); SHM_HUGETLB makes a normal segment")
 def sys_shmget(key, size, shmflg):
     key, flag = s32(key), shmflg & 0xFFFFFFFF
 
@@ -105,7 +106,8 @@ def _place(mem, shmaddr: int, size: int, flag: int) -> int:
     return shmaddr
 
 
-@syscall("shmat", "int, ptr, hex", ret="hex")
+@syscall("shmat", "int, ptr, hex", ret="hex", level=PARTIAL,
+         note="a file in the tree's directory mapped MAP_SHARED; munmap of the range keeps shm_nattch")
 def sys_shmat(shmid, shmaddr, shmflg):
     shmid, flag = s32(shmid), shmflg & 0xFFFFFFFF
     if shmid < 0:
@@ -146,7 +148,7 @@ def sys_shmat(shmid, shmaddr, shmflg):
         return where
 
 
-@syscall("shmdt", "ptr")
+@syscall("shmdt", "ptr", note="the segment goes with its last detach once IPC_RMID marked it")
 def sys_shmdt(shmaddr):
     if shmaddr & (PAGE - 1):
         return -lerrno.EINVAL
@@ -187,7 +189,8 @@ def _info(st, cmd: int, buf: int) -> int:
     return max_idx(st, "shm")
 
 
-@syscall("shmctl", "int, int, ptr")
+@syscall("shmctl", "int, int, ptr",
+         note="IPC_STAT/SET/RMID/INFO, SHM_INFO/STAT/STAT_ANY/LOCK/UNLOCK; shm_rss counts every page")
 def sys_shmctl(shmid, cmd, buf):
     shmid, cmd = s32(shmid), s32(cmd)
     if cmd < 0 or shmid < 0:
