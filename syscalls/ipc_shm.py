@@ -10,9 +10,11 @@ attached is marked SHM_DEST, loses its key and goes (file and all) with its
 last detach, exit or exec.  This process's own attachments (address ->
 segment) are `ipctree.attached`, which fork copies and exec drops.
 
-Not modelled: detaching by munmap of the attached range (shm_nattch only
-drops at shmdt, exit and exec), SHM_HUGETLB (a normal segment), and
-swapping (shm_swp is 0, shm_rss counts every page).
+An attachment ends with shmdt, with munmap of its last page
+(syscalls/mem.py tells `unmapped`), at exit and at exec.  Not modelled:
+SHM_HUGETLB (a normal segment), mremap of an attachment (it stays counted
+at its old address), and swapping (shm_swp is 0, shm_rss counts every
+page).
 """
 from __future__ import annotations
 
@@ -107,7 +109,7 @@ def _place(mem, shmaddr: int, size: int, flag: int) -> int:
 
 
 @syscall("shmat", "int, ptr, hex", ret="hex", level=PARTIAL,
-         note="a file in the tree's directory mapped MAP_SHARED; munmap of the range keeps shm_nattch")
+         note="a file in the tree's directory mapped MAP_SHARED; mremap of an attachment keeps it counted")
 def sys_shmat(shmid, shmaddr, shmflg):
     shmid, flag = s32(shmid), shmflg & 0xFFFFFFFF
     if shmid < 0:
@@ -161,6 +163,12 @@ def sys_shmdt(shmaddr):
     gone = r is None or not r.file           # the guest unmapped it itself
     if not gone:
         mem.unmap(shmaddr, size)
+    _detached(shmid)
+    return -lerrno.EINVAL if gone else 0
+
+
+def _detached(shmid: int) -> None:
+    """This process has one attachment of `shmid` less (shmdt, or its range unmapped)."""
     pid = os.getpid()
     with ipctree.locked() as st:
         seg = st["shm"].get(shmid)
@@ -171,7 +179,17 @@ def sys_shmdt(shmaddr):
             seg["dtime"], seg["lpid"] = int(time.time()), pid
             st.dirty = True
             ipctree.shm_check_destroy(st, shmid)
-    return -lerrno.EINVAL if gone else 0
+
+
+def unmapped(addr: int, size: int) -> None:
+    """After munmap: an attachment none of whose pages is still mapped is detached,
+    as Linux's last vma close of the segment does."""
+    mem = proc.mem
+    for start, (shmid, length) in list(ipctree.attached.items()):
+        if start < addr + size and addr < start + length \
+                and not any(r.file for r in mem.regions_in(start, length)):
+            del ipctree.attached[start]
+            _detached(shmid)
 
 
 def _stat_bytes(seg: dict) -> bytes:

@@ -10,10 +10,11 @@ from __future__ import annotations
 import os
 import stat
 
-from elfuse_py.runtime import lerrno
+from elfuse_py.runtime import ipctree, lerrno
 from elfuse_py.runtime.memory import (HOST_MS_ASYNC, HOST_MS_INVALIDATE, HOST_MS_SYNC, PAGE, WINDOW_SIZE, page_up)
 from elfuse_py.runtime.process import proc
 
+from syscalls import ipc_shm
 from syscalls.args import s32, s64
 from syscalls.memfd import F_SEAL_FUTURE_WRITE, F_SEAL_WRITE, seals_of
 from syscalls.table import PARTIAL, syscall
@@ -224,6 +225,8 @@ def sys_munmap(addr, length):
         if size == 0:
             return 0
     proc.mem.unmap(addr, size)
+    if ipctree.attached:
+        ipc_shm.unmapped(addr, size)          # a SysV segment's last piece: shm_nattch drops
     return 0
 
 

@@ -146,6 +146,14 @@ int main(void) {
     CHECK(f != (void *)-1 && strcmp(f, "parent") == 0, "the fixed attachment shows the segment");
     CHECK(shmdt(f) == 0, "shmdt of the fixed attachment");
 
+    /* --- munmap detaches --- */
+    char *u = shmat(id, NULL, 0);
+    CHECK(u != (void *)-1 && munmap(u, page) == 0 && shmctl(id, IPC_STAT, &ds) == 0 && ds.shm_nattch == 2,
+          "munmap of part of an attachment keeps it");
+    CHECK(munmap(u + page, 2 * page) == 0 && shmctl(id, IPC_STAT, &ds) == 0 && ds.shm_nattch == 1,
+          "munmap of its last page detaches it");
+    CHECK_ERR(shmdt(u), EINVAL, "shmdt of the unmapped attachment is EINVAL");
+
     /* --- keys --- */
     int kid = shmget(key, 5000, IPC_CREAT | IPC_EXCL | 0640);
     CHECK(kid >= 0 && kid != id, "shmget(key, IPC_CREAT|IPC_EXCL)");
