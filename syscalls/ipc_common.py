@@ -42,6 +42,7 @@ TIMESPEC = struct.Struct("<qq")
 NSEC = 1_000_000_000
 POLL_MIN, POLL_MAX = 0.0002, 0.01     # seconds between looks at the state while blocked
 RECHECK = 0.05                         # re-read the state at least this often
+PARKED_RECHECK = 0.25                  # ... and a parked thread's call re-run this often
 
 
 def creds() -> tuple[int, int, set[int]]:
@@ -201,7 +202,10 @@ def wait_change(seen, deadline: int | None, orig_x0: int, cleanup=None, on_timeo
 
 
 def _changed_since(seen):
-    return lambda: ipctree.version() != seen
+    # The fingerprint may miss a change (an inode reused within one timestamp
+    # tick): a parked call is re-run every PARKED_RECHECK anyway.
+    until = time.monotonic() + PARKED_RECHECK
+    return lambda: ipctree.version() != seen or time.monotonic() >= until
 
 
 signals.register_interruptible(wait_change)
