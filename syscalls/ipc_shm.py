@@ -10,8 +10,8 @@ attached is marked SHM_DEST, loses its key and goes (file and all) with its
 last detach, exit or exec.  This process's own attachments (address ->
 segment) are `ipctree.attached`, which fork copies and exec drops.
 
-An attachment ends with shmdt, with munmap of its last page
-(syscalls/mem.py tells `unmapped`), at exit and at exec.  Not modelled:
+An attachment ends with shmdt, with munmap of its last page or a MAP_FIXED
+mapping over it (syscalls/mem.py tells `unmapped`), at exit and at exec.  Not modelled:
 SHM_HUGETLB (a normal segment), mremap of an attachment (it stays counted
 at its old address), and swapping (shm_swp is 0, shm_rss counts every
 page).

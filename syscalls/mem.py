@@ -179,6 +179,8 @@ def _mmap(addr: int, length: int, prot: int, flags: int, fd: int, offset: int) -
             if flags & MAP_FIXED_NOREPLACE:
                 return -lerrno.EEXIST
             mem.unmap(addr, size)
+            if ipctree.attached:
+                ipc_shm.unmapped(addr, size)  # a SysV attachment replaced: detached
         where = addr
     else:
         hint = addr if MMAP_MIN_ADDR <= addr < WINDOW_SIZE else 0

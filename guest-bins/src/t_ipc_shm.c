@@ -153,6 +153,10 @@ int main(void) {
     CHECK(munmap(u + page, 2 * page) == 0 && shmctl(id, IPC_STAT, &ds) == 0 && ds.shm_nattch == 1,
           "munmap of its last page detaches it");
     CHECK_ERR(shmdt(u), EINVAL, "shmdt of the unmapped attachment is EINVAL");
+    u = shmat(id, NULL, 0);
+    CHECK(u != (void *)-1 && mmap(u, 3 * page, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == u
+          && shmctl(id, IPC_STAT, &ds) == 0 && ds.shm_nattch == 1, "a MAP_FIXED mapping over an attachment detaches it");
+    munmap(u, 3 * page);
 
     /* --- keys --- */
     int kid = shmget(key, 5000, IPC_CREAT | IPC_EXCL | 0640);
