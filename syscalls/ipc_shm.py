@@ -24,7 +24,7 @@ import struct
 import time
 
 from elfuse_py.runtime import ipctree, lerrno
-from elfuse_py.runtime.memory import PAGE, WINDOW_SIZE, page_up
+from elfuse_py.runtime.memory import PAGE, WINDOW_SIZE
 from elfuse_py.runtime.process import proc
 
 from syscalls.args import s32

@@ -69,7 +69,6 @@ _dir: str | None = None          # the tree's directory (its path: for removal o
 _dir_fd = -1                     # ... and the fd everything is reached through (inherited)
 _members_fd = -1                 # the shared flock (inherited)
 _lock_fd = -1                    # the POSIX lock (opened on first use)
-_depth = 0                       # nested transactions of this process
 # This process's attachments: guest address -> (shmid, mapped size).  Kept
 # by the process (fork copies it; exec drops it); `state` counts them by pid.
 attached: dict[int, tuple[int, int]] = {}
@@ -231,7 +230,7 @@ def locked() -> Iterator[State]:
     The lock wait is not interruptible (it is short); a body that raises
     leaves the state as it was.
     """
-    global _lock_fd, _depth
+    global _lock_fd
     if _dir is None:
         raise OSError(errno.ENOSPC, "no IPC runtime directory")
     if _lock_fd < 0:
@@ -340,7 +339,6 @@ def _forget_own_attachments() -> None:
 
 def after_fork() -> None:
     """In a fork child: the parent's attachments are the child's too (its memory is a copy)."""
-    global _lock_fd
     if not attached or not state_exists():
         return
     pid = os.getpid()
