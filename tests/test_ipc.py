@@ -12,6 +12,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import time
 
 import pytest
 
@@ -47,7 +48,8 @@ def test_tree_removed_when_the_last_process_ends(prog, policy, rundir):
 @pytest.mark.parametrize("policy", POLICIES)
 def test_tree_of_killed_processes_is_swept(policy, rundir):
     """A tree nobody holds (its processes were SIGKILLed) goes at the next start;
-    a tree whose member still lives stays."""
+    a tree whose member still lives stays, and so does one being made (a dot
+    name, not yet locked) unless a crash left it there a minute ago."""
     ipc = os.path.join(rundir, f"elfuse-py-{os.getuid()}", "ipc")
     os.makedirs(ipc, mode=0o700)
     os.chmod(os.path.dirname(ipc), 0o700)
@@ -56,13 +58,17 @@ def test_tree_of_killed_processes_is_swept(policy, rundir):
         os.mkdir(d)
         for name in ("members", "state", "shm-0"):
             open(os.path.join(d, name), "wb").close()
+    making, crashed = os.path.join(ipc, ".3-new"), os.path.join(ipc, ".4-old")
+    os.mkdir(making)
+    os.mkdir(crashed)
+    os.utime(crashed, (time.time() - 120, time.time() - 120))
     holder = os.open(os.path.join(live, "members"), os.O_RDONLY)
     fcntl.flock(holder, fcntl.LOCK_SH)
     try:
         r = run_elfuse([guest_bin("hello")], extra_env={"ELFUSE_HOST_COMPAT": policy,
                                                        "ELFUSE_RUNTIME_DIR": rundir})
         assert r.returncode == 0
-        assert _trees(rundir) == ["2-live"]
+        assert _trees(rundir) == [".3-new", "2-live"]
     finally:
         os.close(holder)
 

@@ -105,13 +105,26 @@ def _try_remove(path: str) -> bool:
 
 
 def _sweep(base: str) -> None:
-    """Remove trees whose members are all gone (killed before they could clean up)."""
+    """Remove trees whose members are all gone (killed before they could clean up).
+
+    A tree being made has a dot name until its members lock is held (`start`),
+    so it is never taken for an abandoned one; a dot name left by a crash is
+    removed once it is a minute old.
+    """
     try:
         names = os.listdir(base)
     except OSError:
         return
     for n in names:
-        _try_remove(os.path.join(base, n))
+        path = os.path.join(base, n)
+        if not n.startswith("."):
+            _try_remove(path)
+            continue
+        try:
+            if time.time() - os.lstat(path).st_mtime > 60:
+                shutil.rmtree(path, ignore_errors=True)
+        except OSError:
+            pass
 
 
 def _keep(fd: int) -> int:
@@ -132,12 +145,14 @@ def start(carried: tuple | None = None) -> None:
         try:
             base = _base()
             _sweep(base)
-            path = os.path.join(base, f"{os.getpid()}-{os.urandom(4).hex()}")
-            os.mkdir(path, 0o700)
-            dfd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            name = f"{os.getpid()}-{os.urandom(4).hex()}"
+            path, making = os.path.join(base, name), os.path.join(base, "." + name)
+            os.mkdir(making, 0o700)
+            dfd = os.open(making, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
             fd = os.open("members", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644, dir_fd=dfd)
             fcntl.flock(fd, fcntl.LOCK_SH)
             os.chmod(dfd, 0o777)      # see the module docstring: reached only through dfd
+            os.rename(making, path)   # held from now on: another start's sweep leaves it
             _dir, _dir_fd, _members_fd = path, _keep(dfd), _keep(fd)
         except OSError:
             _dir = None               # no runtime directory: IPC calls answer ENOSPC
