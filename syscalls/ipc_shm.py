@@ -23,6 +23,7 @@ import os
 import struct
 import time
 
+from elfuse_py.host import procinfo
 from elfuse_py.runtime import ipctree, lerrno
 from elfuse_py.runtime.memory import PAGE, WINDOW_SIZE
 from elfuse_py.runtime.process import proc
@@ -48,9 +49,18 @@ SHMID_DS = struct.Struct("<QqqqiiQQQ")
 SHMINFO = struct.Struct("<9Q")            # shmmax shmmin shmmni shmseg shmall + 4 unused
 SHM_INFO_ST = struct.Struct("<i4x5Q")     # used_ids shm_tot shm_rss shm_swp swap_attempts/successes
 HOST_PAGE = max(_mmap.PAGESIZE, PAGE)
-# More than the guest window could ever attach: the kernel's memory accounting
-# (heuristic overcommit) refuses such a segment with ENOMEM.
-_TOO_BIG = WINDOW_SIZE // 2
+_memory_limit: int | None = None
+
+
+def _too_big(size: int) -> bool:
+    """Linux accounts a segment's memory at shmget: under the default heuristic
+    overcommit it refuses (ENOMEM) more pages than RAM and swap together."""
+    global _memory_limit
+    if _memory_limit is None:
+        info = procinfo.meminfo()
+        total = info.get("MemTotal", 0) + info.get("SwapTotal", 0)
+        _memory_limit = min(total, WINDOW_SIZE // 2) if total else WINDOW_SIZE // 2
+    return size > _memory_limit
 
 
 def _host_size(size: int) -> int:
@@ -65,7 +75,7 @@ def sys_shmget(key, size, shmflg):
     def create() -> int:
         if size < SHMMIN or size > SHMMAX:
             return -lerrno.EINVAL
-        if size > _TOO_BIG:
+        if _too_big(size):
             return -lerrno.ENOMEM
         new = make(st, "shm", key, flag, SHMMNI, segsz=size, cpid=os.getpid(), lpid=0,
                    atime=0, dtime=0, att={})

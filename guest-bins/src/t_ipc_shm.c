@@ -70,6 +70,18 @@ int main(void) {
     CHECK_ERR(shmget(IPC_PRIVATE, 0, IPC_CREAT | 0600), EINVAL, "size 0 is EINVAL");
     CHECK_ERR(shmget(IPC_PRIVATE, (size_t)-1, IPC_CREAT | 0600), EINVAL, "size above SHMMAX is EINVAL");
     CHECK_ERR(shmget(key, 4096, 0600), ENOENT, "unknown key without IPC_CREAT is ENOENT");
+    /* Heuristic overcommit: more than RAM and swap together is ENOMEM at shmget. */
+    long long ram = 0, swap = 0, v;
+    char name[64];
+    FILE *mi = fopen("/proc/meminfo", "r");
+    while (mi && fscanf(mi, "%63s %lld kB", name, &v) == 2) {
+        if (!strcmp(name, "MemTotal:")) ram = v * 1024;
+        if (!strcmp(name, "SwapTotal:")) swap = v * 1024;
+    }
+    if (mi) fclose(mi);
+    CHECK(ram > 0, "/proc/meminfo has MemTotal");
+    CHECK_ERR(shmget(IPC_PRIVATE, (size_t)(ram + swap) * 2, IPC_CREAT | 0600), ENOMEM,
+              "a segment larger than RAM and swap is ENOMEM");
     CHECK_ERR(shmctl(-1, IPC_STAT, &ds), EINVAL, "shmctl on id -1 is EINVAL");
     CHECK_ERR(shmat(-1, NULL, 0), EINVAL, "shmat of id -1 is EINVAL");
     CHECK_ERR(shmdt((void *)0x10000), EINVAL, "shmdt of an address with no segment is EINVAL");
