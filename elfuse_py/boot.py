@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 
 from elfuse_py.host import procinfo
-from elfuse_py.runtime import guests, log, paths, procfs, runloop
+from elfuse_py.runtime import guests, ipctree, log, paths, procfs, runloop
 from elfuse_py.runtime.cpu import REG_SP, REG_TPIDR_EL0
 from elfuse_py.runtime.process import SIGSEGV, proc
 from loader.hwcaps import compute_hwcaps
@@ -28,12 +28,14 @@ from syscalls.net import policies
 
 
 def boot(path: str, argv: list[bytes], envp: list[bytes], *,
-         strace: bool | str | strace_out.TraceConfig = False, execfn: bytes | None = None) -> None:
+         strace: bool | str | strace_out.TraceConfig = False, execfn: bytes | None = None,
+         ipc_tree: tuple | None = None) -> None:
     """Create the CPU and memory, load `path` (and its interpreter), build the stack, register the syscalls.
 
     `strace`: False, True (trace to stderr), a file name (-o FILE), or the
     trace state an exec'd image was handed (syscalls/strace_out.py).  A file
-    that cannot be opened raises OSError.
+    that cannot be opened raises OSError.  `ipc_tree`: the SysV IPC tree an
+    exec'd image joins (runtime/ipctree.py).
     """
     paths.install_special_files(procfs)
     procfs.install_helpers(open_flags_to_linux=fsflags.open_flags_to_linux,
@@ -57,6 +59,7 @@ def boot(path: str, argv: list[bytes], envp: list[bytes], *,
     guests.publish()                    # the record other guests' /proc reads (no host /proc)
     if guests.exited not in proc.exit_hooks:
         proc.exit_hooks.append(guests.exited)
+    ipctree.start(ipc_tree)             # the emulator tree's SysV IPC objects
     cpu.set_reg(REG_SP, program.sp)
     cpu.set_reg(REG_TPIDR_EL0, 0)
     proc.entry = program.entry
@@ -92,7 +95,8 @@ def exec_main() -> None:
     guests.started = state.get("started", guests.started)
     paths.special_cwd = state.get("special_cwd")
     try:
-        boot(state["exe"], state["argv"], state["envp"], strace=state["strace"], execfn=state["execfn"])
+        boot(state["exe"], state["argv"], state["envp"], strace=state["strace"], execfn=state["execfn"],
+             ipc_tree=state.get("ipc"))
     except ElfError as e:
         # The guest's execve checked everything Linux checks before its point of no
         # return; what fails now (or a file changed since) ends the new image as

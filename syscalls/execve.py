@@ -25,7 +25,7 @@ import stat
 import sys
 
 from elfuse_py.host import memfiles, platform
-from elfuse_py.runtime import guests, lerrno, paths, signals
+from elfuse_py.runtime import guests, ipctree, lerrno, paths, signals
 from elfuse_py.runtime.fdtable import FdState
 from elfuse_py.runtime.process import proc
 from loader.elf import ElfError, check_program
@@ -125,7 +125,7 @@ def execve(dirfd: int, path_addr: int, argv_addr: int, envp_addr: int, flags: in
         "strace": proc.strace, "sysroot": paths.sysroot, "nested": proc.nested,
         "umask": proc.umask, "nofile": proc.task.nofile, "started": guests.started,
         "limits": dict(proc.task.missing_limits),
-        "special_cwd": paths.special_cwd,
+        "special_cwd": paths.special_cwd, "ipc": ipctree.exec_state(),
     }
     data = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
     sfd = _state_fd(data, proc.fds.limit)

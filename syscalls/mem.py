@@ -10,11 +10,12 @@ from __future__ import annotations
 import os
 import stat
 
-from elfuse_py.runtime import lerrno
+from elfuse_py.runtime import ipctree, lerrno
 from elfuse_py.runtime.memory import (HOST_MS_ASYNC, HOST_MS_INVALIDATE, HOST_MS_SYNC, MAX_MAP_COUNT, PAGE,
                                       WINDOW_SIZE, page_up)
 from elfuse_py.runtime.process import LINUX_RLIM_INFINITY, RLIMIT_AS, proc
 
+from syscalls import ipc_shm
 from syscalls.args import s32, s64
 from syscalls.memfd import F_SEAL_FUTURE_WRITE, F_SEAL_WRITE, seals_of
 from syscalls.table import PARTIAL, syscall
@@ -209,6 +210,8 @@ def _mmap(addr: int, length: int, prot: int, flags: int, fd: int, offset: int) -
             if _no_room(size - mem.mapped_bytes(addr, size)) or _hole_at_limit(addr, addr + size):
                 return -lerrno.ENOMEM
             mem.unmap(addr, size)
+            if ipctree.attached:
+                ipc_shm.unmapped(addr, size)  # a SysV attachment replaced: detached
         elif _no_room(size):
             return -lerrno.ENOMEM
         where = addr
@@ -261,6 +264,8 @@ def sys_munmap(addr, length):
     if _hole_at_limit(addr, addr + size):
         return -lerrno.ENOMEM
     proc.mem.unmap(addr, size)
+    if ipctree.attached:
+        ipc_shm.unmapped(addr, size)          # a SysV segment's last piece: shm_nattch drops
     return 0
 
 

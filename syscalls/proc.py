@@ -8,7 +8,7 @@ import struct
 from elfuse_py.host import children
 from elfuse_py.host import events as hostev
 from elfuse_py.host import procinfo
-from elfuse_py.runtime import guests, lerrno
+from elfuse_py.runtime import guests, ipctree, lerrno
 from elfuse_py.runtime import signals, threads
 from elfuse_py.runtime.cpu import REG_SP, REG_TPIDR_EL0
 from elfuse_py.runtime.signals import child_wait, to_linux
@@ -71,6 +71,7 @@ def fork(flags: int = 17, newsp: int = 0, ptid: int = 0,
         signals.after_fork_child()
         threads.after_fork_child()
         guests.after_fork()              # the child's record, for a host without /proc
+        ipctree.after_fork()             # the parent's SysV shm attachments are the child's too
         me = os.getpid()
         if newsp:
             proc.cpu.set_reg(REG_SP, newsp)

@@ -336,11 +336,14 @@ class GuestMemory:
         libc.mprotect(ffi.cast("void *", lo), hi - lo, _mmap.PROT_READ | _mmap.PROT_WRITE)
         ffi.memmove(ffi.cast("void *", host), bytes(size), size)
 
-    def _release(self, addr: int, size: int) -> None:
+    def _release(self, addr: int, size: int, shared: bool = False) -> None:
         # Give the pages back to the host; the range stays reserved.  With
         # coarse host pages a neighbour may still use part of the host page,
-        # so the memory is kept and zeroed on its next use instead.
-        if self.fine_host_pages:
+        # so the memory is kept and zeroed on its next use instead -- except
+        # a shared mapping (whole host pages, see _commit): zeroing it later
+        # would write into the file or segment other processes still use.
+        hp = _mmap.PAGESIZE
+        if self.fine_host_pages or (shared and (self.host_base + addr) % hp == 0 and size % hp == 0):
             libc.mmap(ffi.cast("void *", self.host_base + addr), size, 0,
                       _MAP_FIXED | _MAP_PRIVATE | _MAP_ANON | _MAP_NORESERVE, -1, 0)
 
@@ -499,7 +502,7 @@ class GuestMemory:
         for i in reversed(idx):
             r = self.regions[i]
             self._drop_code(r, r.start, r.end)
-            self._release(r.start, r.end - r.start)
+            self._release(r.start, r.end - r.start, r.shared)
             self.total -= r.end - r.start
             del self.starts[i]
             del self.regions[i]

@@ -12,7 +12,7 @@ as Linux follows them; `exe`, `cwd`, `root` and `fd/N` lead out of it to
 the host file (a path the host can open, or for fd/N the open fd itself).
 
     /proc                  self thread-self PID [guest pids] cpuinfo meminfo uptime loadavg
-                           version stat filesystems mounts net sys/...
+                           version stat filesystems mounts net sys/... sysvipc/{shm,sem,msg}
     /proc/PID, task/TID    maps status stat statm cmdline environ comm exe cwd root fd/ fdinfo/
                            limits mounts mountinfo auxv oom_score_adj oom_adj oom_score
                            coredump_filter cgroup loginuid sessionid wchan personality net/unix
@@ -53,7 +53,7 @@ import zlib
 from types import SimpleNamespace
 
 from elfuse_py.host import memfiles, procinfo
-from elfuse_py.runtime import guests, lerrno, paths, procfiles, rundir
+from elfuse_py.runtime import guests, ipcproc, lerrno, paths, procfiles, rundir
 from elfuse_py.runtime.fdtable import DirState, FdState
 from elfuse_py.runtime.process import TASK_COMM_LEN, proc
 
@@ -203,6 +203,11 @@ def _root() -> Node:
         "net": lambda r: _link(r, lambda: b"self/net", lambda: ["self", "net"],
                                host=_host("/proc/net")),
         "sys": lambda r: _sys_dir(r, "", _sys_tree()),
+        # The emulator tree's SysV IPC objects, never the host's (runtime/ipcproc.py).
+        "sysvipc": lambda r: _dir(r, {name: (lambda make: lambda rr: _file(rr, make))(make)
+                                      for name, make in (("shm", ipcproc.shm_text),
+                                                         ("sem", ipcproc.sem_text),
+                                                         ("msg", ipcproc.msg_text))}),
     }
 
     def extra(name: str):
