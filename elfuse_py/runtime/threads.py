@@ -205,18 +205,21 @@ def find(tid: int) -> Thread | None:
     return T.live.get(tid)
 
 
-def tkill(tid: int, sig: int, info: bytes) -> bool:
-    """Queue `sig` for guest thread `tid`; False if there is no such thread."""
+def tkill(tid: int, sig: int, info: bytes) -> bool | None:
+    """Queue `sig` for guest thread `tid`; False if there is no such thread,
+    None if a real-time signal with a value found the queue full (EAGAIN)."""
     if T.current is None or tid == T.current.tid:
         if tid != gettid():
             return False
-        signals.queue(sig, info)
+        if not signals.queue(sig, info):
+            return None
         T.directed |= signals.bit(sig)
         return True
     t = T.live.get(tid)
     if t is None:
         return False
-    t.sigpending.setdefault(sig, info)
+    if signals.push(t.sigpending, sig, info) is False:
+        return None
     if t.state == WAIT and not (t.mask & signals.bit(sig)):
         _interrupt(t)
     elif t.state == WAIT and t.pollset and sigwaiters.watches(t.pollset, sig):
@@ -244,8 +247,15 @@ def steer() -> None:
         movable &= ~low
         sig = low.bit_length()
         st.pending &= ~low
-        info = st.infos.pop(sig, None) or signals._si(sig, signals.SI_KERNEL)
-        leader.sigpending.setdefault(sig, info)
+        fifo = st.infos.pop(sig, None)
+        if fifo:
+            mine = leader.sigpending.get(sig)
+            if mine is None:
+                leader.sigpending[sig] = fifo
+            elif sig >= signals.SIGRTMIN_KERNEL:
+                mine.extend(fifo)
+            else:
+                st.queued -= len(fifo)     # a standard signal already pending there: merged
     if leader.state == WAIT:
         _interrupt(leader)
 
@@ -571,8 +581,8 @@ def switch() -> int:
         cpu.pending = True
     T.directed = 0
     if nxt.sigpending:
-        for sig, info in nxt.sigpending.items():
-            signals.queue(sig, info)
+        signals.adopt_queue(nxt.sigpending)
+        for sig in nxt.sigpending:
             T.directed |= signals.bit(sig)
         nxt.sigpending = {}
     if proc.sig.pending or proc.sig.saved_mask is not None:
