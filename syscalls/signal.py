@@ -126,7 +126,7 @@ def sys_rt_sigsuspend(set_, size):
     try:
         proc.sig.mask = m
         signals.follow_mask()         # what the watcher catches for signalfds follows m
-        if not (proc.sig.pending & ~m):
+        while not (proc.sig.pending & ~m):
             # Block every host signal, then let Python run the handlers of any
             # that already arrived (they queue into proc.sig.pending): a signal taken
             # between a check and the host sigsuspend would otherwise be
@@ -135,11 +135,13 @@ def sys_rt_sigsuspend(set_, size):
             # in the guest's mask atomically, as Linux does.
             hs.pthread_sigmask(hs.SIG_BLOCK, hs.valid_signals())
             _run_python_handlers()
-            if not (proc.sig.pending & ~m):
-                _host_sigsuspend(m)
-                # The Python-level handler runs at the next bytecode and raises
-                # InterruptedError, which ends this function.
-                _run_python_handlers()
+            if proc.sig.pending & ~m:
+                break
+            _host_sigsuspend(m)
+            # The Python-level handler runs at the next bytecode and raises
+            # InterruptedError, which ends this function.  Without that (the
+            # inbox's wake-up brought only signals `m` blocks) wait on.
+            _run_python_handlers()
     except InterruptedError:
         pass
     proc.sig.interrupted = False
