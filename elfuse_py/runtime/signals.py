@@ -115,6 +115,13 @@ def queue(sig: int, info: bytes | None = None) -> bool:
 # entries in the process (threads' queues included: proc.sig.queued).
 
 SIGRTMIN_KERNEL = 32
+SI_TIMER = -2
+# Set by syscalls/ptimers.py: called with a POSIX timer's siginfo when it leaves
+# a queue (delivered, taken, discarded); returns it with si_overrun filled in.
+dequeue_hook = None
+# Called by the wake-up signal's handler (`_on_wake`) after the inbox: each
+# queues what it has for the guest (expired POSIX timers) and returns the mask.
+wake_hooks: list = []
 _QUEUE_CAP = 1 << 20            # RLIMIT_SIGPENDING infinity (macOS has no such limit): a sane bound
 
 
@@ -132,6 +139,16 @@ def push(q: dict, sig: int, info: bytes) -> bool | None:
     (EAGAIN)."""
     st = proc.sig
     fifo = q.get(sig)
+    code = struct.unpack_from("<i", info, 8)[0]
+    if code == SI_TIMER:
+        # A POSIX timer's one preallocated entry (syscalls/ptimers.py): it
+        # queues beside another instance and outside the limit, as on Linux.
+        if fifo is None:
+            q[sig] = collections.deque((info,))
+        else:
+            fifo.append(info)
+        st.queued += 1
+        return True
     if sig < SIGRTMIN_KERNEL:
         if fifo:
             return None
@@ -139,7 +156,6 @@ def push(q: dict, sig: int, info: bytes) -> bool | None:
         st.queued += 1
         return True
     if st.queued >= queue_limit():
-        code = struct.unpack_from("<i", info, 8)[0]
         if code != SI_USER:
             return False
         if fifo:
@@ -163,6 +179,8 @@ def pop(q: dict, sig: int) -> bytes:
     proc.sig.queued -= 1
     if not fifo:
         del q[sig]
+    if dequeue_hook is not None and struct.unpack_from("<i", info, 8)[0] == SI_TIMER:
+        info = dequeue_hook(info)
     return info
 
 
@@ -171,7 +189,19 @@ def discard(q: dict, sig: int) -> int:
     fifo = q.pop(sig, None)
     n = len(fifo) if fifo else 0
     proc.sig.queued -= n
+    if dequeue_hook is not None:
+        for info in fifo or ():
+            if struct.unpack_from("<i", info, 8)[0] == SI_TIMER:
+                dequeue_hook(info)          # the timer may queue its signal again
     return n
+
+
+def queue_timer(sig: int, info: bytes) -> bool:
+    """A POSIX timer's signal for the process: True if queued (not discarded as ignored)."""
+    r = _enqueue(sig, info)
+    if r and proc.sig.waiters:
+        notify_waiters()
+    return bool(r)
 
 
 def adopt_queue(q: dict) -> None:
@@ -356,6 +386,8 @@ def _on_wake(hsig: int, frame) -> None:
                 sig = struct.unpack_from("<i", info, 0)[0]
                 if 1 <= sig <= NSIG and queue(sig, info):
                     got |= bit(sig)
+            for hook in wake_hooks:
+                got |= hook()
             if not _drain_again:
                 break
     finally:

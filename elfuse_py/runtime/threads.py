@@ -547,6 +547,7 @@ def switch() -> int:
     nxt = T.runq.popleft()
     if nxt is not cur:
         st = proc.sig
+        _keep_directed(cur)
         if cur.state != DEAD:
             if cur.ctx is None:
                 cur.ctx = _new_ctx()
@@ -590,6 +591,31 @@ def switch() -> int:
         # if another thread took the signal meanwhile)
         cpu.pending = True
     return cpu.reg(REG_PC)
+
+
+def _keep_directed(cur: Thread) -> None:
+    """Switching away from `cur`: the signals sent to it alone that it has not taken
+    (it blocks them) go back to its own queue - not left for whichever thread
+    runs next; a thread that exited takes them along (Linux drops a dead
+    thread's private signals: musl's timer thread exits with its SIGTIMER)."""
+    st = proc.sig
+    mine = st.pending & T.directed
+    T.directed = 0
+    while mine:
+        low = mine & -mine
+        mine ^= low
+        sig = low.bit_length()
+        st.pending &= ~low
+        if cur.state == DEAD:
+            signals.discard(st.infos, sig)
+            continue
+        fifo = st.infos.pop(sig, None)
+        if fifo:
+            own = cur.sigpending.get(sig)
+            if own is None:
+                cur.sigpending[sig] = fifo
+            else:
+                own.extend(fifo)
 
 
 def _idle() -> None:
