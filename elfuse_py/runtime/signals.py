@@ -441,7 +441,8 @@ def send_to_process(pid: int, sig: int, info: bytes, *, plain: bool) -> int:
 
 
 def send_to_group(pgid: int, sig: int, info: bytes) -> int:
-    """kill(-pgid) of a signal the host lacks: to every guest of the group (and ourselves)."""
+    """kill(-pgid) of a signal the host lacks: to every guest of the group, this
+    process included; pgid 0 is kill(-1): every guest but this one."""
     sent = 0
     err = -lerrno.ESRCH
     for pid in siginbox.guest_pids():
@@ -451,8 +452,9 @@ def send_to_group(pgid: int, sig: int, info: bytes) -> int:
         except OSError:
             continue
         if pid == os.getpid():
-            queue(sig, info)
-            sent += 1
+            if pgid:
+                queue(sig, info)
+                sent += 1
             continue
         r = siginbox.send(pid, info)
         if r == 0:

@@ -250,7 +250,17 @@ int main(void) {
         /* ... and receives 1000 from it. */
         int ord;
         int got = wait_for(SIGRTMIN, N, getppid(), &ord);
-        _exit(got == N && ord ? 0 : 1);
+        /* Two sigqueue of SIGUSR1: one instance, the first value, the sender's pid. */
+        usleep(300000);
+        siginfo_t si;
+        struct timespec ts = {5, 0}, zero = {0, 0};
+        sigset_t u;
+        sigemptyset(&u);
+        sigaddset(&u, SIGUSR1);
+        int one = sigtimedwait(&u, &si, &ts) == SIGUSR1 && si.si_code == SI_QUEUE &&
+                  si.si_value.sival_int == 4242 && si.si_pid == getppid();
+        int merged = sigtimedwait(&u, &si, &zero) == -1;
+        _exit(got != N || !ord ? 1 : !one ? 2 : !merged ? 3 : 0);
     }
     n = wait_for(SIGRTMIN + 5, N, c, &in_order);
     CHECK(n == N, "1000 sigqueue from a child: 1000 received");
@@ -275,9 +285,15 @@ int main(void) {
         if (sigqueue(c, SIGRTMIN, v) == 0) sent++;
     }
     CHECK(sent == N, "1000 sigqueue to the child succeed");
+    v.sival_int = 4242;
+    sigqueue(c, SIGUSR1, v);
+    v.sival_int = 4343;
+    sigqueue(c, SIGUSR1, v);
     int st = -1;
     waitpid(c, &st, 0);
-    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the child received all 1000, in order");
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) != 1, "the child received all 1000, in order");
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+          "sigqueue of SIGUSR1 twice to another process: one instance with the first value");
 
     /* A handler in another process gets the value: the child handles, the parent sends. */
     c = fork();
