@@ -14,6 +14,14 @@ Owns the Linux side of signals for the one guest process:
 - delivery: an AArch64 `struct rt_sigframe` (siginfo + ucontext with an
   fpsimd_context record) on the guest stack, X0-X2/X29/X30/SP/PC set up as
   arch/arm64/kernel/signal.c does; rt_sigreturn undoes it;
+- the queue: per pending signal a FIFO of siginfos (`push`/`pop`): standard
+  signals merge, real-time ones queue up to RLIMIT_SIGPENDING, each with
+  its siginfo; POSIX timers' entries (syscalls/ptimers.py) get their
+  overrun count when they leave it (`dequeue_hook`);
+- other guest processes: what the host cannot carry exactly (real-time
+  signals, values) goes to the receiver's inbox (runtime/siginbox.py), whose
+  host wake-up signal `_on_wake` handles: it drains the inbox (and the
+  `wake_hooks`: expired POSIX timers) into the queue;
 - interrupting blocking syscalls: the Python handler raises InterruptedError
   when it runs inside a blocking syscall handler (Python would otherwise retry
   the host call), the syscall returns -EINTR or, with SA_RESTART, is re-run.
