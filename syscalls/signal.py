@@ -16,7 +16,7 @@ from elfuse_py.runtime import threads
 from elfuse_py.runtime.process import proc
 from elfuse_py.runtime.signals import (NSIG, SIG_DFL, SIG_IGN, SIGKILL, SIGSTOP, SS_AUTODISARM, SS_DISABLE, SS_ONSTACK, UNBLOCKABLE, bit)
 
-from syscalls.args import s32, s64
+from syscalls.args import s32
 from syscalls.table import PARTIAL, syscall
 
 _SIGACTION = struct.Struct("<QQQQ")     # handler, flags, restorer, mask
@@ -197,8 +197,7 @@ def _send(pid: int, sig: int, code: int) -> int:
         return -lerrno.EINVAL
     info = signals._si(sig, code, os.getpid(), os.getuid())
     if pid == os.getpid():
-        signals.queue(sig, info)
-        return 0
+        return 0 if signals.queue(sig, info) else -lerrno.EAGAIN
     return signals.send_to_process(pid, sig, info, plain=True)
 
 

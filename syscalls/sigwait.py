@@ -30,7 +30,6 @@ import select
 import struct
 import time
 
-from elfuse_py.host import sigwait as hostsig
 from elfuse_py.runtime import lerrno, signals, sigwaiters, threads
 from elfuse_py.runtime.process import proc
 from elfuse_py.runtime.signals import UNBLOCKABLE
@@ -229,34 +228,6 @@ def sys_rt_sigtimedwait(set_, info, timeout, size):
     # A waiter over the set, on every host: signals other guests post to our
     # inbox (runtime/siginbox.py) never reach the host's sigtimedwait.
     return _wait_portable(want, tmo, info)
-
-
-def _wait_host(want: int, tmo: float | None, info: int) -> int:
-    """The host kernel holds the signals: its sigtimedwait waits (in CHECK_PERIOD
-    steps, looking at the pending set in between, see _wait_readable)."""
-    hosts = signals.host_set(want)
-    deadline = None if tmo is None else time.monotonic() + tmo
-    try:
-        while True:
-            if signals.interrupt_pending():
-                raise InterruptedError
-            chunk = CHECK_PERIOD if deadline is None else min(CHECK_PERIOD, deadline - time.monotonic())
-            r = hostsig.wait(hosts, max(chunk, 0))
-            if r is not None:
-                break
-            if deadline is not None and time.monotonic() >= deadline:
-                return -lerrno.EAGAIN
-    except InterruptedError:
-        proc.sig.interrupted = False
-        return -lerrno.EINTR
-    sig = signals.to_linux(r.si_signo)
-    if info:
-        extra = struct.pack("<i", r.si_status)
-        proc.mem.write(info, signals._si(sig, r.si_code, r.si_pid, r.si_uid, extra))
-    return sig
-
-
-signals.register_interruptible(_wait_host)     # its callee blocks in the host
 
 
 def _wait_portable(want: int, tmo: float | None, info: int) -> int:

@@ -63,7 +63,10 @@ def open_own(fresh: bool) -> None:
     global _fd, _owner
     me = os.getpid()
     if _fd >= 0 and _owner == me:
-        return
+        if os.path.exists(_path(me)):
+            return
+        os.close(_fd)           # an earlier guest of this process (the Python API) removed it
+        _fd = -1
     close_inherited()
     flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0) | (os.O_TRUNC if fresh else 0)
     try:
@@ -95,7 +98,6 @@ def prepare_child(pid: int) -> None:
 
 def remove_own() -> None:
     """Exit hook: the guest ends, its inbox goes (records still in it are lost, as on Linux)."""
-    global _fd
     if _fd >= 0 and _owner == os.getpid():
         try:
             os.unlink(_path(_owner))
