@@ -210,9 +210,12 @@ def _host_clock(clk: int) -> int | None:
     if clk < 0:
         # A CPU clock by pid (clock_getcpuclockid): this process's own only.
         pid, which = ~(clk >> 3), clk & 3
-        if which == 3 or pid not in (0, os.getpid()):
+        if which == 3:
             return None
-        if clk & 4 and pid != 0 and threads.find(pid) is None:
+        if clk & 4:                     # a thread's: one of ours (pthread_getcpuclockid)
+            if pid not in (0, os.getpid()) and threads.find(pid) is None:
+                return None
+        elif pid not in (0, os.getpid()):
             return None
         return CLOCKS.get(CLOCK_PROCESS_CPUTIME_ID)
     if clk in _CPU:

@@ -259,6 +259,10 @@ int main(void) {
         syscall(SYS_timer_delete, cid);
         CHECK(kcreate(CLOCK_THREAD_CPUTIME_ID, &ev, &cid) == 0, "timer_create(THREAD_CPUTIME_ID)");
         syscall(SYS_timer_delete, cid);
+        clockid_t tc;
+        CHECK(pthread_getcpuclockid(pthread_self(), &tc) == 0 && kcreate(tc, &ev, &cid) == 0,
+              "timer_create on pthread_getcpuclockid's clock");
+        syscall(SYS_timer_delete, cid);
     }
 
     /* The alarm clocks: CAP_WAKE_ALARM (EPERM without), and a kernel without an
