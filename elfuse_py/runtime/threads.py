@@ -208,7 +208,7 @@ def find(tid: int) -> Thread | None:
 def tkill(tid: int, sig: int, info: bytes) -> bool | None:
     """Queue `sig` for guest thread `tid`; False if there is no such thread,
     None if a real-time signal with a value found the queue full (EAGAIN)."""
-    if T.current is None or tid == T.current.tid:
+    if T.current is None or (tid == T.current.tid and not T.in_switch):
         if tid != gettid():
             return False
         if not signals.queue(sig, info):
@@ -526,7 +526,32 @@ def start(pc: int) -> int:
 
 
 def switch() -> int:
-    """Run loop, after a stop for a switch: save the T.current thread, restore the next; new PC."""
+    """Run loop, after a stop for a switch: save the T.current thread, restore the next; new PC.
+
+    While it runs, T.current is not settled: a signal handler of the emulator
+    that runs in between (the wake-up signal's: a POSIX timer aimed at a
+    thread) queues thread-directed signals on the target's own record
+    (`tkill` looks at T.in_switch), which the thread takes when it runs."""
+    T.in_switch = True
+    try:
+        pc = _switch()
+    finally:
+        T.in_switch = False
+    nxt = T.current
+    if nxt is not None and nxt.sigpending:
+        _adopt(nxt)                 # queued by a handler at the very end of the switch
+        proc.cpu.pending = True
+    return pc
+
+
+def _adopt(t: Thread) -> None:
+    pend, t.sigpending = t.sigpending, {}
+    signals.adopt_queue(pend)
+    for sig in pend:
+        T.directed |= signals.bit(sig)
+
+
+def _switch() -> int:
     T.preempt = False
     cpu = proc.cpu
     uc = cpu.uc
@@ -580,12 +605,10 @@ def switch() -> int:
         sst.restart_nr = cpu.reg(_REG_X8)
         nxt.sig_restart_x0 = None
         cpu.pending = True
-    T.directed = 0
+    # (T.directed was handed back to the thread switched away from by
+    # _keep_directed; a thread that runs on keeps what was sent to it)
     if nxt.sigpending:
-        signals.adopt_queue(nxt.sigpending)
-        for sig in nxt.sigpending:
-            T.directed |= signals.bit(sig)
-        nxt.sigpending = {}
+        _adopt(nxt)
     if proc.sig.pending or proc.sig.saved_mask is not None:
         # (a saved mask: a sigsuspend ended; delivery puts the old mask back even
         # if another thread took the signal meanwhile)
