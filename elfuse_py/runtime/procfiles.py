@@ -255,7 +255,7 @@ def sig_masks(tid: int | None = None) -> dict[str, int]:
         blocked, own = st.mask, T.directed
     else:
         blocked, own = t.mask, 0
-        for s in t.sigpending:
+        for s in tuple(t.sigpending):
             own |= signals.bit(s)
     return {"SigPnd": own, "ShdPnd": (st.pending & ~T.directed) | host_pending,
             "SigBlk": blocked, "SigIgn": ign, "SigCgt": cgt}

@@ -464,7 +464,7 @@ def _poll_waiters() -> int | None:
     nearest = None
     for t in _waiting():
         mask = st.mask if t is T.current else t.mask
-        if (st.pending & ~mask) or any(not (mask & bit(s)) for s in t.sigpending):
+        if (st.pending & ~mask) or any(not (mask & bit(s)) for s in tuple(t.sigpending)):
             _interrupt(t)
             continue
         if t.pollset is not None:
