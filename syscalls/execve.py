@@ -148,10 +148,12 @@ def execve(dirfd: int, path_addr: int, argv_addr: int, envp_addr: int, flags: in
     code = f"import sys;sys.path[:0]={path_list!r};from elfuse_py.cli import exec_entry;exec_entry()"
     if proc.debugger is not None:
         proc.debugger.on_exec(os.fsdecode(filename))    # the gdb session ends here
+    signals.exec_prepare(True)
     try:
         os.execve(sys.executable, [sys.executable, "-I", "-S", "-c", code,
                                    os.fsdecode(filename)], env)
     except OSError as e:
+        signals.exec_prepare(False)
         os.close(sfd)
         for f in carried:
             _inheritable(f, False)

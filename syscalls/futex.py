@@ -12,10 +12,11 @@ from __future__ import annotations
 import struct
 import time as _time
 
-from elfuse_py.runtime import lerrno, threads
+from elfuse_py.runtime import lerrno, signals, threads
 from elfuse_py.runtime.memory import GuestFault
 from elfuse_py.runtime.process import proc
 
+from syscalls.args import FOREVER_SEC
 from syscalls.table import PARTIAL, syscall
 
 FUTEX_WAIT, FUTEX_WAKE, FUTEX_FD, FUTEX_REQUEUE, FUTEX_CMP_REQUEUE, FUTEX_WAKE_OP = 0, 1, 2, 3, 4, 5
@@ -40,6 +41,8 @@ def _timeout(addr: int, absolute: bool, realtime: bool) -> int | None:
     sec, nsec = proc.mem.unpack(_TS, addr)
     if sec < 0 or not 0 <= nsec < NSEC:
         raise ValueError
+    if sec >= FOREVER_SEC:
+        return None                 # never ends in practice (see syscalls/args.py)
     ns = sec * NSEC + nsec
     now = _time.monotonic_ns()
     if not absolute:
@@ -70,14 +73,21 @@ def _wait_alone(uaddr: int, val: int, deadline: int | None, private: bool) -> in
         left = None if deadline is None else (deadline - _time.monotonic_ns()) / NSEC
         if left is not None and left <= 0:
             return -lerrno.ETIMEDOUT
+        if signals.interrupt_pending():
+            return -lerrno.EINTR      # a signal came before the host sleep began
         if private:
-            step = 3600.0 if left is None else left
+            # (in steps: a signal whose host handler ran just before the sleep
+            # began interrupts nothing, and is seen at the next step)
+            step = 0.1 if left is None else min(left, 0.1)
         else:
             step = poll if left is None else min(poll, left)
             poll = min(poll * 2, SHARED_POLL_MAX)
         _time.sleep(step)                     # InterruptedError -> -EINTR (hook)
         if not private and proc.mem.u32(uaddr) != val:
             return 0
+
+
+signals.register_interruptible(_wait_alone)
 
 
 def _nr(v: int) -> int:

@@ -214,7 +214,7 @@ def _rt_sigtimedwait(fn):
             me = proc.threads.current
 
             def available() -> bool:
-                if st.pending & want or any(want & (1 << (s - 1)) for s in me.sigpending):
+                if st.pending & want or any(want & (1 << (s - 1)) for s in tuple(me.sigpending)):
                     return True
                 return bool(hosts and hs.sigpending() & hosts)
 

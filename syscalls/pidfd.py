@@ -201,7 +201,7 @@ def sys_pidfd_open(pid, flags):
 # ----- pidfd_send_signal -------------------------------------------------------------------
 
 @syscall("pidfd_send_signal", "fd, signal, ptr, hex", level=PARTIAL,
-         note="a siginfo's payload reaches only this process itself; PIDFD_SIGNAL_THREAD "
+         note="a siginfo's payload reaches other guests through their inbox; PIDFD_SIGNAL_THREAD "
               "signals the process")
 def sys_pidfd_send_signal(pidfd, sig, info, flags):
     flags &= 0xFFFFFFFF
@@ -248,8 +248,11 @@ def sys_pidfd_send_signal(pidfd, sig, info, flags):
         return _send(pid, sig, signals.SI_USER)
     if not sig or _valid(sig):
         h = signals.to_host(sig) if sig else 0
-        if h is None:
-            return -lerrno.EINVAL
+        if sig and (raw is not None or h is None or sig >= signals.SIGRTMIN_KERNEL):
+            # A value or a signal the host cannot carry: the guest's inbox (runtime/siginbox.py).
+            if raw is None:
+                raw = signals._si(sig, signals.SI_USER, os.getpid(), os.getuid())
+            return signals.send_to_process(pid, sig, raw, plain=False)
         if st is None:
             hs.pidfd_send_signal(pidfd, h)
         else:

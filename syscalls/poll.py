@@ -22,7 +22,7 @@ from elfuse_py.runtime import signals
 from elfuse_py.runtime.process import proc
 
 from syscalls import readiness
-from syscalls.args import s32
+from syscalls.args import FOREVER_SEC, POLL_MS_MAX, s32
 from syscalls.net import readiness as sockready
 from syscalls.table import syscall
 
@@ -81,6 +81,8 @@ def read_timeout(tsp: int) -> float | None:
     sec, nsec = proc.mem.unpack(TIMESPEC, tsp)
     if sec < 0 or not 0 <= nsec < 1_000_000_000:
         raise OSError(22, "timespec")
+    if sec >= FOREVER_SEC:
+        return None                 # (ppoll then stores no time left)
     return sec + nsec / 1e9
 
 
@@ -111,7 +113,7 @@ def host_poll(wanted: dict[int, int], timeout: float | None) -> dict[int, int]:
             out[fd] = POLLNVAL
             continue
         p.register(fd, to_host(ev))
-    ms = None if timeout is None else (0 if out else int(timeout * 1000 + 0.999999))
+    ms = None if timeout is None else (0 if out else min(int(timeout * 1000 + 0.999999), POLL_MS_MAX))
     if ms is not None and timeout is not None and 0 < timeout * 1000 < 1:
         ms = 1
     for fd, rev in p.poll(ms):

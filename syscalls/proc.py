@@ -8,7 +8,7 @@ import struct
 from elfuse_py.host import children
 from elfuse_py.host import events as hostev
 from elfuse_py.host import procinfo
-from elfuse_py.runtime import guests, ipctree, lerrno
+from elfuse_py.runtime import guests, ipctree, lerrno, siginbox
 from elfuse_py.runtime import signals, threads
 from elfuse_py.runtime.cpu import REG_SP, REG_TPIDR_EL0
 from elfuse_py.runtime.signals import child_wait, to_linux
@@ -84,6 +84,7 @@ def fork(flags: int = 17, newsp: int = 0, ptid: int = 0,
         if flags & CLONE_PARENT_SETTID and ptid:
             proc.mem.put_u32(ptid, me)
         return 0
+    siginbox.prepare_child(pid)         # other guests can signal it from now on
     if flags & CLONE_PARENT_SETTID and ptid:
         try:
             proc.mem.put_u32(ptid, pid)

@@ -127,6 +127,9 @@ def probe(pollfds: dict[int, int], selfds: dict[int, int]) -> dict[int, int]:
     return out
 
 
+RECHECK_MAX = 86400.0
+
+
 def sleep(pollfds: dict[int, int], selfds: dict[int, int], timeout: float | None) -> None:
     """Block until one of the fds may be ready or `timeout` seconds (None: no limit) pass.
 
@@ -134,6 +137,8 @@ def sleep(pollfds: dict[int, int], selfds: dict[int, int], timeout: float | None
     guest signal interrupts it (InterruptedError), like the handler's own
     blocking call.
     """
+    if timeout is not None and timeout > RECHECK_MAX:
+        timeout = RECHECK_MAX       # the caller loops: the host calls cannot take more
     ms = None if timeout is None else max(0, int(timeout * 1000 + 0.999999))
     if not selfds:
         if not pollfds:

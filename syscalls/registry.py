@@ -15,7 +15,7 @@ from elfuse_py.runtime.process import Process, SyscallSet
 
 # Handler modules, by area.  Import order does not matter.
 from syscalls import (dirs, epoll, eventfd, events, execve, fdops, fileio, fsmeta, fsnames,  # noqa: F401
-                      futex, info, ioctl, mem, memfd, notify, pidfd, poll, proc, sched, signal,
+                      futex, info, ioctl, mem, memfd, notify, pidfd, poll, proc, ptimers, sched, signal,
                       sigwait, time, timerfd, xattr)
 from syscalls import ipc_msg, ipc_sem, ipc_shm  # noqa: F401  (SysV IPC)
 from syscalls.net import messages, names, sockets, sockopt  # noqa: F401

@@ -16,7 +16,7 @@ from elfuse_py.runtime import threads
 from elfuse_py.runtime.process import proc
 from elfuse_py.runtime.signals import (NSIG, SIG_DFL, SIG_IGN, SIGKILL, SIGSTOP, SS_AUTODISARM, SS_DISABLE, SS_ONSTACK, UNBLOCKABLE, bit)
 
-from syscalls.args import s32, s64
+from syscalls.args import s32
 from syscalls.table import PARTIAL, syscall
 
 _SIGACTION = struct.Struct("<QQQQ")     # handler, flags, restorer, mask
@@ -51,7 +51,7 @@ def sys_rt_sigaction(sig, act, oact, size):
         signals.action_changed(sig)
         if handler == SIG_IGN or (handler == SIG_DFL and sig in signals._DFL_IGNORE):
             proc.sig.pending &= ~bit(sig)      # Linux discards it (sigaction(2))
-            proc.sig.infos.pop(sig, None)
+            signals.discard(proc.sig.infos, sig)
             signals.notify_waiters()
     return 0
 
@@ -126,7 +126,7 @@ def sys_rt_sigsuspend(set_, size):
     try:
         proc.sig.mask = m
         signals.follow_mask()         # what the watcher catches for signalfds follows m
-        if not (proc.sig.pending & ~m):
+        while not (proc.sig.pending & ~m):
             # Block every host signal, then let Python run the handlers of any
             # that already arrived (they queue into proc.sig.pending): a signal taken
             # between a check and the host sigsuspend would otherwise be
@@ -135,11 +135,13 @@ def sys_rt_sigsuspend(set_, size):
             # in the guest's mask atomically, as Linux does.
             hs.pthread_sigmask(hs.SIG_BLOCK, hs.valid_signals())
             _run_python_handlers()
-            if not (proc.sig.pending & ~m):
-                _host_sigsuspend(m)
-                # The Python-level handler runs at the next bytecode and raises
-                # InterruptedError, which ends this function.
-                _run_python_handlers()
+            if proc.sig.pending & ~m:
+                break
+            _host_sigsuspend(m)
+            # The Python-level handler runs at the next bytecode and raises
+            # InterruptedError, which ends this function.  Without that (the
+            # inbox's wake-up brought only signals `m` blocks) wait on.
+            _run_python_handlers()
     except InterruptedError:
         pass
     proc.sig.interrupted = False
@@ -182,22 +184,21 @@ def sys_sigaltstack(ss, old):
 
 
 # ----- sending ---------------------------------------------------------------------
+# To this process: queued here.  To another: signals.send_to_process (a host
+# kill, or the receiver's inbox for real-time signals and values).
 
 
 def _send(pid: int, sig: int, code: int) -> int:
+    """kill()/tkill() of `sig` to process `pid` with a kill-style siginfo."""
     if sig == 0:
         os.kill(pid, 0)
         return 0
     if not _valid(sig):
         return -lerrno.EINVAL
+    info = signals._si(sig, code, os.getpid(), os.getuid())
     if pid == os.getpid():
-        signals.queue(sig, signals._si(sig, code, os.getpid(), os.getuid()))
-        return 0
-    h = signals.to_host(sig)
-    if h is None:
-        return -lerrno.EINVAL
-    os.kill(pid, h)
-    return 0
+        return 0 if signals.queue(sig, info) else -lerrno.EAGAIN
+    return signals.send_to_process(pid, sig, info, plain=True)
 
 
 @syscall("kill", "int, signal")
@@ -206,11 +207,15 @@ def sys_kill(pid, sig):
     if sig < 0 or sig > NSIG:
         return -lerrno.EINVAL
     if pid in (0, -1) or pid < -1:
-        if sig and signals.to_host(sig) is None:
-            return -lerrno.EINVAL
+        h = signals.to_host(sig) if sig else 0
+        if h is None:
+            # A signal the host lacks: to every guest of the group (kill(-1): all of ours).
+            pgid = 0 if pid == -1 else (os.getpgrp() if pid == 0 else -pid)
+            return signals.send_to_group(pgid, sig, signals._si(sig, signals.SI_USER, os.getpid(),
+                                                                 os.getuid()))
         # Process groups and broadcast include this process: the host kernel
         # delivers it to us through our own dispositions.
-        os.kill(pid, signals.to_host(sig) if sig else 0)
+        os.kill(pid, h)
         return 0
     return _send(pid, sig, signals.SI_USER)
 
@@ -223,18 +228,20 @@ def sys_tgkill(tgid, tid, sig):
     if tgid == os.getpid():
         if not sig:
             return 0 if tid == tgid or threads.find(tid) is not None else -lerrno.ESRCH
-        return _send_thread(tid, sig)
+        return _send_thread(tid, sig, signals._si(sig, signals.SI_TKILL, os.getpid(), os.getuid()))
     if tid != tgid:
         return -lerrno.ESRCH      # another process's threads are out of reach
     return _send(tid, sig, signals.SI_TKILL)
 
 
-def _send_thread(tid: int, sig: int) -> int:
-    """tgkill/tkill to one of this process's guest threads (elfuse_py.runtime.threads)."""
+def _send_thread(tid: int, sig: int, info: bytes) -> int:
+    """To one of this process's guest threads (elfuse_py.runtime.threads)."""
     if not _valid(sig):
         return -lerrno.EINVAL
-    info = signals._si(sig, signals.SI_TKILL, os.getpid(), os.getuid())
-    return 0 if threads.tkill(tid, sig, info) else -lerrno.ESRCH
+    r = threads.tkill(tid, sig, info)
+    if r is None:
+        return -lerrno.EAGAIN     # a real-time signal with a value: queue full
+    return 0 if r else -lerrno.ESRCH
 
 
 @syscall("tkill", "int, signal")
@@ -243,24 +250,61 @@ def sys_tkill(tid, sig):
     if tid <= 0 or sig < 0 or sig > NSIG:
         return -lerrno.EINVAL
     if sig and threads.find(tid) is not None:
-        return _send_thread(tid, sig)
+        return _send_thread(tid, sig, signals._si(sig, signals.SI_TKILL, os.getpid(), os.getuid()))
     return _send(tid, sig, signals.SI_TKILL)
+
+
+def _user_info(sig: int, info: int) -> tuple[bytes, int]:
+    """The siginfo a guest passes to rt_(tg)sigqueueinfo (si_signo is `sig`), and its si_code."""
+    raw = proc.mem.read(info, 128)
+    code = struct.unpack_from("<i", raw, 8)[0]
+    return struct.pack("<i", sig) + raw[4:], code
+
+
+def _may_forge(code: int, target: int) -> bool:
+    """Linux: nobody may pretend to be the kernel or kill()/tkill() (si_code >= 0
+    or SI_TKILL), except towards the calling thread itself."""
+    return not (code >= 0 or code == signals.SI_TKILL) or target == threads.gettid()
 
 
 @syscall("rt_sigqueueinfo", "int, signal, ptr")
 def sys_rt_sigqueueinfo(pid, sig, info):
     pid = s32(pid)
-    if not _valid(sig):
+    if not 0 <= sig <= NSIG:
         return -lerrno.EINVAL
-    raw = proc.mem.read(info, 128)
-    code = struct.unpack_from("<i", raw, 8)[0]
-    if code >= 0 or code == signals.SI_TKILL:
+    raw, code = _user_info(sig, info)
+    if not _may_forge(code, pid):
         return -lerrno.EPERM
-    if pid == os.getpid():
-        signals.queue(sig, struct.pack("<i", sig) + raw[4:])
+    if pid <= 0:
+        return -lerrno.ESRCH
+    if sig == 0:
+        os.kill(pid, 0)
         return 0
-    # Another process: the host cannot carry the payload; send the plain signal.
-    return _send(pid, sig, code)
+    if pid == os.getpid():
+        return 0 if signals.queue(sig, raw) else -lerrno.EAGAIN
+    return signals.send_to_process(pid, sig, raw, plain=False)
+
+
+@syscall("rt_tgsigqueueinfo", "int, int, signal, ptr")
+def sys_rt_tgsigqueueinfo(tgid, tid, sig, info):
+    tgid, tid = s32(tgid), s32(tid)
+    if tgid <= 0 or tid <= 0 or not 0 <= sig <= NSIG:
+        return -lerrno.EINVAL
+    raw, code = _user_info(sig, info)
+    if not _may_forge(code, tid):
+        return -lerrno.EPERM
+    if tgid == os.getpid():
+        if tid != tgid and threads.find(tid) is None:
+            return -lerrno.ESRCH
+        if not sig:
+            return 0
+        return _send_thread(tid, sig, raw)
+    if tid != tgid:
+        return -lerrno.ESRCH      # another process's threads are out of reach
+    if sig == 0:
+        os.kill(tid, 0)
+        return 0
+    return signals.send_to_process(tid, sig, raw, plain=False)
 
 
 # ----- interval timers -----------------------------------------------------------------

@@ -14,12 +14,13 @@ would return a record, and only readable.  A read takes up to size/128
 pending signals of its mask as 128-byte struct signalfd_siginfo records.
 It survives execve and fork (each process reads its own pending signals).
 
-rt_sigtimedwait: on a host whose kernel keeps the blocked signals for us
-(elfuse_py/host/sigwait.py KERNEL_QUEUE: Linux) the host's sigwaitinfo /
-sigtimedwait waits; elsewhere (macOS, whose Python has neither, and the
-macOS host model on Linux) a transient waiter over the set does, with the
-same results: the siginfo, EAGAIN at the timeout, EINTR for another handled
-signal.
+rt_sigtimedwait: a transient waiter over the set waits, on every host (the
+host's own sigtimedwait would never see the signals other guests post to
+the inbox of runtime/siginbox.py, nor could a Mac's Python call it): the
+siginfo, EAGAIN at the timeout, EINTR for another handled signal.  Where the
+host kernel keeps blocked signals (KERNEL_QUEUE: Linux) the waiter's byte
+comes from the host signalfd watcher and `take` pulls them with their
+siginfo; elsewhere the watcher thread catches them.
 """
 from __future__ import annotations
 
@@ -29,7 +30,6 @@ import select
 import struct
 import time
 
-from elfuse_py.host import sigwait as hostsig
 from elfuse_py.runtime import lerrno, signals, sigwaiters, threads
 from elfuse_py.runtime.process import proc
 from elfuse_py.runtime.signals import UNBLOCKABLE
@@ -225,37 +225,9 @@ def sys_rt_sigtimedwait(set_, info, timeout, size):
         return _give(got[0], info)
     if tmo == 0 and not signals.host_pending(want):
         return -lerrno.EAGAIN
-    if not signals.KERNEL_QUEUE:
-        return _wait_portable(want, tmo, info)
-    return _wait_host(want, tmo, info)
-
-
-def _wait_host(want: int, tmo: float | None, info: int) -> int:
-    """The host kernel holds the signals: its sigtimedwait waits (in CHECK_PERIOD
-    steps, looking at the pending set in between, see _wait_readable)."""
-    hosts = signals.host_set(want)
-    deadline = None if tmo is None else time.monotonic() + tmo
-    try:
-        while True:
-            if signals.interrupt_pending():
-                raise InterruptedError
-            chunk = CHECK_PERIOD if deadline is None else min(CHECK_PERIOD, deadline - time.monotonic())
-            r = hostsig.wait(hosts, max(chunk, 0))
-            if r is not None:
-                break
-            if deadline is not None and time.monotonic() >= deadline:
-                return -lerrno.EAGAIN
-    except InterruptedError:
-        proc.sig.interrupted = False
-        return -lerrno.EINTR
-    sig = signals.to_linux(r.si_signo)
-    if info:
-        extra = struct.pack("<i", r.si_status)
-        proc.mem.write(info, signals._si(sig, r.si_code, r.si_pid, r.si_uid, extra))
-    return sig
-
-
-signals.register_interruptible(_wait_host)     # its callee blocks in the host
+    # A waiter over the set, on every host: signals other guests post to our
+    # inbox (runtime/siginbox.py) never reach the host's sigtimedwait.
+    return _wait_portable(want, tmo, info)
 
 
 def _wait_portable(want: int, tmo: float | None, info: int) -> int:

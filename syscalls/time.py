@@ -11,7 +11,8 @@ import os
 import struct
 import time as _time
 
-from elfuse_py.runtime import lerrno, threads
+from elfuse_py.runtime import lerrno, signals, threads
+from elfuse_py.runtime.cpu import REG_X0
 from elfuse_py.runtime.process import proc
 
 from syscalls.table import PARTIAL, syscall
@@ -131,38 +132,65 @@ def _read_ts(addr: int) -> int | None:
     return sec * NSEC + nsec
 
 
+# Linux clamps a sleep's expiry at KTIME_MAX (timespec64_to_ktime, ktime_add_safe):
+# a tv_sec near 2^63 sleeps about 292 years, interruptibly.
+KTIME_MAX = (1 << 63) - 1
+# A single-threaded sleep looks at the pending set this often (a signal whose
+# host handler ran just before the host sleep began interrupts nothing).
+_CHECK_NS = 100_000_000
+
+
 def _sleep_until(host_clock: int, deadline_ns: int) -> int:
-    """Sleep until the host clock reaches deadline: 0, or -(ns left) if interrupted.
+    """Sleep until the host clock reaches deadline: 0, or the ns left (> 0) if a
+    guest signal to deliver cut it short.
 
     Python retries a sleep after a host signal handler returns (PEP 475), so
     the signals layer interrupts a sleep for a guest signal by raising
-    InterruptedError from its host handler.
+    InterruptedError from its host handler (this function is registered as
+    interruptible); a signal that was already pending is seen between steps.
     """
     while True:
         left = deadline_ns - _time.clock_gettime_ns(host_clock)
         if left <= 0:
             return 0
+        if signals.interrupt_pending():
+            return left
         try:
-            _time.sleep(left / NSEC)
+            _time.sleep(min(left, _CHECK_NS) / NSEC)
         except InterruptedError:
-            return -(deadline_ns - _time.clock_gettime_ns(host_clock))
+            return max(deadline_ns - _time.clock_gettime_ns(host_clock), 1)
 
+
+signals.register_interruptible(_sleep_until)
 
 TIMER_ABSTIME = 1
 
 
+def _put_rem(rem: int, left: int) -> None:
+    if rem:
+        left = max(left, 0)
+        proc.mem.pack(_TS, rem, left // NSEC, left % NSEC)
+
+
 def _nanosleep(host_clock: int, ns: int, absolute: bool, rem: int) -> int | None:
     now = _time.clock_gettime_ns(host_clock)
-    deadline = ns if absolute else now + ns
+    deadline = min(ns if absolute else now + ns, KTIME_MAX)
     if threads.multi():
-        # Other guest threads run meanwhile (the scheduler wakes this one).
-        return threads.sleep_until(_time.monotonic_ns() + max(deadline - now, 0))
-    r = _sleep_until(host_clock, deadline)
-    if r < 0:
+        # Other guest threads run meanwhile (the scheduler wakes this one, or a
+        # signal does: then the time left, counted on the monotonic clock).
+        mono = _time.monotonic_ns() + max(deadline - now, 0)
+
+        def interrupted() -> int:
+            if not absolute:
+                _put_rem(rem, mono - _time.monotonic_ns())
+            return -lerrno.EINTR
+        return threads.wait_fds({}, mono, proc.cpu.reg(REG_X0), on_timeout=lambda: 0,
+                                on_eintr=interrupted)
+    left = _sleep_until(host_clock, deadline)
+    if left:
         # Interrupted: relative sleeps report what was left (absolute ones do not).
-        if rem and not absolute:
-            left = max(-r, 0)
-            proc.mem.pack(_TS, rem, left // NSEC, left % NSEC)
+        if not absolute:
+            _put_rem(rem, left)
         return -lerrno.EINTR
     return 0
 
@@ -197,7 +225,10 @@ def sys_clock_nanosleep(clk, flags, req, rem):
         # spinning, which is what a sleeping process's own CPU clock implies.
         deadline = ns if absolute else _time.clock_gettime_ns(host) + ns
         while _time.clock_gettime_ns(host) < deadline:
-            pass
+            if signals.interrupt_pending():
+                if not absolute:
+                    _put_rem(rem, deadline - _time.clock_gettime_ns(host))
+                return -lerrno.EINTR
         return 0
     return _nanosleep(host, ns, absolute, rem)
 

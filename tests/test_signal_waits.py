@@ -52,7 +52,8 @@ def _run_mac_python(name, tmp_path, more=""):
                           input=b"", capture_output=True, timeout=120)
 
 
-@pytest.mark.parametrize("name", ["t_sig_signalfd", "t_sig_timedwait", "t_sig_kill", "t_sig_chld"])
+@pytest.mark.parametrize("name", ["t_sig_signalfd", "t_sig_timedwait", "t_sig_kill", "t_sig_chld",
+                                  "t_sig_rtqueue"])
 def test_without_python_sigtimedwait(name, tmp_path):
     _assert_clean(_run_mac_python(name, tmp_path), name)
 
@@ -113,3 +114,24 @@ def test_ssi_layouts():
     # SIGSYS SYS_SECCOMP: call_addr, syscall, arch
     f = _ssi(_siginfo(31, 1, 0x400000, 99, 0xC00000B7, fmt="QiI"))
     assert (f[19], f[18], f[20]) == (0x400000, 99, 0xC00000B7)
+
+
+# ----- the inbox between guest processes (elfuse_py/runtime/siginbox.py) ----------------------
+
+@pytest.mark.parametrize("compat", ["", "darwin"])
+def test_inboxes_go_with_their_guests(compat, tmp_path):
+    """t_sig_rtqueue's processes (itself and four fork children) each had an inbox;
+    none is left once they are gone, and a stale one of a dead pid is swept."""
+    import tempfile
+    rt = tempfile.mkdtemp(prefix="rt", dir="/tmp")     # short: runtime_dir() wants <= 60 bytes
+    sigq = os.path.join(rt, f"elfuse-py-{os.getuid()}", "sigq")
+    os.makedirs(sigq, mode=0o700)
+    os.chmod(os.path.dirname(sigq), 0o700)
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    open(os.path.join(sigq, str(dead.pid)), "wb").close()     # a guest killed by SIGKILL
+    r = run_elfuse([guest_bin("t_sig_rtqueue")], extra_env={"ELFUSE_HOST_COMPAT": compat,
+                                                            "ELFUSE_RUNTIME_DIR": rt},
+                   cwd=str(tmp_path), input=b"", timeout=120)
+    _assert_clean(r, "t_sig_rtqueue")
+    assert os.listdir(sigq) == []

@@ -34,6 +34,16 @@ KERNEL_QUEUE = HAVE_SIGTIMEDWAIT and HAVE_SIGNALFD
 SIGINFO_SIZE = 128
 _libc = None
 
+# The emulator's own wake-up signal between guest processes (runtime/siginbox.py):
+# a host signal that no guest signal is mapped to, so that it only ever means
+# "look at your inbox".  macOS: SIGINFO (ignored by default; Linux has none).
+# Linux, and the macOS host model on it: SIGPWR (30 on every Linux Python runs
+# on; the model hides signal.SIGPWR as a Mac's Python lacks it), whose guest
+# twin then travels between guests only through the inbox, like the
+# real-time signals.  Its default action is to terminate: the emulator
+# ignores it across its own execve until the new image has its handler.
+WAKE_SIGNAL = int(hs.SIGINFO) if hasattr(hs, "SIGINFO") else 30
+
 
 def _c():
     global _libc

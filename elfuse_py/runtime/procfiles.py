@@ -255,7 +255,7 @@ def sig_masks(tid: int | None = None) -> dict[str, int]:
         blocked, own = st.mask, T.directed
     else:
         blocked, own = t.mask, 0
-        for s in t.sigpending:
+        for s in tuple(t.sigpending):
             own |= signals.bit(s)
     return {"SigPnd": own, "ShdPnd": (st.pending & ~T.directed) | host_pending,
             "SigBlk": blocked, "SigIgn": ign, "SigCgt": cgt}
@@ -296,7 +296,7 @@ def status_lines(tid: int | None = None) -> list[tuple[str, str]]:
     vm = vm_figures()
     kb = {k: f"{v // 1024:8d} kB" for k, v in vm.items()}
     masks = sig_masks(tid)
-    queued = bin(masks["SigPnd"] | masks["ShdPnd"]).count("1")
+    queued = max(proc.sig.queued, bin(masks["SigPnd"] | masks["ShdPnd"]).count("1"))
     sigq_limit = proc.rlimit(11)[0]
     ncpu = procinfo.cpu_count()
     ru = resource.getrusage(resource.RUSAGE_SELF)

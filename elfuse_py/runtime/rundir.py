@@ -2,7 +2,8 @@
 
 Emulators of one user share it: abstract socket names live there as files
 (syscalls/net/policies.py), and so does the registry of live guests that the
-synthesised /proc reads (elfuse_py/runtime/guests.py).  It is
+synthesised /proc reads (elfuse_py/runtime/guests.py) and each guest's
+signal inbox (sigq/, elfuse_py/runtime/siginbox.py).  It is
 $ELFUSE_RUNTIME_DIR, else $XDG_RUNTIME_DIR, else /tmp, plus elfuse-py-<uid>.
 """
 from __future__ import annotations

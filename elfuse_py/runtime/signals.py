@@ -14,6 +14,14 @@ Owns the Linux side of signals for the one guest process:
 - delivery: an AArch64 `struct rt_sigframe` (siginfo + ucontext with an
   fpsimd_context record) on the guest stack, X0-X2/X29/X30/SP/PC set up as
   arch/arm64/kernel/signal.c does; rt_sigreturn undoes it;
+- the queue: per pending signal a FIFO of siginfos (`push`/`pop`): standard
+  signals merge, real-time ones queue up to RLIMIT_SIGPENDING, each with
+  its siginfo; POSIX timers' entries (syscalls/ptimers.py) get their
+  overrun count when they leave it (`dequeue_hook`);
+- other guest processes: what the host cannot carry exactly (real-time
+  signals, values) goes to the receiver's inbox (runtime/siginbox.py), whose
+  host wake-up signal `_on_wake` handles: it drains the inbox (and the
+  `wake_hooks`: expired POSIX timers) into the queue;
 - interrupting blocking syscalls: the Python handler raises InterruptedError
   when it runs inside a blocking syscall handler (Python would otherwise retry
   the host call), the syscall returns -EINTR or, with SA_RESTART, is re-run.
@@ -44,6 +52,7 @@ chosen by the host floor (elfuse_py/host/sigwait.py):
 """
 from __future__ import annotations
 
+import collections
 import errno as _errno_mod
 import os
 import signal as hs
@@ -52,7 +61,7 @@ import time
 
 from elfuse_py.host import procinfo
 from elfuse_py.host import sigwait as hostsig
-from elfuse_py.runtime import sigwaiters
+from elfuse_py.runtime import lerrno, siginbox, sigwaiters
 from elfuse_py.runtime.cpu import GPR_IDS, REG_FPCR, REG_FPSR, REG_NZCV, REG_PC, REG_SP, REG_X0, xreg
 from elfuse_py.runtime.process import proc
 from elfuse_py.runtime.sigstate import SIG_DFL, SIG_IGN, SS_DISABLE, SigState  # noqa: F401
@@ -96,23 +105,154 @@ def _si(sig: int, code: int, pid: int = 0, uid: int = 0, extra: bytes = b"") -> 
     return (SIGINFO.pack(sig, 0, code) + struct.pack("<iI", pid, uid) + extra).ljust(SIGINFO_SIZE, b"\0")
 
 
-def queue(sig: int, info: bytes | None = None) -> None:
-    """Make Linux signal `sig` pending in the guest; delivery happens after the current syscall."""
-    if _enqueue(sig, info) and proc.sig.waiters:
+def queue(sig: int, info: bytes | None = None) -> bool:
+    """Make Linux signal `sig` pending in the guest; delivery happens after the current syscall.
+
+    False when a real-time signal sent with a value (si_code other than
+    SI_USER) finds the queue at RLIMIT_SIGPENDING: the sender's EAGAIN."""
+    r = _enqueue(sig, info)
+    if r and proc.sig.waiters:
+        notify_waiters()
+    return r is not False
+
+
+# ----- the queue ---------------------------------------------------------------------
+# proc.sig.infos maps a pending signal to the FIFO of its siginfos (a deque):
+# a standard signal holds at most one (Linux's legacy_queue: a second one
+# merges), a real-time one (32..64) one per sending, up to RLIMIT_SIGPENDING
+# entries in the process (threads' queues included: proc.sig.queued).
+
+SIGRTMIN_KERNEL = 32
+SI_TIMER = -2
+# Set by syscalls/ptimers.py: called with a POSIX timer's siginfo when it leaves
+# a queue (delivered, taken, discarded); returns it with si_overrun filled in.
+dequeue_hook = None
+# Called by the wake-up signal's handler (`_on_wake`) after the inbox: each
+# queues what it has for the guest (expired POSIX timers) and returns the mask.
+wake_hooks: list = []
+_QUEUE_CAP = 1 << 20            # RLIMIT_SIGPENDING infinity (macOS has no such limit): a sane bound
+
+
+def queue_limit() -> int:
+    soft = proc.rlimit(11)[0]   # RLIMIT_SIGPENDING, as the guest sees it
+    return min(soft, _QUEUE_CAP)
+
+
+def push(q: dict, sig: int, info: bytes) -> bool | None:
+    """Add `info` to `sig`'s FIFO in queue `q` (the process's or a thread's).
+
+    True: queued; None: merged into a pending standard signal, or queued
+    without its info past the limit (kill: Linux keeps the signal pending and
+    drops the info); False: a real-time signal with a value past the limit
+    (EAGAIN)."""
+    st = proc.sig
+    fifo = q.get(sig)
+    code = struct.unpack_from("<i", info, 8)[0]
+    if code == SI_TIMER:
+        # A POSIX timer's one preallocated entry (syscalls/ptimers.py): it
+        # queues beside another instance and outside the limit, as on Linux.
+        if fifo is None:
+            q[sig] = collections.deque((info,))
+        else:
+            fifo.append(info)
+        st.queued += 1
+        return True
+    if sig < SIGRTMIN_KERNEL:
+        if fifo:
+            return None
+        q[sig] = collections.deque((info,))
+        st.queued += 1
+        return True
+    if st.queued >= queue_limit():
+        if code != SI_USER:
+            return False
+        if fifo:
+            return None
+        info = _si(sig, SI_USER)        # no room: pending, its info lost (Linux zeroes it)
+    if fifo is None:
+        q[sig] = collections.deque((info,))
+    else:
+        fifo.append(info)
+    st.queued += 1
+    return True
+
+
+def pop(q: dict, sig: int) -> bytes:
+    """Take the oldest siginfo of `sig` from queue `q`; the signal stays pending while more wait."""
+    fifo = q.get(sig)
+    if not fifo:
+        q.pop(sig, None)
+        return _si(sig, SI_USER)
+    info = fifo.popleft()
+    proc.sig.queued -= 1
+    if not fifo:
+        del q[sig]
+    if dequeue_hook is not None and struct.unpack_from("<i", info, 8)[0] == SI_TIMER:
+        info = dequeue_hook(info)
+    return info
+
+
+def discard(q: dict, sig: int) -> int:
+    """Drop every queued instance of `sig` from `q`; how many there were."""
+    fifo = q.pop(sig, None)
+    n = len(fifo) if fifo else 0
+    proc.sig.queued -= n
+    if dequeue_hook is not None:
+        for info in fifo or ():
+            if struct.unpack_from("<i", info, 8)[0] == SI_TIMER:
+                dequeue_hook(info)          # the timer may queue its signal again
+    return n
+
+
+def queue_timer(sig: int, info: bytes) -> bool:
+    """A POSIX timer's signal for the process: True if queued (not discarded as ignored)."""
+    r = _enqueue(sig, info)
+    if r and proc.sig.waiters:
+        notify_waiters()
+    return bool(r)
+
+
+def adopt_queue(q: dict) -> None:
+    """A thread's own queue joins the process queue when the thread runs (threads.switch)."""
+    st = proc.sig
+    for sig, fifo in q.items():
+        mine = st.infos.get(sig)
+        if mine is None:
+            st.infos[sig] = fifo
+        elif sig >= SIGRTMIN_KERNEL:
+            mine.extend(fifo)
+        else:
+            st.queued -= len(fifo)          # merged into the one already pending
+        st.pending |= bit(sig)
+    st.undelivered = True
+    if proc.cpu is not None:
+        proc.cpu.pending = True
+    if st.waiters:
         notify_waiters()
 
 
-def _enqueue(sig: int, info: bytes | None) -> bool:
+def _take_pending(sig: int) -> bytes:
+    """Dequeue one `sig` from the process queue, keeping the pending bit right."""
+    st = proc.sig
+    info = pop(st.infos, sig)
+    if sig not in st.infos:
+        st.pending &= ~bit(sig)
+    return info
+
+
+def _enqueue(sig: int, info: bytes | None) -> bool | None:
     if info is None:
         info = _si(sig, SI_KERNEL)
-    handler = proc.sig.actions[sig][0]
+    st = proc.sig
+    handler = st.actions[sig][0]
     if handler == SIG_IGN or (handler == SIG_DFL and sig in _DFL_IGNORE):
-        if not (proc.sig.mask & bit(sig)):
-            return False                    # discarded at generation, as Linux
-    if not (proc.sig.pending & bit(sig)):         # standard signals do not queue twice
-        proc.sig.pending |= bit(sig)
-        proc.sig.infos[sig] = info
-    proc.sig.undelivered = True
+        if not (st.mask & bit(sig)):
+            return None                     # discarded at generation, as Linux
+    r = push(st.infos, sig, info)
+    if r is False:
+        return False
+    st.pending |= bit(sig)
+    st.undelivered = True
     cpu = proc.cpu
     if cpu is not None:
         cpu.pending = True
@@ -203,16 +343,135 @@ def _on_host_signal(hsig: int, frame) -> None:
     proc.sig.seen += 1
     sig = to_linux(hsig)
     queue(sig, _host_siginfo(sig))
+    _maybe_interrupt(bit(sig), frame)
+
+
+def _maybe_interrupt(sigs: int, frame) -> None:
+    """Signals `sigs` were just queued: cut the blocking host call short if one
+    of them is to be delivered now (see _on_host_signal)."""
     cell = _errno_cell
     in_eintr = cell is not None and cell.value == _EINTR
     if cell is not None:
         cell.value = 0
-    if (in_eintr and not proc.sig.interrupted and not proc.sig.hold and proc.sig.actions[sig][0] > SIG_IGN
-            and not (proc.sig.mask & bit(sig)) and _in_interruptible(frame)):
-        proc.sig.interrupted = True
-        proc.sig.restart_x0 = proc.cpu.reg(REG_X0)
-        proc.sig.restart_nr = proc.cpu.reg(xreg(8))
-        raise InterruptedError(4, "Interrupted system call")
+    st = proc.sig
+    if not in_eintr or st.interrupted or st.hold or not _in_interruptible(frame):
+        return
+    ready = sigs & ~st.mask
+    while ready:
+        low = ready & -ready
+        ready ^= low
+        if st.actions[low.bit_length()][0] > SIG_IGN:
+            st.interrupted = True
+            st.restart_x0 = proc.cpu.reg(REG_X0)
+            st.restart_nr = proc.cpu.reg(xreg(8))
+            raise InterruptedError(4, "Interrupted system call")
+
+
+_draining = False
+_drain_again = False
+
+
+def _on_wake(hsig: int, frame) -> None:
+    """Handler of the host's wake-up signal: another guest posted signals to our
+    inbox (runtime/siginbox.py).  Queue them all, in the order sent; a fatal
+    one the guest neither blocks nor handles ends the process now (Linux kills
+    a process blocked in any call); a handled one interrupts as a host signal
+    would."""
+    global _draining, _drain_again
+    st = proc.sig
+    st.seen += 1
+    if _draining:
+        # A wake-up arrived while an outer call was queueing: that call drains
+        # again (a nested drain would queue newer records before older ones).
+        _drain_again = True
+        return
+    got = 0
+    _draining = True
+    try:
+        while True:
+            _drain_again = False
+            for info in siginbox.drain():
+                sig = struct.unpack_from("<i", info, 0)[0]
+                if 1 <= sig <= NSIG and queue(sig, info):
+                    got |= bit(sig)
+            for hook in wake_hooks:
+                got |= hook()
+            if not _drain_again:
+                break
+    finally:
+        _draining = False
+    ready = got & st.pending & ~st.mask
+    if not ready:
+        return
+    if len(proc.threads.live) <= 1:
+        for sig in _signals_of(ready):
+            if st.actions[sig][0] == SIG_DFL and _fatal_default(sig):
+                discard(st.infos, sig)
+                st.pending &= ~bit(sig)
+                _terminate_now(sig)
+    _maybe_interrupt(ready, frame)
+
+
+def _fatal_default(sig: int) -> bool:
+    return sig not in _DFL_IGNORE and sig not in _DFL_STOP and sig != SIGCONT
+
+
+def _terminate_now(sig: int) -> None:
+    """End the process by `sig` from wherever the main thread is (it does not return)."""
+    proc.terminate_by_signal(sig, generated=True)
+    os._exit(128 + sig)
+
+
+# ----- sending to other processes ------------------------------------------------------
+
+
+def send_to_process(pid: int, sig: int, info: bytes, *, plain: bool) -> int:
+    """Send Linux signal `sig` with siginfo `info` to process `pid` (not this one).
+
+    `plain`: a kill()-style send whose siginfo the host can stand in for
+    (SI_USER/SI_TKILL); a standard signal then stays a host kill.  Anything
+    else a guest sends another guest - a real-time signal, a value - goes
+    through the receiver's inbox (runtime/siginbox.py).  Returns 0 or a
+    negative Linux errno."""
+    h = TO_HOST.get(sig)
+    if sig in (SIGKILL, SIGSTOP, SIGCONT) or (plain and h is not None and sig < SIGRTMIN_KERNEL):
+        os.kill(pid, h)
+        return 0
+    r = siginbox.send(pid, info)
+    if r is not None:
+        return r
+    # Not a guest (no inbox): the host's signal, without the payload, where it has one.
+    if h is not None:
+        os.kill(pid, h)
+        return 0
+    # ESRCH/EPERM as Linux; else a zombie (Linux: nothing happens) or a process
+    # that is no guest, which a signal the host lacks cannot reach.
+    os.kill(pid, 0)
+    return 0
+
+
+def send_to_group(pgid: int, sig: int, info: bytes) -> int:
+    """kill(-pgid) of a signal the host lacks: to every guest of the group, this
+    process included; pgid 0 is kill(-1): every guest but this one."""
+    sent = 0
+    err = -lerrno.ESRCH
+    for pid in siginbox.guest_pids():
+        try:
+            if pgid > 0 and os.getpgid(pid) != pgid:
+                continue
+        except OSError:
+            continue
+        if pid == os.getpid():
+            if pgid:
+                queue(sig, info)
+                sent += 1
+            continue
+        r = siginbox.send(pid, info)
+        if r == 0:
+            sent += 1
+        elif r is not None:
+            err = r
+    return 0 if sent else err
 
 
 def interrupt_pending() -> bool:
@@ -279,7 +538,12 @@ def _watch(rfd: int, cpu) -> None:
             for _ in range(100):
                 if st.catch_gen != applied:
                     applied = _apply_catch()
-                lib.uc_emu_stop(cpu.uc)
+                # Counted slices (several threads, or just after) end within a
+                # slice anyway: no asynchronous stop then, whose imprecise PC
+                # a thread switch would save and restore (a frequent POSIX
+                # timer made that show as a guest fault in glibc's free()).
+                if proc.threads.slice_until is None and len(proc.threads.live) <= 1:
+                    lib.uc_emu_stop(cpu.uc)
                 if proc.sig.seen >= proc.sig.arrived and not proc.sig.undelivered:
                     break
                 time.sleep(0.002)
@@ -297,11 +561,16 @@ def _apply_catch() -> int:
     return gen
 
 
-def _start_watcher() -> None:
-    import _thread
+def _want_errno_cell() -> None:
     global _errno_cell
     if _errno_cell is None:
         _errno_cell = _host_errno_cell()
+
+
+def _start_watcher(errno_cell: bool = True) -> None:
+    import _thread
+    if errno_cell:
+        _want_errno_cell()
     r, w = os.pipe()
     os.set_blocking(w, False)
     r, w = proc.fds.reserve(r), proc.fds.reserve(w)
@@ -320,6 +589,8 @@ def _sync_host(sig: int) -> None:
     """Make the host disposition of `sig` follow the guest's."""
     h = TO_HOST.get(sig)
     if h is None or sig in (SIGKILL, SIGSTOP) or sig in _SYNC:
+        if h is None and proc.sig.actions[sig][0] > SIG_IGN:
+            _want_errno_cell()      # handled, reached through the inbox: it interrupts
         return
     handler = proc.sig.actions[sig][0]
     if proc.sig.catch & bit(sig):
@@ -333,6 +604,7 @@ def _sync_host(sig: int) -> None:
     else:
         if not proc.sig.watcher:
             _start_watcher()
+        _want_errno_cell()
         target = _on_host_signal
     try:
         hs.signal(h, target)
@@ -420,8 +692,7 @@ def take(mask: int, limit: int = 1) -> list[bytes]:
         if ready & _SYNCHRONOUS:
             ready &= _SYNCHRONOUS
         sig = (ready & -ready).bit_length()
-        st.pending &= ~bit(sig)
-        out.append(st.infos.pop(sig, None) or _si(sig, SI_USER))
+        out.append(_take_pending(sig))
     if out and st.waiters:
         notify_waiters()
     return out
@@ -569,8 +840,10 @@ def setup(carried: dict | None = None) -> None:
     if table is not None:
         _interruptible_codes.update(table.interruptible)
         _no_restart_nrs.update(table.no_restart)
+    _open_inbox(fresh=carried is None and not proc.nested)
     if carried is not None:
         restore(carried)
+        _on_wake(WAKE, None)        # what other guests posted while the image changed
         return
     # Inherit what the host process was started with: ignored signals and the mask.
     acts = proc.sig.actions
@@ -591,13 +864,39 @@ def setup(carried: dict | None = None) -> None:
     proc.sig.mask = linux_mask(hs.pthread_sigmask(hs.SIG_BLOCK, []))
 
 
+# ----- the inbox (runtime/siginbox.py) -------------------------------------------------
+
+WAKE = siginbox.WAKE
+
+
+def _open_inbox(fresh: bool) -> None:
+    """Every image: the wake-up handler, then the inbox other guests post to, and
+    the watcher that stops a CPU-bound guest when the wake-up signal arrives."""
+    hs.signal(WAKE, _on_wake)
+    if fresh:
+        siginbox.sweep()
+    siginbox.open_own(fresh)
+    if siginbox.remove_own not in proc.exit_hooks:
+        proc.exit_hooks.append(siginbox.remove_own)
+    if not proc.sig.watcher:
+        _start_watcher(errno_cell=False)
+
+
+def exec_prepare(going: bool) -> None:
+    """Around the host execve: the wake-up signal is ignored until the new image
+    installs its handler (its default would end the process); the records it
+    brings wait in the inbox.  going=False: the execve failed."""
+    hs.signal(WAKE, hs.SIG_IGN if going else _on_wake)
+
+
 # ----- exec and fork -------------------------------------------------------------------
 
 
 def exec_state() -> dict:
     """What survives execve: ignored signals stay ignored, handled ones become default."""
     ignored = [s for s in range(1, NSIG + 1) if proc.sig.actions[s][0] == SIG_IGN]
-    return {"ignored": ignored, "mask": proc.sig.mask, "pending": proc.sig.pending, "infos": dict(proc.sig.infos)}
+    return {"ignored": ignored, "mask": proc.sig.mask, "pending": proc.sig.pending,
+            "infos": {s: list(q) for s, q in proc.sig.infos.items()}}
 
 
 def restore(state: dict) -> None:
@@ -607,7 +906,9 @@ def restore(state: dict) -> None:
         if proc.sig.actions[s][0] == SIG_IGN or s in (SIGINT, 25):
             _sync_host(s)
     proc.sig.mask = state["mask"]
-    proc.sig.pending, proc.sig.infos = state["pending"], state["infos"]
+    proc.sig.pending = state["pending"]
+    proc.sig.infos = {s: collections.deque(q) for s, q in state["infos"].items()}
+    proc.sig.queued = sum(len(q) for q in proc.sig.infos.values())
     if proc.sig.pending:
         proc.sig.undelivered = True
         proc.cpu.pending = True
@@ -618,7 +919,7 @@ def restore(state: dict) -> None:
 def after_fork_child() -> None:
     """In a fork child: no pending signals (Linux), and a watcher of our own."""
     st = proc.sig
-    st.pending, st.infos = 0, {}
+    st.pending, st.infos, st.queued = 0, {}, 0
     st.interrupted = False
     if st.watcher:
         for fd in st.wake_fds:
@@ -627,7 +928,8 @@ def after_fork_child() -> None:
             except OSError:
                 pass
         st.watcher = False
-        _start_watcher()
+        _start_watcher(errno_cell=_errno_cell is not None)
+    siginbox.open_own(fresh=False)   # (the parent made the file before fork returned there)
     if st.host_sigfd >= 0:          # the parent's helper thread is not here
         os.close(st.host_sigfd)
         st.host_sigfd = -1
@@ -786,9 +1088,8 @@ def deliver_pending() -> None:
         if not ready:
             break
         sig = (ready & -ready).bit_length()
-        proc.sig.pending &= ~bit(sig)
         took = True
-        info = proc.sig.infos.pop(sig, None) or _si(sig, SI_KERNEL)
+        info = _take_pending(sig)
         if proc.debugger is not None:
             # A debugger sees each signal first: it may discard it or hand another.
             shown = proc.debugger.on_signal(sig)

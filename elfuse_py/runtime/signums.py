@@ -5,10 +5,16 @@ module by name (macOS numbers differ: SIGUSR1 is 30), and real-time signals
 by their offset from the host's SIGRTMIN where the host has them.  Signal
 sets are Linux masks (bit sig-1) on the guest side and sets of host numbers
 on the host side.
+
+A guest signal without a host counterpart (the real-time ones on macOS,
+32/33, and SIGPWR, whose host number is the emulator's wake-up signal) still
+exists between guests: runtime/siginbox.py carries it.
 """
 from __future__ import annotations
 
 import signal as hs
+
+from elfuse_py.host.sigwait import WAKE_SIGNAL
 
 NSIG = 64
 
@@ -28,7 +34,7 @@ def _build_tables() -> tuple[dict, dict]:
     to_host, to_linux = {}, {}
     for num, name in SIGNAL_NAMES.items():
         h = getattr(hs, name, None)
-        if h is not None:
+        if h is not None and int(h) != WAKE_SIGNAL:     # the emulator's own (siginbox)
             to_host[num] = int(h)
             to_linux.setdefault(int(h), num)
     rtmin, rtmax = getattr(hs, "SIGRTMIN", None), getattr(hs, "SIGRTMAX", None)
@@ -37,6 +43,8 @@ def _build_tables() -> tuple[dict, dict]:
             h = int(rtmin) + num - LINUX_SIGRTMIN
             if h > int(rtmax):
                 break
+            if h == WAKE_SIGNAL:
+                continue
             to_host[num] = h
             to_linux[h] = num
     return to_host, to_linux

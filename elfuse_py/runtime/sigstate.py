@@ -17,7 +17,10 @@ class SigState:
         self.actions: list[tuple[int, int, int, int]] = [(SIG_DFL, 0, 0, 0)] * (NSIG + 1)
         self.mask = 0
         self.pending = 0                   # raised by the emulator, not (yet) in the host kernel
-        self.infos: dict[int, bytes] = {}
+        # Per pending signal, the FIFO (a deque) of its siginfos: one for a
+        # standard signal, one per sending for a real-time one (signals.push).
+        self.infos: dict = {}
+        self.queued = 0                    # queued siginfos, threads' included (RLIMIT_SIGPENDING)
         self.altstack = (0, SS_DISABLE, 0)
         self.interrupted = False           # a blocking syscall was cut short by a handled signal
         self.restart_x0 = 0

@@ -208,18 +208,21 @@ def find(tid: int) -> Thread | None:
     return T.live.get(tid)
 
 
-def tkill(tid: int, sig: int, info: bytes) -> bool:
-    """Queue `sig` for guest thread `tid`; False if there is no such thread."""
-    if T.current is None or tid == T.current.tid:
+def tkill(tid: int, sig: int, info: bytes) -> bool | None:
+    """Queue `sig` for guest thread `tid`; False if there is no such thread,
+    None if a real-time signal with a value found the queue full (EAGAIN)."""
+    if T.current is None or (tid == T.current.tid and not T.in_switch):
         if tid != gettid():
             return False
-        signals.queue(sig, info)
+        if not signals.queue(sig, info):
+            return None
         T.directed |= signals.bit(sig)
         return True
     t = T.live.get(tid)
     if t is None:
         return False
-    t.sigpending.setdefault(sig, info)
+    if signals.push(t.sigpending, sig, info) is False:
+        return None
     if t.state == WAIT and not (t.mask & signals.bit(sig)):
         _interrupt(t)
     elif t.state == WAIT and t.pollset and sigwaiters.watches(t.pollset, sig):
@@ -247,8 +250,15 @@ def steer() -> None:
         movable &= ~low
         sig = low.bit_length()
         st.pending &= ~low
-        info = st.infos.pop(sig, None) or signals._si(sig, signals.SI_KERNEL)
-        leader.sigpending.setdefault(sig, info)
+        fifo = st.infos.pop(sig, None)
+        if fifo:
+            mine = leader.sigpending.get(sig)
+            if mine is None:
+                leader.sigpending[sig] = fifo
+            elif sig >= signals.SIGRTMIN_KERNEL:
+                mine.extend(fifo)
+            else:
+                st.queued -= len(fifo)     # a standard signal already pending there: merged
     if leader.state == WAIT:
         _interrupt(leader)
 
@@ -457,7 +467,7 @@ def _poll_waiters() -> int | None:
     nearest = None
     for t in _waiting():
         mask = st.mask if t is T.current else t.mask
-        if (st.pending & ~mask) or any(not (mask & bit(s)) for s in t.sigpending):
+        if (st.pending & ~mask) or any(not (mask & bit(s)) for s in tuple(t.sigpending)):
             _interrupt(t)
             continue
         if t.pollset is not None:
@@ -539,7 +549,32 @@ def leave_slices() -> None:
 
 
 def switch() -> int:
-    """Run loop, after a stop for a switch: save the T.current thread, restore the next; new PC."""
+    """Run loop, after a stop for a switch: save the T.current thread, restore the next; new PC.
+
+    While it runs, T.current is not settled: a signal handler of the emulator
+    that runs in between (the wake-up signal's: a POSIX timer aimed at a
+    thread) queues thread-directed signals on the target's own record
+    (`tkill` looks at T.in_switch), which the thread takes when it runs."""
+    T.in_switch = True
+    try:
+        pc = _switch()
+    finally:
+        T.in_switch = False
+    nxt = T.current
+    if nxt is not None and nxt.sigpending:
+        _adopt(nxt)                 # queued by a handler at the very end of the switch
+        proc.cpu.pending = True
+    return pc
+
+
+def _adopt(t: Thread) -> None:
+    pend, t.sigpending = t.sigpending, {}
+    signals.adopt_queue(pend)
+    for sig in pend:
+        T.directed |= signals.bit(sig)
+
+
+def _switch() -> int:
     T.preempt = False
     cpu = proc.cpu
     uc = cpu.uc
@@ -560,6 +595,7 @@ def switch() -> int:
     nxt = T.runq.popleft()
     if nxt is not cur:
         st = proc.sig
+        _keep_directed(cur)
         if cur.state != DEAD:
             if cur.ctx is None:
                 cur.ctx = _new_ctx()
@@ -594,17 +630,40 @@ def switch() -> int:
         sst.restart_nr = cpu.reg(_REG_X8)
         nxt.sig_restart_x0 = None
         cpu.pending = True
-    T.directed = 0
+    # (T.directed was handed back to the thread switched away from by
+    # _keep_directed; a thread that runs on keeps what was sent to it)
     if nxt.sigpending:
-        for sig, info in nxt.sigpending.items():
-            signals.queue(sig, info)
-            T.directed |= signals.bit(sig)
-        nxt.sigpending = {}
+        _adopt(nxt)
     if proc.sig.pending or proc.sig.saved_mask is not None:
         # (a saved mask: a sigsuspend ended; delivery puts the old mask back even
         # if another thread took the signal meanwhile)
         cpu.pending = True
     return cpu.reg(REG_PC)
+
+
+def _keep_directed(cur: Thread) -> None:
+    """Switching away from `cur`: the signals sent to it alone that it has not taken
+    (it blocks them) go back to its own queue - not left for whichever thread
+    runs next; a thread that exited takes them along (Linux drops a dead
+    thread's private signals: musl's timer thread exits with its SIGTIMER)."""
+    st = proc.sig
+    mine = st.pending & T.directed
+    T.directed = 0
+    while mine:
+        low = mine & -mine
+        mine ^= low
+        sig = low.bit_length()
+        st.pending &= ~low
+        if cur.state == DEAD:
+            signals.discard(st.infos, sig)
+            continue
+        fifo = st.infos.pop(sig, None)
+        if fifo:
+            own = cur.sigpending.get(sig)
+            if own is None:
+                cur.sigpending[sig] = fifo
+            else:
+                own.extend(fifo)
 
 
 def _idle() -> None:

@@ -63,6 +63,7 @@ class ThreadTable:
         self.leader_status: int | None = None   # exit status of the main thread if it exited first
         self.slice_until: int | None = None     # single again: counted slices until then (see `sliced`)
         self.directed = 0                       # pending signals sent to the running thread itself
+        self.in_switch = False                  # threads.switch is under way (T.current not settled)
         self.on_multi: list = []                # called when a second thread appears (registered at boot)
         # Called (tid, result) when a parked thread resumes with the result its
         # syscall finished with (--strace's `<... resumed>` line), if set.
