@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import struct
-from typing import Callable
+from collections.abc import Callable
 
 EM_AARCH64 = 183
 PT_INTERP = 3
