@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import pickle
 import resource
 import stat
 import sys
@@ -123,6 +122,7 @@ def execve(dirfd: int, path_addr: int, argv_addr: int, envp_addr: int, flags: in
         "umask": proc.umask, "nofile": proc.task.nofile, "started": guests.started,
         "special_cwd": paths.special_cwd,
     }
+    import pickle                           # only on an exec: not at start-up
     data = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
     sfd = _state_fd(data, proc.fds.limit)
     # Emulator fds a surviving state needs (an emulated eventfd's counter file,
@@ -207,6 +207,7 @@ def take_state() -> dict:
             break
         chunks.append(b)
     os.close(fd)
+    import pickle
     state = pickle.loads(b"".join(chunks))
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     try:

@@ -25,7 +25,6 @@ through the file system:
 from __future__ import annotations
 
 import os
-import tempfile
 
 from elfuse_py.runtime import log
 
@@ -62,6 +61,7 @@ class TraceOutputError(Exception):
 
 def _append_only(path_prefix: str) -> int:
     """An unlinked file open for appending (the counters' files)."""
+    import tempfile                         # only with --strace
     fd, path = tempfile.mkstemp(prefix=path_prefix)
     try:
         afd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)

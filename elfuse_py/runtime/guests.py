@@ -21,7 +21,6 @@ nothing is written.
 from __future__ import annotations
 
 import os
-import pickle
 
 from elfuse_py.host import procinfo
 from elfuse_py.runtime import paths, rundir
@@ -51,6 +50,7 @@ def own_record(state: str = "S") -> dict:
 
 
 def _store(pid: int, rec: dict) -> None:
+    import pickle                           # only where the host has no /proc (not on Linux)
     d = _dir()
     tmp = os.path.join(d, f".{pid}.tmp")
     with open(tmp, "wb") as f:
@@ -64,7 +64,7 @@ def publish() -> None:
         return
     try:
         _store(os.getpid(), own_record())
-    except (OSError, pickle.PickleError):
+    except (OSError, ValueError, TypeError):       # what pickling a plain record can raise
         pass
 
 
@@ -87,7 +87,7 @@ def exited() -> None:
             _store(os.getpid(), rec)
         else:
             os.unlink(os.path.join(_dir(), str(os.getpid())))
-    except (OSError, pickle.PickleError):
+    except (OSError, ValueError, TypeError):
         pass
 
 
@@ -115,6 +115,7 @@ def lookup(pid: int) -> dict | None:
     """The record of live guest `pid` (zombies included), or None."""
     if not ENABLED or pid <= 0:
         return None
+    import pickle
     path = os.path.join(_dir(), str(pid))
     try:
         with open(path, "rb") as f:
