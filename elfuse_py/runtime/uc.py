@@ -44,9 +44,10 @@ def _find_libunicorn() -> str:
     override = os.environ.get("ELFUSE_LIBUNICORN")
     if override:
         return override
-    import importlib.util
+    # importlib.machinery is already loaded; importlib.util would import contextlib too.
+    from importlib.machinery import PathFinder
 
-    spec = importlib.util.find_spec("unicorn")
+    spec = PathFinder.find_spec("unicorn")
     if spec is None or not spec.submodule_search_locations:
         raise ImportError("the 'unicorn' package is not installed")
     libdir = os.path.join(list(spec.submodule_search_locations)[0], "lib")
