@@ -50,7 +50,7 @@ def own_record(state: str = "S") -> dict:
 
 
 def _store(pid: int, rec: dict) -> None:
-    import pickle                           # only where the host has no /proc (not on Linux)
+    import pickle
     d = _dir()
     tmp = os.path.join(d, f".{pid}.tmp")
     with open(tmp, "wb") as f:
@@ -62,9 +62,10 @@ def publish() -> None:
     """Write (or rewrite) this guest's record."""
     if not ENABLED:
         return
+    import pickle                           # only where the host has no /proc (not on Linux)
     try:
         _store(os.getpid(), own_record())
-    except (OSError, ValueError, TypeError):       # what pickling a plain record can raise
+    except (OSError, pickle.PickleError):
         pass
 
 
@@ -79,6 +80,7 @@ def exited() -> None:
     """The guest ends: a guest's child leaves a zombie record for its parent's wait, else none."""
     if not ENABLED:
         return
+    import pickle
     try:
         if proc.nested:
             rec = own_record("Z")
@@ -87,7 +89,7 @@ def exited() -> None:
             _store(os.getpid(), rec)
         else:
             os.unlink(os.path.join(_dir(), str(os.getpid())))
-    except (OSError, ValueError, TypeError):
+    except (OSError, pickle.PickleError):
         pass
 
 
