@@ -131,6 +131,41 @@ def startup_ms(runner: list[str], repeat: int) -> float | None:
     return min(times) if times else None
 
 
+def startup_imports(repeat: int = 3, top: int = 8) -> str:
+    """Where `elfuse-py hello`'s import time goes: `python -X importtime`, best of `repeat`.
+
+    The total (cumulative ms of the top-level imports) and the `top` largest
+    imports by cumulative time, each the minimum over the runs.
+    """
+    hello = BUILD / "hello"
+    if not hello.exists():
+        return "start-up imports: no guest-bins/build/hello"
+    cum: dict[str, float] = {}
+    totals = []
+    for _ in range(repeat):
+        try:
+            r = subprocess.run([sys.executable, "-X", "importtime", "-m", "elfuse_py", str(hello)],
+                               capture_output=True, timeout=30, cwd=ROOT)
+        except (subprocess.TimeoutExpired, OSError):
+            continue
+        total = 0.0
+        for line in r.stderr.decode(errors="replace").splitlines():
+            parts = line.split("|")
+            if not line.startswith("import time:") or len(parts) != 3 or not parts[1].strip().isdigit():
+                continue
+            name, ms = parts[2].rstrip(), int(parts[1]) / 1e3
+            if not name.startswith("  "):       # a top-level import: its time is in the total
+                total += ms
+            name = name.strip()
+            cum[name] = min(cum.get(name, ms), ms)
+        totals.append(total)
+    if not totals:
+        return "start-up imports: error"
+    biggest = sorted(cum.items(), key=lambda kv: -kv[1])[:top]
+    return (f"start-up imports (python -X importtime, best of {repeat}): {min(totals):.1f} ms in all; "
+            + ", ".join(f"{name} {ms:.1f}" for name, ms in biggest))
+
+
 def fmt(v: float | None, unit: str) -> str:
     if v is None:
         return "-"
@@ -182,6 +217,7 @@ def main(argv: list[str]) -> int:
         verdict = "" if worst is None else ("ok" if worst <= THREAD_BAR else "MISSED")
         print(f"threaded / single-threaded (elfuse-py, bar <= {THREAD_BAR}x): "
               f"{', '.join(parts)} {verdict}")
+    print(startup_imports())
     for who, notes in (("elfuse-py", el_notes), ("qemu", qe_notes)):
         for prog, note in notes.items():
             print(f"note: {prog} under {who}: {note}")

@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import stat
 import struct
-from typing import Callable
+from collections.abc import Callable
 
 EM_AARCH64 = 183
 PT_INTERP = 3

@@ -47,7 +47,6 @@ import errno as _errno
 import os
 import stat
 import struct
-from dataclasses import dataclass, field
 
 from loader.shebang import visible
 from loader.space import PAGE, GuestSpace, page_down, page_up
@@ -101,46 +100,53 @@ def fatal_error(path: str, what: str, errno_name: str) -> ElfError:
                     139, errno_name, segv=True)
 
 
-@dataclass(slots=True)
 class Phdr:
-    type: int
-    flags: int
-    offset: int
-    vaddr: int
-    filesz: int
-    memsz: int
+    """One program header (plain class: no dataclasses at start-up)."""
+    __slots__ = ("type", "flags", "offset", "vaddr", "filesz", "memsz")
+
+    def __init__(self, type: int, flags: int, offset: int, vaddr: int, filesz: int,
+                 memsz: int) -> None:
+        self.type, self.flags, self.offset = type, flags, offset
+        self.vaddr, self.filesz, self.memsz = vaddr, filesz, memsz
+
+    def __repr__(self) -> str:
+        return (f"Phdr(type={self.type:#x}, flags={self.flags}, offset={self.offset:#x}, "
+                f"vaddr={self.vaddr:#x}, filesz={self.filesz:#x}, memsz={self.memsz:#x})")
 
 
-@dataclass(slots=True)
 class ElfInfo:
     """A validated ELF header and program header table (nothing mapped yet)."""
-    path: str
-    type: int
-    entry: int
-    phoff: int
-    phentsize: int
-    phnum: int
-    file_size: int
-    phdrs: list[Phdr] = field(default_factory=list)
-    interp: bytes | None = None     # the first PT_INTERP's name, without the NUL
-    exec_stack: bool = False        # PT_GNU_STACK with PF_X
+    __slots__ = ("path", "type", "entry", "phoff", "phentsize", "phnum", "file_size", "phdrs",
+                 "interp", "exec_stack")
+
+    def __init__(self, path: str, type: int, entry: int, phoff: int, phentsize: int, phnum: int,
+                 file_size: int, phdrs: list[Phdr] | None = None, interp: bytes | None = None,
+                 exec_stack: bool = False) -> None:
+        self.path, self.type, self.entry = path, type, entry
+        self.phoff, self.phentsize, self.phnum, self.file_size = phoff, phentsize, phnum, file_size
+        self.phdrs = [] if phdrs is None else phdrs
+        self.interp = interp            # the first PT_INTERP's name, without the NUL
+        self.exec_stack = exec_stack    # PT_GNU_STACK with PF_X
 
     @property
     def loads(self) -> list[Phdr]:
         return [p for p in self.phdrs if p.type == PT_LOAD]
 
 
-@dataclass(slots=True)
 class LoadedImage:
-    path: str
-    entry: int          # the ELF's entry point, relocated
-    base: int           # load bias (0 for ET_EXEC)
-    phdr: int           # guest address of the program headers
-    phent: int
-    phnum: int
-    brk: int            # first page after the highest segment
-    interp: str | None  # PT_INTERP path, if any
-    exec_stack: bool = False
+    """Where a loaded ELF ended up in guest memory."""
+    __slots__ = ("path", "entry", "base", "phdr", "phent", "phnum", "brk", "interp", "exec_stack")
+
+    def __init__(self, path: str, entry: int, base: int, phdr: int, phent: int, phnum: int,
+                 brk: int, interp: str | None, exec_stack: bool = False) -> None:
+        self.path = path
+        self.entry = entry          # the ELF's entry point, relocated
+        self.base = base            # load bias (0 for ET_EXEC)
+        self.phdr = phdr            # guest address of the program headers
+        self.phent, self.phnum = phent, phnum
+        self.brk = brk              # first page after the highest segment
+        self.interp = interp        # PT_INTERP path, if any
+        self.exec_stack = exec_stack
 
 
 def _errno_name(e: OSError) -> str:

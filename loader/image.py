@@ -12,20 +12,23 @@ only then does it map anything (see loader/elf.py for what fails afterwards).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from typing import Callable
+from collections.abc import Callable
 
 from loader import stack as st
 from loader.elf import fatal_error, check_program, load_elf
 from loader.space import PAGE, GuestSpace, page_up
 
 
-@dataclass(slots=True)
 class Program:
-    exe: str          # host path of the program file
-    entry: int        # where the CPU starts: the interpreter's entry if there is one
-    sp: int           # the initial stack pointer
-    auxv: bytes       # the auxiliary vector as written (/proc/self/auxv)
+    """What load_program produced."""
+
+    __slots__ = ("exe", "entry", "sp", "auxv")
+
+    def __init__(self, exe: str, entry: int, sp: int, auxv: bytes) -> None:
+        self.exe = exe          # host path of the program file
+        self.entry = entry      # where the CPU starts: the interpreter's entry if there is one
+        self.sp = sp            # the initial stack pointer
+        self.auxv = auxv        # the auxiliary vector as written (/proc/self/auxv)
 
 
 def load_program(mem: GuestSpace, path: str, argv: list[bytes], envp: list[bytes], execfn: bytes,

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import Callable
+from collections.abc import Callable
 
 BINPRM_BUF_SIZE = 256
 # fs/exec.c exec_binprm(): `if (depth > 5) return -ELOOP;` with depth counting

@@ -7,8 +7,6 @@ the stack go) are the address space's choice, read from the object.
 """
 from __future__ import annotations
 
-from typing import Protocol
-
 PAGE = 4096          # the Linux AArch64 guest page size the emulator gives programs
 
 
@@ -20,7 +18,9 @@ def page_down(n: int) -> int:
     return n & ~(PAGE - 1)
 
 
-class GuestSpace(Protocol):
+class GuestSpace:
+    """The interface (documentation only, duck-typed: `typing.Protocol` would cost start-up time)."""
+
     ET_DYN_BASE: int         # where a PIE goes unless told otherwise
     INTERP_BASE: int         # where the program interpreter goes
     STACK_TOP: int           # the initial stack ends here

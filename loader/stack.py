@@ -29,20 +29,26 @@ def map_stack(mem: GuestSpace, executable: bool = False) -> None:
 
 def build_stack(mem: GuestSpace, argv: list[bytes], envp: list[bytes],
                 auxv: list[tuple[int, int]], execfn: bytes, platform: bytes = b"aarch64") -> tuple[int, bytes]:
-    """Write the initial stack below mem.STACK_TOP; returns (sp, auxv bytes as written)."""
+    """Write the initial stack below mem.STACK_TOP; returns (sp, auxv bytes as written).
+
+    The strings and the table are laid out in one buffer and written to guest
+    memory with one call (not one per string).
+    """
     pos = mem.STACK_TOP - 16
+    chunks: list[bytes] = []                # from `top` downwards
 
     def push_bytes(data: bytes) -> int:
         nonlocal pos
         pos -= len(data)
-        mem.write(pos, data)
+        chunks.append(data)
         return pos
 
     execfn_addr = push_bytes(execfn + b"\0")
     env_addrs = [push_bytes(e + b"\0") for e in reversed(envp)][::-1]
     arg_addrs = [push_bytes(a + b"\0") for a in reversed(argv)][::-1]
     platform_addr = push_bytes(platform + b"\0")
-    pos &= ~15
+    aligned = pos & ~15
+    push_bytes(bytes(pos - aligned))
     random_addr = push_bytes(os.urandom(16))
     full_auxv = list(auxv) + [(AT_RANDOM, random_addr), (AT_EXECFN, execfn_addr),
                               (AT_PLATFORM, platform_addr), (AT_NULL, 0)]
@@ -51,6 +57,9 @@ def build_stack(mem: GuestSpace, argv: list[bytes], envp: list[bytes],
         words += [k, v]
     table = struct.pack(f"<{len(words)}Q", *words)
     sp = (pos - len(table)) & ~15
-    mem.write(sp, table)
+    chunks.append(bytes(pos - len(table) - sp))
+    chunks.append(table)
+    chunks.reverse()
+    mem.write(sp, b"".join(chunks))
     auxv_bytes = struct.pack(f"<{2 * len(full_auxv)}Q", *[x for kv in full_auxv for x in kv])
     return sp, auxv_bytes

@@ -35,9 +35,7 @@ from __future__ import annotations
 import fcntl
 import os
 import select
-import shutil
 import struct
-import tempfile
 import time
 
 from elfuse_py.host import events as host
@@ -235,12 +233,14 @@ class EventfdEmu(FdState):
 
 def _fifo(cloexec: bool, nonblock: bool) -> int:
     """A FIFO with no name, opened read-write."""
+    import tempfile                         # only for an emulated eventfd
     d = tempfile.mkdtemp(prefix="elfuse-eventfd-")
     try:
         path = os.path.join(d, "fifo")
         os.mkfifo(path, 0o600)
         fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
     finally:
+        import shutil
         shutil.rmtree(d, ignore_errors=True)
     os.set_inheritable(fd, not cloexec)
     os.set_blocking(fd, not nonblock)

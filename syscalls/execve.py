@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import pickle
 import resource
 import stat
 import sys
@@ -127,6 +126,7 @@ def execve(dirfd: int, path_addr: int, argv_addr: int, envp_addr: int, flags: in
         "limits": dict(proc.task.missing_limits),
         "special_cwd": paths.special_cwd, "ipc": ipctree.exec_state(),
     }
+    import pickle                           # only on an exec: not at start-up
     data = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
     sfd = _state_fd(data, proc.fds.limit)
     # Emulator fds a surviving state needs (an emulated eventfd's counter file,
@@ -213,6 +213,7 @@ def take_state() -> dict:
             break
         chunks.append(b)
     os.close(fd)
+    import pickle
     state = pickle.loads(b"".join(chunks))
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     try:

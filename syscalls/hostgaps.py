@@ -13,18 +13,16 @@ documentation is what the code does.  A handler on the gap's path returns
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import namedtuple
 
 from elfuse_py.host import platform
 from elfuse_py.runtime import lerrno, log
 
 
-@dataclass(frozen=True, slots=True)
-class HostGap:
-    syscalls: str     # the guest's calls it concerns
-    hosts: str        # where it is missing
-    what: str         # what the host lacks
-    errno: str        # the Linux errno the guest gets (Linux's own for the missing feature)
+# syscalls: the guest's calls it concerns; hosts: where it is missing; what: what
+# the host lacks; errno: the Linux errno the guest gets (Linux's own for the
+# missing feature).  A namedtuple: `dataclasses` costs milliseconds of start-up.
+HostGap = namedtuple("HostGap", ["syscalls", "hosts", "what", "errno"])
 
 
 GAPS: dict[str, HostGap] = {

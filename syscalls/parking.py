@@ -35,7 +35,7 @@ import select
 import socket
 import struct
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from elfuse_py.host import sockets as hostsock
 from elfuse_py.runtime import lerrno, threads

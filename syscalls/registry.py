@@ -22,7 +22,6 @@ from syscalls.net import messages, names, sockets, sockopt  # noqa: F401
 # Thread-parking wrappers: each module adds its calls to parking.WRAP as it is imported.
 from syscalls import parked_io, parked_open, parked_waits, parking  # noqa: F401
 from syscalls.numbers import SYSCALL_NAMES
-from syscalls.strace import Tracer
 from syscalls.table import ENOSYS_LEVEL, TABLE, dispatch_list
 
 # The event-fd areas, each a native path and a macOS-model emulation (docs/macos.md).
@@ -43,6 +42,12 @@ def name_of(nr: int) -> str:
     return SYSCALL_NAMES.get(nr, str(nr))
 
 
+def _tracer(process: Process):
+    """--strace's tracer for `process`: imported only when a trace starts (its tables cost start-up)."""
+    from syscalls.strace import Tracer
+    return Tracer(process).trace
+
+
 def register(process: Process) -> None:
     """Register the table into `process` (gVisor's RegisterSyscallTable direction)."""
     process.syscalls = SyscallSet(
@@ -52,7 +57,7 @@ def register(process: Process) -> None:
         interruptible=frozenset(e.handler.__code__ for e in TABLE.values()
                                 if e.interruptible and e.handler is not None),
         no_restart=frozenset(nr for nr, e in TABLE.items() if not e.restart),
-        tracer=lambda p: Tracer(p).trace,
+        tracer=_tracer,
     )
     # The epoll emulation (hosts without epoll) hears of every fd the guest closes.
     epoll.install(process)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import errno as _errno
 import os
 import struct
-from dataclasses import dataclass
 
 from elfuse_py.runtime import lerrno, threads
 from elfuse_py.runtime.memory import GuestFault
@@ -100,13 +99,13 @@ def error_text(err: int) -> str:
     return f"-1 {ename} ({os.strerror(host) if host else ename})"
 
 
-@dataclass
 class _Unfinished:
     """A call that blocked (its thread parked) and is printed again when it finishes."""
-    nr: int
-    name: str
-    regs: tuple
-    split: int
+
+    __slots__ = ("nr", "name", "regs", "split")
+
+    def __init__(self, nr: int, name: str, regs: tuple, split: int) -> None:
+        self.nr, self.name, self.regs, self.split = nr, name, regs, split
 
 
 class Tracer:

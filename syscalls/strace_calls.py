@@ -14,7 +14,7 @@ kinds of their table entry (syscalls/strace.py).
 from __future__ import annotations
 
 import struct
-from typing import Callable
+from collections.abc import Callable
 
 from elfuse_py.runtime.memory import GuestFault
 

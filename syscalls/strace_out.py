@@ -25,24 +25,31 @@ through the file system:
 from __future__ import annotations
 
 import os
-import tempfile
-from dataclasses import dataclass
 
 from elfuse_py.runtime import log
 
 COLUMN = 40          # strace's -a default: results start at this column
 
 
-@dataclass
 class TraceConfig:
     """What a traced guest's emulators share (truthy: tracing is on)."""
-    output: str | None = None       # -o FILE as given; None: the diagnostics channel
-    out_fd: int = -1                # FILE's fd (emulator-reserved, O_APPEND), -1 for stderr
-    born_fd: int = -1               # the live-task counter's two files (see the module doc)
-    ended_fd: int = -1
-    exec_line: str | None = None    # an execve under way: the line the new image completes
-    exec_lost: int = 0              # other threads the exec ends (they die with the old image)
-    initial: bool = True            # the first image prints its own execve line
+
+    def __init__(self, output: str | None = None, out_fd: int = -1, born_fd: int = -1,
+                 ended_fd: int = -1, exec_line: str | None = None, exec_lost: int = 0,
+                 initial: bool = True) -> None:
+        self.output = output            # -o FILE as given; None: the diagnostics channel
+        self.out_fd = out_fd            # FILE's fd (emulator-reserved, O_APPEND), -1 for stderr
+        self.born_fd = born_fd          # the live-task counter's two files (see the module doc)
+        self.ended_fd = ended_fd
+        self.exec_line = exec_line      # an execve under way: the line the new image completes
+        self.exec_lost = exec_lost      # other threads the exec ends (they die with the old image)
+        self.initial = initial          # the first image prints its own execve line
+
+    def __repr__(self) -> str:
+        return f"TraceConfig({vars(self)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is TraceConfig and vars(self) == vars(other)
 
     def __bool__(self) -> bool:
         return True
@@ -54,6 +61,7 @@ class TraceOutputError(Exception):
 
 def _append_only(path_prefix: str) -> int:
     """An unlinked file open for appending (the counters' files)."""
+    import tempfile                         # only with --strace
     fd, path = tempfile.mkstemp(prefix=path_prefix)
     try:
         afd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)

@@ -17,8 +17,7 @@ they have set the registers themselves (exit, execve, rt_sigreturn).
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
-from typing import Callable
+from collections.abc import Callable
 
 from syscalls.numbers import SYSCALL_NAMES, SYSCALL_NUMBERS
 
@@ -27,20 +26,29 @@ PARTIAL = "partial"    # the common cases; the note says what is missing
 ENOSYS_LEVEL = "enosys"  # deliberately -ENOSYS, as Linux without the feature
 
 
-@dataclass(slots=True)
 class Syscall:
-    nr: int
-    name: str
-    handler: Callable | None = None
-    level: str = ENOSYS_LEVEL
-    note: str = ""
-    args: tuple[str, ...] = field(default_factory=tuple)
-    ret: str = "int"       # how strace shows the result: int, hex, fd
-    # A guest signal may cut the handler's blocking host call short (-EINTR,
-    # or a re-run under SA_RESTART unless `restart` is False: the calls Linux
-    # never restarts after a handler, signal(7)).
-    interruptible: bool = False
-    restart: bool = True
+    """One entry of the table (a plain class: `dataclasses` costs milliseconds of start-up)."""
+
+    __slots__ = ("nr", "name", "handler", "level", "note", "args", "ret", "interruptible", "restart")
+
+    def __init__(self, nr: int, name: str, handler: Callable | None = None, level: str = ENOSYS_LEVEL,
+                 note: str = "", args: tuple[str, ...] = (), ret: str = "int",
+                 interruptible: bool = False, restart: bool = True) -> None:
+        self.nr = nr
+        self.name = name
+        self.handler = handler
+        self.level = level
+        self.note = note
+        self.args = args
+        self.ret = ret                  # how strace shows the result: int, hex, fd
+        # A guest signal may cut the handler's blocking host call short (-EINTR,
+        # or a re-run under SA_RESTART unless `restart` is False: the calls Linux
+        # never restarts after a handler, signal(7)).
+        self.interruptible = interruptible
+        self.restart = restart
+
+    def __repr__(self) -> str:
+        return "Syscall(" + ", ".join(f"{k}={getattr(self, k)!r}" for k in self.__slots__) + ")"
 
 
 TABLE: dict[int, Syscall] = {nr: Syscall(nr, name) for nr, name in SYSCALL_NAMES.items()}

@@ -13,26 +13,28 @@ as missing (`peer_lookup`), and the socket layer's own records answer instead.
 from __future__ import annotations
 
 import socket
-from dataclasses import dataclass
+from collections import namedtuple
 
 from elfuse_py.host import platform
 from elfuse_py.host import sockets as hostsock
 
 
-@dataclass(frozen=True)
-class HostCaps:
-    compat: str               # "" (native answers) or "darwin"
-    seqpacket: bool           # AF_UNIX SOCK_SEQPACKET exists
-    abstract: bool            # AF_UNIX abstract namespace exists
-    passcred: bool            # SO_PASSCRED / SCM_CREDENTIALS with struct ucred
-    peercred: bool            # SO_PEERCRED (else LOCAL_PEERCRED/LOCAL_PEERPID)
-    sock_flags: bool          # SOCK_NONBLOCK / SOCK_CLOEXEC in socket()'s type
-    msg_nosignal: bool        # MSG_NOSIGNAL exists
-    sun_path_max: int         # bytes in the host's sockaddr_un.sun_path
-    peer_lookup: bool = True  # the host tells a connected AF_UNIX peer's credentials
-                              # (SO_PEERCRED or LOCAL_PEERCRED); else the emulator's records
-    linux_sockopts: bool = False  # a Linux host with the generic (asm-generic) option numbers:
-                                  # socket options pass through unchanged, by meaning
+# A frozen record (a namedtuple: `dataclasses` costs milliseconds of start-up).
+#   compat          "" (native answers) or "darwin"
+#   seqpacket       AF_UNIX SOCK_SEQPACKET exists
+#   abstract        AF_UNIX abstract namespace exists
+#   passcred        SO_PASSCRED / SCM_CREDENTIALS with struct ucred
+#   peercred        SO_PEERCRED (else LOCAL_PEERCRED/LOCAL_PEERPID)
+#   sock_flags      SOCK_NONBLOCK / SOCK_CLOEXEC in socket()'s type
+#   msg_nosignal    MSG_NOSIGNAL exists
+#   sun_path_max    bytes in the host's sockaddr_un.sun_path
+#   peer_lookup     the host tells a connected AF_UNIX peer's credentials
+#                   (SO_PEERCRED or LOCAL_PEERCRED); else the emulator's records
+#   linux_sockopts  a Linux host with the generic (asm-generic) option numbers:
+#                   socket options pass through unchanged, by meaning
+HostCaps = namedtuple("HostCaps", ["compat", "seqpacket", "abstract", "passcred", "peercred",
+                                   "sock_flags", "msg_nosignal", "sun_path_max", "peer_lookup",
+                                   "linux_sockopts"], defaults=(True, False))
 
 
 _caps: HostCaps | None = None

@@ -23,17 +23,13 @@ import ctypes
 import errno
 import os
 import struct
-from typing import NamedTuple
+from collections import namedtuple
 
 from elfuse_py.host import platform
 
 
-class WaitResult(NamedTuple):
-    si_pid: int
-    si_uid: int
-    si_signo: int
-    si_status: int
-    si_code: int
+# waitid's answer (a collections.namedtuple: `typing` costs start-up time).
+WaitResult = namedtuple("WaitResult", ["si_pid", "si_uid", "si_signo", "si_status", "si_code"])
 
 
 # idtype_t, and where siginfo_t keeps signo, code, pid, uid, status.

@@ -17,7 +17,6 @@ syscall layer emulates epoll (syscalls/epoll_emu.py), eventfd
 from __future__ import annotations
 
 import os
-import platform as _pyplatform
 import select
 
 from elfuse_py.host import platform
@@ -29,7 +28,7 @@ lib = None
 
 if platform.IS_LINUX:
     # struct epoll_event is packed on x86 only (the kernel's EPOLL_PACKED).
-    ffi = load_ffi("events_x86" if _pyplatform.machine() in ("x86_64", "AMD64", "i686", "i386") else "events")
+    ffi = load_ffi("events_x86" if os.uname().machine in ("x86_64", "AMD64", "i686", "i386") else "events")
     try:
         lib = ffi.dlopen(None)
         AVAILABLE.update(("epoll", "eventfd", "timerfd"))

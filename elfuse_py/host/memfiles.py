@@ -12,7 +12,6 @@ chosen once:
 from __future__ import annotations
 
 import os
-import tempfile
 
 from elfuse_py.host import platform
 
@@ -41,6 +40,7 @@ class _Portable:
 
     @staticmethod
     def anonymous(name: str, cloexec: bool, sealing: bool = False) -> int:
+        import tempfile                     # not at start-up: a plain run never needs it
         fd, path = tempfile.mkstemp(prefix="elfuse-memfd-")
         os.unlink(path)
         os.set_inheritable(fd, not cloexec)
@@ -48,6 +48,7 @@ class _Portable:
 
     @staticmethod
     def snapshot(data: bytes) -> int:
+        import tempfile
         wfd, path = tempfile.mkstemp(prefix="elfuse-proc-")
         try:
             fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)

@@ -80,10 +80,9 @@ def take(hsig: int) -> bytes | None:
     a Linux host has the Linux layout (the caller fixes si_signo).
     """
     import ctypes
-    import platform as _pyplatform
     info = ctypes.create_string_buffer(SIGINFO_SIZE)
     zero = (ctypes.c_long * 2)(0, 0)
-    nr = _NR_RT_SIGTIMEDWAIT.get(_pyplatform.machine())
+    nr = _NR_RT_SIGTIMEDWAIT.get(os.uname().machine)
     lc = _c()
     if nr is not None:
         kset = ctypes.c_uint64(1 << (hsig - 1))

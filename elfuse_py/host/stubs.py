@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import ctypes
 import mmap
-import platform as _pyplatform
+import os
 
 from elfuse_py.host import platform
 
@@ -60,7 +60,7 @@ def _linux_page(code: bytes) -> int | None:
     ctypes.memmove(addr, code, len(code))
     if lc.mprotect(addr, size, _PROT_READ | _PROT_EXEC) != 0:
         return None
-    if _ARCH.get(_pyplatform.machine().lower()) == "arm64":
+    if _ARCH.get(os.uname().machine.lower()) == "arm64":
         # Linux makes a newly executable user page coherent with the data cache
         # when it maps it (set_pte_at): nothing to flush by hand.
         pass
@@ -70,7 +70,7 @@ def _linux_page(code: bytes) -> int | None:
 def _darwin_page(code: bytes) -> int | None:
     lc = _libc()
     size = mmap.PAGESIZE
-    arm = _ARCH.get(_pyplatform.machine().lower()) == "arm64"
+    arm = _ARCH.get(os.uname().machine.lower()) == "arm64"
     if not arm:
         addr = lc.mmap(None, size, _PROT_READ | _PROT_WRITE, _MAP_PRIVATE | _MAP_ANON_DARWIN, -1, 0)
         if addr in (None, ctypes.c_void_p(-1).value):
@@ -102,7 +102,7 @@ def block_stop_hook() -> int | None:
     """Address of the native hook described above, or None where it cannot be made."""
     if _cached:
         return _cached[0]
-    code = _CODE.get(_ARCH.get(_pyplatform.machine().lower(), ""))
+    code = _CODE.get(_ARCH.get(os.uname().machine.lower(), ""))
     addr = None
     if code is not None:
         try:

@@ -21,7 +21,6 @@ nothing is written.
 from __future__ import annotations
 
 import os
-import pickle
 
 from elfuse_py.host import procinfo
 from elfuse_py.runtime import paths, rundir
@@ -51,6 +50,7 @@ def own_record(state: str = "S") -> dict:
 
 
 def _store(pid: int, rec: dict) -> None:
+    import pickle
     d = _dir()
     tmp = os.path.join(d, f".{pid}.tmp")
     with open(tmp, "wb") as f:
@@ -62,6 +62,7 @@ def publish() -> None:
     """Write (or rewrite) this guest's record."""
     if not ENABLED:
         return
+    import pickle                           # only where the host has no /proc (not on Linux)
     try:
         _store(os.getpid(), own_record())
     except (OSError, pickle.PickleError):
@@ -79,6 +80,7 @@ def exited() -> None:
     """The guest ends: a guest's child leaves a zombie record for its parent's wait, else none."""
     if not ENABLED:
         return
+    import pickle
     try:
         if proc.nested:
             rec = own_record("Z")
@@ -115,6 +117,7 @@ def lookup(pid: int) -> dict | None:
     """The record of live guest `pid` (zombies included), or None."""
     if not ENABLED or pid <= 0:
         return None
+    import pickle
     path = os.path.join(_dir(), str(pid))
     try:
         with open(path, "rb") as f:

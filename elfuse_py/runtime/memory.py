@@ -35,7 +35,6 @@ import bisect
 import mmap as _mmap
 import os
 import struct
-from dataclasses import dataclass
 
 from elfuse_py.host import memory as hostmem
 from elfuse_py.runtime.uc import (UC_CTL_TB_REMOVE_CACHE, UC_PROT_EXEC, UC_PROT_READ, UC_PROT_WRITE, ffi,
@@ -77,15 +76,31 @@ class GuestFault(Exception):
         self.addr = addr
 
 
-@dataclass(slots=True)
 class Region:
-    start: int
-    end: int
-    prot: int
-    name: str = ""          # what /proc/self/maps shows: a path, [stack], [heap]
-    offset: int = 0         # file offset of `start` for file mappings
-    shared: bool = False
-    file: bool = False      # backed by a host file mapping (MAP_SHARED of a file)
+    """One mapping of the guest address space, [start, end)."""
+
+    __slots__ = ("start", "end", "prot", "name", "offset", "shared", "file")
+
+    def __init__(self, start: int, end: int, prot: int, name: str = "", offset: int = 0,
+                 shared: bool = False, file: bool = False) -> None:
+        self.start = start
+        self.end = end
+        self.prot = prot
+        self.name = name            # what /proc/self/maps shows: a path, [stack], [heap]
+        self.offset = offset        # file offset of `start` for file mappings
+        self.shared = shared
+        self.file = file            # backed by a host file mapping (MAP_SHARED of a file)
+
+    def _key(self) -> tuple:
+        return (self.start, self.end, self.prot, self.name, self.offset, self.shared, self.file)
+
+    def __repr__(self) -> str:
+        return "Region(start={:#x}, end={:#x}, prot={}, name={!r}, offset={}, shared={}, file={})".format(*self._key())
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is Region and self._key() == other._key()
+
+    __hash__ = None  # mutable, as the dataclass it replaces
 
 
 def page_up(n: int) -> int:

@@ -14,9 +14,8 @@ import resource
 import signal as _hostsig
 import sys
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from types import CodeType
-from typing import Callable
 
 from elfuse_py.runtime import log
 from elfuse_py.runtime.cpu import Cpu
@@ -42,7 +41,6 @@ UC_ERR_EXCEPTION = 21
 _INTNO_SIGNAL = {1: SIGILL, 7: SIGTRAP, 3: SIGSEGV, 4: SIGSEGV}
 
 
-@dataclass
 class SyscallSet:
     """The syscall table as the runtime sees it, registered at boot (the runtime never imports syscalls/).
 
@@ -53,12 +51,21 @@ class SyscallSet:
     signal may cut short; `no_restart` the numbers Linux never restarts after
     a handler, whatever SA_RESTART says.
     """
-    dispatch: list
-    on_unknown: Callable[[int], int]
-    name_of: Callable[[int], str] = str
-    interruptible: frozenset[CodeType] = frozenset()
-    no_restart: frozenset[int] = frozenset()
-    tracer: Callable | None = None          # tracer(process) -> trace(nr, entry, args), for --strace
+    # A plain class, not a dataclass: `dataclasses` (and the inspect/dis it
+    # imports) costs milliseconds of every start-up (docs/architecture.md).
+    __slots__ = ("dispatch", "on_unknown", "name_of", "interruptible", "no_restart", "tracer")
+
+    def __init__(self, dispatch: list, on_unknown: Callable[[int], int],
+                 name_of: Callable[[int], str] = str,
+                 interruptible: frozenset[CodeType] = frozenset(),
+                 no_restart: frozenset[int] = frozenset(),
+                 tracer: Callable | None = None) -> None:
+        self.dispatch = dispatch
+        self.on_unknown = on_unknown
+        self.name_of = name_of
+        self.interruptible = interruptible
+        self.no_restart = no_restart
+        self.tracer = tracer                # tracer(process) -> trace(nr, entry, args), for --strace
 
 
 TASK_COMM_LEN = 16
@@ -77,17 +84,27 @@ RLIMIT_AS = 9
 GUEST_KEPT_LIMITS = frozenset({RLIMIT_AS})
 
 
-@dataclass
 class TaskState:
     """Per-task kernel state with no host counterpart we can use (prctl, personality, limits)."""
-    comm: bytes | None = None        # PR_SET_NAME (None: derived from the exe)
-    comm_exe: str = ""
-    dumpable: int = 1
-    pdeathsig: int = 0
-    personality: int = 0
-    robust_list: tuple[int, int] = (0, 0)
-    nofile: tuple[int, int] | None = None   # guest (soft, hard) RLIMIT_NOFILE once set
-    missing_limits: dict[int, tuple[int, int]] = field(default_factory=dict)
+
+    def __init__(self, comm: bytes | None = None, comm_exe: str = "", dumpable: int = 1,
+                 pdeathsig: int = 0, personality: int = 0, robust_list: tuple[int, int] = (0, 0),
+                 nofile: tuple[int, int] | None = None,
+                 missing_limits: dict[int, tuple[int, int]] | None = None) -> None:
+        self.comm = comm                    # PR_SET_NAME (None: derived from the exe)
+        self.comm_exe = comm_exe
+        self.dumpable = dumpable
+        self.pdeathsig = pdeathsig
+        self.personality = personality
+        self.robust_list = robust_list
+        self.nofile = nofile                # guest (soft, hard) RLIMIT_NOFILE once set
+        self.missing_limits: dict[int, tuple[int, int]] = {} if missing_limits is None else missing_limits
+
+    def __repr__(self) -> str:
+        return f"TaskState({vars(self)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is TaskState and vars(self) == vars(other)
 
 
 class Process:

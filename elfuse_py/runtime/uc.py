@@ -8,7 +8,6 @@ binding, which costs an order of magnitude more per call.
 """
 from __future__ import annotations
 
-import glob
 import os
 
 from elfuse_py.host.cdefs import load_ffi
@@ -46,16 +45,22 @@ def _find_libunicorn() -> str:
     override = os.environ.get("ELFUSE_LIBUNICORN")
     if override:
         return override
-    import importlib.util
+    # importlib.machinery is already loaded; importlib.util would import contextlib too.
+    from importlib.machinery import PathFinder
 
-    spec = importlib.util.find_spec("unicorn")
+    spec = PathFinder.find_spec("unicorn")
     if spec is None or not spec.submodule_search_locations:
         raise ImportError("the 'unicorn' package is not installed")
     libdir = os.path.join(list(spec.submodule_search_locations)[0], "lib")
-    for pattern in ("libunicorn.so*", "libunicorn*.dylib", "unicorn.dll"):
-        found = sorted(glob.glob(os.path.join(libdir, pattern)))
+    # os.listdir, not glob: glob imports re and fnmatch at every start-up.
+    try:
+        names = sorted(os.listdir(libdir))
+    except OSError:
+        names = []
+    for prefix, suffix in (("libunicorn.so", ""), ("libunicorn", ".dylib"), ("unicorn.dll", "")):
+        found = [n for n in names if n.startswith(prefix) and n.endswith(suffix)]
         if found:
-            return found[0]
+            return os.path.join(libdir, found[0])
     raise ImportError(f"no libunicorn shared library in {libdir}")
 
 

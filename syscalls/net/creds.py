@@ -28,10 +28,7 @@ receiver with SO_PASSCRED finds from the sender address (`binder_credentials`).
 """
 from __future__ import annotations
 
-import hashlib
 import os
-import re
-import secrets
 import socket as _s
 
 from elfuse_py.host import caps as hostcaps
@@ -42,7 +39,7 @@ from syscalls.net.state import SockState
 
 ffi, libc = host.ffi, host.libc
 _NAMEBUF = 256
-_HIDDEN = re.compile(rb"h-([0-9a-f]{1,8})-([0-9a-f]{1,8})-([0-9a-f]{1,8})-[0-9a-f]+")
+_HIDDEN_RE = rb"h-([0-9a-f]{1,8})-([0-9a-f]{1,8})-([0-9a-f]{1,8})-[0-9a-f]+"
 
 
 def needed() -> bool:
@@ -71,6 +68,7 @@ def _path_of(hraw: bytes) -> bytes:
 
 
 def _name_record(path: bytes) -> str:
+    import hashlib                          # not at start-up
     return os.path.join(policies.runtime_dir(), "types",
                         "n-" + hashlib.sha256(path).hexdigest()[:40])
 
@@ -104,7 +102,8 @@ def of_host_name(hraw: bytes) -> tuple[int, int, int] | None:
     rd = _runtime()
     if not path or rd is None:
         return None
-    m = _HIDDEN.fullmatch(os.path.basename(path))
+    import re                       # compiled on first use (re's import costs start-up); re caches it
+    m = re.fullmatch(_HIDDEN_RE, os.path.basename(path))
     if m is not None and os.path.dirname(path) == rd:
         return tuple(int(x, 16) for x in m.groups())      # type: ignore[return-value]
     rec = policies.load_record(_name_record(path))
@@ -123,7 +122,7 @@ def before_connect(fd: int) -> None:
             record_name(fd)
         return
     pid, uid, gid = own()
-    name = "%s%x-%x-%x-%s" % (policies.HIDDEN_PREFIX, pid, uid, gid, secrets.token_hex(3))
+    name = "%s%x-%x-%x-%s" % (policies.HIDDEN_PREFIX, pid, uid, gid, os.urandom(3).hex())
     try:
         hidden = os.fsencode(os.path.join(policies.runtime_dir(), name))
     except OSError:

@@ -14,10 +14,7 @@ Linux does (see docs/net.md).  Each is chosen from `hostcaps.caps()`.
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
-import pickle
-import secrets
 import socket as _s
 import stat
 
@@ -50,6 +47,7 @@ def abstract_path(name: bytes, gtype: int) -> str:
     hashes abstract names per type (unix_abstract_hash), so a STREAM and a DGRAM
     socket may hold the same name, and a connect from another type finds nothing
     (ECONNREFUSED, not EPROTOTYPE)."""
+    import hashlib                          # only once a socket is named: not at start-up
     key = bytes((gtype & 0xFF,)) + name
     return os.path.join(runtime_dir(), "a-" + hashlib.sha256(key).hexdigest()[:40])
 
@@ -89,7 +87,7 @@ def bind_abstract(fd: int, name: bytes, htype: int, gtype: int) -> None:
 def autobind_name(gtype: int) -> bytes:
     """A free Linux-style autobind name: five hex digits."""
     for _ in range(64):
-        name = b"%05x" % secrets.randbelow(0x100000)
+        name = b"%05x" % (int.from_bytes(os.urandom(3), "little") & 0xFFFFF)
         if not os.path.lexists(abstract_path(name, gtype)):
             return name
     raise OSError(errno.EADDRINUSE, "no free autobind name")
@@ -196,7 +194,7 @@ def to_host_sendto(raw: bytes, gtype: int = C.SOCK_DGRAM) -> tuple[bytes, bytes 
         return host.host_sockaddr(_s.AF_UNIX, os.fsencode(abstract_path(name, gtype)) + b"\0"), None
     if not abstract and (len(name) > caps.sun_path_max or (caps.compat and len(name) > 104)):
         target = name if name.startswith(b"/") else os.path.join(os.getcwdb(), name)
-        link = os.fsencode(os.path.join(runtime_dir(), "s-" + secrets.token_hex(8)))
+        link = os.fsencode(os.path.join(runtime_dir(), "s-" + os.urandom(8).hex()))
         os.symlink(target, link)
         return host.host_sockaddr(_s.AF_UNIX, link + b"\0"), link
     return None
@@ -217,7 +215,7 @@ def bind_long_by_link(fd: int, name: bytes) -> bool:
         raise OSError(errno.EADDRINUSE, "address in use")
     if not os.access(d, os.W_OK | os.X_OK):
         raise OSError(errno.EACCES, "permission denied")
-    tmp = os.path.join(runtime_dir(), "p-" + secrets.token_hex(8))
+    tmp = os.path.join(runtime_dir(), "p-" + os.urandom(8).hex())
     sa = host.host_sockaddr(_s.AF_UNIX, os.fsencode(tmp) + b"\0")
     host.check(host.libc.bind(fd, sa, len(sa)))
     with open(tmp + ".name", "wb") as f:
@@ -241,12 +239,14 @@ def _reg_path(fd: int) -> str | None:
 
 def store_record(p: str, value: tuple) -> None:
     tmp = p + ".tmp%d" % os.getpid()
+    import pickle                           # only for AF_UNIX records: not at start-up
     with open(tmp, "wb") as f:
         pickle.dump(value, f)
     os.replace(tmp, p)
 
 
 def load_record(p: str) -> tuple | None:
+    import pickle
     try:
         with open(p, "rb") as f:
             return pickle.load(f)
