@@ -53,7 +53,7 @@ def _header(path: str) -> tuple[int, bytes | None] | None:
                     f.seek(offset)
                     return machine, f.read(min(filesz, 4096)).split(b"\0")[0]
             return machine, None
-    except OSError:
+    except (OSError, ValueError, OverflowError, struct.error):   # whatever a bad file holds
         return None
 
 

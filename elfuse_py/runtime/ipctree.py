@@ -54,12 +54,16 @@ import errno
 import fcntl
 import os
 import pickle
-import shutil
 import time
 from contextlib import contextmanager
-from typing import Iterator
+from collections.abc import Iterator
 
 from elfuse_py.runtime import rundir
+
+
+def _rmtree(path: str) -> None:
+    import shutil                  # only when a tree goes: kept off the start-up path
+    shutil.rmtree(path, ignore_errors=True)
 from elfuse_py.runtime.process import proc
 
 SEMVMX = 32767
@@ -90,7 +94,7 @@ def _try_remove(path: str) -> bool:
     try:
         fd = os.open(os.path.join(path, "members"), os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError:
-        shutil.rmtree(path, ignore_errors=True)
+        _rmtree(path)
         return True
     except OSError:
         return False
@@ -99,7 +103,7 @@ def _try_remove(path: str) -> bool:
     except OSError:
         os.close(fd)
         return False
-    shutil.rmtree(path, ignore_errors=True)
+    _rmtree(path)
     os.close(fd)
     return True
 
@@ -122,7 +126,7 @@ def _sweep(base: str) -> None:
             continue
         try:
             if time.time() - os.lstat(path).st_mtime > 60:
-                shutil.rmtree(path, ignore_errors=True)
+                _rmtree(path)
         except OSError:
             pass
 
