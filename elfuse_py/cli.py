@@ -199,7 +199,7 @@ def run_program(program: str, argv: list[bytes], envp: list[bytes], *,
         # when Linux would have exec'd and then killed the process with SIGSEGV.
         _error(str(e))
         shown = program if os.path.realpath(elf_path) == os.path.realpath(program) else elf_path
-        for line in hints.for_load_error(shown, elf_path, sysroot, paths.host_path):
+        for line in hints.for_load_error(shown, elf_path, sysroot, paths.host_path, e.errno_name):
             _error(line)
         return e.status
     except TraceOutputError as e:

@@ -73,17 +73,22 @@ _SYSROOT_HINT = ("hint: give it a Linux AArch64 root holding the interpreter and
 
 
 def for_load_error(program: str, elf_path: str, sysroot: str | None,
-                   resolve: Callable[[bytes], str]) -> list[str]:
+                   resolve: Callable[[bytes], str], errno_name: str = "ENOENT") -> list[str]:
     """Lines explaining why `program` (resolved to the ELF `elf_path`) did not load.
 
     `resolve` maps a guest path to the host path the emulator uses (the sysroot's).
+    `errno_name` is the load error's: an AArch64 program gets a hint only when its
+    interpreter was not found (ENOENT) or is another machine's (ELIBBAD), where a
+    guest root is what is missing; a malformed file needs none.
     """
     h = _header(elf_path)
     if h is None:
         return []
     machine, interp = h
     if machine == EM_AARCH64:
-        return _dynamic(program, interp, sysroot, resolve) if interp else []
+        if not interp or errno_name not in ("ENOENT", "ELIBBAD"):
+            return []
+        return _dynamic(program, interp, sysroot, resolve)
     return _foreign(program, elf_path, machine, sysroot)
 
 
