@@ -7,7 +7,7 @@ would queue on the socket in answer, following net/netlink/af_netlink.c
 (rtnetlink_rcv_msg), net/ipv4/devinet.c and net/ipv6/addrconf.c:
 
 - RTM_GETLINK dump (and the single-link form by ifi_index or IFLA_IFNAME):
-  RTM_NEWLINK with IFLA_IFNAME, IFLA_TXQLEN, IFLA_OPERSTATE, IFLA_LINKMODE,
+  RTM_NEWLINK with IFLA_IFNAME, IFLA_OPERSTATE, IFLA_LINKMODE,
   IFLA_MTU, IFLA_GROUP, IFLA_CARRIER, IFLA_ADDRESS, IFLA_BROADCAST;
 - RTM_GETADDR dump for AF_INET, AF_INET6 or AF_UNSPEC (IPv4 first, as
   rtnl_dump_all walks the families): RTM_NEWADDR with IFA_ADDRESS,
@@ -19,8 +19,8 @@ would queue on the socket in answer, following net/netlink/af_netlink.c
   change (NEW/DEL/SET: CAP_NET_ADMIN), and an ACK (error 0) when NLM_F_ACK asks.
 
 The host's data (elfuse_py.host.netif) comes by meaning (flag names, link
-types) and is turned into Linux numbers here.  Statistics (IFLA_STATS*) and
-queueing disciplines are not reported: the host does not tell them the
+types) and is turned into Linux numbers here.  Statistics (IFLA_STATS*), queue
+lengths and queueing disciplines are not reported: the host does not tell them the
 same way, and omitting them is what getifaddrs tolerates (ifa_data NULL).
 """
 from __future__ import annotations
@@ -107,7 +107,6 @@ def newlink(itf: netif.Interface, flags: int, seq: int, pid: int) -> bytes:
         oper = IF_OPER_UP if iff & IFF["LOWER_UP"] and iff & IFF["UP"] else IF_OPER_DOWN
     body = IFINFO.pack(AF_UNSPEC, ARPHRD[itf.link_type], itf.index, iff, 0)
     body += rta(IFLA_IFNAME, itf.name.encode() + b"\0")
-    body += rta(IFLA_TXQLEN, struct.pack("<I", 1000))
     body += rta(IFLA_OPERSTATE, bytes([oper]))
     body += rta(IFLA_LINKMODE, b"\0")
     if itf.mtu:
