@@ -19,7 +19,7 @@ class Thread:
     __slots__ = ("tid", "ctx", "state", "result", "key", "bitset", "deadline", "timeout_result",
                  "shared_val", "block_pc", "mask", "altstack", "saved_mask", "clear_child_tid",
                  "sigpending", "exit_status", "pollset", "restart_x0", "on_timeout", "check",
-                 "cleanup", "on_ready", "on_eintr", "sig_restart_x0")
+                 "cleanup", "on_ready", "on_eintr", "sig_restart_x0", "pi", "waitv")
 
     def __init__(self, tid: int) -> None:
         self.tid = tid
@@ -46,6 +46,8 @@ class Thread:
         self.on_ready = None          # fd wait: continue the call (None: keep waiting)
         self.on_eintr = None          # fd wait: the result when a signal interrupts it
         self.sig_restart_x0: int | None = None   # interrupted fd wait: X0 for an SA_RESTART re-run
+        self.pi = False               # futex wait: a FUTEX_LOCK_PI waiter (the unlocker hands it the lock)
+        self.waitv: list[int] | None = None   # futex_waitv: every address waited on, in order
 
 
 class ThreadTable:
@@ -64,3 +66,5 @@ class ThreadTable:
         self.slice_until: int | None = None     # single again: counted slices until then (see `sliced`)
         self.directed = 0                       # pending signals sent to the running thread itself
         self.on_multi: list = []                # called when a second thread appears (registered at boot)
+        self.robust: dict[int, int] = {}        # tid -> its robust list head (set_robust_list)
+        self.on_exit: list = []                 # called with a tid when that thread exits (robust futexes)
