@@ -16,7 +16,7 @@ from elfuse_py.runtime.process import Process, SyscallSet
 # Handler modules, by area.  Import order does not matter.
 from syscalls import (dirs, epoll, eventfd, events, execve, fdops, fileio, fsmeta, fsnames,  # noqa: F401
                       futex, info, ioctl, mem, memfd, notify, pidfd, poll, proc, sched, signal,
-                      sigwait, splice, time, timerfd, xattr)
+                      sigwait, splice, procvm, time, timerfd, xattr)
 from syscalls.net import messages, names, sockets, sockopt  # noqa: F401
 # Thread-parking wrappers: each module adds its calls to parking.WRAP as it is imported.
 from syscalls import parked_io, parked_open, parked_waits, parking  # noqa: F401
