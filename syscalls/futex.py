@@ -6,6 +6,9 @@ the word: such waits re-check the word periodically and return 0, a
 spurious wake-up every futex user tolerates), so the handler sleeps on the
 host.  With several threads the wait parks the thread in elfuse_py.runtime.threads
 and the scheduler runs another one.
+
+The PI commands (LOCK_PI, LOCK_PI2, TRYLOCK_PI, UNLOCK_PI) are syscalls/futex_pi.py's;
+futex_waitv (a wait on up to 128 words, woken by any) is here.
 """
 from __future__ import annotations
 
