@@ -47,6 +47,12 @@ ROBUST_LIST_LIMIT = 2048
 POLL = 0.005                          # s between looks at another process's PI futex
 _HEAD = struct.Struct("<QqQ")         # robust_list_head: next, futex_offset, list_op_pending
 
+# The owner each PI futex with parked waiters had when they attached (Linux's
+# pi_state->owner): the word alone is not enough, since a libc may rewrite it
+# (musl's pthread_exit swaps a held robust mutex's word to FUTEX_OWNER_DIED
+# before the kernel hands the lock over).
+_owner: dict[int, int] = {}
+
 
 def _alive(tid: int) -> bool:
     """Whether `tid` names a live thread: ours, or another process (its main thread)."""
@@ -84,6 +90,7 @@ def lock(uaddr: int, deadline: int | None, trylock: bool) -> int | None:
         return -lerrno.EAGAIN
     mem.put_u32(uaddr, val | FUTEX_WAITERS)
     if threads.find(owner) is not None and threads.multi():
+        _owner[uaddr] = owner
         return threads.futex_wait_pi(uaddr, deadline)
     return _watch(uaddr, owner, deadline)
 
@@ -130,10 +137,15 @@ def _hand_over(uaddr: int, keep: int) -> bool:
     """Give the lock to the first PI waiter of this process (True), if there is one."""
     waiting = threads.pi_waiters(uaddr)
     if not waiting:
+        _owner.pop(uaddr, None)
         return False
     t = waiting[0]
     proc.mem.put_u32(uaddr, t.tid | FUTEX_WAITERS | keep)
     threads.grant(t)
+    if len(waiting) > 1:
+        _owner[uaddr] = t.tid
+    else:
+        _owner.pop(uaddr, None)
     return True
 
 
@@ -171,7 +183,8 @@ def robust_exit(tid: int) -> None:
                 val = proc.mem.u32(uaddr)
             except Exception:  # noqa: BLE001
                 continue
-            if (val & FUTEX_TID_MASK) == tid:
+            held = val & FUTEX_TID_MASK
+            if held == tid or (held == 0 and _owner.get(uaddr) == tid):
                 _hand_over(uaddr, val & FUTEX_OWNER_DIED)
 
 

@@ -1,3 +1,4 @@
+/* qemu-differs: qemu-user does not implement set_robust_list, so a robust mutex's dead owner is never reported (it hangs) */
 /* Priority-inheritance futexes and futex_waitv: the raw protocol (TID in the
  * word, FUTEX_WAITERS, EDEADLK, EPERM, ESRCH, EAGAIN, ETIMEDOUT, hand-over to a
  * waiter), PTHREAD_PRIO_INHERIT mutexes under contention, robust PI and robust
