@@ -514,8 +514,9 @@ not_supported("rseq", "glibc tolerates ENOSYS")
 _ROBUST_LIST_HEAD_SIZE = 24
 
 
-@syscall("set_robust_list", "ptr, size",
-         note="per thread; walked at thread and process exit (syscalls/futex_pi.py)")
+@syscall("set_robust_list", "ptr, size", level=PARTIAL,
+         note="per thread; walked at exit and exit_group (syscalls/futex_pi.py), "
+              "not when a signal kills the process")
 def sys_set_robust_list(head, length):
     if length != _ROBUST_LIST_HEAD_SIZE:
         return -lerrno.EINVAL

@@ -86,6 +86,10 @@ class NetlinkState(SockState):
     def carried_fds(self) -> tuple[int, ...]:
         return () if self.closed else (self.kernel,)
 
+    def after_exec(self, fd: int) -> None:
+        if self.portid:
+            _ports.add(self.portid)            # the new image's table of held ports
+
     def release(self) -> None:
         if not self.closed:
             self.closed = True
