@@ -6,6 +6,9 @@ the word: such waits re-check the word periodically and return 0, a
 spurious wake-up every futex user tolerates), so the handler sleeps on the
 host.  With several threads the wait parks the thread in elfuse_py.runtime.threads
 and the scheduler runs another one.
+
+The PI commands (LOCK_PI, LOCK_PI2, TRYLOCK_PI, UNLOCK_PI) are syscalls/futex_pi.py's;
+futex_waitv (a wait on up to 128 words, woken by any) is here.
 """
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from elfuse_py.runtime import lerrno, signals, threads
 from elfuse_py.runtime.memory import GuestFault
 from elfuse_py.runtime.process import proc
 
+from syscalls import futex_pi
 from syscalls.args import FOREVER_SEC
 from syscalls.table import PARTIAL, syscall
 
@@ -134,7 +138,8 @@ def _wake_op(uaddr: int, n: int, n2: int, uaddr2: int, val3: int) -> int:
 
 
 @syscall("futex", "ptr, hex, uint, ptr, ptr, uint", level=PARTIAL,
-         note="no PI futexes (ENOSYS); shared futexes across processes are polled", interruptible=True)
+         note="PI futexes without priorities or REQUEUE_PI (ENOSYS); shared futexes across "
+              "processes are polled", interruptible=True)
 def sys_futex(uaddr, op, val, utime, uaddr2, val3):
     op &= _U32
     val &= _U32
@@ -174,8 +179,77 @@ def sys_futex(uaddr, op, val, utime, uaddr2, val3):
         if uaddr2 & 3:
             return -lerrno.EINVAL
         return _wake_op(uaddr, _nr(val), _nr(utime & _U32), uaddr2, val3)
-    # FUTEX_FD (removed in 2.6.26), the PI family and unknown commands.
+    if cmd in (FUTEX_LOCK_PI, FUTEX_LOCK_PI2, FUTEX_TRYLOCK_PI):
+        deadline = None
+        if cmd != FUTEX_TRYLOCK_PI:
+            try:
+                # LOCK_PI's timeout is absolute CLOCK_REALTIME; LOCK_PI2's CLOCK_MONOTONIC
+                # unless FUTEX_CLOCK_REALTIME says otherwise.
+                deadline = _timeout(utime, True, realtime or cmd == FUTEX_LOCK_PI)
+            except ValueError:
+                return -lerrno.EINVAL
+        return futex_pi.lock(uaddr, deadline, cmd == FUTEX_TRYLOCK_PI)
+    if cmd == FUTEX_UNLOCK_PI:
+        return futex_pi.unlock(uaddr)
+    # FUTEX_FD (removed in 2.6.26), FUTEX_WAIT_REQUEUE_PI/CMP_REQUEUE_PI and unknown commands.
     return -lerrno.ENOSYS
 
 
-__all__ = ["sys_futex", "GuestFault"]
+# ----- futex_waitv ----------------------------------------------------------------------
+
+FUTEX_WAITV_MAX = 128
+FUTEX2_SIZE_U32, FUTEX2_SIZE_MASK, FUTEX2_NUMA, FUTEX2_PRIVATE = 0x02, 0x03, 0x04, 128
+_WAITV = struct.Struct("<QQII")        # val, uaddr, flags, __reserved
+_CLOCK_REALTIME, _CLOCK_MONOTONIC = 0, 1
+
+
+@syscall("futex_waitv", "ptr, uint, hex, ptr, clockid", level=PARTIAL,
+         note="32-bit futexes; with several threads only wakes from this process end a wait",
+         interruptible=True)
+def sys_futex_waitv(waiters, nr, flags, timeout, clockid):
+    if flags or not waiters or not 0 < nr <= FUTEX_WAITV_MAX:
+        return -lerrno.EINVAL
+    deadline = None
+    if timeout:
+        if clockid not in (_CLOCK_REALTIME, _CLOCK_MONOTONIC):
+            return -lerrno.EINVAL
+        try:
+            deadline = _timeout(timeout, True, clockid == _CLOCK_REALTIME)
+        except ValueError:
+            return -lerrno.EINVAL
+    mem = proc.mem
+    entries = []
+    for i in range(nr):
+        val, uaddr, wflags, reserved = mem.unpack(_WAITV, waiters + i * _WAITV.size)
+        if reserved or wflags & ~(FUTEX2_SIZE_MASK | FUTEX2_PRIVATE) \
+                or wflags & FUTEX2_SIZE_MASK != FUTEX2_SIZE_U32 or uaddr & 3 or val > _U32:
+            return -lerrno.EINVAL
+        entries.append((uaddr, val, bool(wflags & FUTEX2_PRIVATE)))
+    for uaddr, val, _private in entries:
+        if mem.u32(uaddr) != val:
+            return -lerrno.EAGAIN
+    if threads.multi():
+        return threads.futex_waitv([u for u, _v, _p in entries], deadline)
+    return _waitv_alone(entries, deadline)
+
+
+def _waitv_alone(entries: list, deadline: int | None) -> int:
+    """The only thread waits: a shared word another process changes ends it (its index)."""
+    shared = [(i, u, v) for i, (u, v, private) in enumerate(entries) if not private]
+    poll = SHARED_POLL_MIN
+    while True:
+        left = None if deadline is None else (deadline - _time.monotonic_ns()) / NSEC
+        if left is not None and left <= 0:
+            return -lerrno.ETIMEDOUT
+        if shared:
+            step = poll if left is None else min(poll, left)
+            poll = min(poll * 2, SHARED_POLL_MAX)
+        else:
+            step = 3600.0 if left is None else left
+        _time.sleep(step)                     # InterruptedError -> -EINTR (hook)
+        for i, u, v in shared:
+            if proc.mem.u32(u) != v:
+                return i
+
+
+__all__ = ["sys_futex", "sys_futex_waitv", "GuestFault"]

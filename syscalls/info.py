@@ -511,11 +511,13 @@ _ROBUST_LIST_HEAD_SIZE = 24
 
 
 @syscall("set_robust_list", "ptr, size", level=PARTIAL,
-         note="recorded; the kernel's cleanup at thread exit is not done")
+         note="per thread; walked at exit and exit_group (syscalls/futex_pi.py), "
+              "not when a signal kills the process")
 def sys_set_robust_list(head, length):
     if length != _ROBUST_LIST_HEAD_SIZE:
         return -lerrno.EINVAL
     STATE.robust_list = (head, length)
+    proc.threads.robust[threads.gettid()] = head
     return 0
 
 
@@ -524,7 +526,7 @@ def sys_get_robust_list(pid, head_ptr, len_ptr):
     pid = s32(pid)
     if pid not in (0, os.getpid()):
         return -lerrno.EPERM if _pid_exists(pid) else -lerrno.ESRCH
-    proc.mem.put_u64(head_ptr, STATE.robust_list[0])
+    proc.mem.put_u64(head_ptr, proc.threads.robust.get(threads.gettid(), STATE.robust_list[0]))
     proc.mem.put_u64(len_ptr, _ROBUST_LIST_HEAD_SIZE)
     return 0
 

@@ -1,5 +1,6 @@
 """ioctl: tty requests (termios, window size, process group, flush/flow,
-pseudo-terminal masters) and the generic FIONREAD/FIONBIO/FIOCLEX/FIONCLEX.
+pseudo-terminal masters), the generic FIONREAD/FIONBIO/FIOCLEX/FIONCLEX, and
+the interface queries of sockets (SIOCGIFINDEX, SIOCGIFNAME...: net/ifioctl.py).
 
 Requests are Linux AArch64 numbers (syscalls.ttyflags); each maps to a host
 call through Python's termios/fcntl/os functions, with struct termios
@@ -22,7 +23,7 @@ from syscalls import fsflags as F
 from syscalls.args import s32
 from syscalls.fdargs import NEG_EINVAL, check_fd, new_fd
 from syscalls.table import PARTIAL, syscall
-from syscalls.net import framing
+from syscalls.net import framing, ifioctl
 
 _INT = struct.Struct("<i")
 
@@ -183,12 +184,13 @@ IOCTLS = {
     T.FIONBIO: _fionbio, T.FIOCLEX: _fioclex(True), T.FIONCLEX: _fioclex(False),
     T.TIOCSCTTY: _tiocsctty, T.TIOCNOTTY: _tiocnotty,
     T.TCFLSH: _tcflsh, T.TCXONC: _tcxonc, T.TCSBRK: _tcsbrk,
+    **ifioctl.IOCTLS,                # SIOCGIFINDEX, SIOCGIFNAME... on a socket
 }
 
 
 @syscall("ioctl", "fd, hex, hex", level=PARTIAL,
-         note="tty (termios, winsize, pgrp, flush/flow) and FIONREAD/FIONBIO/FIOCLEX; "
-              "others ENOTTY", interruptible=True)
+         note="tty (termios, winsize, pgrp, flush/flow), FIONREAD/FIONBIO/FIOCLEX and the "
+              "SIOCGIF* interface queries on sockets; others ENOTTY", interruptible=True)
 def sys_ioctl(fd, request, arg):
     fd = check_fd(fd)
     handler = IOCTLS.get(request & 0xFFFFFFFF)

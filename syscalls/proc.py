@@ -14,7 +14,7 @@ from elfuse_py.runtime.cpu import REG_SP, REG_TPIDR_EL0
 from elfuse_py.runtime.signals import child_wait, to_linux
 from elfuse_py.runtime.process import proc
 
-from syscalls import execve, pidfd
+from syscalls import execve, futex_pi, pidfd
 from syscalls.args import AT_FDCWD, s32
 from syscalls.table import PARTIAL, not_supported, syscall
 
@@ -25,11 +25,13 @@ def sys_exit(status):
     if proc.threads.current is not None:
         threads.exit_thread(status)
         return None
+    futex_pi.robust_exit(threads.gettid())
     proc.exit(status)
 
 
 @syscall("exit_group", "int")
 def sys_exit_group(status):
+    futex_pi.process_exit()            # robust futexes of every thread: FUTEX_OWNER_DIED
     proc.exit(status)
 
 

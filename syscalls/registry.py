@@ -15,8 +15,8 @@ from elfuse_py.runtime.process import Process, SyscallSet
 
 # Handler modules, by area.  Import order does not matter.
 from syscalls import (dirs, epoll, eventfd, events, execve, fdops, fileio, fsmeta, fsnames,  # noqa: F401
-                      futex, info, ioctl, mem, memfd, notify, pidfd, poll, proc, ptimers, sched, signal,
-                      sigwait, time, timerfd, xattr)
+                      futex, info, ioctl, mem, memfd, notify, pidfd, poll, proc, procvm, ptimers,
+                      sched, signal, sigwait, splice, time, timerfd, xattr)
 from syscalls import ipc_msg, ipc_sem, ipc_shm  # noqa: F401  (SysV IPC)
 from syscalls.net import messages, names, sockets, sockopt  # noqa: F401
 # Thread-parking wrappers: each module adds its calls to parking.WRAP as it is imported.

@@ -114,6 +114,16 @@ int bindat(int dirfd, const void *addr, socklen_t len);
 int connectat(int dirfd, int fd, const void *addr, socklen_t len);
 """
 
+# getifaddrs(3) (netif.py): struct ifaddrs has one layout on 64-bit Linux and
+# macOS; the sockaddrs it points to differ (sa_len on macOS) and are parsed by hand.
+_NETIF = """
+struct ifaddrs { struct ifaddrs *ifa_next; char *ifa_name; unsigned int ifa_flags;
+                 unsigned char *ifa_addr; unsigned char *ifa_netmask; unsigned char *ifa_dstaddr;
+                 unsigned char *ifa_data; };
+int getifaddrs(struct ifaddrs **ifap);
+void freeifaddrs(struct ifaddrs *ifa);
+"""
+
 # name -> the cdef calls that build it, as (text, packed) pairs.
 # struct epoll_event is packed on x86 only (the kernel's EPOLL_PACKED).
 SPECS: dict[str, tuple[tuple[str, bool], ...]] = {
@@ -122,6 +132,7 @@ SPECS: dict[str, tuple[tuple[str, bool], ...]] = {
     "events_x86": ((_EVENTS, False), (_EPOLL, True)),
     "sockets_linux": ((_SOCKETS, False), (_SOCKETS_LINUX, False)),
     "sockets_darwin": ((_SOCKETS, False), (_SOCKETS_DARWIN, False)),
+    "netif": ((_NETIF, False),),
 }
 
 GENERATED_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_ffi")

@@ -170,6 +170,9 @@ def clone_thread(flags: int, newsp: int, ptid: int, tls: int, ctid: int,
 def exit_thread(status: int) -> None:
     """exit(2): end the calling thread only; the last thread's exit ends the process."""
     t = _ensure_main()
+    for hook in T.on_exit:           # robust and PI futexes first, as Linux's mm_release
+        hook(t.tid)
+    T.robust.pop(t.tid, None)
     ctid = proc.clear_child_tid
     if ctid:
         try:
@@ -198,6 +201,10 @@ def after_fork_child() -> None:
     T.runq.clear()
     T.waiters.clear()
     T.sleepers.clear()
+    head = T.robust.get(t.tid)
+    T.robust.clear()
+    if head is not None:
+        T.robust[os.getpid()] = head
     t.tid = os.getpid()
     t.sigpending = {}
     T.live[t.tid] = t
@@ -335,6 +342,15 @@ def _unwait(t: Thread, result: int | None, restart: bool = False) -> None:
                 pass
             if not q:
                 del T.waiters[t.key]
+    if t.waitv is not None:
+        for k in t.waitv:
+            q = T.waiters.get(k)
+            if q is not None and t in q:
+                q.remove(t)
+                if not q:
+                    del T.waiters[k]
+        t.waitv = None
+    t.pi = False
     t.state = RUN
     t.result = result
     t.key = None
@@ -344,6 +360,37 @@ def _unwait(t: Thread, result: int | None, restart: bool = False) -> None:
 def futex_wait(uaddr: int, bitset: int, deadline: int | None, shared_val: int | None) -> int | None:
     """FUTEX_WAIT with several T.live: the value already matched; park until woken."""
     return _block(uaddr, bitset, deadline, -lerrno.ETIMEDOUT, shared_val)
+
+
+def futex_wait_pi(uaddr: int, deadline: int | None) -> int | None:
+    """FUTEX_LOCK_PI with several threads, the owner one of them: park until an
+    unlock (or the owner's death) hands this thread the lock (`grant`)."""
+    r = _block(uaddr, FUTEX_BITSET_ANY, deadline, -lerrno.ETIMEDOUT)
+    if r is None:
+        T.current.pi = True
+    return r
+
+
+def pi_waiters(uaddr: int) -> list:
+    """The threads parked in FUTEX_LOCK_PI on `uaddr`, first come first."""
+    return [t for t in T.waiters.get(uaddr, ()) if t.pi]
+
+
+def grant(t: Thread) -> None:
+    """Wake PI waiter `t`: the lock is its now (the futex word already says so)."""
+    _unwait(t, 0)
+
+
+def futex_waitv(keys: list[int], deadline: int | None) -> int | None:
+    """futex_waitv with several threads: park on every address; a wake of any
+    makes the result that address's index (see `wake`)."""
+    r = _block(keys[0], FUTEX_BITSET_ANY, deadline, -lerrno.ETIMEDOUT)
+    if r is None:
+        t = T.current
+        t.waitv = list(keys)
+        for k in keys[1:]:
+            T.waiters.setdefault(k, []).append(t)
+    return r
 
 
 def sleep_until(deadline_mono: int) -> int | None:
@@ -423,8 +470,10 @@ def wake(uaddr: int, n: int, bitset: int) -> int:
     for t in list(q):
         if woken >= n:
             break
+        if t.pi:
+            continue                 # a PI waiter gets the lock from an unlock, not a wake
         if t.bitset & bitset:
-            _unwait(t, 0)
+            _unwait(t, 0 if t.waitv is None else t.waitv.index(uaddr))
             woken += 1
     return woken
 
@@ -436,8 +485,12 @@ def requeue(uaddr: int, uaddr2: int, n_wake: int, n_requeue: int) -> int:
     moved = 0
     if q and n_requeue > 0 and uaddr2 != uaddr:
         dest = T.waiters.setdefault(uaddr2, [])
-        while q and moved < n_requeue:
-            t = q.pop(0)
+        for t in list(q):
+            if moved >= n_requeue:
+                break
+            if t.pi or t.waitv is not None:
+                continue             # PI and futex_waitv waiters stay where they are
+            q.remove(t)
             t.key = uaddr2
             dest.append(t)
             moved += 1
@@ -698,4 +751,4 @@ def _waiting() -> list:
     out = list(T.sleepers)
     for q in T.waiters.values():
         out.extend(q)
-    return out
+    return list(dict.fromkeys(out))     # a futex_waitv waiter sits in several queues

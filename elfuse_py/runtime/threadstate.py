@@ -19,7 +19,7 @@ class Thread:
     __slots__ = ("tid", "ctx", "state", "result", "key", "bitset", "deadline", "timeout_result",
                  "shared_val", "block_pc", "mask", "altstack", "saved_mask", "clear_child_tid",
                  "sigpending", "exit_status", "pollset", "restart_x0", "on_timeout", "check",
-                 "cleanup", "on_ready", "on_eintr", "sig_restart_x0")
+                 "cleanup", "on_ready", "on_eintr", "sig_restart_x0", "pi", "waitv")
 
     def __init__(self, tid: int) -> None:
         self.tid = tid
@@ -46,6 +46,8 @@ class Thread:
         self.on_ready = None          # fd wait: continue the call (None: keep waiting)
         self.on_eintr = None          # fd wait: the result when a signal interrupts it
         self.sig_restart_x0: int | None = None   # interrupted fd wait: X0 for an SA_RESTART re-run
+        self.pi = False               # futex wait: a FUTEX_LOCK_PI waiter (the unlocker hands it the lock)
+        self.waitv: list[int] | None = None   # futex_waitv: every address waited on, in order
 
 
 class ThreadTable:
@@ -68,3 +70,5 @@ class ThreadTable:
         # Called (tid, result) when a parked thread resumes with the result its
         # syscall finished with (--strace's `<... resumed>` line), if set.
         self.on_result = None
+        self.robust: dict[int, int] = {}        # tid -> its robust list head (set_robust_list)
+        self.on_exit: list = []                 # called with a tid when that thread exits (robust futexes)

@@ -25,7 +25,7 @@ from elfuse_py.runtime.process import proc
 from syscalls.args import s32
 from syscalls.table import syscall
 from syscalls.net import consts as C
-from syscalls.net import creds, framing, msg as M, peekoff, policies, sockaddr as SA
+from syscalls.net import creds, framing, msg as M, netlink, peekoff, policies, sockaddr as SA
 from elfuse_py.host import sockets as host
 from syscalls.net.names import (guest_addr, guest_name_from_host, host_name, passcred_autobind,
                                 sender_name_from_host, unix_host_sockaddr)
@@ -64,7 +64,7 @@ def sys_sendto(fd, buf, n, flags, addr, addrlen):
     try:
         flags = s32(flags)
         st = proc.fds.get(fd) if proc.fds.valid(fd) else None
-        if st is not None and getattr(st, "framed", False) or addr:
+        if st is not None and getattr(st, "intercepts_io", False) or addr:
             return _sendmsg_views(fd, [proc.mem.view(buf, n)] if n else [], addr, addrlen, b"", flags)
         if not proc.fds.valid(fd):
             return -lerrno.EBADF
@@ -138,6 +138,8 @@ def _sendmsg_views(fd: int, views: list, name_addr: int, namelen: int, control: 
     if e:
         return e
     st = proc.fds.get(fd)
+    if isinstance(st, netlink.NetlinkState):
+        return _netlink_send(st, views, name_addr, namelen, flags)
     family = st.family if isinstance(st, SockState) else None
     if name_addr:
         try:
@@ -209,6 +211,22 @@ def _sendmsg_views(fd: int, views: list, name_addr: int, namelen: int, control: 
     return r
 
 
+def _netlink_send(st, views: list, name_addr: int, namelen: int, flags: int) -> int:
+    """netlink_sendmsg: the emulated kernel answers at once (control messages are ignored)."""
+    if flags & C.MSG_OOB:
+        return -lerrno.EOPNOTSUPP
+    dest = None
+    if name_addr:
+        try:
+            d = netlink.parse_addr(guest_addr(name_addr, namelen))
+        except M.LinuxError as ex:
+            return -ex.err
+        if isinstance(d, int):
+            return d
+        dest = d
+    return st.send(b"".join(bytes(v) for v in views), dest)
+
+
 def _raw_control() -> bool:
     """Control messages of a non-AF_UNIX socket may pass through untranslated: a
     Linux host with asm-generic numbers and LP64 cmsg layout (x86_64, arm64)."""
@@ -256,6 +274,8 @@ def _recv_core(fd: int, views: list, flags: int, want_name: bool, guest_ctl: int
             except OSError:
                 name = b""
     else:
+        nl = isinstance(st, netlink.NetlinkState)
+        full = netlink.real_length(fd) if nl and flags & C.MSG_TRUNC else -1
         iov, keep = host.iovec_array(views)
         m = ffi.new("struct msghdr *")
         m.msg_iov = iov
@@ -274,6 +294,12 @@ def _recv_core(fd: int, views: list, flags: int, want_name: bool, guest_ctl: int
             return err(), None, b"", 0, -1
         mflags = C.msg_from_host(m.msg_flags)
         hctl = ffi.buffer(cbuf, m.msg_controllen)[:]
+        if nl:
+            if not flags & C.MSG_PEEK:
+                st.push()                    # the next part of a dump, now that there is room
+            if full > r and mflags & C.MSG_TRUNC:
+                r = full
+            return r, netlink.sockaddr(0) if want_name else None, b"", mflags, -1
         if passcred and m.msg_namelen:
             sender = ffi.buffer(nbuf, m.msg_namelen)[:]
         if raw_ctl:

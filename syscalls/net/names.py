@@ -23,7 +23,7 @@ from elfuse_py.runtime.process import proc
 from syscalls.args import s32
 from syscalls.table import syscall
 from syscalls.net import consts as C
-from syscalls.net import creds, msg as M, policies, sockaddr as SA
+from syscalls.net import creds, msg as M, netlink, policies, sockaddr as SA
 from elfuse_py.host import sockets as host
 from syscalls.net.sockets import (NAMEBUF, apply_flags, err, host_type, interrupted, new_fd,
                                   sock_check, sock_domain, state_for)
@@ -51,6 +51,8 @@ def _bind_or_connect(op: str, fd: int, addr: int, addrlen: int) -> int:
     except M.LinuxError as e:
         return -e.err
     st = proc.fds.get(fd)
+    if isinstance(st, netlink.NetlinkState):
+        return netlink.bind(st, raw) if op == "bind" else netlink.connect(st, raw)
     caps = hostcaps.caps()
     if family == C.AF_UNIX:
         if op == "bind" and len(raw) == 2 and SA.guest_family(raw) == C.AF_UNIX:

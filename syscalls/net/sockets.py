@@ -27,7 +27,7 @@ from elfuse_py.runtime.process import proc
 from syscalls.args import s32
 from syscalls.table import syscall
 from syscalls.net import consts as C
-from syscalls.net import creds, policies, readiness
+from syscalls.net import creds, netlink, policies, readiness
 from elfuse_py.host import sockets as host
 from syscalls.net.state import SockState
 
@@ -190,6 +190,8 @@ def _install_state(fd: int, state: SockState | None, flags: int, caps) -> None:
 @syscall("socket", "int, hex, int", ret="fd")
 def sys_socket(domain, stype, protocol):
     family, protocol = s32(domain), s32(protocol)
+    if family == C.AF_NETLINK:
+        return netlink.create(s32(stype), protocol)     # emulated on every host
     chk = _check_type(family, s32(stype), protocol)
     if isinstance(chk, int):
         return chk
@@ -215,6 +217,8 @@ def sys_socket(domain, stype, protocol):
 @syscall("socketpair", "int, hex, int, ptr")
 def sys_socketpair(domain, stype, protocol, sv):
     family, protocol = s32(domain), s32(protocol)
+    if family == C.AF_NETLINK:
+        return netlink.check_args(s32(stype), protocol) or -lerrno.EOPNOTSUPP
     chk = _check_type(family, s32(stype), protocol)
     if isinstance(chk, int):
         return chk

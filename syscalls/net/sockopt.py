@@ -21,7 +21,7 @@ from elfuse_py.runtime.process import proc
 from syscalls.args import s32
 from syscalls.table import syscall
 from syscalls.net import consts as C
-from syscalls.net import creds
+from syscalls.net import creds, netlink
 from elfuse_py.host import sockets as host
 from syscalls.net.sockets import err, sock_check, sock_domain, sock_protocol, state_for
 from syscalls.net.state import SockState
@@ -90,6 +90,9 @@ def sys_setsockopt(fd, level, optname, optval, optlen):
         return e
     if optlen < 0:
         return -lerrno.EINVAL
+    nst = proc.fds.get(fd)
+    if level == netlink.SOL_NETLINK and isinstance(nst, netlink.NetlinkState):
+        return netlink.setsockopt(nst, opt, proc.mem.read(optval, min(optlen, 4)) if optlen else b"")
     caps = hostcaps.caps()
     if level == C.SOL_SOCKET and opt == C.SO_NAMES["SO_PASSCRED"] and not caps.passcred:
         if optlen < 4:
@@ -163,6 +166,11 @@ def sys_getsockopt(fd, level, optname, optval, optlenp):
     if want < 0:
         return -lerrno.EINVAL
     st = proc.fds.get(fd)
+    if level == netlink.SOL_NETLINK and isinstance(st, netlink.NetlinkState):
+        if want < 4:
+            return -lerrno.EINVAL
+        v = netlink.getsockopt(st, opt)
+        return v if isinstance(v, int) else _put(optval, optlenp, want, v)
     caps = hostcaps.caps()
     name = C.SO.get(opt) if level == C.SOL_SOCKET else None
     if name in ("SO_TYPE", "SO_DOMAIN", "SO_PROTOCOL"):
