@@ -20,6 +20,7 @@ from syscalls import (dirs, epoll, eventfd, events, execve, fdops, fileio, fsmet
 from syscalls.net import messages, names, sockets, sockopt  # noqa: F401
 # Thread-parking wrappers: each module adds its calls to parking.WRAP as it is imported.
 from syscalls import parked_io, parked_open, parked_waits, parking  # noqa: F401
+from syscalls import coverage
 from syscalls.numbers import SYSCALL_NAMES
 from syscalls.strace import Tracer
 from syscalls.table import ENOSYS_LEVEL, TABLE, dispatch_list
@@ -45,7 +46,7 @@ def name_of(nr: int) -> str:
 def register(process: Process) -> None:
     """Register the table into `process` (gVisor's RegisterSyscallTable direction)."""
     process.syscalls = SyscallSet(
-        dispatch=dispatch_list(),
+        dispatch=coverage.wrap(dispatch_list(), name_of),
         on_unknown=on_unknown,
         name_of=name_of,
         interruptible=frozenset(e.handler.__code__ for e in TABLE.values()
