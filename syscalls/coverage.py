@@ -13,8 +13,8 @@ Without the variable the dispatch list is the plain list: nothing is added to
 the hot path (the lookup `dispatch[nr]` in elfuse_py/runtime/cpu.py is a list
 index either way; only the recording one goes through `__getitem__`).
 
-tests/conftest.py turns the union of the files into a failure naming every
-table entry with a handler that no test called (`missing`).
+tests/conftest.py turns the union of the files (`recorded`) into a failure
+naming every table entry with a handler that no test called.
 """
 from __future__ import annotations
 
@@ -66,15 +66,3 @@ def recorded(directory: str) -> set[str]:
         with open(os.path.join(directory, f), encoding="utf-8", errors="replace") as fh:
             names.update(line.strip() for line in fh if line.strip())
     return names
-
-
-def handled_names() -> set[str]:
-    """The names of every table entry with a handler (importing the registry fills the table)."""
-    from syscalls import registry  # noqa: F401
-    from syscalls.table import TABLE
-    return {e.name for e in TABLE.values() if e.handler is not None}
-
-
-def missing(directory: str) -> list[str]:
-    """Table entries with a handler that no process recorded in `directory`, sorted."""
-    return sorted(handled_names() - recorded(directory))
