@@ -58,7 +58,12 @@ def _absolute(path: str | bytes, dfd: int | None) -> str:
 
 @syscall("openat", "dirfd, path, oflags, mode", ret="fd", interruptible=True)
 def sys_openat(dirfd, pathname, flags, mode):
-    p = proc_relative(dirfd, guest_path(pathname))
+    return open_guest(dirfd, guest_path(pathname), flags, mode)
+
+
+def open_guest(dirfd: int, p: bytes, flags: int, mode: int) -> int:
+    """openat's work for guest path `p` (openat2 and open_tree come here after their own checks)."""
+    p = proc_relative(dirfd, p)
     flags &= 0xFFFFFFFF
     mode &= F.S_IALLUGO
     fd = paths.open_special(p, flags, mode)

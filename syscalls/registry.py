@@ -14,7 +14,8 @@ from elfuse_py.runtime import lerrno, log
 from elfuse_py.runtime.process import Process, SyscallSet
 
 # Handler modules, by area.  Import order does not matter.
-from syscalls import (dirs, epoll, eventfd, events, execve, fdops, fileio, fsmeta, fsnames,  # noqa: F401
+from syscalls import (absent, admin, openat2, tasks,  # noqa: F401
+                      dirs, epoll, eventfd, events, execve, fdops, fileio, fsmeta, fsnames,  # noqa: F401
                       futex, info, ioctl, mem, memfd, notify, pidfd, poll, proc, sched, signal,
                       sigwait, time, timerfd, xattr)
 from syscalls.net import messages, names, sockets, sockopt  # noqa: F401
