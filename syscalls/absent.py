@@ -22,6 +22,7 @@ program's fallback path (the one it takes on such a kernel) runs:
 - fanotify: as Linux before 5.13 for a process without CAP_SYS_ADMIN;
 - file handles: name_to_handle_at is EOPNOTSUPP (a file system that cannot
   export handles), open_by_handle_at EPERM (no CAP_DAC_READ_SEARCH);
+- protection keys: ENOSYS as arm64 Linux before 6.12 (no CONFIG_ARCH_HAS_PKEYS);
 - lookup_dcookie and nfsservctl: ENOSYS, as every Linux since 6.x and 3.1.
 """
 from __future__ import annotations
@@ -36,6 +37,7 @@ from syscalls.table import PARTIAL, syscall
 
 ENOSYS = -lerrno.ENOSYS
 EINVAL = -lerrno.EINVAL
+PAGE = 4096
 
 
 def _absent(names: tuple[str, ...], args: str, note: str) -> None:
@@ -61,6 +63,8 @@ _absent(("mbind", "get_mempolicy", "set_mempolicy", "migrate_pages", "move_pages
         "ENOSYS as a kernel built without NUMA (CONFIG_NUMA=n): libnuma reports no NUMA")
 _absent(("userfaultfd",), "",
         "ENOSYS as a kernel built without userfaultfd (CONFIG_USERFAULTFD=n)")
+_absent(("pkey_alloc", "pkey_free", "pkey_mprotect"), "",
+        "ENOSYS as arm64 Linux before 6.12 (no CONFIG_ARCH_HAS_PKEYS: the calls are not built)")
 _absent(("lookup_dcookie", "nfsservctl"), "",
         "ENOSYS, as every current Linux (removed in 6.x / 3.1)")
 
@@ -93,6 +97,7 @@ def sys_perf_event_open(attr, pid, cpu, group_fd, flags):
 @syscall("bpf", "int, ptr, uint", level=PARTIAL,
          note="EPERM as kernel.unprivileged_bpf_disabled=2 (the default) without CAP_BPF")
 def sys_bpf(cmd, attr, size):
+    proc.mem.read(attr, min(size, PAGE))  # the attr is copied in first (EFAULT)
     return -lerrno.EPERM
 
 
@@ -126,6 +131,7 @@ def sys_fanotify_mark(fd, flags, mask, dirfd, path):
 # ----- file handles -------------------------------------------------------------------
 
 AT_SYMLINK_FOLLOW, AT_EMPTY_PATH = 0x400, 0x1000
+AT_HANDLE_FLAGS = 0x1 | 0x2 | 0x200       # AT_HANDLE_MNT_ID_UNIQUE, _CONNECTABLE, _FID (6.5+)
 MAX_HANDLE_SZ = 128
 
 
@@ -133,7 +139,7 @@ MAX_HANDLE_SZ = 128
          note="flags and path checked as Linux, then EOPNOTSUPP: no file system here exports handles")
 def sys_name_to_handle_at(dirfd, pathname, handle, mount_id, flags):
     flags &= 0xFFFFFFFF
-    if flags & ~(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH):
+    if flags & ~(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH | AT_HANDLE_FLAGS):
         return EINVAL
     p = guest_path(pathname)
     if p or not flags & AT_EMPTY_PATH:

@@ -253,17 +253,23 @@ FALLOC_FL_KEEP_SIZE = 1
 
 
 @syscall("fallocate", "fd, int, off, off", level=PARTIAL,
-         note="mode 0 only (posix_fallocate); other modes EOPNOTSUPP")
+         note="mode 0 only (posix_fallocate; hosts without it grow the file, reserving no blocks); "
+              "other modes EOPNOTSUPP")
 def sys_fallocate(fd, mode, offset, length):
     fd = check_fd(fd)
     offset, length = s64(offset), s64(length)
     if offset < 0 or length <= 0:
         return NEG_EINVAL
-    if s32(mode) != 0 or not hasattr(os, "posix_fallocate"):
+    if s32(mode) != 0:
         return -lerrno.EOPNOTSUPP
     if (err := refuse_write(fd, offset, offset + length)):
         return err
-    os.posix_fallocate(fd, offset, length)
+    if hasattr(os, "posix_fallocate"):
+        os.posix_fallocate(fd, offset, length)
+    elif os.fstat(fd).st_size < offset + length:
+        # No posix_fallocate (macOS): the size grows as Linux's does; the
+        # blocks are the host's to allocate on write (no up-front reservation).
+        os.ftruncate(fd, offset + length)
     return 0
 
 

@@ -371,7 +371,7 @@ def sys_munlockall():
     return 0
 
 
-# ----- residency and protection keys ------------------------------------------------------
+# ----- residency ------------------------------------------------------
 
 @syscall("mincore", "ptr, size, ptr", level=PARTIAL,
          note="every mapped page is reported resident (the host's residency is not asked)")
@@ -388,33 +388,3 @@ def sys_mincore(addr, length, vec):
         return -lerrno.ENOMEM
     proc.mem.write(vec, b"\x01" * pages)
     return 0
-
-
-# Linux on a CPU without protection keys (arm64 before POE): only key 0 exists
-# and it is never allocated, so pkey_alloc has none to give.
-PKEY_ACCESS_MASK = 0x3        # PKEY_DISABLE_ACCESS | PKEY_DISABLE_WRITE
-
-
-@syscall("pkey_alloc", "hex, hex", note="ENOSPC after the flag checks, as Linux on a CPU without protection keys")
-def sys_pkey_alloc(flags, init_val):
-    if flags or init_val & ~PKEY_ACCESS_MASK:
-        return -lerrno.EINVAL
-    return -lerrno.ENOSPC
-
-
-@syscall("pkey_free", "int", note="EINVAL, as Linux on a CPU without protection keys (no key was allocated)")
-def sys_pkey_free(pkey):
-    return -lerrno.EINVAL
-
-
-@syscall("pkey_mprotect", "ptr, size, hex, int",
-         note="mprotect for key -1 or 0 (the only keys a CPU without protection keys has); others EINVAL")
-def sys_pkey_mprotect(addr, length, prot, pkey):
-    pkey = s32(pkey)
-    if addr & (PAGE - 1):
-        return -lerrno.EINVAL
-    if length == 0:
-        return 0
-    if (prot & 0xFFFFFFFF) & ~PROT_KNOWN or pkey not in (-1, 0):
-        return -lerrno.EINVAL
-    return sys_mprotect(addr, length, prot)

@@ -66,6 +66,15 @@ def _is_magic(guest: bytes) -> bool:
            (len(rest) == 2 and rest[0] in (b"fd", b"ns", b"map_files"))
 
 
+def _lstat(guest: bytes) -> os.stat_result:
+    """lstat of a guest path, /proc's synthesised entries included (hosts without a /proc)."""
+    if guest[:6] == b"/proc/" or guest == b"/proc":
+        st = paths.stat_special(guest, False)
+        if st is not None:
+            return st
+    return os.lstat(paths.host_path(guest, follow=False))
+
+
 def _start_dir(dirfd: int) -> bytes:
     """The guest path of the walk's starting directory."""
     if s32(dirfd) == F.AT_FDCWD:
@@ -92,7 +101,7 @@ def resolve(dirfd: int, p: bytes, resolve_flags: int, open_flags: int) -> bytes:
             raise _err(18)                             # EXDEV
         stack = [c for c in root.split(b"/") if c]
     todo = [c for c in p.split(b"/") if c and c != b"."][::-1]
-    dev = os.stat(paths.host_path(b"/" + b"/".join(stack))).st_dev
+    dev = _lstat(b"/" + b"/".join(stack)).st_dev
     links = 0
     while todo:
         part = todo.pop()
@@ -108,7 +117,7 @@ def resolve(dirfd: int, p: bytes, resolve_flags: int, open_flags: int) -> bytes:
         stack.append(part)
         here = b"/" + b"/".join(stack)
         try:
-            st = os.lstat(paths.host_path(here, follow=False))
+            st = _lstat(here)
         except FileNotFoundError:
             if todo:
                 raise

@@ -113,7 +113,8 @@ static void admin(void) {
     CHECK_ERR(syscall(SYS_open_by_handle_at, AT_FDCWD, &fh, 0), EINVAL, "open_by_handle_at of an empty handle is EINVAL");
     fh.bytes = 8;
     CHECK_ERR(syscall(SYS_open_by_handle_at, AT_FDCWD, &fh, 0), EPERM, "open_by_handle_at is EPERM");
-    CHECK_ERR(syscall(SYS_bpf, 0, NULL, 0), EPERM, "bpf is EPERM (unprivileged_bpf_disabled)");
+    uint32_t mapattr[32] = { 2, 4, 4, 1 };     /* BPF_MAP_TYPE_ARRAY, key 4, value 4, 1 entry */
+    CHECK_ERR(syscall(SYS_bpf, 0, mapattr, sizeof mapattr), EPERM, "bpf(BPF_MAP_CREATE) is EPERM (unprivileged_bpf_disabled)");
     CHECK_ERR(syscall(SYS_fanotify_init, 0, 0), EPERM, "fanotify_init without FID reporting is EPERM");
     CHECK_ERR(syscall(SYS_quotactl, (0x800007 << 8) | 0, "/nonexistent-elfuse", 0, NULL), ENOENT,
               "quotactl on a missing path is ENOENT");
