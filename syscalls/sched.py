@@ -104,12 +104,12 @@ def _set(pid: int, policy: int | None, param: int) -> int:
     if param == 0:
         return -lerrno.EINVAL
     (prio,) = proc.mem.unpack(_INT, param)
-    if policy is not None:
-        base = policy & ~SCHED_RESET_ON_FORK
-        if base not in _PRIO_MAX:
-            return -lerrno.EINVAL
-        if not _PRIO_MIN[base] <= prio <= _PRIO_MAX[base]:
-            return -lerrno.EINVAL
+    # sched_setparam keeps the current policy: its priority range applies.
+    base = (policy if policy is not None else sys_sched_getscheduler(pid)) & ~SCHED_RESET_ON_FORK
+    if base not in _PRIO_MAX:
+        return -lerrno.EINVAL
+    if not _PRIO_MIN[base] <= prio <= _PRIO_MAX[base]:
+        return -lerrno.EINVAL
     if policy is not None and hasattr(os, "sched_setscheduler"):
         os.sched_setscheduler(pid, TO_HOST_POLICY[policy & ~SCHED_RESET_ON_FORK],
                               os.sched_param(prio))
