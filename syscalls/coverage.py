@@ -3,7 +3,7 @@
 With ELFUSE_SYSCALL_RECORD=DIR in the emulator's environment (read once, when
 the table is registered at boot), the dispatch list the CPU hook indexes is a
 `RecordingDispatch`: the first time a process looks up a number that has a
-handler, it appends that syscall's name as one line to DIR/<host pid> (one
+handler, it appends that syscall's name as one line to DIR/<host pid>.<euid> (one
 short O_APPEND write, so forks, threads and execs never interleave).  The
 file is opened and closed around that one write: the emulator holds no extra
 descriptor the guest could see, and a process killed or leaving by os._exit
@@ -42,7 +42,9 @@ class RecordingDispatch(list):
         # A fork child inherits `_seen` (its parent wrote those) and writes its own file.
         self._seen.add(nr)
         try:
-            fd = os.open(os.path.join(self._dir, str(os.getpid())), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            # Named by pid and euid: a guest that drops privileges (setuid to
+            # nobody) goes on recording in a file of its own.
+            fd = os.open(os.path.join(self._dir, f"{os.getpid()}.{os.geteuid()}"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         except OSError:
             return                      # the guest used up its fds: coverage is best effort
         try:
@@ -54,7 +56,7 @@ class RecordingDispatch(list):
 def wrap(dispatch: list, name_of) -> list:
     """`dispatch` itself, or a recording copy when ELFUSE_SYSCALL_RECORD names a directory."""
     directory = os.environ.get(ENV)
-    if not directory or not os.path.isdir(directory):
+    if not directory or not os.path.isdir(directory):   # (the directory should be mode 1777, like /tmp)
         return dispatch
     return RecordingDispatch(dispatch, directory, name_of)
 

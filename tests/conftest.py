@@ -43,6 +43,7 @@ def pytest_configure(config):
     d = os.environ.get(coverage.ENV)
     if not d:
         d = tempfile.mkdtemp(prefix="elfuse-syscall-record-")
+        os.chmod(d, 0o1777)             # guests that drop to nobody record too
         os.environ[coverage.ENV] = d    # inherited by the xdist workers and every guest run
         _state["owned"] = True
     _state["dir"] = d
