@@ -20,7 +20,7 @@ from elfuse_py.runtime.fdtable import FdState
 from elfuse_py.runtime.memory import PROT_WRITE
 from elfuse_py.runtime.process import proc
 
-from syscalls import abi, memfd
+from syscalls import abi, dirs, memfd
 from syscalls import fsflags as F
 from syscalls.args import s32
 from syscalls.fdargs import (NEG_EBADF, NEG_EINVAL, at_path, check_fd, fd_ceiling, guest_path, new_fd,
@@ -45,6 +45,10 @@ class OPathState(FdState):
 
     def io_write(self, fd: int, views: list) -> int:
         return NEG_EBADF
+
+
+class UnionOPathState(OPathState, dirs.UnionDirState):
+    """An O_PATH directory of the union root on a host without O_PATH."""
 
 
 def _absolute(path: str | bytes, dfd: int | None) -> str:
@@ -96,6 +100,9 @@ def open_guest(dirfd: int, p: bytes, flags: int, mode: int) -> int:
         fds.opened(fd, _absolute(path, dfd))
     if opath is not None:
         fds.set(fd, opath)
+    if paths.sysroot is not None and p[:1] == b"/" and p[:5] != b"/proc":
+        # A directory of the union root: names below it resolve sysroot first, then host.
+        dirs.attach_union(fd, p, bool(flags & F.O_PATH), UnionOPathState if opath is not None else dirs.UnionDirState)
     if not flags & F.O_CLOEXEC:
         os.set_inheritable(fd, True)     # Python's os.open always adds O_CLOEXEC
     return fd
