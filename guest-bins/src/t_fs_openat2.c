@@ -1,3 +1,4 @@
+#define _GNU_SOURCE
 /* openat2 (open_how checks and RESOLVE_*), open_tree without a clone,
  * sync_file_range, readahead, fadvise64, fallocate, syncfs, preadv2/pwritev2
  * flags, and the xattr calls (user namespace; a file system without user
@@ -11,6 +12,7 @@
 #include <sys/uio.h>
 #include <sys/xattr.h>
 #include <unistd.h>
+/* qemu-differs: qemu-user has no openat2, open_tree, preadv2 or pwritev2 (ENOSYS) */
 
 #ifndef SYS_openat2
 #define SYS_openat2 437

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+/* qemu-differs: qemu-user returns ENOSYS for the mount API (fsopen, fspick, fsmount, move_mount, open_tree, fsconfig) */
 
 #ifndef SYS_fsopen
 #define SYS_open_tree 428

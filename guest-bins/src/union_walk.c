@@ -1,3 +1,4 @@
+#define _GNU_SOURCE
 /* Run under `-L ROOT`: walks a host directory from a directory fd for "/"
  * one component at a time with O_PATH (as rsync does), and checks that the
  * union root resolves each name in the sysroot first, then on the host.
