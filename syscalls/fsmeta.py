@@ -145,7 +145,15 @@ def sys_fchownat(dirfd, pathname, uid, gid, flags):
         if d == F.AT_FDCWD:
             os.chown(b".", _id(uid), _id(gid))
         else:
-            os.fchown(check_fd(d), _id(uid), _id(gid))
+            fd = check_fd(d)
+            try:
+                os.fchown(fd, _id(uid), _id(gid))
+            except OSError as e:
+                # An O_PATH fd (Linux hosts): fchown refuses it, Linux's
+                # fchownat(AT_EMPTY_PATH) does not; the host's fd link names the file.
+                if e.errno != _errno.EBADF or not hostfs.HAS_FD_DIR or not proc.fds.valid(fd):
+                    raise
+                os.chown(f"/proc/self/fd/{fd}", _id(uid), _id(gid))
         return 0
     path, dfd = at_path(dirfd, p, not flags & F.AT_SYMLINK_NOFOLLOW)
     os.chown(path, _id(uid), _id(gid), dir_fd=dfd,

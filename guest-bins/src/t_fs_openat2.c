@@ -98,6 +98,11 @@ static void openat2_checks(void) {
     struct stat st;
     CHECK(stat("d/made", &st) == 0 && (st.st_mode & 0777) == 0600, "... with its mode");
 
+    int op = open("d/sub/file", O_PATH);
+    CHECK(fchownat(op, "", getuid(), getgid(), AT_EMPTY_PATH) == 0, "fchownat(AT_EMPTY_PATH) on an O_PATH fd");
+    CHECK_ERR(fchownat(op, "", getuid(), getgid(), 0), ENOENT, "fchownat with an empty path and no AT_EMPTY_PATH is ENOENT");
+    close(op);
+
     r = syscall(SYS_open_tree, d, "sub", 0);
     CHECK(r >= 0 && fcntl(r, F_GETFL) & O_PATH, "open_tree without OPEN_TREE_CLONE is an O_PATH fd");
     if (r >= 0) close(r);
