@@ -86,6 +86,45 @@ def _is_own_fd_dir(st: os.stat_result) -> bool:
     return (st.st_dev, st.st_ino) == (own.st_dev, own.st_ino)
 
 
+class UnionDirState(DirState):
+    """A directory the guest opened by an absolute name under a sysroot (the union root):
+    names below it resolve as `guest_dir` joined to them (syscalls/fdargs.py at_path),
+    and it lists the sysroot's directory and the host's of the same name together,
+    the sysroot's entries first and each name once.  An O_PATH one cannot be listed (EBADF)."""
+
+    def __init__(self, guest_dir: bytes, opath: bool = False) -> None:
+        super().__init__()
+        self.guest_dir = guest_dir
+        self.opath = opath
+
+    def listing(self) -> list[tuple[bytes, int, int]] | None:
+        if self.opath:
+            raise oserr(_errno.EBADF)
+        sources = paths.union_sources(self.guest_dir)
+        if len(sources) < 2:
+            return None                   # one side only: the fd's own listing
+        out: list = []
+        seen: set[bytes] = set()
+        for where in sources:
+            fd = os.open(where, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                for entry in _list_dir(fd):
+                    if entry[0] not in seen:
+                        seen.add(entry[0])
+                        out.append(entry)
+            finally:
+                os.close(fd)
+        return out
+
+
+def attach_union(fd: int, guest: bytes, opath: bool, state_cls=UnionDirState) -> None:
+    """Give `fd`, a directory just opened by absolute guest path `guest`, its union-root state
+    (only with a sysroot: without one a guest path is the host path)."""
+    if paths.sysroot is None or guest[:1] != b"/" or not _stat.S_ISDIR(os.fstat(fd).st_mode):
+        return
+    proc.fds.set(fd, state_cls(paths.canonical_dir(guest), opath))
+
+
 @syscall("getdents64", "fd, ptr, uint")
 def sys_getdents64(fd, dirp, count):
     fd = check_fd(fd)

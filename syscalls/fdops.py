@@ -20,7 +20,7 @@ from elfuse_py.runtime.fdtable import FdState
 from elfuse_py.runtime.memory import PROT_WRITE
 from elfuse_py.runtime.process import proc
 
-from syscalls import abi, memfd
+from syscalls import abi, dirs, memfd
 from syscalls import fsflags as F
 from syscalls.args import s32
 from syscalls.fdargs import (NEG_EBADF, NEG_EINVAL, at_path, check_fd, fd_ceiling, guest_path, new_fd,
@@ -48,6 +48,10 @@ class OPathState(FdState):
         return NEG_EBADF
 
 
+class UnionOPathState(OPathState, dirs.UnionDirState):
+    """An O_PATH directory of the union root on a host without O_PATH."""
+
+
 def _absolute(path: str | bytes, dfd: int | None) -> str:
     """The absolute host path of `path`, relative to dir fd `dfd` (None: the cwd)."""
     path = os.fsdecode(path)
@@ -59,7 +63,12 @@ def _absolute(path: str | bytes, dfd: int | None) -> str:
 
 @syscall("openat", "dirfd, path, oflags, mode", ret="fd", interruptible=True)
 def sys_openat(dirfd, pathname, flags, mode):
-    p = proc_relative(dirfd, guest_path(pathname))
+    return open_guest(dirfd, guest_path(pathname), flags, mode)
+
+
+def open_guest(dirfd: int, p: bytes, flags: int, mode: int) -> int:
+    """openat's work for guest path `p` (openat2 and open_tree come here after their own checks)."""
+    p = proc_relative(dirfd, p)
     flags &= 0xFFFFFFFF
     mode &= F.S_IALLUGO
     fd = paths.open_special(p, flags, mode)
@@ -94,6 +103,9 @@ def sys_openat(dirfd, pathname, flags, mode):
         fds.opened(fd, _absolute(path, dfd))
     if opath is not None:
         fds.set(fd, opath)
+    if paths.sysroot is not None and p[:1] == b"/" and p[:5] != b"/proc":
+        # A directory of the union root: names below it resolve sysroot first, then host.
+        dirs.attach_union(fd, p, bool(flags & F.O_PATH), UnionOPathState if opath is not None else dirs.UnionDirState)
     if not flags & F.O_CLOEXEC:
         os.set_inheritable(fd, True)     # Python's os.open always adds O_CLOEXEC
     return fd

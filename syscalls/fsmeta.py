@@ -9,6 +9,7 @@ struct stat, statx and statfs are packed by syscalls.abi; statfs's f_type
 from __future__ import annotations
 
 import errno as _errno
+import fcntl
 import os
 import stat as _stat
 import time
@@ -20,7 +21,7 @@ from elfuse_py.runtime.process import proc
 from syscalls import abi
 from syscalls import fsflags as F
 from syscalls.args import s32, s64
-from syscalls.fdargs import (NEG_EFAULT, NEG_EINVAL, at_path, check_fd, guest_path, oserr,
+from syscalls.fdargs import (NEG_EBADF, NEG_EFAULT, NEG_EINVAL, at_path, check_fd, guest_path, oserr,
                              proc_relative)
 from syscalls.memfd import refuse_write
 from syscalls.table import PARTIAL, syscall
@@ -145,7 +146,15 @@ def sys_fchownat(dirfd, pathname, uid, gid, flags):
         if d == F.AT_FDCWD:
             os.chown(b".", _id(uid), _id(gid))
         else:
-            os.fchown(check_fd(d), _id(uid), _id(gid))
+            fd = check_fd(d)
+            try:
+                os.fchown(fd, _id(uid), _id(gid))
+            except OSError as e:
+                # An O_PATH fd (Linux hosts): fchown refuses it, Linux's
+                # fchownat(AT_EMPTY_PATH) does not; the host's fd link names the file.
+                if e.errno != _errno.EBADF or not hostfs.HAS_FD_DIR or not proc.fds.valid(fd):
+                    raise
+                os.chown(f"/proc/self/fd/{fd}", _id(uid), _id(gid))
         return 0
     path, dfd = at_path(dirfd, p, not flags & F.AT_SYMLINK_NOFOLLOW)
     os.chown(path, _id(uid), _id(gid), dir_fd=dfd,
@@ -253,7 +262,8 @@ FALLOC_FL_KEEP_SIZE = 1
 
 
 @syscall("fallocate", "fd, int, off, off", level=PARTIAL,
-         note="mode 0 only (posix_fallocate); other modes EOPNOTSUPP")
+         note="mode 0 only (posix_fallocate); other modes, and hosts without it (macOS), "
+              "EOPNOTSUPP: glibc then writes the range itself")
 def sys_fallocate(fd, mode, offset, length):
     fd = check_fd(fd)
     offset, length = s64(offset), s64(length)
@@ -286,6 +296,43 @@ def sys_fadvise64(fd, offset, length, advice):
         if _stat.S_ISFIFO(os.fstat(fd).st_mode):
             return -lerrno.ESPIPE
         os.posix_fadvise(fd, s64(offset), s64(length), FADV[advice])
+    return 0
+
+
+SYNC_FILE_RANGE_VALID = 0x7     # WAIT_BEFORE | WRITE | WAIT_AFTER
+
+
+@syscall("sync_file_range", "fd, off, off, hex", level=PARTIAL,
+         note="checked as Linux (EINVAL, EBADF, ESPIPE); a range with WRITE or WAIT_AFTER syncs the whole file's data")
+def sys_sync_file_range(fd, offset, nbytes, flags):
+    offset, nbytes = s64(offset), s64(nbytes)
+    if flags & 0xFFFFFFFF & ~SYNC_FILE_RANGE_VALID or flags >> 32:
+        return NEG_EINVAL
+    end = s64((offset + nbytes) & 0xFFFFFFFFFFFFFFFF)     # loff_t arithmetic wraps
+    if offset < 0 or end < 0 or end < offset:
+        return NEG_EINVAL
+    m = os.fstat(check_fd(fd)).st_mode
+    if not (_stat.S_ISREG(m) or _stat.S_ISBLK(m) or _stat.S_ISDIR(m) or _stat.S_ISLNK(m)):
+        return -lerrno.ESPIPE
+    if flags & 0x6:
+        (getattr(os, "fdatasync", None) or os.fsync)(fd)
+    return 0
+
+
+@syscall("readahead", "fd, off, size", note="EBADF for an fd not open for reading, EINVAL for a non-regular file; "
+         "the read-ahead itself is the host's")
+def sys_readahead(fd, offset, count):
+    fd = check_fd(fd)
+    m = os.fstat(fd).st_mode
+    if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE == os.O_WRONLY:
+        return NEG_EBADF
+    if not _stat.S_ISREG(m):
+        return NEG_EINVAL
+    if 3 in FADV:
+        try:
+            os.posix_fadvise(fd, s64(offset), count, FADV[3])
+        except OSError:
+            pass                        # a hint only
     return 0
 
 

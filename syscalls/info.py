@@ -156,13 +156,15 @@ def sys_setregid(r, e):
     return 0
 
 
-@syscall("setresuid", "int, int, int")
+@syscall("setresuid", "int, int, int", level=PARTIAL,
+         note="hosts without setresuid (macOS): saved uid kept by the emulator (host/ids.py)")
 def sys_setresuid(r, e, s):
     ids.setresuid(_id(r), _id(e), _id(s))
     return 0
 
 
-@syscall("setresgid", "int, int, int")
+@syscall("setresgid", "int, int, int", level=PARTIAL,
+         note="hosts without setresgid (macOS): saved gid kept by the emulator (host/ids.py)")
 def sys_setresgid(r, e, s):
     ids.setresgid(_id(r), _id(e), _id(s))
     return 0
@@ -505,7 +507,13 @@ def sys_prctl(option, a2, a3, a4, a5):
     return -lerrno.EINVAL
 
 
-not_supported("rseq", "glibc tolerates ENOSYS")
+# rseq stays ENOSYS on purpose: an honest registration must also abort a
+# thread's rseq critical section (restart it at its abort handler) whenever
+# the emulator switches guest threads or delivers a signal inside it, or two
+# threads on our one CPU corrupt per-CPU data.  glibc >= 2.35 and tcmalloc
+# take ENOSYS as "no rseq" and fall back (sched_getcpu -> getcpu).
+not_supported("rseq", "ENOSYS: a registration would also need critical-section aborts at thread "
+                      "switches and signals; glibc 2.35+ and tcmalloc fall back to getcpu")
 
 _ROBUST_LIST_HEAD_SIZE = 24
 
@@ -531,12 +539,40 @@ def sys_get_robust_list(pid, head_ptr, len_ptr):
     return 0
 
 
+# membarrier(2).  Guest threads run one at a time on one host thread and switch
+# only at syscall boundaries (elfuse_py/runtime/threads.py), which are full
+# barriers, so the private commands are satisfied once the caller is here; the
+# registration the expedited ones need is kept per process (a fork child and
+# a new image start unregistered, as Linux's per-mm state).  The global
+# commands would need every other host process to pass a barrier: they are
+# left out, as Linux leaves them out on a nohz_full kernel, and so are the RSEQ
+# ones (no rseq here).
 MEMBARRIER_CMD_QUERY = 0
+MB_PRIVATE_EXPEDITED, MB_REGISTER_PRIVATE_EXPEDITED = 8, 16
+MB_PRIVATE_EXPEDITED_SYNC_CORE, MB_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE = 32, 64
+MB_SUPPORTED = (MB_PRIVATE_EXPEDITED | MB_REGISTER_PRIVATE_EXPEDITED
+                | MB_PRIVATE_EXPEDITED_SYNC_CORE | MB_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE)
+_MB_NEEDS = {MB_PRIVATE_EXPEDITED: MB_REGISTER_PRIVATE_EXPEDITED,
+             MB_PRIVATE_EXPEDITED_SYNC_CORE: MB_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE}
+_mb_registered: dict[int, int] = {}     # host pid -> registration commands done
 
 
 @syscall("membarrier", "int, hex, int", level=PARTIAL,
-         note="QUERY reports no supported commands; every command is EINVAL")
+         note="QUERY, the private expedited commands (plain and SYNC_CORE) and their registration; "
+              "the global and RSEQ ones are EINVAL, as on a nohz_full kernel without rseq")
 def sys_membarrier(cmd, flags, cpu_id):
-    if s32(cmd) == MEMBARRIER_CMD_QUERY and flags == 0:
-        return 0
-    return -lerrno.EINVAL
+    cmd = s32(cmd)
+    if flags & 0xFFFFFFFF:
+        return -lerrno.EINVAL          # MEMBARRIER_CMD_FLAG_CPU is for the RSEQ command only
+    if cmd == MEMBARRIER_CMD_QUERY:
+        return MB_SUPPORTED
+    if cmd not in (MB_PRIVATE_EXPEDITED, MB_REGISTER_PRIVATE_EXPEDITED,
+                   MB_PRIVATE_EXPEDITED_SYNC_CORE, MB_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE):
+        return -lerrno.EINVAL
+    pid = os.getpid()
+    done = _mb_registered.get(pid, 0)
+    if cmd in _MB_NEEDS:
+        return 0 if done & _MB_NEEDS[cmd] else -lerrno.EPERM
+    _mb_registered.clear()              # entries of a parent (we are its fork child) do not apply
+    _mb_registered[pid] = done | cmd
+    return 0

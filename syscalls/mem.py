@@ -413,3 +413,22 @@ def sys_mlockall(flags):
 @syscall("munlockall")
 def sys_munlockall():
     return 0
+
+
+# ----- residency ------------------------------------------------------
+
+@syscall("mincore", "ptr, size, ptr", level=PARTIAL,
+         note="every mapped page is reported resident (the host's residency is not asked)")
+def sys_mincore(addr, length, vec):
+    if addr & (PAGE - 1):
+        return -lerrno.EINVAL
+    if addr + length > WINDOW_SIZE or addr + length < addr:
+        return -lerrno.ENOMEM
+    pages = (length + PAGE - 1) // PAGE
+    if not pages:
+        return 0
+    proc.mem.check(vec, pages, 2)          # PROT_WRITE: EFAULT for a bad vector first
+    if not proc.mem.mapped(addr, pages * PAGE):
+        return -lerrno.ENOMEM
+    proc.mem.write(vec, b"\x01" * pages)
+    return 0

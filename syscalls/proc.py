@@ -16,7 +16,7 @@ from elfuse_py.runtime.process import proc
 
 from syscalls import execve, futex_pi, pidfd
 from syscalls.args import AT_FDCWD, s32
-from syscalls.table import PARTIAL, not_supported, syscall
+from syscalls.table import PARTIAL, syscall
 
 
 @syscall("exit", "int")
@@ -149,7 +149,73 @@ def _clone_thread(flags: int, newsp: int, ptid: int, tls: int, ctid: int) -> int
                                 bool(flags & CLONE_CHILD_SETTID), bool(flags & CLONE_CHILD_CLEARTID))
 
 
-not_supported("clone3", "ENOSYS so that libcs fall back to clone")
+# clone3(struct clone_args *, size): the same fork-like and thread clones,
+# with the arguments in a struct (flags, pidfd, child_tid, parent_tid,
+# exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup).
+_CLONE_ARGS = struct.Struct("<11Q")
+CLONE_ARGS_SIZE_VER0 = 64
+CLONE_PIDFD = 0x1000
+CLONE_DETACHED = 0x400000
+CLONE_NEWTIME = 0x80
+CLONE_CLEAR_SIGHAND, CLONE_INTO_CGROUP = 0x100000000, 0x200000000
+MAX_PID_NS_LEVEL = 32
+PAGE = 4096
+
+
+@syscall("clone3", "ptr, size", level=PARTIAL,
+         note="fork-like and thread clones as clone, plus CLONE_PIDFD; set_tid is EPERM (no "
+              "CAP_CHECKPOINT_RESTORE); CLONE_INTO_CGROUP and CLONE_CLEAR_SIGHAND are EINVAL here")
+def sys_clone3(uargs, size):
+    if size < CLONE_ARGS_SIZE_VER0:
+        return -lerrno.EINVAL
+    if size > PAGE:
+        return -lerrno.E2BIG
+    raw = proc.mem.read(uargs, size)
+    if size > _CLONE_ARGS.size and any(raw[_CLONE_ARGS.size:]):
+        return -lerrno.E2BIG             # a newer struct whose extra fields we do not know
+    (flags, pidfd_ptr, child_tid, parent_tid, exit_signal, stack, stack_size, tls,
+     set_tid, set_tid_size, _cgroup) = _CLONE_ARGS.unpack(raw[:_CLONE_ARGS.size].ljust(_CLONE_ARGS.size, b"\0"))
+    # kernel/fork.c copy_clone_args_from_user and clone3_args_valid, in order.
+    if exit_signal & ~CSIGNAL or set_tid_size > MAX_PID_NS_LEVEL:
+        return -lerrno.EINVAL
+    if (set_tid == 0) != (set_tid_size == 0):
+        return -lerrno.EINVAL
+    if flags & ~(0xFFFFFFFF | CLONE_CLEAR_SIGHAND | CLONE_INTO_CGROUP):
+        return -lerrno.EINVAL
+    if flags & (CLONE_DETACHED | (CSIGNAL & ~CLONE_NEWTIME)):
+        return -lerrno.EINVAL
+    if flags & (CLONE_THREAD | CLONE_PARENT) and exit_signal:
+        return -lerrno.EINVAL
+    if (stack == 0) != (stack_size == 0):
+        return -lerrno.EINVAL
+    if stack + stack_size > 1 << 48:
+        return -lerrno.EINVAL            # access_ok: the range must be user addresses (not that it is mapped)
+    if flags & (CLONE_CLEAR_SIGHAND | CLONE_INTO_CGROUP):
+        return -lerrno.EINVAL
+    if set_tid_size:
+        tids = proc.mem.read(set_tid, 4 * set_tid_size)
+        if any(not 0 < int.from_bytes(tids[i:i + 4], "little", signed=True) < 4194304
+               for i in range(0, len(tids), 4)):
+            return -lerrno.EINVAL
+        return -lerrno.EPERM             # choosing a pid needs CAP_CHECKPOINT_RESTORE
+    if flags & CLONE_PIDFD:
+        if flags & CLONE_THREAD:
+            return -lerrno.EINVAL        # Linux before 6.9: no thread pidfds from clone
+        proc.mem.check(pidfd_ptr, 4, 2)
+    sp = stack + stack_size if stack else 0
+    legacy = (flags & ~CLONE_PIDFD) | exit_signal
+    if flags & CLONE_THREAD:
+        return _clone_thread(legacy, sp, parent_tid, tls, child_tid)
+    extra = legacy & ~CSIGNAL
+    if extra & CLONE_VM and not extra & CLONE_VFORK or extra & ~(_FORK_OK | CLONE_VM):
+        return -lerrno.EINVAL
+    pid = fork(legacy, sp, parent_tid, tls, child_tid)
+    if pid > 0 and flags & CLONE_PIDFD:
+        fd = pidfd.sys_pidfd_open(pid, 0)
+        if fd >= 0:
+            os.set_inheritable(fd, False)    # clone3 pidfds are close-on-exec
+            proc.mem.put_u32(pidfd_ptr, fd)
+    return pid
 
 
 # ----- exec ----------------------------------------------------------------------

@@ -14,13 +14,15 @@ from elfuse_py.runtime import lerrno, log
 from elfuse_py.runtime.process import Process, SyscallSet
 
 # Handler modules, by area.  Import order does not matter.
-from syscalls import (dirs, epoll, eventfd, events, execve, fdops, fileio, fsmeta, fsnames,  # noqa: F401
+from syscalls import (absent, admin, openat2, tasks,  # noqa: F401
+                      dirs, epoll, eventfd, events, execve, fdops, fileio, fsmeta, fsnames,  # noqa: F401
                       futex, info, ioctl, mem, memfd, notify, pidfd, poll, proc, procvm, ptimers,
                       sched, signal, sigwait, splice, time, timerfd, xattr)
 from syscalls import ipc_msg, ipc_sem, ipc_shm  # noqa: F401  (SysV IPC)
 from syscalls.net import messages, names, sockets, sockopt  # noqa: F401
 # Thread-parking wrappers: each module adds its calls to parking.WRAP as it is imported.
 from syscalls import parked_io, parked_open, parked_waits, parking  # noqa: F401
+from syscalls import coverage
 from syscalls.numbers import SYSCALL_NAMES
 from syscalls.table import ENOSYS_LEVEL, TABLE, dispatch_list
 
@@ -51,7 +53,7 @@ def _tracer(process: Process):
 def register(process: Process) -> None:
     """Register the table into `process` (gVisor's RegisterSyscallTable direction)."""
     process.syscalls = SyscallSet(
-        dispatch=dispatch_list(),
+        dispatch=coverage.wrap(dispatch_list(), name_of),
         on_unknown=on_unknown,
         name_of=name_of,
         interruptible=frozenset(e.handler.__code__ for e in TABLE.values()

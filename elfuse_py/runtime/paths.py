@@ -12,6 +12,12 @@ first, one component at a time:
 - if the sysroot has no such file, the host path is used instead (the guest
   still sees the host's /tmp, /home, …).
 
+The same holds below a directory fd (the union root): a directory the guest
+opens by an absolute name keeps its canonical guest path (`canonical_dir`,
+kept by the fd's state in syscalls/dirs.py), and names relative to it are
+resolved as that path joined to the name, sysroot first, then the host; its
+listing is both sides' (`union_sources`), sysroot first, without duplicates.
+
 /proc, /dev and /sys always come from the host: they belong to the kernel, not
 to the distribution image.  What the guest's /proc holds is answered by the
 special-file provider installed at boot (`install_special_files`: procfs):
@@ -101,6 +107,31 @@ def resolve_in_sysroot(guest: bytes, follow: bool = True) -> str | None:
     if not os.path.lexists(here):
         return None
     return os.fsdecode(here)
+
+
+def canonical_dir(guest: bytes) -> bytes:
+    """The canonical guest path of absolute directory path `guest` under the sysroot:
+    links and `..` resolved the way `host_path` resolves them (inside the
+    sysroot first, `..` never above its root; else the host's real path)."""
+    found = resolve_in_sysroot(guest, True)
+    if found is not None:
+        return os.fsencode(guest_path(found))
+    return os.fsencode(os.path.realpath(os.fsdecode(guest)))
+
+
+def union_sources(guest_dir: bytes) -> list[str]:
+    """The host directories a guest directory of the union root lists: the
+    sysroot's one first, then the host's of the same name, each where it is a
+    directory (one entry when only one side has it; /proc, /dev and /sys are the host's)."""
+    out = []
+    if sysroot is not None:
+        found = resolve_in_sysroot(guest_dir, True)
+        if found is not None and os.path.isdir(found):
+            out.append(found)
+    host = os.fsdecode(guest_dir)
+    if os.path.isdir(host) and not any(os.path.samefile(host, o) for o in out):
+        out.append(host)
+    return out
 
 
 def guest_path(host: str) -> str:
