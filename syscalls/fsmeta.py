@@ -25,7 +25,6 @@ from syscalls.fdargs import (NEG_EBADF, NEG_EFAULT, NEG_EINVAL, at_path, check_f
                              proc_relative)
 from syscalls.memfd import refuse_write
 from syscalls.table import PARTIAL, syscall
-from syscalls import hostgaps
 
 
 # ----- stat family ---------------------------------------------------------------------
@@ -262,8 +261,8 @@ FALLOC_FL_KEEP_SIZE = 1
 
 
 @syscall("fallocate", "fd, int, off, off", level=PARTIAL,
-         note="mode 0 only (posix_fallocate); other modes, and hosts without it (macOS), "
-              "EOPNOTSUPP: glibc then writes the range itself")
+         note="mode 0 only (posix_fallocate; on hosts without it, macOS, zeros written past "
+              "the end allocate the blocks); other modes EOPNOTSUPP")
 def sys_fallocate(fd, mode, offset, length):
     fd = check_fd(fd)
     offset, length = s64(offset), s64(length)
@@ -271,12 +270,23 @@ def sys_fallocate(fd, mode, offset, length):
         return NEG_EINVAL
     if s32(mode) != 0:
         return -lerrno.EOPNOTSUPP
-    if not hasattr(os, "posix_fallocate"):
-        return hostgaps.missing("fallocate")
     if (err := refuse_write(fd, offset, offset + length)):
         return err
-    os.posix_fallocate(fd, offset, length)
+    if hasattr(os, "posix_fallocate"):
+        os.posix_fallocate(fd, offset, length)
+    else:
+        _allocate_by_writing(fd, offset + length)
     return 0
+
+
+def _allocate_by_writing(fd: int, end: int) -> None:
+    """posix_fallocate where the host has none (macOS): real zero bytes from the end
+    of the file to `end`, so the blocks exist (glibc's own fallback does the same);
+    blocks inside the file are taken as allocated (holes there stay holes)."""
+    size = os.fstat(fd).st_size
+    chunk = bytes(min(1 << 20, max(end - size, 0)))
+    while size < end:
+        size += os.pwrite(fd, chunk[:end - size], size)
 
 
 FADV = {lin: getattr(os, name) for lin, name in

@@ -29,9 +29,6 @@ GAPS: dict[str, HostGap] = {
     "copy_file_range": HostGap(
         "copy_file_range", "macOS",
         "no in-kernel file-to-file copy", "ENOSYS"),
-    "fallocate": HostGap(
-        "fallocate (mode 0)", "macOS",
-        "no posix_fallocate (only F_PREALLOCATE, which cannot promise the range)", "EOPNOTSUPP"),
     "sched_rr_get_interval": HostGap(
         "sched_rr_get_interval", "macOS",
         "no round-robin time slice to report", "ENOSYS"),
