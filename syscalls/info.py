@@ -17,6 +17,7 @@ from elfuse_py.runtime import guests, lerrno
 from elfuse_py.runtime import threads
 from elfuse_py.runtime.process import GUEST_KEPT_LIMITS, RLIMIT_NAMES, RLIMIT_NOFILE, TASK_COMM_LEN, proc, rlim_to_guest
 
+from syscalls import preload
 from syscalls.args import s32
 from syscalls.table import PARTIAL, not_supported, syscall
 
@@ -104,6 +105,7 @@ def sys_getgroups(size, lst):
 
 @syscall("setgroups", "int, ptr")
 def sys_setgroups(size, lst):
+    preload.before_identity_change()
     size = s32(size)
     if size < 0 or size > NGROUPS_MAX:
         return -lerrno.EINVAL
@@ -120,6 +122,7 @@ def _id(v: int) -> int:
 
 @syscall("setuid", "uint")
 def sys_setuid(uid):
+    preload.before_identity_change()
     uid = _id(uid)
     if uid < 0:
         return -lerrno.EINVAL
@@ -131,6 +134,7 @@ def sys_setuid(uid):
 
 @syscall("setgid", "uint")
 def sys_setgid(gid):
+    preload.before_identity_change()
     gid = _id(gid)
     if gid < 0:
         return -lerrno.EINVAL
@@ -142,6 +146,7 @@ def sys_setgid(gid):
 
 @syscall("setreuid", "int, int")
 def sys_setreuid(r, e):
+    preload.before_identity_change()
     old_real = os.getuid()
     os.setreuid(_id(r), _id(e))
     ids.note_setreuid(_id(r), _id(e), old_real)
@@ -150,6 +155,7 @@ def sys_setreuid(r, e):
 
 @syscall("setregid", "int, int")
 def sys_setregid(r, e):
+    preload.before_identity_change()
     old_real = os.getgid()
     os.setregid(_id(r), _id(e))
     ids.note_setregid(_id(r), _id(e), old_real)
@@ -159,6 +165,7 @@ def sys_setregid(r, e):
 @syscall("setresuid", "int, int, int", level=PARTIAL,
          note="hosts without setresuid (macOS): saved uid kept by the emulator (host/ids.py)")
 def sys_setresuid(r, e, s):
+    preload.before_identity_change()
     ids.setresuid(_id(r), _id(e), _id(s))
     return 0
 
@@ -166,6 +173,7 @@ def sys_setresuid(r, e, s):
 @syscall("setresgid", "int, int, int", level=PARTIAL,
          note="hosts without setresgid (macOS): saved gid kept by the emulator (host/ids.py)")
 def sys_setresgid(r, e, s):
+    preload.before_identity_change()
     ids.setresgid(_id(r), _id(e), _id(s))
     return 0
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 import fcntl
 import socket
 import struct
-from dataclasses import dataclass, field
 
 from elfuse_py.host import platform
 from elfuse_py.host.cdefs import load_ffi
@@ -33,24 +32,37 @@ _ffi = load_ffi("netif")
 _libc = _ffi.dlopen(None)
 
 
-@dataclass
 class Address:
-    family: str                  # "inet" or "inet6"
-    addr: bytes                  # 4 or 16 bytes, network order
-    prefixlen: int
-    broadcast: bytes | None = None
-    peer: bytes | None = None    # point-to-point destination
+    """One interface address (plain class: no dataclasses at start-up)."""
+    __slots__ = ("family", "addr", "prefixlen", "broadcast", "peer")
+
+    def __init__(self, family: str, addr: bytes, prefixlen: int, broadcast: bytes | None = None,
+                 peer: bytes | None = None) -> None:
+        self.family = family            # "inet" or "inet6"
+        self.addr = addr                # 4 or 16 bytes, network order
+        self.prefixlen = prefixlen
+        self.broadcast = broadcast
+        self.peer = peer                # point-to-point destination
+
+    def __repr__(self) -> str:
+        return f"Address({self.family}, {self.addr.hex()}/{self.prefixlen})"
 
 
-@dataclass
 class Interface:
-    index: int
-    name: str
-    flags: frozenset = frozenset()   # names: UP, BROADCAST, LOOPBACK, RUNNING, MULTICAST...
-    mtu: int = 0
-    link_type: str = "none"      # "ether", "loopback" or "none"
-    mac: bytes = b""
-    addrs: list = field(default_factory=list)
+    """One host network interface."""
+    __slots__ = ("index", "name", "flags", "mtu", "link_type", "mac", "addrs")
+
+    def __init__(self, index: int, name: str, flags: frozenset = frozenset(), mtu: int = 0,
+                 link_type: str = "none", mac: bytes = b"", addrs: list | None = None) -> None:
+        self.index, self.name = index, name
+        self.flags = flags              # names: UP, BROADCAST, LOOPBACK, RUNNING, MULTICAST...
+        self.mtu = mtu
+        self.link_type = link_type      # "ether", "loopback" or "none"
+        self.mac = mac
+        self.addrs = [] if addrs is None else addrs
+
+    def __repr__(self) -> str:
+        return f"Interface({self.index}, {self.name!r}, mtu={self.mtu}, {self.link_type})"
 
 
 def _prefixlen(mask: bytes) -> int:
