@@ -22,6 +22,11 @@ options:
   -0 ARGV0          use ARGV0 as the guest's argv[0]
   -L, --sysroot DIR resolve absolute guest paths inside DIR first
   --strace          print each syscall with its arguments and result on stderr
+  -D FILE           write the emulator's own messages (warnings such as
+                    "unsupported syscall", --strace, fault reports) to FILE
+                    instead of the stderr elfuse-py was started with
+                    (also ELFUSE_LOG=FILE); never to the guest's fd 2
+  -q, --quiet       no emulator messages at all (also ELFUSE_QUIET=1)
   --trace-faults    describe a guest fault (registers, instruction) before exiting
   --version         print the version and exit
   -h, --help        print this help and exit
@@ -33,7 +38,8 @@ class UsageError(Exception):
 
 
 def parse_args(args: list[str]) -> dict:
-    opts: dict = {"set": [], "unset": [], "argv0": None, "strace": False, "sysroot": None}
+    opts: dict = {"set": [], "unset": [], "argv0": None, "strace": False, "sysroot": None,
+                  "log": None, "quiet": False}
     i = 0
     while i < len(args):
         a = args[i]
@@ -64,6 +70,10 @@ def parse_args(args: list[str]) -> dict:
             opts["sysroot"] = value()
         elif a.startswith("--sysroot="):
             opts["sysroot"] = a.split("=", 1)[1]
+        elif a == "-D":
+            opts["log"] = value()
+        elif a in ("-q", "--quiet"):
+            opts["quiet"] = True
         elif a in ("--strace", "-strace"):
             opts["strace"] = True
         elif a == "--trace-faults":
@@ -76,7 +86,8 @@ def parse_args(args: list[str]) -> dict:
 
 
 def guest_environment(sets: list[str], unsets: list[str]) -> list[bytes]:
-    env = dict(os.environb)
+    # The emulator's own settings (ELFUSE_*) are not the guest's: only an explicit -E passes one.
+    env = {k: v for k, v in os.environb.items() if not k.startswith(b"ELFUSE_")}
     for item in sets:
         if "=" not in item:
             raise UsageError(f"-E needs VAR=VALUE, got {item!r}")
@@ -88,8 +99,9 @@ def guest_environment(sets: list[str], unsets: list[str]) -> list[bytes]:
 
 
 def _error(msg: str) -> None:
-    sys.stderr.write(f"elfuse-py: {msg}\n")
-    sys.stderr.flush()
+    # The stderr elfuse-py was started with (the guest has not run, or has ended).
+    sys.__stderr__.write(f"elfuse-py: {msg}\n")
+    sys.__stderr__.flush()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -115,6 +127,9 @@ def main(argv: list[str] | None = None) -> int:
         _error(str(e))
         return 2
     sysroot = opts["sysroot"] or os.environ.get("ELFUSE_SYSROOT")
+    from elfuse_py.runtime import log
+    log.configure(file=opts["log"] or os.environ.get("ELFUSE_LOG") or None,
+                  quiet=opts["quiet"] or os.environ.get("ELFUSE_QUIET", "") not in ("", "0"))
     program, *rest = opts["program"]
     guest_argv = [os.fsencode(opts["argv0"] or program)] + [os.fsencode(a) for a in rest]
     return run_program(program, guest_argv, envp, strace=opts["strace"], sysroot=sysroot)

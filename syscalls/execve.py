@@ -20,12 +20,11 @@ from __future__ import annotations
 import fcntl
 import os
 import pickle
-import resource
 import stat
 import sys
 
 from elfuse_py.host import memfiles, platform
-from elfuse_py.runtime import guests, lerrno, paths, signals
+from elfuse_py.runtime import fdtable, guests, lerrno, log, paths, signals
 from elfuse_py.runtime.fdtable import FdState
 from elfuse_py.runtime.process import proc
 from loader.elf import ElfError, check_elf
@@ -116,23 +115,27 @@ def execve(dirfd: int, path_addr: int, argv_addr: int, envp_addr: int, flags: in
         "exe": elf, "argv": new_argv, "envp": envp, "execfn": filename,
         "fds": fds, "fdlimit": proc.fds.limit,
         "paths": {fd: p for fd, p in (proc.fds.paths or {}).items() if _inherited(fd)},
-        "fdnominal": getattr(proc.fds, "nominal", None), "signals": signals.exec_state(),
+        "fdnominal": proc.fds.nominal, "signals": signals.exec_state(),
         "strace": proc.strace, "sysroot": paths.sysroot, "nested": proc.nested,
         "umask": proc.umask, "nofile": proc.task.nofile, "started": guests.started,
-        "special_cwd": paths.special_cwd,
+        "special_cwd": paths.special_cwd, "logfd": log.get_fd(),
     }
     data = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
     sfd = _state_fd(data, proc.fds.limit)
     # Emulator fds a surviving state needs (an emulated eventfd's counter file,
     # a timerfd's wake-up end) stay open across the exec.
     carried = {f for st in fds.values() for f in _carried(st)}
+    if log.get_fd() >= 0:
+        carried.add(log.get_fd())             # the emulator's diagnostics channel
     for f in carried:
         _inheritable(f, True)
     env = {}
     for e in envp:
         k, sep, v = e.partition(b"=")
-        if sep and k and b"\0" not in e:
+        # The guest's own ELFUSE_* do not configure the emulator: its settings are its own.
+        if sep and k and b"\0" not in e and not k.startswith(b"ELFUSE_"):
             env[k] = v
+    env.update((k, v) for k, v in os.environb.items() if k.startswith(b"ELFUSE_"))
     env[STATE_ENV.encode()] = str(sfd).encode()
     env.update(platform.exec_environment())     # the same host model in the new image
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -202,11 +205,12 @@ def take_state() -> dict:
         chunks.append(b)
     os.close(fd)
     state = pickle.loads(b"".join(chunks))
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    try:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (state["fdlimit"], hard))
-    except (ValueError, OSError):
-        pass
+    # The host limits were inherited: keep the guest's numbering and the reserved range.
+    fdtable.carried = (state["fdlimit"], state["fdnominal"])
+    logfd = state.get("logfd", -1)
+    if logfd >= 0:
+        _inheritable(logfd, False)
+    log.carry(logfd)
     return state
 
 
@@ -223,8 +227,7 @@ def restore_state(proc, state: dict) -> None:
         for f in _carried(st):
             _inheritable(f, False)
         _hook(st, "after_exec", fd)
-    if state.get("fdnominal"):
-        proc.fds.nominal = state["fdnominal"]
     if state.get("nofile") is not None:
-        # A limit the guest lowered survives exec, as setrlimit's does on Linux.
+        # A limit the guest set survives exec, as setrlimit's does on Linux.
         proc.task.nofile = state["nofile"]
+        proc.fds.set_soft_limit(state["nofile"][0])

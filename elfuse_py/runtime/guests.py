@@ -15,8 +15,10 @@ reaped), which the parent's wait removes; a top-level guest removes its own.
 A record whose process is gone (killed, or reaped by a non-guest) is
 dropped by the next reader: kill(pid, 0) says ESRCH.
 
-Only used where the host has no /proc (`procinfo.HAS_PROC` false): on Linux
-nothing is written.
+Written on every host: on Linux the record also says that a host process is
+a guest, whose /proc/PID the guest's /proc then shows from the record (its
+environ, its fds below its guest limit) instead of the host's, which would
+show the emulator.
 """
 from __future__ import annotations
 
@@ -27,7 +29,9 @@ from elfuse_py.host import procinfo
 from elfuse_py.runtime import paths, rundir
 from elfuse_py.runtime.process import proc
 
-ENABLED = not procinfo.HAS_PROC
+# Written on every host: on one with /proc too, where the guest's /proc/PID of
+# another guest must not be the host's (its emulator's fds, memory, environment).
+ENABLED = True
 # Seconds from the host's boot to this guest's start (/proc/PID/stat field 22).
 # A fork child starts anew; an exec'd image keeps its process's (execve carries it).
 started = procinfo.uptime_exact()
@@ -47,7 +51,8 @@ def own_record(state: str = "S") -> dict:
             "uid": os.getuid(), "euid": os.geteuid(), "gid": os.getgid(), "egid": os.getegid(),
             "comm": proc.comm(), "argv": list(proc.argv), "state": state,
             "exe": os.fsencode(paths.guest_path(proc.exe)) if proc.exe else b"",
-            "start": started, "threads": max(len(proc.threads.live), 1), "umask": proc.umask}
+            "start": started, "threads": max(len(proc.threads.live), 1), "umask": proc.umask,
+            "envp": list(proc.envp), "fdlimit": proc.fds.limit if proc.fds is not None else 0}
 
 
 def _store(pid: int, rec: dict) -> None:

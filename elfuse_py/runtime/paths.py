@@ -50,10 +50,58 @@ def host_path(guest: bytes, follow: bool = True) -> str:
     """
     if guest[:5] == b"/proc" and (guest[5:6] == b"/" or len(guest) == 5):
         return proc_host_path(guest, follow)
+    if guest[:1] == b"/" and maybe_proc(guest):
+        canon = canonical_proc(guest)
+        if canon is not guest:
+            return proc_host_path(canon, follow)
     if sysroot is None or guest[:1] != b"/":
         return os.fsdecode(guest)
     found = resolve_in_sysroot(guest, follow)
     return found if found is not None else os.fsdecode(guest)
+
+
+def maybe_proc(p: bytes) -> bool:
+    """Cheap test: could `p` be another spelling of a /proc path (see canonical_proc)?"""
+    return b"proc" in p or b"dev" in p or b"fd" in p or b"std" in p
+
+
+# /dev names that are links into the process's own /proc/self/fd on Linux
+# (and the fdesc file system on a Mac): the guest's fd table answers them.
+_DEV_FD = {b"stdin": b"0", b"stdout": b"1", b"stderr": b"2"}
+
+
+def canonical_proc(p: bytes, base: bytes | None = None) -> bytes:
+    """`p` as /proc/... when it is another spelling of a path of the guest's /proc:
+    //proc, /./proc, /x/../proc, proc/... relative to a directory `base` (a host
+    path) that is /, and /dev/fd/N, /dev/stdin... (links to /proc/self/fd/N).
+    Anything else is returned unchanged (the same object).
+
+    The components before /proc are taken lexically; from /proc on, procfs
+    resolves them itself (/proc/self/cwd/.. is not /proc/self)."""
+    full = p if p[:1] == b"/" else (base.rstrip(b"/") + b"/" + p if base is not None else None)
+    if full is None:
+        return p
+    out: list[bytes] = []
+    parts = full.split(b"/")
+    for i, c in enumerate(parts):
+        if c in (b"", b"."):
+            continue
+        if c == b"..":
+            if out:
+                out.pop()
+            continue
+        out.append(c)
+        if out == [b"proc"]:
+            rest = b"/".join(parts[i + 1:])
+            canon = b"/proc/" + rest if rest else b"/proc"
+            return p if canon == p else canon
+        if len(out) == 2 and out[0] == b"dev" and (c == b"fd" or c in _DEV_FD):
+            rest = b"/".join(parts[i + 1:])
+            canon = b"/proc/self/fd" if c == b"fd" else b"/proc/self/fd/" + _DEV_FD[c]
+            return canon + b"/" + rest if rest else canon
+        if len(out) > 2:
+            return p
+    return p
 
 
 def resolve_in_sysroot(guest: bytes, follow: bool = True) -> str | None:

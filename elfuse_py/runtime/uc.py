@@ -21,6 +21,7 @@ UC_MODE_ARM = 0
 UC_HOOK_INTR = 1
 UC_PROT_NONE, UC_PROT_READ, UC_PROT_WRITE, UC_PROT_EXEC = 0, 1, 2, 4
 UC_CTL_CPU_MODEL = 7
+UC_CTL_TB_REMOVE_CACHE = 9
 UC_CTL_TLB_FLUSH = 11
 UC_CTL_TLB_TYPE = 12
 UC_CTL_IO_WRITE = 1
@@ -72,6 +73,13 @@ def flush_tlb(uc) -> None:
     goes away; a stale entry would keep such a page usable by the guest.
     """
     lib.uc_ctl(uc, uc_ctl_write(UC_CTL_TLB_FLUSH, 0))
+
+
+def remove_tb_cache(uc, start: int, end: int) -> None:
+    """Drop the translated blocks of guest code in [start, end): the emulator wrote
+    into it from the host side (/proc/self/mem), which unicorn cannot see."""
+    lib.uc_ctl(uc, uc_ctl_write(UC_CTL_TB_REMOVE_CACHE, 2),
+               ffi.cast("uint64_t", start), ffi.cast("uint64_t", end))
 
 
 def check(err: int, what: str) -> None:
