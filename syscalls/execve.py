@@ -135,7 +135,8 @@ def execve(dirfd: int, path_addr: int, argv_addr: int, envp_addr: int, flags: in
         # The guest's own ELFUSE_* do not configure the emulator: its settings are its own.
         if sep and k and b"\0" not in e and not k.startswith(b"ELFUSE_"):
             env[k] = v
-    env.update((k, v) for k, v in os.environb.items() if k.startswith(b"ELFUSE_"))
+    env.update((os.fsencode(k), os.fsencode(v)) for k, v in os.environ.items()
+               if k.startswith("ELFUSE_"))
     env[STATE_ENV.encode()] = str(sfd).encode()
     env.update(platform.exec_environment())     # the same host model in the new image
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

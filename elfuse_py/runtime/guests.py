@@ -63,10 +63,18 @@ def _store(pid: int, rec: dict) -> None:
     os.replace(tmp, os.path.join(d, str(pid)))
 
 
+_swept = False
+
+
 def publish() -> None:
-    """Write (or rewrite) this guest's record."""
+    """Write (or rewrite) this guest's record (the first time, dropping those of dead
+    guests: killed with SIGKILL, they could not remove their own)."""
+    global _swept
     if not ENABLED:
         return
+    if not _swept:
+        _swept = True
+        live_pids()
     try:
         _store(os.getpid(), own_record())
     except (OSError, pickle.PickleError):
@@ -146,6 +154,12 @@ def live_pids() -> list[int]:
     out = []
     for n in names:
         if not n.isdigit():
+            tmp = n[1:].split(".")[0] if n.startswith(".") and n.endswith(".tmp") else ""
+            if tmp.isdigit() and not _alive(int(tmp)):
+                try:
+                    os.unlink(os.path.join(_dir(), n))    # a writer killed mid-write
+                except OSError:
+                    pass
             continue
         pid = int(n)
         if _alive(pid):
