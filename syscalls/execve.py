@@ -24,7 +24,7 @@ import stat
 import sys
 
 from elfuse_py.host import memfiles, platform
-from elfuse_py.runtime import fdtable, guests, lerrno, log, paths, signals
+from elfuse_py.runtime import fdtable, guests, lerrno, log, paths, rundir, signals
 from elfuse_py.runtime.fdtable import FdState
 from elfuse_py.runtime.process import proc
 from loader.elf import ElfError, check_elf
@@ -118,7 +118,7 @@ def execve(dirfd: int, path_addr: int, argv_addr: int, envp_addr: int, flags: in
         "fdnominal": proc.fds.nominal, "signals": signals.exec_state(),
         "strace": proc.strace, "sysroot": paths.sysroot, "nested": proc.nested,
         "umask": proc.umask, "nofile": proc.task.nofile, "started": guests.started,
-        "special_cwd": paths.special_cwd, "logfd": log.get_fd(),
+        "special_cwd": paths.special_cwd, "logfd": log.get_fd(), "rundir_tree": rundir.exec_state(),
     }
     data = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
     sfd = _state_fd(data, proc.fds.limit)
@@ -147,6 +147,7 @@ def execve(dirfd: int, path_addr: int, argv_addr: int, envp_addr: int, flags: in
                                    os.fsdecode(filename)], env)
     except OSError as e:
         os.close(sfd)
+        rundir.exec_failed()
         for f in carried:
             _inheritable(f, False)
         for fd, value in fds.items():
@@ -212,6 +213,7 @@ def take_state() -> dict:
     if logfd >= 0:
         _inheritable(logfd, False)
     log.carry(logfd)
+    rundir.carry(state.get("rundir_tree"))
     return state
 
 
