@@ -54,6 +54,15 @@ def test_every_fd_below_the_guest_limit_under_other_limits(soft, hard, model):
     assert r.returncode == 0 and not bad, (bad, r.stderr.decode(errors="replace")[-2000:])
 
 
+@pytest.mark.parametrize("model", ["", "darwin"])
+def test_links_into_proc_lead_to_the_guests_proc(model):
+    """A link the guest makes to /proc/self/fd, /proc/self or /dev/fd (guest-bins/src/proc_links.c)."""
+    env = {"ELFUSE_HOST_COMPAT": model} if model else None
+    r = run_elfuse([guest_bin("proc_links")] + (["model"] if model else []), extra_env=env)
+    ok, bad = check_lines(r.stdout)
+    assert r.returncode == 0 and not bad and len(ok) >= 5, (bad, r.stderr[-2000:])
+
+
 def _limits_seen(soft: int, hard: int) -> tuple[int, int]:
     code = ("import resource;from elfuse_py.runtime.fdtable import plan_limits;"
             "print(*plan_limits()[1])")

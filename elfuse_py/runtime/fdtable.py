@@ -157,6 +157,8 @@ class FdTable:
         # while fds up to `limit` may still be named (opened before a lowered limit).
         self.ceiling = min(self.nominal[0], self.limit)
         self.state: dict[int, object] = {}
+        # (st_dev, st_ino) of the file behind each reserved fd (by number: bounded).
+        self.reserved: dict[int, tuple[int, int]] = {}
         # Host paths of files the guest opened, kept only where the host
         # cannot name an open file itself (see path_of).
         self.paths: dict[int, str] | None = None if hostfs.FD_PATHS_KNOWN else {}
@@ -186,7 +188,17 @@ class FdTable:
         """Move an emulator-owned host fd into the reserved range (close-on-exec)."""
         new = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, self.limit)
         os.close(fd)
+        try:
+            st = os.fstat(new)
+            self.reserved[new] = (st.st_dev, st.st_ino)
+        except OSError:
+            pass
         return new
+
+    def is_emulators(self, st: os.stat_result) -> bool:
+        """True if the file of `st` is (or was) one an emulator fd has open: a guest
+        that reached it by a path may have gone through /proc/self/fd by a link."""
+        return (st.st_dev, st.st_ino) in self.reserved.values()
 
     # ----- per-fd emulator state ---------------------------------------------------
 

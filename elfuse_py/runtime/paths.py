@@ -104,6 +104,51 @@ def canonical_proc(p: bytes, base: bytes | None = None) -> bytes:
     return p
 
 
+def proc_through_links(path: bytes, base: bytes | None = None) -> bytes | None:
+    """If host path `path` (relative to directory `base`, else the cwd) reaches /proc
+    through symlinks (a link the guest made to /proc/self/fd, to /dev/fd...): the
+    /proc path it names, for the guest's /proc to answer; else None.
+
+    Resolved one component at a time, following links by their text until
+    /proc is reached: the rest is /proc's to resolve (its links are magic)."""
+    if not path.startswith(b"/"):
+        path = (base if base is not None else os.getcwdb()).rstrip(b"/") + b"/" + path
+    todo = [c for c in reversed(path.split(b"/"))]
+    done: list[bytes] = []
+    links = 0
+    while todo:
+        c = todo.pop()
+        if c in (b"", b"."):
+            continue
+        if c == b"..":
+            if done:
+                done.pop()
+            continue
+        done.append(c)
+        if done == [b"proc"]:
+            rest = b"/".join(reversed(todo)).strip(b"/")
+            return b"/proc/" + rest if rest else b"/proc"
+        if len(done) == 2 and done[0] == b"dev" and (c == b"fd" or c in _DEV_FD):
+            # /dev/fd is /proc/self/fd (a link on Linux, fdesc on a Mac)
+            rest = b"/".join(reversed(todo)).strip(b"/")
+            canon = b"/proc/self/fd" if c == b"fd" else b"/proc/self/fd/" + _DEV_FD[c]
+            return canon + b"/" + rest if rest else canon
+        if not todo:
+            break
+        try:
+            target = os.readlink(b"/" + b"/".join(done))
+        except OSError:
+            continue                     # not a link (or not there): the host will say
+        links += 1
+        if links > _MAXSYMLINKS:
+            return None
+        done.pop()
+        if target.startswith(b"/"):
+            done = []
+        todo.extend(reversed(target.split(b"/")))
+    return None
+
+
 def resolve_in_sysroot(guest: bytes, follow: bool = True) -> str | None:
     """The host path of absolute `guest` inside the sysroot, or None if it has no such file."""
     root = os.fsencode(sysroot)
