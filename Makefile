@@ -62,6 +62,15 @@ $(GLIBC_BUILD)/hello_pie: guest-bins/src/hello.c
 	@mkdir -p $(GLIBC_BUILD)
 	aarch64-linux-gnu-gcc -static-pie -fPIE $(GUEST_CFLAGS) -o $@ $<
 
+# The gdb stub's test guest keeps its debug info (tests/test_gdbstub.py).
+guest-bins/build/gdb_target: guest-bins/src/gdb_target.c | $(VENV)/.installed
+	@mkdir -p guest-bins/build
+	$(GUEST_CC) -O0 -g -fno-sanitize=undefined -Wall -o $@ $<
+
+$(GLIBC_BUILD)/gdb_target: guest-bins/src/gdb_target.c
+	@mkdir -p $(GLIBC_BUILD)
+	aarch64-linux-gnu-gcc -static -O0 -g -Wall -pthread -o $@ $<
+
 # Every guest binary (musl, and glibc where aarch64-linux-gnu-gcc exists).
 # Strict: stops at the first program that does not compile.
 guest-bins: $(VENV)/.installed $(GUEST_BINS) guest-bins/build/hello_pie

@@ -33,14 +33,23 @@ METRICS = [
     ("cpu_mem_s", "CPU-bound loop with memory (sieve)", "s", False, None, ""),
     ("sock_rtt_us", "socketpair 64 B ping-pong round trip", "us", False, 6.0, "<= 6x qemu"),
     ("sock_bulk_mbs", "socketpair 64 KiB bulk throughput", "MB/s", True, 0.5, ">= 0.5x qemu"),
+    ("thr0_s", "LCG loop, single-threaded process", "s", False, 1.3, "<= 1.3x qemu"),
+    ("thr1_s", "same work, 1 thread of a threaded process", "s", False, None, ""),
+    ("thr2_s", "same work, 2 threads", "s", False, None, ""),
+    ("thr8_s", "same work, 8 threads", "s", False, None, ""),
 ]
-LINE = re.compile(rb"^([a-z_]+) ([-0-9.]+)\s*$", re.M)
+# Within elfuse-py: threaded work against the single-threaded loop (the perf-threads bar).
+THREAD_KEYS = ("thr1_s", "thr2_s", "thr8_s")
+THREAD_BAR = 1.15
+LINE = re.compile(rb"^([a-z][a-z_0-9]*) ([-0-9.]+)\s*$", re.M)
 
 
 def guest_args(quick: bool) -> dict[str, list[str]]:
     if quick:
-        return {"bench_syscall": ["100000"], "bench_cpu": ["0.25"], "bench_sockpair": ["5000", "16"]}
-    return {"bench_syscall": ["300000"], "bench_cpu": ["1.0"], "bench_sockpair": ["20000", "256"]}
+        return {"bench_syscall": ["100000"], "bench_cpu": ["0.25"], "bench_sockpair": ["5000", "16"],
+                "bench_threads": ["0.25"]}
+    return {"bench_syscall": ["300000"], "bench_cpu": ["1.0"], "bench_sockpair": ["20000", "256"],
+            "bench_threads": ["1.0"]}
 
 
 def run_guest(runner: list[str], prog: Path, args: list[str], timeout: float = 120) -> dict[str, float] | str:
@@ -166,6 +175,13 @@ def main(argv: list[str]) -> int:
                         for j, (c, w) in enumerate(zip(r, widths))).rstrip())
         if i == 0:
             print("  ".join("-" * w for w in widths))
+    single = el.get("thr0_s")
+    if single:
+        parts = [f"{k[3:-2]} thread(s) {el[k] / single:.2f}x" for k in THREAD_KEYS if k in el]
+        worst = max((el[k] / single for k in THREAD_KEYS if k in el), default=None)
+        verdict = "" if worst is None else ("ok" if worst <= THREAD_BAR else "MISSED")
+        print(f"threaded / single-threaded (elfuse-py, bar <= {THREAD_BAR}x): "
+              f"{', '.join(parts)} {verdict}")
     for who, notes in (("elfuse-py", el_notes), ("qemu", qe_notes)):
         for prog, note in notes.items():
             print(f"note: {prog} under {who}: {note}")

@@ -12,6 +12,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import syscalls.registry  # noqa: E402,F401  (registers every handler)
+from syscalls.hostgaps import GAPS  # noqa: E402
 from syscalls.table import ENOSYS_LEVEL, FULL, PARTIAL, TABLE  # noqa: E402
 
 
@@ -37,6 +38,15 @@ def main() -> None:
     missing = [e.name for e in entries if e.handler is None and not e.note]
     print(f"\n## Not handled ({len(missing)})\n")
     print(", ".join(missing))
+    print("\n## What a host cannot provide\n")
+    print("Facilities a host lacks are emulated where that can be done honestly "
+          "(docs/macos.md).  These cannot: the guest gets the errno Linux gives for the "
+          "missing feature, and the emulator says so once on its own diagnostic stream "
+          "(`syscalls/hostgaps.py`).\n")
+    print("| calls | host | missing there | guest gets |")
+    print("|-------|------|---------------|------------|")
+    for gap in GAPS.values():
+        print(f"| {gap.syscalls} | {gap.hosts} | {gap.what} | {gap.errno} |")
 
 
 if __name__ == "__main__":

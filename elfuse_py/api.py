@@ -35,10 +35,12 @@ _SIGNAL_WORDS = {
 
 
 class Syscall(NamedTuple):
-    """One --strace line: `name(args...) = result`."""
+    """One --strace call: `name(args...) = result` (a call printed `<unfinished ...>`
+    and `<... name resumed>` is put back together)."""
     name: str
     args: list[str]     # each argument as printed (strings keep their quotes)
     result: str         # as printed: "3", "0x4000", "-1 ENOENT (No such file or directory)", "?"
+    pid: int | None = None   # the task's [pid N] (or -o's `N `) prefix, None without one
 
     @property
     def retval(self) -> int | None:
@@ -69,7 +71,10 @@ class Result:
         return self.status == 0 and not self.timed_out
 
 
+_TRACE_PREFIX = re.compile(r"^(?:\[pid\s+(\d+)\] |(\d+)\s+(?=[A-Za-z_<+-]))")
 _TRACE_LINE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\((.*)\)\s*=\s*(.*?)\s*$")
+_TRACE_UNFINISHED = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\((.*?) ?<unfinished \.\.\.>\s*$")
+_TRACE_RESUMED = re.compile(r"^<\.\.\. ([A-Za-z_][A-Za-z0-9_]*) resumed>(.*)\)\s*=\s*(.*?)\s*$")
 _TRACE_OTHER = re.compile(r"^(\+\+\+ .* \+\+\+|--- .* ---)\s*$")
 
 
@@ -106,19 +111,50 @@ def _split_args(text: str) -> list[str]:
 def parse_strace(text: str | bytes) -> tuple[list[Syscall], str | bytes]:
     """Split stderr output into (syscalls, the remaining lines, same type as given).
 
-    Tolerant: any line shaped `name(...) = result` is a syscall; strace-style
+    Tolerant: any line shaped `name(...) = result` is a syscall, after an
+    optional `[pid N] ` prefix (strace -f; `N ` as in -o files); a call printed
+    `name(args <unfinished ...>` and later `<... name resumed>rest) = R` by
+    the same task is one Syscall, in the order it started.  strace-style
     `+++ ... +++` / `--- ... ---` lines are dropped from the remainder too.
     """
     is_bytes = isinstance(text, bytes)
     lines = text.splitlines(keepends=True)
     calls: list[Syscall] = []
+    open_calls: dict[int | None, tuple[int, str]] = {}   # pid -> (index in calls, args so far)
     rest = []
     for raw in lines:
         line = (raw.decode("utf-8", "replace") if is_bytes else raw).rstrip("\r\n")
-        m = _TRACE_LINE.match(line)
+        pid = None
+        p = _TRACE_PREFIX.match(line)
+        body = line
+        if p:
+            pid = int(p.group(1) or p.group(2))
+            body = line[p.end():]
+        m = _TRACE_LINE.match(body)
+        if m and not body.startswith("<..."):
+            calls.append(Syscall(m.group(1), _split_args(m.group(2)), m.group(3), pid))
+            continue
+        m = _TRACE_UNFINISHED.match(body)
         if m:
-            calls.append(Syscall(m.group(1), _split_args(m.group(2)), m.group(3)))
-        elif not _TRACE_OTHER.match(line):
+            open_calls[pid] = (len(calls), m.group(2))
+            calls.append(Syscall(m.group(1), _split_args(m.group(2).rstrip(", ")), "?", pid))
+            continue
+        m = _TRACE_RESUMED.match(body)
+        if m:
+            if pid not in open_calls:
+                # strace drops the prefix once one task is left: the resumed line of
+                # the last task then has none.
+                pid = next((k for k, (i, _) in reversed(open_calls.items())
+                            if calls[i].name == m.group(1)), pid)
+            index, head = open_calls.pop(pid, (None, ""))
+            full = Syscall(m.group(1), _split_args(head + m.group(2)), m.group(3),
+                           calls[index].pid if index is not None else pid)
+            if index is not None and calls[index].name == full.name:
+                calls[index] = full
+            else:
+                calls.append(full)
+            continue
+        if not _TRACE_OTHER.match(body):
             rest.append(raw)
     return calls, (b"" if is_bytes else "").join(rest)
 
@@ -167,7 +203,15 @@ def run(argv: Sequence[str | os.PathLike], env: Mapping[str, str] | None = None,
     strace: also collect the syscall trace into Result.syscalls.  input:
     bytes for the guest's stdin (default: /dev/null).  cwd: the guest's
     working directory.  options: extra elfuse-py command-line options.
+
+    `argv` is a list (the program, then its arguments), as for subprocess.run
+    without a shell: a single string is refused with TypeError rather than
+    guessed at (`run("./prog")` would otherwise iterate its characters).
     """
+    if isinstance(argv, (str, bytes, os.PathLike)):
+        raise TypeError(f"run() takes a list of arguments, not {type(argv).__name__}: "
+                        f"run([{os.fspath(argv)!r}]) runs that one program; "
+                        f"run([program, arg1, ...]) passes arguments")
     if not argv:
         raise ValueError("run() needs a program")
     e, opts = _emulator_env(env)

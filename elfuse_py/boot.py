@@ -23,18 +23,25 @@ from elfuse_py.runtime.cpu import REG_SP, REG_TPIDR_EL0
 from elfuse_py.runtime.process import proc
 from loader.hwcaps import compute_hwcaps
 from loader.image import load_program
-from syscalls import fsflags, registry
+from syscalls import fsflags, registry, strace_out
 from syscalls.net import policies
 
 
-def boot(path: str, argv: list[bytes], envp: list[bytes], *, strace: bool = False,
-         execfn: bytes | None = None) -> None:
-    """Create the CPU and memory, load `path` (and its interpreter), build the stack, register the syscalls."""
+def boot(path: str, argv: list[bytes], envp: list[bytes], *,
+         strace: bool | str | strace_out.TraceConfig = False, execfn: bytes | None = None) -> None:
+    """Create the CPU and memory, load `path` (and its interpreter), build the stack, register the syscalls.
+
+    `strace`: False, True (trace to stderr), a file name (-o FILE), or the
+    trace state an exec'd image was handed (syscalls/strace_out.py).  A file
+    that cannot be opened raises OSError.
+    """
     paths.install_special_files(procfs)
     procfs.install_helpers(open_flags_to_linux=fsflags.open_flags_to_linux,
                            socket_type=policies.guest_type,
                            socket_name=policies.guest_name_of_host_path)
     proc.create_machine()
+    if strace and not isinstance(strace, strace_out.TraceConfig):
+        strace = strace_out.start(strace if isinstance(strace, str) else None, proc.fds.reserve)
     proc.strace = strace
     cpu = proc.cpu
     execfn = execfn if execfn is not None else os.fsencode(path)
@@ -58,9 +65,17 @@ def boot(path: str, argv: list[bytes], envp: list[bytes], *, strace: bool = Fals
     proc.install_hook()
 
 
+def attach_gdb(address: str) -> None:
+    """-g: wait for gdb on `address` ([HOST:]PORT) before the guest's first instruction."""
+    from elfuse_py import gdbstub                   # only with -g: nothing of it otherwise
+    gdbstub.install(proc, address)
+
+
 def run(carried_signals: dict | None = None) -> int:
     """Run the booted guest to its end; returns the status for the host process."""
     status = runloop.run(proc, carried_signals)
+    if proc.debugger is not None:
+        proc.debugger.on_exit(status)               # gdb hears the exit status (W packet)
     proc.run_exit_hooks()
     return status
 

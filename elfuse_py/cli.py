@@ -9,27 +9,42 @@ from __future__ import annotations
 import os
 import sys
 
-from elfuse_py import __version__
+from elfuse_py import __version__, hints
 
 USAGE = """\
 usage: elfuse-py [options] PROGRAM [ARGS...]
 
-Run a Linux AArch64 program (static, static-PIE, or a #! script) on this host.
+Run a Linux AArch64 program (static, static-PIE, dynamically linked, or a #!
+script) on this host.  A dynamically linked program needs a Linux AArch64 root
+directory holding its interpreter (/lib/ld-linux-aarch64.so.1, ld-musl-...)
+and libraries: give it with -L ROOT or ELFUSE_SYSROOT=ROOT.
 
 options:
   -E VAR=VALUE      set VAR in the guest's environment (repeatable)
   -U VAR            remove VAR from the guest's environment (repeatable)
   -0 ARGV0          use ARGV0 as the guest's argv[0]
-  -L, --sysroot DIR resolve absolute guest paths inside DIR first
-  --strace          print each syscall with its arguments and result on stderr
+  -L, --sysroot DIR the guest's root directory: absolute paths the guest uses
+                    (its interpreter, libraries, #! lines, open()) resolve
+                    inside DIR first (also: ELFUSE_SYSROOT=DIR); PROGRAM
+                    itself is a host path
+  --strace          print each syscall with its arguments and result on stderr,
+                    as `strace -f` does (also: ELFUSE_STRACE=1)
+  -o FILE           write the --strace output to FILE instead (implies --strace;
+                    also: ELFUSE_STRACE_FILE=FILE); every guest process appends to it
   -D FILE           write the emulator's own messages (warnings such as
                     "unsupported syscall", --strace, fault reports) to FILE
                     instead of the stderr elfuse-py was started with
                     (also ELFUSE_LOG=FILE); never to the guest's fd 2
-  -q, --quiet       no emulator messages at all (also ELFUSE_QUIET=1)
+  -q, --quiet       no emulator messages at all, --strace to stderr included
+                    (also ELFUSE_QUIET=1; -o FILE still traces)
   --trace-faults    describe a guest fault (registers, instruction) before exiting
+  -g [HOST:]PORT    wait for gdb (remote protocol, TCP) before the first instruction;
+                    PORT 0 picks a free port and says which (also ELFUSE_GDB=PORT)
   --version         print the version and exit
   -h, --help        print this help and exit
+
+environment: ELFUSE_SYSROOT (as -L), ELFUSE_STRACE and ELFUSE_STRACE_FILE (as
+--strace and -o), ELFUSE_GDB (as -g).
 """
 
 
@@ -39,7 +54,7 @@ class UsageError(Exception):
 
 def parse_args(args: list[str]) -> dict:
     opts: dict = {"set": [], "unset": [], "argv0": None, "strace": False, "sysroot": None,
-                  "log": None, "quiet": False}
+                  "strace_file": None, "gdb": None, "log": None, "quiet": False}
     i = 0
     while i < len(args):
         a = args[i]
@@ -70,12 +85,16 @@ def parse_args(args: list[str]) -> dict:
             opts["sysroot"] = value()
         elif a.startswith("--sysroot="):
             opts["sysroot"] = a.split("=", 1)[1]
+        elif a in ("-g", "--gdb"):
+            opts["gdb"] = value()
         elif a == "-D":
             opts["log"] = value()
         elif a in ("-q", "--quiet"):
             opts["quiet"] = True
         elif a in ("--strace", "-strace"):
             opts["strace"] = True
+        elif a == "-o":
+            opts["strace_file"] = value()
         elif a == "--trace-faults":
             pass
         else:
@@ -127,16 +146,44 @@ def main(argv: list[str] | None = None) -> int:
         _error(str(e))
         return 2
     sysroot = opts["sysroot"] or os.environ.get("ELFUSE_SYSROOT")
+    if sysroot:
+        problem = hints.check_sysroot(sysroot, "-L " if opts["sysroot"] else "ELFUSE_SYSROOT=")
+        if problem:
+            _error(problem)
+            return 2
     from elfuse_py.runtime import log
     log.configure(file=opts["log"] or os.environ.get("ELFUSE_LOG") or None,
                   quiet=opts["quiet"] or os.environ.get("ELFUSE_QUIET", "") not in ("", "0"))
     program, *rest = opts["program"]
     guest_argv = [os.fsencode(opts["argv0"] or program)] + [os.fsencode(a) for a in rest]
-    return run_program(program, guest_argv, envp, strace=opts["strace"], sysroot=sysroot)
+    gdb = opts["gdb"] or os.environ.get("ELFUSE_GDB") or None
+    if gdb is not None:
+        from elfuse_py.gdbstub import GdbAddressError, parse_address
+        try:
+            parse_address(gdb)
+        except GdbAddressError as e:
+            _error(str(e))
+            return 2
+    return run_program(program, guest_argv, envp, strace=strace_setting(opts), sysroot=sysroot,
+                       gdb=gdb)
 
 
-def run_program(program: str, argv: list[bytes], envp: list[bytes], *, strace: bool = False,
-                sysroot: str | None = None) -> int:
+def strace_setting(opts: dict) -> bool | str:
+    """--strace (to stderr), -o FILE (to FILE, implies tracing); without either the
+    environment's ELFUSE_STRACE_FILE=FILE, then ELFUSE_STRACE=1 (the command line wins,
+    so elfuse_py.run(strace=True) gets its trace whatever the environment says)."""
+    if opts.get("strace_file"):
+        return opts["strace_file"]
+    if opts.get("strace"):
+        return True
+    if os.environ.get("ELFUSE_STRACE_FILE"):
+        return os.environ["ELFUSE_STRACE_FILE"]
+    return os.environ.get("ELFUSE_STRACE", "") not in ("", "0")
+
+
+def run_program(program: str, argv: list[bytes], envp: list[bytes], *,
+                strace: bool | str = False, sysroot: str | None = None,
+                gdb: str | None = None) -> int:
     """Resolve `program` (following #! lines), load it and run it to completion."""
     from elfuse_py.host import platform
     platform.start()                    # before any other module looks at the host
@@ -144,9 +191,11 @@ def run_program(program: str, argv: list[bytes], envp: list[bytes], *, strace: b
     from elfuse_py.runtime import paths
     from loader.elf import ElfError
     from loader.shebang import ShebangError, cli_error, resolve_program
+    from syscalls.strace_out import TraceOutputError
 
     if sysroot:
         paths.set_sysroot(sysroot)
+    elf_path = program
     try:
         elf_path, argv = resolve_program(program, argv, paths.host_path)
         boot.boot(elf_path, argv, envp, strace=strace, execfn=os.fsencode(program))
@@ -156,7 +205,21 @@ def run_program(program: str, argv: list[bytes], envp: list[bytes], *, strace: b
         return status
     except ElfError as e:
         _error(str(e))
+        shown = program if os.path.realpath(elf_path) == os.path.realpath(program) else elf_path
+        for line in hints.for_load_error(shown, elf_path, sysroot, paths.host_path):
+            _error(line)
         return e.status
+    except TraceOutputError as e:
+        _error(str(e))
+        return 1
+    if gdb is not None:
+        try:
+            boot.attach_gdb(gdb)
+        except OSError as e:
+            _error(f"gdb stub: cannot listen on {gdb}: {e.strerror or e}")
+            return 1
+        except KeyboardInterrupt:
+            return 130
     status = boot.run()
     try:
         sys.stdout.flush()

@@ -1,17 +1,23 @@
 """pytest plugin: guest test binaries and `#!` scripts as ordinary pytest items.
 
 Registered through the `pytest11` entry point, so installing elfuse-py makes
-it available to every pytest run; it only acts on directories marked for it:
+it available to every pytest run; it collects nothing unless asked to, so
+another project's plain `pytest DIR` is unchanged.  It is asked by
 
-- a directory given with `--elfuse-dir DIR` (also collected when not given as
-  a path), and every directory below it;
-- a directory holding a manifest, `elfuse-tests.toml` (or `elfuse-tests.json`);
-- a directory given as a path on the command line (`pytest DIR`): there only
-  AArch64 ELF executables, and scripts whose interpreter chain ends in one,
-  are collected, so host programs and Python tests are left alone.
+- `--elfuse-dir DIR` (repeatable; DIR is collected even when not given as a
+  path), which is what `elfuse-py-check DIR` passes;
+- the `elfuse_dirs` ini option (paths relative to the ini file), collected
+  along with the testpaths when pytest is run without paths;
 
-In a marked directory every executable AArch64 ELF and every executable `#!`
-script is a test, and so is every entry of the manifest.  A test runs as
+and acts on those directories and the ones below them.  There every
+executable AArch64 ELF file is a test, and so is every executable `#!`
+script whose interpreter chain ends in an AArch64 ELF (looked up in the
+sysroot when one is given), so a host `#!/bin/sh` helper is not; and so is
+every entry of the directory's manifest, `elfuse-tests.toml` (or
+`elfuse-tests.json`), whatever the file is.  A manifest that cannot be read
+is one failed item naming the problem, and the rest of the run goes on.
+Named cases (`program = ...`) are items of their own: `DIR/NAME::NAME`, so
+their JUnit classname is `DIR.NAME`, like a file's.  A test runs as
 `./NAME ARGS...` with the test's directory as the working directory, through
 `elfuse_py.run`; by default it passes when the exit status is 0.  Manifest
 tables set expectations per test (see docs/harness.md):
@@ -81,24 +87,27 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help="guest root directory for absolute paths (elfuse-py --sysroot)")
 
 
+    parser.addini("elfuse_dirs", type="paths", default=[],
+                  help="directories of guest binaries and #! scripts to collect as tests")
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    marked = [Path(d).resolve() for d in config.getoption("elfuse_dir")]
-    explicit: list[Path] = []
-    if config.args_source == pytest.Config.ArgsSource.ARGS:
-        for a in config.args:
-            p = Path(a.split("::")[0])
-            if p.is_dir():
-                explicit.append(p.resolve())
-    config.stash[_dirs_key] = {"marked": marked, "explicit": explicit, "manifests": {}}
-    if marked:
+    given = [Path(d).resolve() for d in config.getoption("elfuse_dir")]
+    from_ini = [Path(d).resolve() for d in config.getini("elfuse_dirs")]
+    config.stash[_dirs_key] = {"marked": given + from_ini, "manifests": {}}
+    from_args = config.args_source == pytest.Config.ArgsSource.ARGS
+    have = {Path(a.split("::")[0]).resolve() for a in config.args} if from_args else set()
+    if given:
         # `pytest --elfuse-dir DIR` alone collects DIR (and not the testpaths).
-        have = {Path(a.split("::")[0]).resolve() for a in config.args} \
-            if config.args_source == pytest.Config.ArgsSource.ARGS else set()
-        extra = [str(d) for d in marked if d not in have]
-        if config.args_source == pytest.Config.ArgsSource.ARGS:
+        extra = [str(d) for d in given if d not in have]
+        if from_args:
             config.args.extend(extra)
         else:
             config.args[:] = extra
+    elif from_ini and not from_args:
+        # A bare `pytest` collects the ini's guest directories with its testpaths.
+        config.args.extend(str(d) for d in from_ini
+                           if not any(_under(d, [Path(a).resolve()]) for a in config.args))
     config.addinivalue_line("markers", "elfuse: a guest program run by elfuse-py")
 
 
@@ -185,6 +194,7 @@ def _head(path: Path) -> bytes:
 
 
 def _script_reaches_aarch64(path: Path, sysroot: str | None) -> bool:
+    """Whether the #! script's interpreter chain ends in an AArch64 ELF (a guest script)."""
     from loader.shebang import ShebangError, resolve_program
 
     def to_host(g: bytes) -> str:
@@ -202,13 +212,11 @@ def _script_reaches_aarch64(path: Path, sysroot: str | None) -> bool:
     return _is_aarch64_elf(_head(Path(host)))
 
 
-def _dir_mode(config: pytest.Config, d: Path) -> str | None:
-    st = config.stash[_dirs_key]
-    if _manifest_path(d) is not None or _under(d, st["marked"]):
-        return "marked"
-    if _under(d, st["explicit"]):
-        return "explicit"
-    return None
+def _sysroot_for(config: pytest.Config, d: Path, defaults: dict) -> str | None:
+    """The guest root a directory's tests run with (the manifest's defaults, else the option)."""
+    if defaults.get("sysroot"):
+        return str(d / str(defaults["sysroot"]))
+    return config.getoption("elfuse_sysroot")
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector):
@@ -216,19 +224,20 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector):
     if _dirs_key not in config.stash:
         return None
     d = file_path.parent.resolve()
-    mode = _dir_mode(config, d)
-    if mode is None:
-        return None
+    if not _under(d, config.stash[_dirs_key]["marked"]):
+        return None                  # not asked for: someone else's directory
     name = file_path.name
     if name in MANIFEST_NAMES:
+        if _manifest_path(d) != file_path:
+            return None              # elfuse-tests.json next to a .toml: the .toml counts
         return ManifestFile.from_parent(parent, path=file_path)
     if name.startswith("."):
         return None
     try:
         manifest = _manifest(config, d)
     except ManifestError:
-        manifest = None          # reported once, by the manifest's own collector
-    listed = manifest is not None and name in manifest[2] and "program" not in manifest[2][name]
+        return None                  # the manifest's own item reports it; nothing runs here
+    listed = name in manifest[2] and "program" not in manifest[2][name]
     if not listed:
         try:
             st = file_path.stat()
@@ -237,13 +246,10 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector):
         if not (st.st_mode & 0o111) or not file_path.is_file():
             return None
         head = _head(file_path)
-        if _is_aarch64_elf(head):
-            pass
-        elif head[:2] == b"#!":
-            if mode == "explicit" and not _script_reaches_aarch64(
-                    file_path, config.getoption("elfuse_sysroot")):
-                return None
-        else:
+        if head[:2] == b"#!":
+            if not _script_reaches_aarch64(file_path, _sysroot_for(config, d, manifest[1])):
+                return None          # a host script (#!/bin/sh helper), not a guest test
+        elif not _is_aarch64_elf(head):
             return None
     return GuestFile.from_parent(parent, path=file_path)
 
@@ -261,18 +267,47 @@ class GuestFile(pytest.File):
 
 
 class ManifestFile(pytest.File):
-    """The manifest: reports its own errors, and yields the cases naming a `program`."""
+    """The manifest: its errors as failed items, and the named cases (`program = ...`)."""
 
     def collect(self):
         d = self.path.parent.resolve()
-        _mp, defaults, tests = _manifest(self.config, d)
+        try:
+            _mp, defaults, tests = _manifest(self.config, d)
+        except ManifestError as e:
+            yield ManifestProblem.from_parent(self, name=self.path.name, problem=str(e))
+            return
+        base = self.nodeid.rpartition("/")[0]
         for name, spec in tests.items():
+            # A named case's node id is DIR/NAME::NAME, as a file's would be, so
+            # JUnit gives it its own classname (DIR.NAME), not the manifest's.
+            nodeid = f"{base}/{name}::{name}" if base else f"{name}::{name}"
             if "program" in spec:
                 yield GuestItem.from_parent(self, name=name, spec=_merge(defaults, spec),
-                                            program=spec["program"])
+                                            program=spec["program"], nodeid=nodeid)
             elif not (d / name).exists():
-                raise ManifestError(f"{self.path}: [{name}] names no file in {d} "
-                                    f"(add `program = ...` for a named case)")
+                yield ManifestProblem.from_parent(
+                    self, name=name, nodeid=nodeid,
+                    problem=f"{self.path}: [{name}] names no file in {d} "
+                            f"(add `program = ...` for a named case)")
+
+
+class ManifestProblem(pytest.Item):
+    """A manifest that cannot be used: one failed item saying why."""
+
+    def __init__(self, *, problem: str, **kw) -> None:
+        super().__init__(**kw)
+        self.problem = problem
+
+    def runtest(self) -> None:
+        raise ManifestError(self.problem)
+
+    def repr_failure(self, excinfo, style=None):
+        if isinstance(excinfo.value, ManifestError):
+            return f"manifest error: {excinfo.value}"
+        return super().repr_failure(excinfo, style)
+
+    def reportinfo(self):
+        return self.path, 0, f"manifest {self.name}"
 
 
 def _merge(defaults: dict, spec: dict) -> dict:

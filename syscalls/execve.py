@@ -30,6 +30,8 @@ from elfuse_py.runtime.process import proc
 from loader.elf import ElfError, check_elf
 from loader.shebang import ShebangError, resolve_program
 
+from syscalls import strace_out
+
 STATE_ENV = "ELFUSE_EXEC_STATE"
 MAX_ARG_STRLEN = 32 * 4096
 AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW = 0x1000, 0x100
@@ -127,6 +129,8 @@ def execve(dirfd: int, path_addr: int, argv_addr: int, envp_addr: int, flags: in
     carried = {f for st in fds.values() for f in _carried(st)}
     if log.get_fd() >= 0:
         carried.add(log.get_fd())             # the emulator's diagnostics channel
+    if proc.strace:
+        carried.update(strace_out.exec_fds(proc.strace))     # the trace's output and counters
     for f in carried:
         _inheritable(f, True)
     env = {}
@@ -142,6 +146,8 @@ def execve(dirfd: int, path_addr: int, argv_addr: int, envp_addr: int, flags: in
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     path_list = [root] + [p for p in sys.path if p and p != root]
     code = f"import sys;sys.path[:0]={path_list!r};from elfuse_py.cli import exec_entry;exec_entry()"
+    if proc.debugger is not None:
+        proc.debugger.on_exec(os.fsdecode(filename))    # the gdb session ends here
     try:
         os.execve(sys.executable, [sys.executable, "-I", "-S", "-c", code,
                                    os.fsdecode(filename)], env)

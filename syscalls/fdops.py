@@ -26,6 +26,7 @@ from syscalls.args import s32
 from syscalls.fdargs import (NEG_EBADF, NEG_EINVAL, at_path, check_fd, fd_ceiling, guest_path, new_fd,
                              proc_relative, refuse_case_twin)
 from syscalls.table import PARTIAL, syscall
+from syscalls import hostgaps
 
 _INT2 = struct.Struct("<ii")
 
@@ -79,6 +80,8 @@ def sys_openat(dirfd, pathname, flags, mode):
             # equivalent, and the fd refuses I/O as an O_PATH one does.
             hflags = F.open_flags_to_host(flags & ~F.O_PATH)
             opath = OPathState()
+        elif e.args[0] == "O_TMPFILE":
+            return hostgaps.missing("O_TMPFILE")
         else:
             return -lerrno.EOPNOTSUPP
     path, dfd = at_path(dirfd, p, not flags & F.O_NOFOLLOW)

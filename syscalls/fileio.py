@@ -27,6 +27,7 @@ from syscalls.memfd import refuse_write, seals_of
 from syscalls.fdargs import NEG_EBADF, NEG_EFAULT, NEG_EINVAL, check_fd, oserr
 from syscalls.table import PARTIAL, syscall
 from syscalls.net.messages import epipe_signals
+from syscalls import hostgaps
 
 MAX_RW_COUNT = 0x7FFFF000          # Linux clamps every read/write to this
 TASK_SIZE = 1 << 48                # access_ok() bound for 48-bit user addresses
@@ -371,7 +372,7 @@ def sys_copy_file_range(fd_in, off_in, fd_out, off_out, length, flags):
     if flags & 0xFFFFFFFF:
         return NEG_EINVAL
     if not hasattr(os, "copy_file_range"):
-        return -lerrno.ENOSYS
+        return hostgaps.missing("copy_file_range")
     oi = s64(proc.mem.u64(off_in)) if off_in else None
     oo = s64(proc.mem.u64(off_out)) if off_out else None
     if (oi is not None and oi < 0) or (oo is not None and oo < 0):

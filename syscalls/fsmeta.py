@@ -24,6 +24,7 @@ from syscalls.fdargs import (NEG_EFAULT, NEG_EINVAL, at_path, check_fd, guest_pa
                              proc_relative)
 from syscalls.memfd import refuse_write
 from syscalls.table import PARTIAL, syscall
+from syscalls import hostgaps
 
 
 # ----- stat family ---------------------------------------------------------------------
@@ -258,8 +259,10 @@ def sys_fallocate(fd, mode, offset, length):
     offset, length = s64(offset), s64(length)
     if offset < 0 or length <= 0:
         return NEG_EINVAL
-    if s32(mode) != 0 or not hasattr(os, "posix_fallocate"):
+    if s32(mode) != 0:
         return -lerrno.EOPNOTSUPP
+    if not hasattr(os, "posix_fallocate"):
+        return hostgaps.missing("fallocate")
     if (err := refuse_write(fd, offset, offset + length)):
         return err
     os.posix_fallocate(fd, offset, length)

@@ -12,7 +12,7 @@ import os
 import resource
 import struct
 
-from elfuse_py.host import procinfo
+from elfuse_py.host import ids, procinfo
 from elfuse_py.runtime import guests, lerrno
 from elfuse_py.runtime import threads
 from elfuse_py.runtime.process import RLIMIT_NAMES, RLIMIT_NOFILE, TASK_COMM_LEN, proc, rlim_to_guest
@@ -63,16 +63,8 @@ def sys_getegid():
     return os.getegid()
 
 
-def _resuid() -> tuple[int, int, int]:
-    if hasattr(os, "getresuid"):
-        return os.getresuid()
-    return os.getuid(), os.geteuid(), os.geteuid()
-
-
-def _resgid() -> tuple[int, int, int]:
-    if hasattr(os, "getresgid"):
-        return os.getresgid()
-    return os.getgid(), os.getegid(), os.getegid()
+_resuid = ids.getresuid
+_resgid = ids.getresgid
 
 
 def _put_ids(ids: tuple[int, int, int], ptrs: tuple[int, int, int]) -> int:
@@ -131,7 +123,9 @@ def sys_setuid(uid):
     uid = _id(uid)
     if uid < 0:
         return -lerrno.EINVAL
+    privileged = os.geteuid() == 0
     os.setuid(uid)
+    ids.note_setuid(uid, privileged)
     return 0
 
 
@@ -140,35 +134,37 @@ def sys_setgid(gid):
     gid = _id(gid)
     if gid < 0:
         return -lerrno.EINVAL
+    privileged = os.geteuid() == 0
     os.setgid(gid)
+    ids.note_setgid(gid, privileged)
     return 0
 
 
 @syscall("setreuid", "int, int")
 def sys_setreuid(r, e):
+    old_real = os.getuid()
     os.setreuid(_id(r), _id(e))
+    ids.note_setreuid(_id(r), _id(e), old_real)
     return 0
 
 
 @syscall("setregid", "int, int")
 def sys_setregid(r, e):
+    old_real = os.getgid()
     os.setregid(_id(r), _id(e))
+    ids.note_setregid(_id(r), _id(e), old_real)
     return 0
 
 
 @syscall("setresuid", "int, int, int")
 def sys_setresuid(r, e, s):
-    if not hasattr(os, "setresuid"):
-        return -lerrno.ENOSYS
-    os.setresuid(_id(r), _id(e), _id(s))
+    ids.setresuid(_id(r), _id(e), _id(s))
     return 0
 
 
 @syscall("setresgid", "int, int, int")
 def sys_setresgid(r, e, s):
-    if not hasattr(os, "setresgid"):
-        return -lerrno.ENOSYS
-    os.setresgid(_id(r), _id(e), _id(s))
+    ids.setresgid(_id(r), _id(e), _id(s))
     return 0
 
 

@@ -14,11 +14,13 @@ waiting in the host:
 """
 from __future__ import annotations
 
+import functools
 import os
 import select
 import struct
 import time
 
+from elfuse_py.host import children
 from elfuse_py.host import events as hostev
 from elfuse_py.runtime import lerrno, threads
 from elfuse_py.runtime.process import proc
@@ -270,11 +272,10 @@ def _s32(x: int) -> int:
     return x - (1 << 32) if x & 0x80000000 else x
 
 
-def _child_probe(idtype: int, ident: int, wopts: int):
-    """A callable telling whether a wait for (host idtype, ident) would return now,
+def _child_probe(idtype: str, ident: int, wopts: int):
+    """A callable telling whether a wait for (idtype name, ident) would return now,
     without reaping anything (waitid WNOWAIT|WNOHANG); always True where the host
     cannot say (the restarted call then asks with WNOHANG itself)."""
-    opts = wopts | os.WNOHANG | getattr(os, "WNOWAIT", 0)
     # The call itself just found nothing: no need to ask again within one poll period
     # (and a probe that disagrees with the call cannot spin the scheduler).
     not_before = time.monotonic_ns() + int(threads.IDLE_POLL * 1e9)
@@ -282,10 +283,10 @@ def _child_probe(idtype: int, ident: int, wopts: int):
     def probe() -> bool:
         if time.monotonic_ns() < not_before:
             return False
-        if not hasattr(os, "waitid") or not opts & getattr(os, "WNOWAIT", 0):
+        if not children.WNOWAIT:
             return True
         try:
-            return os.waitid(idtype, ident, opts) is not None
+            return children.peek(idtype, ident, wopts) is not None
         except ChildProcessError:
             return True              # the restarted call reports ECHILD
         except OSError:
@@ -293,11 +294,11 @@ def _child_probe(idtype: int, ident: int, wopts: int):
     return probe
 
 
-def _park_wait(orig_x0: int, idtype: int, ident: int, wopts: int):
+def _park_wait(orig_x0: int, idtype: str, ident: int, wopts: int):
     """Park the calling thread until a child matching the wait can be reaped."""
     pollset: dict[int, int] = {}
     cleanup = None
-    if idtype == getattr(os, "P_PID", None) and hostev.HAVE_PIDFD:
+    if idtype == "P_PID" and hostev.HAVE_PIDFD:
         # Linux: a pidfd polls readable when that child exits: wake at once.
         try:
             pfd = proc.fds.reserve(os.pidfd_open(ident))
@@ -305,16 +306,14 @@ def _park_wait(orig_x0: int, idtype: int, ident: int, wopts: int):
             pfd = -1
         if pfd >= 0:
             pollset[pfd] = IN
-
-            def cleanup(fd=pfd):
-                os.close(fd)
+            cleanup = functools.partial(os.close, pfd)
     return threads.wait_fds(pollset, None, orig_x0, check=_child_probe(idtype, ident, wopts),
                             cleanup=cleanup)
 
 
 def _host_wait_opts(exited: bool, stopped: bool, continued: bool) -> int:
-    return (os.WEXITED if exited else 0) | (os.WSTOPPED if stopped else 0) \
-        | (os.WCONTINUED if continued else 0)
+    return (children.WEXITED if exited else 0) | (children.WSTOPPED if stopped else 0) \
+        | (children.WCONTINUED if continued else 0)
 
 
 def _wait4(fn):
@@ -326,13 +325,13 @@ def _wait4(fn):
                 return r
             p = _s32(pid)
             if p < -1:
-                idtype, ident = os.P_PGID, -p
+                idtype, ident = "P_PGID", -p
             elif p == -1:
-                idtype, ident = os.P_ALL, 0
+                idtype, ident = "P_ALL", 0
             elif p == 0:
-                idtype, ident = os.P_PGID, os.getpgrp()
+                idtype, ident = "P_PGID", os.getpgrp()
             else:
-                idtype, ident = os.P_PID, p
+                idtype, ident = "P_PID", p
             return _park_wait(pid, idtype, ident,
                               _host_wait_opts(True, bool(options & _L_WUNTRACED),
                                               bool(options & _L_WCONTINUED)))
@@ -369,8 +368,7 @@ def _waitid(fn):
         if _s32(idtype) == _P_PIDFD and threads.multi() and not options & _L_WNOHANG and infop:
             return _waitid_pidfd(fn, idtype, id_, infop, options, rusage)
         name = _P_IDTYPES.get(_s32(idtype))
-        if threads.multi() and not options & _L_WNOHANG and infop and name \
-                and hasattr(os, name):
+        if threads.multi() and not options & _L_WNOHANG and infop and name:
             r = fn(idtype, id_, infop, options | _L_WNOHANG, rusage)
             # With WNOHANG and no child ready Linux returns 0 with si_pid 0.
             if r != 0 or proc.mem.u32(infop + 16) != 0:
@@ -378,7 +376,7 @@ def _waitid(fn):
             ident = _s32(id_)
             if name == "P_PGID" and ident == 0:
                 ident = os.getpgrp()
-            return _park_wait(idtype, getattr(os, name), ident,
+            return _park_wait(idtype, name, ident,
                               _host_wait_opts(bool(options & _L_WEXITED),
                                               bool(options & _L_WSTOPPED_ID),
                                               bool(options & _L_WCONTINUED)))

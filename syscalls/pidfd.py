@@ -31,6 +31,7 @@ import os
 import signal as hs
 import struct
 
+from elfuse_py.host import children
 from elfuse_py.host import events as host
 from elfuse_py.runtime import lerrno, signals, threads
 from elfuse_py.runtime.fdtable import FdState
@@ -50,16 +51,14 @@ _SIGNAL_FLAGS = 7
 _SIGINFO_HEAD = struct.Struct("<iii")            # si_signo, si_errno, si_code
 
 RUNNING, EXITED, GONE = 0, 1, 2
-_WAIT_NOHANG_PROBE = (os.WEXITED | os.WNOHANG | os.WNOWAIT) \
-    if all(hasattr(os, n) for n in ("waitid", "P_PID", "WEXITED", "WNOWAIT")) else None
 
 
 def process_state(pid: int) -> int:
     """RUNNING, EXITED (a zombie child of ours) or GONE (no such process), asking
     nothing that reaps: a child's status stays for the guest's own wait."""
-    if _WAIT_NOHANG_PROBE is not None:
+    if children.WNOWAIT:
         try:
-            return RUNNING if os.waitid(os.P_PID, pid, _WAIT_NOHANG_PROBE) is None else EXITED
+            return RUNNING if children.peek("P_PID", pid, children.WEXITED) is None else EXITED
         except ChildProcessError:
             pass                         # not a child of ours, or reaped already
         except OSError:

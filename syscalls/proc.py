@@ -5,6 +5,7 @@ import os
 import resource
 import struct
 
+from elfuse_py.host import children
 from elfuse_py.host import events as hostev
 from elfuse_py.host import procinfo
 from elfuse_py.runtime import guests, lerrno
@@ -218,11 +219,12 @@ def sys_wait4(pid, wstatus, options, rusage):
 
 
 P_ALL, P_PID, P_PGID, P_PIDFD = 0, 1, 2, 3
-_IDTYPES = {P_ALL: os.P_ALL, P_PID: os.P_PID, P_PGID: os.P_PGID}
+_IDTYPES = {P_ALL: "P_ALL", P_PID: "P_PID", P_PGID: "P_PGID"}
 if hostev.HAVE_PIDFD:
-    _IDTYPES[P_PIDFD] = os.P_PIDFD
-_WAITID_OPTS = [(WNOHANG, os.WNOHANG), (WEXITED, os.WEXITED), (WUNTRACED, os.WSTOPPED),
-                (WCONTINUED, os.WCONTINUED), (WNOWAIT, os.WNOWAIT)]
+    _IDTYPES[P_PIDFD] = "P_PIDFD"
+_WAITID_OPTS = [(WNOHANG, children.WNOHANG), (WEXITED, children.WEXITED),
+                (WUNTRACED, children.WSTOPPED), (WCONTINUED, children.WCONTINUED),
+                (WNOWAIT, children.WNOWAIT)]
 _CLD = {getattr(os, n): v for n, v in [("CLD_EXITED", 1), ("CLD_KILLED", 2), ("CLD_DUMPED", 3),
                                        ("CLD_TRAPPED", 4), ("CLD_STOPPED", 5),
                                        ("CLD_CONTINUED", 6)] if hasattr(os, n)}
@@ -262,7 +264,7 @@ def sys_waitid(idtype, id_, infop, options, rusage):
         if options & lv:
             hopts |= hv
     with child_wait():
-        r = os.waitid(_IDTYPES[idtype], id_, hopts)
+        r = children.waitid(_IDTYPES[idtype], id_, hopts)
     if r is None and nonblock_pidfd:
         return -lerrno.EAGAIN           # Linux: a PIDFD_NONBLOCK pidfd does not wait
     if r is not None and not options & WNOWAIT and r.si_code in _REAPED:

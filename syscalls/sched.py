@@ -14,6 +14,7 @@ from elfuse_py.runtime.process import proc
 
 from syscalls.args import s32
 from syscalls.table import PARTIAL, syscall
+from syscalls import hostgaps
 
 SCHED_OTHER, SCHED_FIFO, SCHED_RR, SCHED_BATCH, SCHED_IDLE = 0, 1, 2, 3, 5
 _PRIO_MAX = {SCHED_OTHER: 0, SCHED_BATCH: 0, SCHED_IDLE: 0, SCHED_FIFO: 99, SCHED_RR: 99}
@@ -139,7 +140,7 @@ def sys_sched_setparam(pid, param):
 def sys_sched_rr_get_interval(pid, tp):
     pid = _pid(pid)
     if not hasattr(os, "sched_rr_get_interval"):
-        return -lerrno.ENOSYS
+        return hostgaps.missing("sched_rr_get_interval")
     secs = os.sched_rr_get_interval(pid)
     ns = int(round(secs * 1e9))
     proc.mem.pack(_TIMESPEC, tp, ns // 1_000_000_000, ns % 1_000_000_000)

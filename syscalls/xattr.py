@@ -17,6 +17,7 @@ from elfuse_py.runtime.process import proc
 from syscalls.args import s32
 from syscalls.fdargs import at_path, check_fd, guest_path
 from syscalls.table import PARTIAL, syscall
+from syscalls import hostgaps
 
 XATTR_NAME_MAX = 255
 XATTR_SIZE_MAX = 65536
@@ -55,7 +56,7 @@ def _get(kind, target, name, value, size):
         return n
     t, follow = _target(kind, target)
     if not _HAVE:
-        return -lerrno.EOPNOTSUPP
+        return hostgaps.missing("xattr")
     size = min(size, XATTR_SIZE_MAX)
     data = hostx.XATTR.get(t, n, follow)
     if size == 0:
@@ -69,7 +70,7 @@ def _get(kind, target, name, value, size):
 def _list(kind, target, buf, size):
     t, follow = _target(kind, target)
     if not _HAVE:
-        return -lerrno.EOPNOTSUPP
+        return hostgaps.missing("xattr")
     names = b"".join(x + b"\0" for x in hostx.XATTR.list(t, follow))
     if size == 0:
         return len(names)
@@ -91,7 +92,7 @@ def _set(kind, target, name, value, size, flags):
     data = proc.mem.read(value, size) if size else b""
     t, follow = _target(kind, target)
     if not _HAVE:
-        return -lerrno.EOPNOTSUPP
+        return hostgaps.missing("xattr")
     hostx.XATTR.set(t, n, data, bool(flags & _L_XATTR_CREATE), bool(flags & _L_XATTR_REPLACE), follow)
     return 0
 
@@ -102,7 +103,7 @@ def _remove(kind, target, name):
         return n
     t, follow = _target(kind, target)
     if not _HAVE:
-        return -lerrno.EOPNOTSUPP
+        return hostgaps.missing("xattr")
     hostx.XATTR.remove(t, n, follow)
     return 0
 

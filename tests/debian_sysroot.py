@@ -54,10 +54,22 @@ class CacheLock:
         self.f.close()
 
 
-def build(name: str, arm64: list[str], arch_all: list[str] = ()) -> Path:
+def _merge_usr(root: Path) -> None:
+    """/bin, /sbin and /lib into /usr with symlinks, as Debian 12's usrmerge leaves a root
+    (PATH lookups of /usr/bin/x then find what packages put in /bin)."""
+    for d in ("bin", "sbin", "lib"):
+        top, usr = root / d, root / "usr" / d
+        if top.is_dir() and not top.is_symlink():
+            usr.mkdir(parents=True, exist_ok=True)
+            shutil.copytree(top, usr, symlinks=True, dirs_exist_ok=True)
+            shutil.rmtree(top)
+            top.symlink_to(f"usr/{d}")
+
+
+def build(name: str, arm64: list[str], arch_all: list[str] = (), merge_usr: bool = False) -> Path:
     """The sysroot tests/.cache/NAME with these packages unpacked (skip if impossible)."""
     root = CACHE / name
-    want = "\n".join(sorted(arm64) + sorted(arch_all)) + "\n"
+    want = "\n".join(sorted(arm64) + sorted(arch_all)) + ("\nmerged-usr" if merge_usr else "") + "\n"
     marker = root / ".complete"
     with CacheLock(name):
         if marker.exists() and marker.read_text() == want:
@@ -81,6 +93,8 @@ def build(name: str, arm64: list[str], arch_all: list[str] = ()) -> Path:
         for deb in files:
             subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
         shutil.rmtree(debs, ignore_errors=True)
+        if merge_usr:
+            _merge_usr(root)
         marker.write_text(want)
     return root
 

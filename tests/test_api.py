@@ -4,6 +4,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
+from pathlib import Path
+
+import pytest
+
 import elfuse_py
 from elfuse_py.api import Syscall, parse_strace
 from helpers import ROOT, guest_bin
@@ -103,3 +107,9 @@ def test_parse_strace_tolerant():
     assert calls[1].retval == 0x7f0000 and calls[1].errno is None
     assert calls[2].retval is None
     assert rest == b"guest line\nnot a (trace) line\n"
+
+
+@pytest.mark.parametrize("argv", ["/x/prog", b"/x/prog", Path("/x/prog")])
+def test_run_refuses_a_single_string(argv):
+    with pytest.raises(TypeError, match=r"run\(\[b?'/x/prog'\]\) runs that one program"):
+        elfuse_py.run(argv)

@@ -1,7 +1,8 @@
 """The command line: options, exit statuses, guest faults and bad input.
 
-Bad input must give exactly one clear error line on stderr, the exit status a
-shell would give (126 cannot execute, 127 not found) and never a traceback.
+Bad input must give exactly one clear error line on stderr (followed, where it
+helps, by lines explaining it and a `hint:`), the exit status a shell would
+give (126 cannot execute, 127 not found) and never a traceback.
 """
 from __future__ import annotations
 
@@ -145,12 +146,16 @@ def test_guest_fault_ends_like_linux(prog, status, message, first):
 
 # ----- bad input ------------------------------------------------------------------------
 
-def _one_error(r, status: int, *fragments: str) -> str:
+def _one_error(r, status: int, *fragments: str, hinted: bool = False) -> str:
     err = r.stderr.decode(errors="replace")
     lines = err.splitlines()
     assert r.returncode == status, err
     assert "Traceback" not in err
-    assert len(lines) == 1, f"expected one error line, got:\n{err}"
+    if hinted:
+        assert len(lines) >= 2 and all(l.startswith("elfuse-py: ") for l in lines), err
+        assert lines[-1].startswith("elfuse-py: hint: "), err
+    else:
+        assert len(lines) == 1, f"expected one error line, got:\n{err}"
     assert lines[0].startswith("elfuse-py: "), lines[0]
     for f in fragments:
         assert f in lines[0], lines[0]
@@ -188,7 +193,7 @@ def test_x86_64_elf():
     with open(host, "rb") as f:
         if f.read(4) != b"\x7fELF":
             pytest.skip("host `true` is not an ELF (not a Linux host)")
-    _one_error(run_elfuse([host]), 126, host, "cannot execute")
+    _one_error(run_elfuse([host]), 126, host, "cannot execute", hinted=True)
 
 
 def test_directory(tmp_path):
@@ -269,7 +274,7 @@ def test_dynamic_elf_without_interpreter(tmp_path):
                         "-o", str(p), str(src)], capture_output=True)
     if r.returncode != 0:
         pytest.skip("could not link a dynamic binary: " + r.stderr.decode(errors="replace")[-200:])
-    _one_error(run_elfuse([str(p)]), 127, "/nonexistent/ld-linux-aarch64.so.1")
+    _one_error(run_elfuse([str(p)]), 127, "/nonexistent/ld-linux-aarch64.so.1", hinted=True)
 
 
 # ----- the same conventions as qemu-user ------------------------------------------------
@@ -283,3 +288,91 @@ def test_options_match_qemu(opts):
         e = run_elfuse([exe, "one", "two words"], options=opts, input=b"")
         assert (e.stdout, e.returncode) == (q.stdout, q.returncode), \
             f"{libc}:\nelfuse:\n{e.stdout.decode()}{e.stderr.decode()}\nqemu:\n{q.stdout.decode()}"
+
+
+# ----- hints: guest roots and dynamic programs ------------------------------------------------
+
+def _dynamic_elf(path: Path, interp: bytes = b"/lib/ld-linux-aarch64.so.1") -> str:
+    """A minimal AArch64 executable with a PT_INTERP (it never gets to run)."""
+    import struct
+    ehdr, phdr = struct.Struct("<16sHHIQQQIHHHHHH"), struct.Struct("<IIQQQQQQ")
+    interp_off = ehdr.size + 2 * phdr.size
+    size = interp_off + len(interp) + 1
+    data = ehdr.pack(b"\x7fELF\x02\x01\x01" + bytes(9), 2, 183, 1, 0x400000 + interp_off,
+                     ehdr.size, 0, 0, ehdr.size, phdr.size, 2, 64, 0, 0)
+    data += phdr.pack(3, 4, interp_off, 0x400000 + interp_off, 0, len(interp) + 1, len(interp) + 1, 1)
+    data += phdr.pack(1, 5, 0, 0x400000, 0, size, size, 0x1000)
+    data += interp + b"\0"
+    path.write_bytes(data)
+    path.chmod(0o755)
+    return str(path)
+
+
+def test_help_covers_dynamic_programs_and_the_root():
+    from elfuse_py import cli
+    out = run_elfuse(["--help"]).stdout.decode()
+    for want in ("dynamically linked", "-L ROOT", "ELFUSE_SYSROOT", "ELFUSE_STRACE", "-o FILE"):
+        assert want in out
+    try:
+        cli.parse_args(["-g", "1234", "prog"])
+    except cli.UsageError:
+        return                          # no gdb stub in this build: nothing to document
+    assert "-g PORT" in out
+
+
+def test_dynamic_program_without_root_says_so(tmp_path):
+    prog = _dynamic_elf(tmp_path / "dyn")
+    r = run_elfuse([prog], env={k: v for k, v in os.environ.items() if k != "ELFUSE_SYSROOT"}
+                   | {"PYTHONPATH": str(ROOT)})
+    assert r.returncode == 127
+    err = _lines(r.stderr)
+    assert f"elfuse-py: {prog} is dynamically linked: its interpreter " \
+           f"/lib/ld-linux-aarch64.so.1 was not found" in err
+    assert any(l.startswith("elfuse-py: hint: ") and f"-L ROOT {prog}" in l and "ELFUSE_SYSROOT" in l
+               for l in err), err
+    # With a root that lacks the interpreter the hint says the root is the problem.
+    root = tmp_path / "root"
+    root.mkdir()
+    r = run_elfuse(["-L", str(root), prog])
+    assert r.returncode == 127
+    err = r.stderr.decode()
+    assert f"was not found in the guest root {root}" in err
+    assert f"hint: {root} does not look like a Linux AArch64 root" in err
+    # An interpreter that is not an AArch64 program (the host's, say).
+    (root / "lib").mkdir()
+    shutil.copy(shutil.which("sh") or "/bin/sh", root / "lib" / "ld-linux-aarch64.so.1")
+    r = run_elfuse(["-L", str(root), prog])
+    assert r.returncode != 0
+    assert "is not a Linux AArch64 program" in r.stderr.decode()
+    assert "Traceback" not in r.stderr.decode()
+
+
+@pytest.mark.parametrize("how", ["missing", "file", "env"])
+def test_sysroot_must_be_a_directory(tmp_path, how):
+    f = tmp_path / "plain"
+    f.write_text("x")
+    if how == "env":
+        r = run_elfuse([guest_bin("hello")], extra_env={"ELFUSE_SYSROOT": str(tmp_path / "nope")})
+        assert _lines(r.stderr) == [f"elfuse-py: ELFUSE_SYSROOT={tmp_path / 'nope'}: no such directory"]
+    else:
+        bad = tmp_path / "nope" if how == "missing" else f
+        r = run_elfuse(["-L", str(bad), guest_bin("hello")])
+        assert len(_lines(r.stderr)) == 1 and _lines(r.stderr)[0].startswith(f"elfuse-py: -L {bad}: ")
+    assert r.returncode == 2
+    assert r.stdout == b""
+
+
+def test_host_program_under_root_suggests_the_roots(tmp_path):
+    host = shutil.which("true") or "/bin/true"
+    root = tmp_path / "root"
+    inside = root / host.lstrip("/")
+    inside.parent.mkdir(parents=True)
+    shutil.copy(guest_bin("hello"), inside)
+    r = run_elfuse(["-L", str(root), host])
+    assert r.returncode == 126
+    err = r.stderr.decode()
+    assert f"hint: {host} is the host's" in err and f"elfuse-py -L {root} {inside}" in err
+    # Without a root holding it: the plain architecture hint.
+    r = run_elfuse([host])
+    assert r.returncode == 126
+    assert "hint: elfuse-py runs Linux AArch64 programs" in r.stderr.decode()

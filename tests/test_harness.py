@@ -121,6 +121,10 @@ def test_check_over_a_suite(suite, tmp_path):
         assert cases[name].find("failure") is not None, name
     assert cases["skipped"].find("skipped") is not None
     assert cases["known_bug"].find("skipped") is not None     # xfail is recorded as skipped
+    # Named cases get their own classname, as files do (not the manifest's).
+    assert cases["hello"].get("classname").endswith("suite.hello")
+    assert cases["spin"].get("classname").endswith("suite.spin")
+    assert cases["known_bug"].get("classname").endswith("suite.known_bug")
 
     # The failure reports say what happened and show the guest's output.
     assert "crasher: exit status 139 (killed by SIGSEGV), expected 0" in out
@@ -171,16 +175,102 @@ def test_plugin_leaves_other_projects_alone(tmp_path):
     assert "1 test collected" in r.stdout, r.stdout
 
 
-def test_plain_pytest_on_an_explicit_dir(tmp_path):
-    """`pytest DIR` (no manifest, no --elfuse-dir) collects AArch64 programs and scripts only."""
+def _pytest(args, cwd):
+    return subprocess.run([sys.executable, "-m", "pytest", "-p", "elfuse_py.pytest_plugin", "-v",
+                           *args], capture_output=True, text=True, cwd=cwd, env=_env(), timeout=120)
+
+
+@pytest.fixture
+def mixed(tmp_path) -> Path:
+    """A guest program, a guest script and a host #!/bin/sh helper in one directory."""
     d = tmp_path / "g"
     d.mkdir()
     shutil.copy(guest_bin("hello"), d / "hello")
     _script(d / "guest.sh", f"#!{guest_bin('echo_args')}\n")
     _script(d / "host.sh", "#!/bin/sh\necho host\n")
-    r = subprocess.run([sys.executable, "-m", "pytest", "-p", "elfuse_py.pytest_plugin", "-v",
-                        str(d)], capture_output=True, text=True, cwd=tmp_path, env=_env(),
-                       timeout=120)
+    host_true = shutil.which("true")
+    if host_true:
+        shutil.copy(host_true, d / "true")
+    return d
+
+
+def test_plain_pytest_dir_collects_nothing(mixed, tmp_path):
+    """Someone else's `pytest DIR` is left alone, even with a manifest there."""
+    (mixed / "elfuse-tests.toml").write_text("[hello]\nstatus = 0\n")
+    r = _pytest([str(mixed)], cwd=tmp_path)
+    assert r.returncode == 5, r.stdout[-3000:]          # pytest's "no tests collected"
+    assert "hello" not in r.stdout.split("collected", 1)[1]
+
+
+def test_elfuse_dir_collects_guest_programs_and_scripts_only(mixed, tmp_path):
+    r = _pytest(["--elfuse-dir", str(mixed)], cwd=tmp_path)
     assert r.returncode == 0, r.stdout[-3000:]
     assert "hello::hello PASSED" in r.stdout and "guest.sh::guest.sh PASSED" in r.stdout
+    assert "host.sh" not in r.stdout and "true::" not in r.stdout
+    assert "2 passed" in r.stdout
+
+
+def test_ini_elfuse_dirs(mixed, tmp_path):
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_py.py").write_text("def test_py():\n    pass\n")
+    (tmp_path / "pytest.ini").write_text("[pytest]\ntestpaths = tests\nelfuse_dirs = g\n")
+    r = _pytest([], cwd=tmp_path)
+    assert r.returncode == 0, r.stdout[-3000:]
+    assert "test_py.py::test_py PASSED" in r.stdout
+    assert "hello::hello PASSED" in r.stdout and "guest.sh::guest.sh PASSED" in r.stdout
     assert "host.sh" not in r.stdout
+    # Paths given on the command line: only those are collected.
+    r = _pytest(["tests"], cwd=tmp_path)
+    assert "hello" not in r.stdout and "1 passed" in r.stdout
+
+
+def test_check_ignores_host_helpers(mixed, tmp_path):
+    r = _run_check([str(mixed)], cwd=tmp_path)
+    assert r.returncode == 0, r.stdout[-3000:]
+    assert r.stdout.rstrip("\n").splitlines()[-1] == "2 passed, 0 failed"
+
+
+def test_bad_manifest_is_one_failed_item_and_the_run_goes_on(tmp_path):
+    bad, good = tmp_path / "bad", tmp_path / "good"
+    for d in (bad, good):
+        d.mkdir()
+        shutil.copy(guest_bin("hello"), d / "hello")
+    (bad / "elfuse-tests.toml").write_text("[hello\nstatus = 3\n")      # not TOML
+    junit = tmp_path / "j.xml"
+    r = _run_check([str(bad), str(good), "--junitxml", str(junit)], cwd=tmp_path)
+    assert r.returncode == 1, r.stdout[-3000:]
+    assert r.stdout.rstrip("\n").splitlines()[-1] == "1 passed, 1 failed"
+    assert "manifest error:" in r.stdout and "elfuse-tests.toml" in r.stdout
+    cases = {(c.get("classname"), c.get("name")): c for c in ET.parse(junit).getroot().iter("testcase")}
+    failed = [k for k, c in cases.items() if c.find("failure") is not None]
+    assert len(failed) == 1 and failed[0][1] == "elfuse-tests.toml", cases
+
+
+def test_manifest_naming_no_file_fails_that_case_only(tmp_path):
+    d = tmp_path / "s"
+    d.mkdir()
+    shutil.copy(guest_bin("hello"), d / "hello")
+    (d / "elfuse-tests.toml").write_text("[hello]\n[helo]\nstatus = 0\n")
+    r = _run_check([str(d)], cwd=tmp_path)
+    assert r.stdout.rstrip("\n").splitlines()[-1] == "1 passed, 1 failed", r.stdout[-3000:]
+    assert "[helo] names no file" in r.stdout
+
+
+@pytest.mark.parametrize("how", ["usage", "empty", "missing"])
+def test_incomplete_runs_never_report_zero_zero(tmp_path, how):
+    d = tmp_path / "d"
+    d.mkdir()
+    if how == "usage":
+        shutil.copy(guest_bin("hello"), d / "hello")
+        r = _run_check([str(d), "--no-such-pytest-option"], cwd=tmp_path)
+    elif how == "empty":
+        r = _run_check([str(d)], cwd=tmp_path)
+    else:
+        r = _run_check([str(tmp_path / "nope")], cwd=tmp_path)
+    assert r.returncode != 0
+    assert "0 passed, 0 failed" not in r.stdout + r.stderr
+    out = (r.stderr if how == "missing" else r.stdout).rstrip("\n")
+    last = out.splitlines()[-1]
+    want = {"usage": "did not complete", "empty": "no guest tests found",
+            "missing": "usage: elfuse-py-check"}[how]
+    assert want in last, out[-2000:]

@@ -243,7 +243,10 @@ def host_proc_accesses(trace: str) -> list[tuple[str, str]]:
         m = _LINE.match(line)
         if not m or m.group(2) in _DATA_CALLS:
             continue
-        if re.search(r'"/(proc|sys)(/[^"]*)?"', m.group(3)):
+        args = m.group(3)
+        if m.group(2) == "execve":          # its argv and envp are the new program's data
+            args = args.split(", [", 1)[0]
+        if re.search(r'"/(proc|sys)(/[^"]*)?"', args):
             out.append((m.group(1), line))
     return out
 

@@ -63,6 +63,7 @@ int madvise(void *addr, size_t length, int advice);
 int msync(void *addr, size_t length, int flags);
 void *mremap(void *old_address, size_t old_size, size_t new_size, int flags, ...);
 int sched_getcpu(void);
+long labs(long j);
 """
 
 # Linux's epoll, eventfd and timerfd (hostevents.py).

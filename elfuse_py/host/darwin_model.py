@@ -29,6 +29,7 @@ import errno
 import os
 import platform as _pyplatform
 import struct
+import sys
 
 # ----- 1. names ------------------------------------------------------------------------
 
@@ -48,11 +49,13 @@ HIDDEN = {
         "GRND_RANDOM", "O_PATH", "O_TMPFILE", "O_DIRECT", "O_NOATIME", "O_RSYNC", "O_LARGEFILE",
         "RWF_APPEND", "RWF_DSYNC", "RWF_HIPRI", "RWF_NOWAIT", "RWF_SYNC", "preadv2", "pwritev2",
         "MFD_HUGE_SHIFT", "unshare", "setns", "SCHED_SPORADIC",
-    ],
+    ] + ([] if sys.version_info >= (3, 13) else
+         # CPython exposes waitid on macOS only from 3.13 on (gh-113536).
+         ["waitid", "waitid_result", "P_ALL", "P_PID", "P_PGID"]),
     "select": ["epoll", "EPOLLIN", "EPOLLOUT", "EPOLLPRI", "EPOLLERR", "EPOLLHUP", "EPOLLET",
                "EPOLLONESHOT", "EPOLLEXCLUSIVE", "EPOLLRDHUP", "EPOLLRDNORM", "EPOLLRDBAND",
                "EPOLLWRNORM", "EPOLLWRBAND", "EPOLLMSG", "EPOLL_CLOEXEC", "POLLRDHUP"],
-    "signal": ["SIGRTMIN", "SIGRTMAX", "sigtimedwait", "sigwaitinfo", "SIGPOLL", "SIGPWR",
+    "signal": ["SIGRTMIN", "SIGRTMAX", "sigtimedwait", "sigwaitinfo", "pidfd_send_signal", "SIGPOLL", "SIGPWR",
                "SIGSTKFLT", "SIGCLD"],
     "socket": ["SOCK_CLOEXEC", "SOCK_NONBLOCK", "SO_PEERCRED", "SO_PASSCRED", "SCM_CREDENTIALS",
                "MSG_NOSIGNAL", "MSG_CMSG_CLOEXEC", "SO_DOMAIN", "SO_PROTOCOL", "SO_PEERSEC",

@@ -88,7 +88,7 @@ def can_wake_alarm() -> bool:
     Linux asks for CAP_WAKE_ALARM (the effective set in /proc/self/status);
     a host without capabilities (macOS) answers as root or not.
     """
-    if platform.IS_LINUX:
+    if platform.MODEL == "linux":      # a host with /proc (not the macOS model)
         try:
             with open("/proc/self/status") as f:
                 for line in f:

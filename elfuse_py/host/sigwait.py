@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 import signal as hs
 
-from elfuse_py.host import platform
+from elfuse_py.host import children, platform
 
 HAVE_SIGTIMEDWAIT = hasattr(hs, "sigtimedwait") and hasattr(hs, "sigwaitinfo") \
     and platform.MODEL != "darwin"
@@ -94,9 +94,9 @@ def wait(hosts: set[int], timeout: float | None):
     return hs.sigtimedwait(hosts, timeout)
 
 
-# Peeking at a child's state change without reaping it: os.waitid with WNOWAIT
-# (Linux; macOS's Python has os.waitid only from 3.13 on).
-HAVE_CHILD_PEEK = all(hasattr(os, n) for n in ("waitid", "WNOWAIT", "WEXITED", "WSTOPPED", "WCONTINUED"))
+# Peeking at a child's state change without reaping it: waitid with WNOWAIT
+# (host/children.py: os.waitid, or the libc's where Python lacks it).
+HAVE_CHILD_PEEK = bool(children.WNOWAIT)
 _CLD_NAMES = {getattr(os, n): n for n in ("CLD_EXITED", "CLD_KILLED", "CLD_DUMPED", "CLD_TRAPPED",
                                           "CLD_STOPPED", "CLD_CONTINUED") if hasattr(os, n)}
 
@@ -107,7 +107,7 @@ def peek_child() -> tuple[str, int, int, int] | None:
     if not HAVE_CHILD_PEEK:
         return None
     try:
-        r = os.waitid(os.P_ALL, 0, os.WEXITED | os.WSTOPPED | os.WCONTINUED | os.WNOHANG | os.WNOWAIT)
+        r = children.peek("P_ALL", 0, children.WEXITED | children.WSTOPPED | children.WCONTINUED)
     except OSError:
         return None
     if r is None or not r.si_pid or r.si_code not in _CLD_NAMES:

@@ -357,7 +357,9 @@ class Cpu:
                 try:
                     entry = dispatch[nr]
                     if entry is None:
-                        ret = on_unknown(nr)
+                        # Traced, a call without a handler shows too (strace's `= -1 ENOSYS`).
+                        ret = on_unknown(nr) if tracer is None else \
+                            tracer(nr, (lambda: on_unknown(nr), None), [nr, *a[:6]])
                     elif tracer is not None:
                         ret = tracer(nr, entry, [nr, *a[:6]])
                     else:

@@ -98,6 +98,7 @@ class Process:
         self.hwcap = (0, 0)
         self.strace = False
         self.fault_signal = 0
+        self.killed_by = 0            # the Linux signal that ended the process, once one did
         self.umask = 0o022
         # Hooks later layers install: deliver a fault to a guest handler
         # (returns True if the guest goes on), and work to do after a syscall.
@@ -118,6 +119,10 @@ class Process:
         self.sig = SigState()             # dispositions, mask, pending (runtime/signals.py acts on it)
         self.threads = ThreadTable()      # guest threads and the scheduler's state (runtime/threads.py)
         self.syscalls: SyscallSet | None = None
+        # A debugger attached to this guest (elfuse_py/gdbstub's stub, installed by
+        # the composition root for -g): the run loop hands it each run of the CPU
+        # and signal delivery shows it each signal.  None: no cost anywhere else.
+        self.debugger = None
 
     # ----- set-up -----------------------------------------------------------------
 
@@ -221,6 +226,9 @@ class Process:
         itself) instead gives the user's shell the shell-style message and
         status 128+sig (139 for a segfault).
         """
+        self.killed_by = sig
+        if self.debugger is not None:
+            self.debugger.on_death(sig)       # gdb hears of it first (X packet)
         if self.nested or (generated and sig not in _FAULT_SIGNALS):
             self._die_by_host_signal(sig)
         if os.environ.get("ELFUSE_DEBUG") or "--trace-faults" in sys.argv:

@@ -25,7 +25,7 @@ import time
 
 from elfuse_py.host import fs as hostfs
 from elfuse_py.host import memory as hostmem
-from elfuse_py.host import procinfo
+from elfuse_py.host import ids, procinfo
 from elfuse_py.runtime import guests, paths, signals
 from elfuse_py.runtime.process import proc
 from elfuse_py.runtime.threadstate import WAIT
@@ -291,7 +291,7 @@ def status_lines(tid: int | None = None) -> list[tuple[str, str]]:
         pgrp, sid = os.getpgrp(), os.getsid(0)
     except OSError:
         pgrp = sid = pid
-    uid, euid, gid, egid = os.getuid(), os.geteuid(), os.getgid(), os.getegid()
+    (uid, euid, suid), (gid, egid, sgid) = ids.getresuid(), ids.getresgid()
     groups = " ".join(str(g) for g in os.getgroups())
     vm = vm_figures()
     kb = {k: f"{v // 1024:8d} kB" for k, v in vm.items()}
@@ -306,7 +306,7 @@ def status_lines(tid: int | None = None) -> list[tuple[str, str]]:
         ("Name", proc.comm().decode(errors="replace")), ("Umask", f"{proc.umask:04o}"),
         ("State", _STATE_NAMES[thread_state(leader)]), ("Tgid", str(pid)), ("Ngid", "0"),
         ("Pid", str(me)), ("PPid", str(os.getppid())), ("TracerPid", "0"),
-        ("Uid", f"{uid}\t{euid}\t{euid}\t{euid}"), ("Gid", f"{gid}\t{egid}\t{egid}\t{egid}"),
+        ("Uid", f"{uid}\t{euid}\t{suid}\t{euid}"), ("Gid", f"{gid}\t{egid}\t{sgid}\t{egid}"),
         ("FDSize", str(_fd_size())), ("Groups", groups + " "), ("NStgid", str(pid)),
         ("NSpid", str(me)), ("NSpgid", str(pgrp)), ("NSsid", str(sid)),
         ("VmPeak", kb["VmSize"]), ("VmSize", kb["VmSize"]), ("VmLck", f"{0:8d} kB"),

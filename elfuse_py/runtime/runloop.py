@@ -27,8 +27,13 @@ def run(proc: Process, carried_signals: dict | None = None) -> int:
             pc = cpu.reg(REG_PC)
         # (threads.sliced: a process single-threaded again keeps counted slices a
         # while, since each switch of mode costs a retranslation)
-        err = cpu.start(pc) if not threads.multi() and not threads.sliced() \
-            else threads.start(pc)
+        if proc.debugger is not None:
+            err = proc.debugger.start(pc)     # gdb attached: it says how far to run
+        elif not threads.multi() and not threads.sliced():
+            threads.leave_slices()
+            err = cpu.start(pc)
+        else:
+            err = threads.start(pc)
         reason = cpu.stop_reason
         if reason == "exit":
             return cpu.exit_status
@@ -45,6 +50,13 @@ def run(proc: Process, carried_signals: dict | None = None) -> int:
             cpu.pending = True
             pc = cpu.reg(REG_PC)
             continue
+        if proc.debugger is not None:
+            # gdb sees the fault first and may discard it (then the
+            # instruction runs again) or hand another signal.
+            sig = proc.debugger.on_signal(sig)
+            if not sig:
+                pc = cpu.reg(REG_PC)
+                continue
         if proc.on_guest_fault is not None and proc.on_guest_fault(sig):
             pc = cpu.reg(REG_PC)
             continue

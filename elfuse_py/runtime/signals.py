@@ -792,10 +792,19 @@ def deliver_pending() -> None:
         proc.sig.pending &= ~bit(sig)
         took = True
         info = proc.sig.infos.pop(sig, None) or _si(sig, SI_KERNEL)
+        if proc.debugger is not None:
+            # A debugger sees each signal first: it may discard it or hand another.
+            shown = proc.debugger.on_signal(sig)
+            if shown != sig:
+                if not shown:
+                    continue
+                sig, info = shown, _si(shown, SI_USER)
         act = proc.sig.actions[sig]
         handler = act[0]
         if handler == SIG_IGN:
             continue
+        if proc.sig.on_deliver is not None:
+            proc.sig.on_deliver(sig, info)
         if handler == SIG_DFL:
             if not _default_action(sig):
                 proc.sig.undelivered = False
@@ -829,11 +838,13 @@ def _rewind() -> None:
 def on_fault(sig: int, fault_addr: int = 0) -> bool:
     """A CPU fault raised `sig`: run the guest's handler if it has one (forced, as Linux)."""
     act = proc.sig.actions[sig]
-    if act[0] <= SIG_IGN or proc.sig.mask & bit(sig):
-        # Blocked or ignored synchronous faults kill the process (force_sig_fault).
-        return False
     code = 1 if sig == SIGSEGV else 0x80
     pc = proc.cpu.reg(REG_PC)
     info = (SIGINFO.pack(sig, 0, code) + struct.pack("<Q", fault_addr or pc)).ljust(SIGINFO_SIZE, b"\0")
+    if proc.sig.on_deliver is not None:
+        proc.sig.on_deliver(sig, info)
+    if act[0] <= SIG_IGN or proc.sig.mask & bit(sig):
+        # Blocked or ignored synchronous faults kill the process (force_sig_fault).
+        return False
     _setup_frame(sig, info, act, fault_addr)
     return True

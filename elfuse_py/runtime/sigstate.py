@@ -21,6 +21,8 @@ class SigState:
         self.altstack = (0, SS_DISABLE, 0)
         self.interrupted = False           # a blocking syscall was cut short by a handled signal
         self.restart_x0 = 0
+        # Called (sig, siginfo bytes) as a signal is delivered (--strace's `--- SIG ---`), if set.
+        self.on_deliver = None
         self.restart_nr = 0
         self.saved_mask: int | None = None  # mask to restore after rt_sigsuspend's delivery
         self.undelivered = False           # the watcher keeps stopping the CPU while set

@@ -11,8 +11,10 @@ thread-directed pending signals.
 Switches happen only in the run loop (runtime/runloop.py), never inside the syscall
 hook: a handler that blocks (futex WAIT, nanosleep, sched_yield, thread exit)
 records why and calls ``cpu.stop("switch")``; while several threads exist,
-each uc_emu_start runs at most SLICE_INSNS instructions (see `start` for why
-a count and not a timer), so CPU-bound threads share the CPU.  `switch()` then saves the
+each uc_emu_start runs for one time slice, ended at a translated block's
+start by a native block hook (runtime/preempt.py; counted slices of
+SLICE_INSNS instructions where that hook cannot be made), so CPU-bound
+threads share the CPU.  `switch()` then saves the
 current context, picks the next runnable thread round-robin (or, when every
 thread waits, sleeps until the nearest timeout or a signal) and restores it.
 
@@ -36,9 +38,9 @@ process-directed one goes to the main thread first when it does not block it
 (`steer`, Linux's complete_signal), and an interrupted fd wait is restarted by
 delivery when the handler has SA_RESTART.
 
-Mode switches: unicorn counts instructions with a code hook, and adding or
-removing it drops every translated block; a process that is single-threaded
-again keeps counted slices for KEEP_SLICING_NS (`sliced`).
+Mode switches: adding or removing the slices' hook drops every translated
+block; a process that is single-threaded again keeps its slices for
+KEEP_SLICING_NS (`sliced`).
 
 Remaining limitation: calls not listed in syscalls/parking.py's WRAP table
 (filled by it and syscalls/parked_*.py) still block every guest thread.
@@ -51,6 +53,7 @@ import time
 
 from elfuse_py.runtime import lerrno, signals, sigwaiters
 from elfuse_py.runtime.cpu import REG_PC, REG_SP, REG_TPIDR_EL0, REG_X0, xreg
+from elfuse_py.runtime.preempt import BlockPreempter
 from elfuse_py.runtime.process import proc
 from elfuse_py.runtime.threadstate import DEAD, FUTEX_BITSET_ANY, RUN, WAIT, Thread  # noqa: F401
 from elfuse_py.runtime.uc import check, ffi, lib
@@ -498,21 +501,41 @@ def preempt_requested() -> bool:
 
 
 def start(pc: int) -> int:
-    """Run the T.current thread for at most one time slice (SLICE_INSNS instructions).
+    """Run the T.current thread for at most one time slice.
 
-    Why a count and not a timer calling uc_emu_stop: unicorn checks for a
-    stop request after guest stores too, in the middle of a translation
-    block, and then resumes the block from its start, so an asynchronous
-    stop can replay the instructions before a store that already happened
-    (a STLXR that succeeded runs again: an atomic increment counted twice).
-    The instruction count stops exactly at an instruction boundary.
+    Never a timer calling uc_emu_stop: unicorn checks for a stop request
+    after guest loads and stores too, in the middle of a block, and resumes
+    at the start of that instruction, so the access would run twice (a
+    STLXR that succeeded runs again: an atomic increment counted twice).
+    The block hook of runtime/preempt.py stops only where a block starts;
+    without it, an instruction count (SLICE_INSNS) stops exactly at an
+    instruction boundary, at ~4x the cost.
     """
     cpu = proc.cpu
     cpu.stop_reason = None
-    err = lib.uc_emu_start(cpu.uc, pc, NEVER, 0, SLICE_INSNS)
+    pre = _preempter()
+    if pre.install():
+        err = pre.run(pc)
+    else:
+        err = lib.uc_emu_start(cpu.uc, pc, NEVER, 0, SLICE_INSNS)
     if cpu.stop_reason is None and not err:
         T.preempt = True             # the slice ended (or a host signal stopped it)
     return err
+
+
+_PRE: list = []
+
+
+def _preempter() -> BlockPreempter:
+    if not _PRE:
+        _PRE.append(BlockPreempter(proc.cpu.uc))
+    return _PRE[0]
+
+
+def leave_slices() -> None:
+    """The run loop runs unbounded again: drop the block hook (a retranslation)."""
+    if _PRE and _PRE[0].installed:
+        _PRE[0].uninstall()
 
 
 def switch() -> int:
@@ -560,6 +583,8 @@ def switch() -> int:
         nxt.result = None
     elif nxt.result is not None:
         cpu.set_reg(REG_X0, nxt.result)
+        if T.on_result is not None:
+            T.on_result(nxt.tid, nxt.result)
         nxt.result = None
     if nxt.sig_restart_x0 is not None:
         # Its fd wait was interrupted: let delivery restart it under SA_RESTART.

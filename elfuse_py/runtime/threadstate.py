@@ -64,3 +64,6 @@ class ThreadTable:
         self.slice_until: int | None = None     # single again: counted slices until then (see `sliced`)
         self.directed = 0                       # pending signals sent to the running thread itself
         self.on_multi: list = []                # called when a second thread appears (registered at boot)
+        # Called (tid, result) when a parked thread resumes with the result its
+        # syscall finished with (--strace's `<... resumed>` line), if set.
+        self.on_result = None

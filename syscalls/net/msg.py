@@ -14,6 +14,7 @@ import socket as _s
 import struct
 
 from elfuse_py.host import caps as hostcaps
+from elfuse_py.host import ids
 from elfuse_py.runtime import lerrno
 from elfuse_py.runtime.process import proc
 
@@ -117,8 +118,8 @@ def check_creds(pid: int, uid: int, gid: int) -> None:
     root = os.geteuid() == 0
     if pid != os.getpid() and not root:
         raise LinuxError(lerrno.EPERM)
-    uids = set(os.getresuid()) if hasattr(os, "getresuid") else {os.getuid(), os.geteuid()}
-    gids = set(os.getresgid()) if hasattr(os, "getresgid") else {os.getgid(), os.getegid()}
+    uids = set(ids.getresuid())
+    gids = set(ids.getresgid())
     if (uid not in uids or gid not in gids) and not root:
         raise LinuxError(lerrno.EPERM)
     if pid != os.getpid():

@@ -1,0 +1,2 @@
+#!/work/main/guest-bins/build/t_proc_exec script-arg
+echo not reached
