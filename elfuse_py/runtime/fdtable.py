@@ -159,6 +159,7 @@ class FdTable:
         self.state: dict[int, object] = {}
         # (st_dev, st_ino) of the file behind each reserved fd (by number: bounded).
         self.reserved: dict[int, tuple[int, int]] = {}
+        self.reserved_ids: set[tuple[int, int]] = set()
         # Host paths of files the guest opened, kept only where the host
         # cannot name an open file itself (see path_of).
         self.paths: dict[int, str] | None = None if hostfs.FD_PATHS_KNOWN else {}
@@ -191,6 +192,7 @@ class FdTable:
         try:
             st = os.fstat(new)
             self.reserved[new] = (st.st_dev, st.st_ino)
+            self.reserved_ids = set(self.reserved.values())
         except OSError:
             pass
         return new
@@ -198,7 +200,7 @@ class FdTable:
     def is_emulators(self, st: os.stat_result) -> bool:
         """True if the file of `st` is (or was) one an emulator fd has open: a guest
         that reached it by a path may have gone through /proc/self/fd by a link."""
-        return (st.st_dev, st.st_ino) in self.reserved.values()
+        return (st.st_dev, st.st_ino) in self.reserved_ids
 
     # ----- per-fd emulator state ---------------------------------------------------
 
