@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 
 from elfuse_py.host import procinfo
-from elfuse_py.runtime import guests, ipctree, log, paths, procfs, runloop
+from elfuse_py.runtime import guests, ipctree, log, paths, procfs, rundir, runloop
 from elfuse_py.runtime.cpu import REG_SP, REG_TPIDR_EL0
 from elfuse_py.runtime.process import SIGSEGV, proc
 from loader.hwcaps import compute_hwcaps
@@ -59,6 +59,7 @@ def boot(path: str, argv: list[bytes], envp: list[bytes], *,
     guests.publish()                    # the record other guests' /proc reads (no host /proc)
     if guests.exited not in proc.exit_hooks:
         proc.exit_hooks.append(guests.exited)
+        proc.exit_hooks.append(rundir.leave)      # the tree's runtime entries, if it was the last
     ipctree.start(ipc_tree)             # the emulator tree's SysV IPC objects
     cpu.set_reg(REG_SP, program.sp)
     cpu.set_reg(REG_TPIDR_EL0, 0)

@@ -31,6 +31,12 @@ options:
                     as `strace -f` does (also: ELFUSE_STRACE=1)
   -o FILE           write the --strace output to FILE instead (implies --strace;
                     also: ELFUSE_STRACE_FILE=FILE); every guest process appends to it
+  -D FILE           write the emulator's own messages (warnings such as
+                    "unsupported syscall", --strace, fault reports) to FILE
+                    instead of the stderr elfuse-py was started with
+                    (also ELFUSE_LOG=FILE); never to the guest's fd 2
+  -q, --quiet       no emulator messages at all, --strace to stderr included
+                    (also ELFUSE_QUIET=1; -o FILE still traces)
   --trace-faults    describe a guest fault (registers, instruction) before exiting
   -g [HOST:]PORT    wait for gdb (remote protocol, TCP) before the first instruction;
                     PORT 0 picks a free port and says which (also ELFUSE_GDB=PORT)
@@ -48,7 +54,7 @@ class UsageError(Exception):
 
 def parse_args(args: list[str]) -> dict:
     opts: dict = {"set": [], "unset": [], "argv0": None, "strace": False, "sysroot": None,
-                  "strace_file": None, "gdb": None}
+                  "strace_file": None, "gdb": None, "log": None, "quiet": False}
     i = 0
     while i < len(args):
         a = args[i]
@@ -81,6 +87,10 @@ def parse_args(args: list[str]) -> dict:
             opts["sysroot"] = a.split("=", 1)[1]
         elif a in ("-g", "--gdb"):
             opts["gdb"] = value()
+        elif a == "-D":
+            opts["log"] = value()
+        elif a in ("-q", "--quiet"):
+            opts["quiet"] = True
         elif a in ("--strace", "-strace"):
             opts["strace"] = True
         elif a == "-o":
@@ -95,7 +105,8 @@ def parse_args(args: list[str]) -> dict:
 
 
 def guest_environment(sets: list[str], unsets: list[str]) -> list[bytes]:
-    env = dict(os.environb)
+    # The emulator's own settings (ELFUSE_*) are not the guest's: only an explicit -E passes one.
+    env = {k: v for k, v in os.environb.items() if not k.startswith(b"ELFUSE_")}
     for item in sets:
         if "=" not in item:
             raise UsageError(f"-E needs VAR=VALUE, got {item!r}")
@@ -107,12 +118,13 @@ def guest_environment(sets: list[str], unsets: list[str]) -> list[bytes]:
 
 
 def _error(msg: str) -> None:
-    # A file name that is not UTF-8 arrives with surrogate escapes: write its
-    # original bytes back (never a UnicodeEncodeError traceback).
+    # The stderr elfuse-py was started with (the guest has not run, or has ended).  A
+    # file name that is not UTF-8 arrives with surrogate escapes: write its original
+    # bytes back (never a UnicodeEncodeError traceback).
     data = f"elfuse-py: {msg}\n".encode("utf-8", "surrogateescape")
     try:
-        sys.stderr.flush()
-        os.write(2, data)
+        sys.__stderr__.flush()
+        os.write(sys.__stderr__.fileno(), data)
     except (OSError, ValueError, AttributeError):
         pass
 
@@ -145,6 +157,9 @@ def main(argv: list[str] | None = None) -> int:
         if problem:
             _error(problem)
             return 2
+    from elfuse_py.runtime import log
+    log.configure(file=opts["log"] or os.environ.get("ELFUSE_LOG") or None,
+                  quiet=opts["quiet"] or os.environ.get("ELFUSE_QUIET", "") not in ("", "0"))
     program, *rest = opts["program"]
     guest_argv = [os.fsencode(opts["argv0"] or program)] + [os.fsencode(a) for a in rest]
     gdb = opts["gdb"] or os.environ.get("ELFUSE_GDB") or None

@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import fcntl
 import os
-import resource
 import stat
 import sys
 
 from elfuse_py.host import memfiles, platform
-from elfuse_py.runtime import guests, ipctree, lerrno, paths, signals
+from elfuse_py.runtime import fdtable, guests, ipctree, lerrno, log, paths, rundir, signals
 from elfuse_py.runtime.fdtable import FdState
 from elfuse_py.runtime.process import proc
 from loader.elf import ElfError, check_program
@@ -120,11 +119,12 @@ def execve(dirfd: int, path_addr: int, argv_addr: int, envp_addr: int, flags: in
         "exe": elf, "argv": new_argv, "envp": envp, "execfn": filename,
         "fds": fds, "fdlimit": proc.fds.limit,
         "paths": {fd: p for fd, p in (proc.fds.paths or {}).items() if _inherited(fd)},
-        "fdnominal": getattr(proc.fds, "nominal", None), "signals": signals.exec_state(),
+        "fdnominal": proc.fds.nominal, "signals": signals.exec_state(),
         "strace": proc.strace, "sysroot": paths.sysroot, "nested": proc.nested,
         "umask": proc.umask, "nofile": proc.task.nofile, "started": guests.started,
         "limits": dict(proc.task.missing_limits),
         "special_cwd": paths.special_cwd, "ipc": ipctree.exec_state(),
+        "logfd": log.get_fd(), "rundir_tree": rundir.exec_state(),
     }
     import pickle                           # only on an exec: not at start-up
     data = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
@@ -132,6 +132,8 @@ def execve(dirfd: int, path_addr: int, argv_addr: int, envp_addr: int, flags: in
     # Emulator fds a surviving state needs (an emulated eventfd's counter file,
     # a timerfd's wake-up end) stay open across the exec.
     carried = {f for st in fds.values() for f in _carried(st)}
+    if log.get_fd() >= 0:
+        carried.add(log.get_fd())             # the emulator's diagnostics channel
     if proc.strace:
         carried.update(strace_out.exec_fds(proc.strace))     # the trace's output and counters
     for f in carried:
@@ -139,8 +141,11 @@ def execve(dirfd: int, path_addr: int, argv_addr: int, envp_addr: int, flags: in
     env = {}
     for e in envp:
         k, sep, v = e.partition(b"=")
-        if sep and k and b"\0" not in e:
+        # The guest's own ELFUSE_* do not configure the emulator: its settings are its own.
+        if sep and k and b"\0" not in e and not k.startswith(b"ELFUSE_"):
             env[k] = v
+    env.update((os.fsencode(k), os.fsencode(v)) for k, v in os.environ.items()
+               if k.startswith("ELFUSE_"))
     env[STATE_ENV.encode()] = str(sfd).encode()
     env.update(platform.exec_environment())     # the same host model in the new image
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -155,6 +160,7 @@ def execve(dirfd: int, path_addr: int, argv_addr: int, envp_addr: int, flags: in
     except OSError as e:
         signals.exec_prepare(False)
         os.close(sfd)
+        rundir.exec_failed()
         for f in carried:
             _inheritable(f, False)
         for fd, value in fds.items():
@@ -215,11 +221,13 @@ def take_state() -> dict:
     os.close(fd)
     import pickle
     state = pickle.loads(b"".join(chunks))
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    try:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (state["fdlimit"], hard))
-    except (ValueError, OSError):
-        pass
+    # The host limits were inherited: keep the guest's numbering and the reserved range.
+    fdtable.carried = (state["fdlimit"], state["fdnominal"])
+    logfd = state.get("logfd", -1)
+    if logfd >= 0:
+        _inheritable(logfd, False)
+    log.carry(logfd)
+    rundir.carry(state.get("rundir_tree"))
     return state
 
 
@@ -241,5 +249,6 @@ def restore_state(proc, state: dict) -> None:
     # Limits the emulator keeps for the guest (RLIMIT_AS...) survive execve as on Linux.
     proc.task.missing_limits.update(state.get("limits") or {})
     if state.get("nofile") is not None:
-        # A limit the guest lowered survives exec, as setrlimit's does on Linux.
+        # A limit the guest set survives exec, as setrlimit's does on Linux.
         proc.task.nofile = state["nofile"]
+        proc.fds.set_soft_limit(state["nofile"][0])

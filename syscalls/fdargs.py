@@ -73,16 +73,27 @@ def at_path(dirfd: int, p: bytes, follow: bool = True) -> tuple[bytes, int | Non
 def proc_relative(dirfd: int, p: bytes) -> bytes:
     """`p` relative to a directory fd of the guest's /proc, as the absolute guest path;
     any other path unchanged (the synthesised files are found by their absolute names)."""
-    if p[:1] == b"/" or not p:
+    if not p:
         return p
+    if p[:1] == b"/":
+        return paths.canonical_proc(p) if p[:6] != b"/proc/" and paths.maybe_proc(p) else p
     d = s32(dirfd)
     if d == F.AT_FDCWD:
-        return paths.special_cwd + b"/" + p if paths.special_cwd else p
+        if paths.special_cwd:
+            return paths.special_cwd + b"/" + p
+        # proc/self/fd/N from "/", ../proc from /tmp: the guest's /proc, not the host's
+        return paths.canonical_proc(p, os.getcwdb()) if paths.maybe_proc(p) else p
     if d < 0:
         return p
     st = proc.fds.state.get(d)
     if st is not None and isinstance(st, DirState) and st.guest_dir:
         return st.guest_dir + b"/" + p
+    if paths.maybe_proc(p) and proc.fds.valid(d):
+        try:
+            base = os.fsencode(proc.fds.path_of(d))
+        except OSError:
+            return p
+        return paths.canonical_proc(p, base)
     return p
 
 
@@ -95,18 +106,14 @@ def check_fd(fd: int) -> int:
 
 
 def fd_ceiling() -> int:
-    """First fd number the guest may not be given: the reserved range, or lower
-    if the guest lowered its RLIMIT_NOFILE (kept by the emulator, not the host)."""
-    ceiling = proc.fds.limit
-    nofile = proc.task.nofile
-    if nofile is not None and nofile[0] < ceiling:
-        return nofile[0]
-    return ceiling
+    """First fd number the guest may not be given: its RLIMIT_NOFILE soft limit
+    (kept by the emulator, below the reserved range: runtime/fdtable.py)."""
+    return proc.fds.ceiling
 
 
 def new_fd(fd: int) -> int:
     """Guard a host-allocated fd: one at or past the guest's limit is EMFILE for the guest."""
-    if fd >= proc.fds.limit or (proc.task.nofile is not None and fd >= fd_ceiling()):
+    if fd >= proc.fds.ceiling:
         os.close(fd)
         raise oserr(_errno.EMFILE)
     return fd

@@ -97,6 +97,20 @@ def open_guest(dirfd: int, p: bytes, flags: int, mode: int) -> int:
     if flags & F.O_CREAT and hostfs.CASE_CHECKS:
         refuse_case_twin(path, dfd)
     fd = new_fd(os.open(path, hflags, mode, dir_fd=dfd))
+    if p[:6] != b"/proc/":
+        st = os.fstat(fd)
+        if st.st_dev == hostfs.PROC_DEV or proc.fds.is_emulators(st):
+            # Reached the host's /proc, or a file one of the emulator's fds has
+            # open, by a path that does not name /proc: through a link the guest
+            # made (/tmp/l -> /proc/self)?  Then the guest's /proc answers.
+            try:
+                other = _open_via_proc(path, dfd, flags, hflags, mode)
+            except BaseException:
+                os.close(fd)
+                raise
+            if other is not None:
+                os.close(fd)
+                return other
     fds = proc.fds
     fds.on_close(fd)                    # a new file: no emulator state may linger on its number
     if fds.paths is not None:           # a host that cannot name open files: remember it
@@ -108,6 +122,22 @@ def open_guest(dirfd: int, p: bytes, flags: int, mode: int) -> int:
         dirs.attach_union(fd, p, bool(flags & F.O_PATH), UnionOPathState if opath is not None else dirs.UnionDirState)
     if not flags & F.O_CLOEXEC:
         os.set_inheritable(fd, True)     # Python's os.open always adds O_CLOEXEC
+    return fd
+
+
+def _open_via_proc(path, dfd: int | None, flags: int, hflags: int, mode: int) -> int | None:
+    """The fd the guest's /proc gives for `path` if links lead it into /proc, else None."""
+    base = os.fsencode(proc.fds.path_of(dfd)) if dfd is not None else None
+    target = paths.proc_through_links(os.fsencode(path), base)
+    if target is None:
+        return None
+    fd = paths.open_special(target, flags, mode)
+    if fd is not None:
+        return fd
+    fd = new_fd(os.open(paths.host_path(target, not flags & F.O_NOFOLLOW), hflags, mode))
+    proc.fds.on_close(fd)
+    if not flags & F.O_CLOEXEC:
+        os.set_inheritable(fd, True)
     return fd
 
 

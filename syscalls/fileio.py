@@ -169,7 +169,15 @@ def _offset(off: int) -> int:
     return off
 
 
+def _positional(fd: int):
+    """The fd's state when it answers positional I/O itself (/proc/self/mem), else None."""
+    st = proc.fds.state.get(fd)
+    return st if st is not None and getattr(st, "positional_io", False) else None
+
+
 def _preadv(fd: int, views: list, off: int) -> int:
+    if (st := _positional(fd)) is not None:
+        return st.pio(fd, views, off, False)
     if hasattr(os, "preadv"):
         return os.preadv(fd, views, off)
     n = 0
@@ -183,6 +191,8 @@ def _preadv(fd: int, views: list, off: int) -> int:
 
 
 def _pwritev(fd: int, views: list, off: int) -> int:
+    if (st := _positional(fd)) is not None:
+        return st.pio(fd, views, off, True)
     if hasattr(os, "pwritev"):
         return os.pwritev(fd, views, off)
     n = 0
@@ -233,7 +243,7 @@ def sys_pwrite64(fd, buf, count, off):
             return NEG_EFAULT
         if (err := refuse_write(fd, off, off + len(view))):
             return err
-        return os.pwrite(fd, view, off)
+        return _pwritev(fd, [view], off)
     except BrokenPipeError:
         return _epipe()
 
@@ -281,7 +291,8 @@ def sys_preadv2(fd, iov, iovcnt, pos_l, pos_h, flags):
     if s64(pos_l) == -1:
         if hflags:
             raise oserr(_errno.EOPNOTSUPP)
-        return os.readv(fd, views)
+        st = proc.fds.state.get(fd)
+        return st.io_read(fd, views) if st is not None and st.intercepts_io else os.readv(fd, views)
     off = _offset(pos_l)
     return os.preadv(fd, views, off, hflags) if hflags else _preadv(fd, views, off)
 
@@ -300,7 +311,8 @@ def sys_pwritev2(fd, iov, iovcnt, pos_l, pos_h, flags):
         if s64(pos_l) == -1:
             if hflags:
                 raise oserr(_errno.EOPNOTSUPP)
-            return os.writev(fd, views)
+            st = proc.fds.state.get(fd)
+            return st.io_write(fd, views) if st is not None and st.intercepts_io else os.writev(fd, views)
         off = _offset(pos_l)
         return os.pwritev(fd, views, off, hflags) if hflags else _pwritev(fd, views, off)
     except BrokenPipeError:

@@ -262,12 +262,14 @@ def _set_limit(res: int, soft: int, hard: int) -> int:
     if soft > hard:
         return -lerrno.EINVAL
     if res == RLIMIT_NOFILE:
-        # The emulator's reserved fds sit just above proc.fds.limit: the guest
-        # may lower its limit but never raise it past that line.
+        # The emulator's reserved fds sit just above proc.fds.limit, which is
+        # the guest's hard limit at most: the guest may raise its soft limit up
+        # to its hard one, lower both, and never raise the hard one.
         _, cur_hard = _nofile()
         if hard > cur_hard:
             return -lerrno.EPERM
         STATE.nofile = (soft, hard)
+        proc.fds.set_soft_limit(soft)
         return 0
     host = None if res in GUEST_KEPT_LIMITS else getattr(resource, _RLIMIT_NAMES[res], None)
     if host is None:

@@ -97,7 +97,7 @@ def sys_memfd_create(name, flags):
     except ValueError:
         return -lerrno.EINVAL
     fd = memfiles.anonymous(os.fsdecode(label), bool(flags & MFD_CLOEXEC), bool(flags & MFD_ALLOW_SEALING))
-    if fd >= proc.fds.limit:
+    if fd >= proc.fds.ceiling:
         os.close(fd)
         return -lerrno.EMFILE
     proc.fds.on_close(fd)

@@ -57,7 +57,7 @@ if host_events.HAVE_INOTIFY:
             if flags & bit:
                 host |= getattr(os, name)
         fd = _check(_lib()[1].inotify_init1(host))
-        if fd >= proc.fds.limit:
+        if fd >= proc.fds.ceiling:
             os.close(fd)
             return -lerrno.EMFILE
         return fd

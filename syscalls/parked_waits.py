@@ -96,7 +96,7 @@ def _ppoll(fn):
             try:
                 deadline = deadline_ts(tsp)
                 n = nfds & 0xFFFFFFFF
-                if deadline is not False and 0 <= n <= proc.fds.limit:
+                if deadline is not False and 0 <= n <= proc.fds.ceiling:
                     raw = proc.mem.read(fds, _PFD.size * n)
                     proc.mem.check(fds, _PFD.size * n, 2)
                     want: dict[int, int] = {}

@@ -220,7 +220,7 @@ def mask_leave(tagged: int | None) -> None:
 
 @syscall("ppoll", "ptr, uint, ptr, ptr, size", interruptible=True, restart=False)
 def sys_ppoll(fds, nfds, tsp, sigmask, sigsetsize):
-    if nfds > proc.fds.limit:
+    if nfds > proc.fds.ceiling:
         return -lerrno.EINVAL
     timeout = read_timeout(tsp)
     tmask = check_sigmask(sigmask, sigsetsize)

@@ -40,6 +40,10 @@ def run_elfuse(argv: list[str], *, env: dict | None = None, extra_env: dict | No
     e.setdefault("PYTHONPATH", str(ROOT))
     if extra_env:
         e.update(extra_env)
+    if e.get("ELFUSE_HOST_COMPAT") == "darwin" or sys.platform == "darwin":
+        # The guest never sees the emulator's ELFUSE_* variables: a test program
+        # that must know it runs under the macOS policy reads this one.
+        e.setdefault("GUEST_HOST_POLICY", "darwin")
     cmd = [sys.executable, "-m", "elfuse_py", *options, *argv]
     return subprocess.run(cmd, env=e, input=input, capture_output=True, timeout=timeout, cwd=cwd)
 

@@ -50,10 +50,10 @@ def test_exit_status_above_128_is_not_a_signal():
 
 
 def test_env_is_exactly_the_given_one():
-    r = elfuse_py.run([guest_bin("args_env_auxv")], env={"ELFUSE_T1": "one"})
-    assert b"env ELFUSE_T1=one\n" in r.stdout
+    r = elfuse_py.run([guest_bin("args_env_auxv")], env={"GUEST_T1": "one"})
+    assert b"env GUEST_T1=one\n" in r.stdout
     assert b"env HOME unset\n" in r.stdout           # not inherited from this process
-    r = elfuse_py.run([guest_bin("args_env_auxv")], env={"ELFUSE_SHOW": "PYTHONPATH"})
+    r = elfuse_py.run([guest_bin("args_env_auxv")], env={"GUEST_SHOW": "PYTHONPATH"})
     assert b"env PYTHONPATH unset\n" in r.stdout     # the emulator's own PYTHONPATH is hidden
 
 

@@ -60,19 +60,19 @@ def test_option_missing_value():
 
 
 def test_env_set_and_unset():
-    env = dict(os.environ, ELFUSE_T2="two", ELFUSE_SHOW="ELFUSE_T1,ELFUSE_T2,ELFUSE_T3")
+    env = dict(os.environ, GUEST_T2="two", GUEST_SHOW="GUEST_T1,GUEST_T2,GUEST_T3")
     r = run_elfuse([guest_bin("args_env_auxv")], env=env,
-                   options=["-E", "ELFUSE_T1=one=1", "-U", "ELFUSE_T2", "-E", "ELFUSE_T3="])
+                   options=["-E", "GUEST_T1=one=1", "-U", "GUEST_T2", "-E", "GUEST_T3="])
     out = _lines(r.stdout)
-    assert "env ELFUSE_T1=one=1" in out
-    assert "env ELFUSE_T2 unset" in out
-    assert "env ELFUSE_T3=" in out
+    assert "env GUEST_T1=one=1" in out
+    assert "env GUEST_T2 unset" in out
+    assert "env GUEST_T3=" in out
 
 
 def test_env_inherited_without_options():
     r = run_elfuse([guest_bin("args_env_auxv")],
-                   extra_env={"ELFUSE_T1": "inherited", "ELFUSE_SHOW": "ELFUSE_T1"})
-    assert "env ELFUSE_T1=inherited" in _lines(r.stdout)
+                   extra_env={"GUEST_T1": "inherited", "GUEST_SHOW": "GUEST_T1"})
+    assert "env GUEST_T1=inherited" in _lines(r.stdout)
 
 
 def test_argv0_and_arguments():
@@ -279,7 +279,7 @@ def test_dynamic_elf_without_interpreter(tmp_path):
 
 # ----- the same conventions as qemu-user ------------------------------------------------
 
-@pytest.mark.parametrize("opts", [[], ["-0", "renamed"], ["-E", "ELFUSE_T1=x", "-U", "HOME"]])
+@pytest.mark.parametrize("opts", [[], ["-0", "renamed"], ["-E", "GUEST_T1=x", "-U", "HOME"]])
 def test_options_match_qemu(opts):
     from helpers import available_libcs, run_qemu
     for libc in available_libcs():

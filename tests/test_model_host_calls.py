@@ -21,7 +21,8 @@ from test_procfs import _LIBFFI_OPEN, host_proc_accesses
 
 STRACE = shutil.which("strace")
 SRC = ROOT / "guest-bins" / "src"
-MODEL = {"ELFUSE_HOST_COMPAT": "darwin", "ELFUSE_MODEL_CASEFOLD": "1"}
+# GUEST_HOST_POLICY: what a guest test reads to know the policy (it never sees ELFUSE_*).
+MODEL = {"ELFUSE_HOST_COMPAT": "darwin", "ELFUSE_MODEL_CASEFOLD": "1", "GUEST_HOST_POLICY": "darwin"}
 
 LINUX_ONLY = ("epoll_create", "epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait",
               "epoll_pwait2", "eventfd", "eventfd2", "timerfd_create", "timerfd_settime",

@@ -70,9 +70,9 @@ def test_proc_self_cmdline_and_environ(libc):
     exe = guest_bin("procfs_probe", libc)
     assert out.split("\n")[:3] == [exe, "catz", "/proc/self/cmdline"]
     exe2 = guest_bin("procfs_probe", libc)
-    r = run_elfuse([exe2, "catz", "/proc/self/environ"], extra_env={"ELFUSE_PROCFS_TEST": "x y"})
+    r = run_elfuse([exe2, "catz", "/proc/self/environ"], extra_env={"GUEST_PROCFS_TEST": "x y"})
     assert r.returncode == 0
-    assert "ELFUSE_PROCFS_TEST=x y" in r.stdout.decode().split("\n")
+    assert "GUEST_PROCFS_TEST=x y" in r.stdout.decode().split("\n")
 
 
 @pytest.mark.parametrize("libc", LIBCS)

@@ -234,3 +234,10 @@ def case_insensitive(directory, dir_fd: int | None = None) -> bool:
             known = False
         _case_by_dev[st.st_dev] = known
     return known
+
+
+# ----- files of the host's /proc -------------------------------------------------------------
+
+# The device of the host's /proc (None where the model has none to look at):
+# a file the guest opened that is on it came from the host's /proc.
+PROC_DEV = os.stat("/proc").st_dev if MODEL_FS is _Linux and os.path.isdir("/proc/self") else None

@@ -26,7 +26,7 @@ import struct
 import sys
 
 from elfuse_py.host import memory as hostmem
-from elfuse_py.runtime import lerrno
+from elfuse_py.runtime import lerrno, log
 from elfuse_py.runtime.memory import GuestFault
 from elfuse_py.runtime.uc import (UC_ARCH_ARM64, UC_CPU_ARM64_MAX, UC_CTL_CPU_MODEL, UC_CTL_TLB_FLUSH, UC_CTL_TLB_TYPE, UC_HOOK_INTR, UC_HOOK_TLB_FILL, UC_MEM_FETCH, UC_MEM_READ, UC_MEM_WRITE, UC_MODE_ARM, UC_TLB_VIRTUAL, check, ffi, lib, uc_ctl_write)
 
@@ -403,7 +403,7 @@ class Cpu:
     def _hook_error(self, exc_type, exc, _tb) -> None:
         """Whatever escaped the syscall hook (a handler's bad return value, an
         after_syscall bug, a KeyboardInterrupt): one line, never a traceback."""
-        sys.stderr.write(f"elfuse-py: internal error in the syscall hook: {exc_type.__name__}: {exc}\n")
+        log.emit(f"elfuse-py: internal error in the syscall hook: {exc_type.__name__}: {exc}\n")
         if not issubclass(exc_type, Exception):
             self.exit_status = 130 if issubclass(exc_type, KeyboardInterrupt) else 1
             self.stop("exit")
@@ -421,7 +421,7 @@ class Cpu:
             import traceback
             traceback.print_exception(exc)
         name = self.name_of(nr)
-        sys.stderr.write(f"elfuse-py: internal error in {name}: {type(exc).__name__}: {exc}\n")
+        log.emit(f"elfuse-py: internal error in {name}: {type(exc).__name__}: {exc}\n")
         return -lerrno.ENOSYS
 
     def stop(self, reason: str) -> None:

@@ -1,9 +1,11 @@
 """The guest's file descriptors and the emulator's per-fd state.
 
 Guest fd numbers *are* host fd numbers: fds pass through fork, exec and
-SCM_RIGHTS with no translation.  The emulator's own descriptors live in a
-reserved range at the top of the host's limit; the guest's RLIMIT_NOFILE ends
-below it, so the guest can neither name nor be given one of them.
+SCM_RIGHTS with no translation, and the hot path translates nothing.  The
+emulator's own descriptors live in a reserved range just above the guest's
+hard RLIMIT_NOFILE (`plan_limits` raises the host's limit to make room), so
+the guest gets every fd number its limit allows (0..RLIMIT_NOFILE-1) and can
+neither name nor be given one of the emulator's, under any spelling.
 
 Per-fd emulator state (for example a socket's cached Linux type) lives in one
 table keyed by fd; it follows dup/dup3/F_DUPFD, is dropped on close, and
@@ -89,30 +91,85 @@ class DirState(FdState):
         return None
 
 
+# The guest's RLIMIT_NOFILE is at most this many fds (soft and hard) unless the
+# emulator was started with more: the emulator's own fds sit just above the
+# guest's hard limit, and the host kernel sizes a process's fd table by its
+# highest fd, so a far-away reserved range would cost every emulator process
+# megabytes (a 1048576-fd hard limit: 8 MiB).
+NOFILE_CAP = 65536
+
+# The numbering an exec'd image takes over from the image before it (set by
+# syscalls/execve.take_state before the fd table is made): (limit, nominal).
+carried: tuple[int, tuple[int, int]] | None = None
+
+
+def _try_setrlimit(soft: int, hard: int) -> bool:
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    except (ValueError, OSError):
+        return False
+    return True
+
+
+def plan_limits() -> tuple[int, tuple[int, int]]:
+    """Make room for the emulator's fds above the guest's: (limit, the guest's (soft, hard)).
+
+    `limit` is the first fd number the guest can never name; the reserved
+    range [limit, limit + RESERVED_FDS) is the emulator's.  The guest's hard
+    RLIMIT_NOFILE is `limit` itself, so whatever the guest sets (setrlimit
+    up to its hard limit) stays below the emulator's fds.  In order:
+
+    - the host's soft limit is raised to make room above the guest's full
+      limits (fits under the host's hard limit, or the emulator may raise it:
+      CAP_SYS_RESOURCE): the guest sees exactly the limits it was started with;
+    - else the room comes out of the top of the host's hard limit: the guest
+      sees a hard (and, if equal, soft) limit RESERVED_FDS lower, and every fd
+      below it is usable, as a native process started with that limit.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    inf = hard == resource.RLIM_INFINITY or hard < 0
+    top = max(soft, NOFILE_CAP) if inf else min(hard, max(soft, NOFILE_CAP))
+    if inf:
+        # macOS caps the soft limit (OPEN_MAX, kern.maxfilesperproc) under an
+        # "unlimited" hard one: take the largest room the host grants.
+        for base in (top, 10240 - RESERVED_FDS, 4096 - RESERVED_FDS, soft):
+            if _try_setrlimit(base + RESERVED_FDS, hard):
+                return base, (min(soft, base), base)
+        base = soft - RESERVED_FDS
+        return base, (base, base)
+    if _try_setrlimit(top + RESERVED_FDS, max(hard, top + RESERVED_FDS)):
+        return top, (min(soft, top), top)
+    base = min(top, hard - RESERVED_FDS)
+    if not _try_setrlimit(base + RESERVED_FDS, hard):
+        base = soft - RESERVED_FDS         # cannot happen (base + 64 <= hard); stay inside
+    return base, (min(soft, base), base)
+
+
 class FdTable:
     def __init__(self) -> None:
-        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        # What getrlimit reports to the guest: the limits the emulator was
-        # started with (a native process would see them), even when the
-        # reserved range had to be cut out of them (soft == hard, common in
-        # containers) and the usable range ends 64 lower.  execve carries it.
-        self.nominal = (soft, hard)
-        if hard == resource.RLIM_INFINITY or hard >= soft + RESERVED_FDS:
-            try:
-                resource.setrlimit(resource.RLIMIT_NOFILE, (soft + RESERVED_FDS, hard))
-                self.limit = soft
-            except (ValueError, OSError):
-                self.limit = soft - RESERVED_FDS
+        if carried is not None:
+            # An exec'd image: the host limits were inherited; the numbering stays.
+            self.limit, self.nominal = carried
         else:
-            self.limit = soft - RESERVED_FDS
-        self.hard_limit = hard
+            self.limit, self.nominal = plan_limits()
+        # What getrlimit reports to the guest until it sets its own (proc.task.nofile);
+        # `ceiling` is the first number the guest may not be *given* (its soft limit),
+        # while fds up to `limit` may still be named (opened before a lowered limit).
+        self.ceiling = min(self.nominal[0], self.limit)
         self.state: dict[int, object] = {}
+        # (st_dev, st_ino) of the file behind each reserved fd (by number: bounded).
+        self.reserved: dict[int, tuple[int, int]] = {}
+        self.reserved_ids: set[tuple[int, int]] = set()
         # Host paths of files the guest opened, kept only where the host
         # cannot name an open file itself (see path_of).
         self.paths: dict[int, str] | None = None if hostfs.FD_PATHS_KNOWN else {}
         # Called with an fd number whose file the guest closed (close, dup2
         # over it, a new file given that number): an emulated epoll forgets it.
         self.close_hooks: list = []
+
+    def set_soft_limit(self, soft: int) -> None:
+        """The guest set its RLIMIT_NOFILE soft limit (<= its hard one, <= `limit`)."""
+        self.ceiling = min(soft, self.limit)
 
     def valid(self, fd: int) -> bool:
         """True if `fd` is a number the guest may use (it may still be closed)."""
@@ -132,7 +189,18 @@ class FdTable:
         """Move an emulator-owned host fd into the reserved range (close-on-exec)."""
         new = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, self.limit)
         os.close(fd)
+        try:
+            st = os.fstat(new)
+            self.reserved[new] = (st.st_dev, st.st_ino)
+            self.reserved_ids = set(self.reserved.values())
+        except OSError:
+            pass
         return new
+
+    def is_emulators(self, st: os.stat_result) -> bool:
+        """True if the file of `st` is (or was) one an emulator fd has open: a guest
+        that reached it by a path may have gone through /proc/self/fd by a link."""
+        return (st.st_dev, st.st_ino) in self.reserved_ids
 
     # ----- per-fd emulator state ---------------------------------------------------
 

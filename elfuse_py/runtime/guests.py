@@ -15,8 +15,10 @@ reaped), which the parent's wait removes; a top-level guest removes its own.
 A record whose process is gone (killed, or reaped by a non-guest) is
 dropped by the next reader: kill(pid, 0) says ESRCH.
 
-Only used where the host has no /proc (`procinfo.HAS_PROC` false): on Linux
-nothing is written.
+Written on every host: on Linux the record also says that a host process is
+a guest, whose /proc/PID the guest's /proc then shows from the record (its
+environ, its fds below its guest limit) instead of the host's, which would
+show the emulator.
 """
 from __future__ import annotations
 
@@ -26,7 +28,9 @@ from elfuse_py.host import procinfo
 from elfuse_py.runtime import paths, rundir
 from elfuse_py.runtime.process import proc
 
-ENABLED = not procinfo.HAS_PROC
+# Written on every host: on one with /proc too, where the guest's /proc/PID of
+# another guest must not be the host's (its emulator's fds, memory, environment).
+ENABLED = True
 # Seconds from the host's boot to this guest's start (/proc/PID/stat field 22).
 # A fork child starts anew; an exec'd image keeps its process's (execve carries it).
 started = procinfo.uptime_exact()
@@ -46,7 +50,8 @@ def own_record(state: str = "S") -> dict:
             "uid": os.getuid(), "euid": os.geteuid(), "gid": os.getgid(), "egid": os.getegid(),
             "comm": proc.comm(), "argv": list(proc.argv), "state": state,
             "exe": os.fsencode(paths.guest_path(proc.exe)) if proc.exe else b"",
-            "start": started, "threads": max(len(proc.threads.live), 1), "umask": proc.umask}
+            "start": started, "threads": max(len(proc.threads.live), 1), "umask": proc.umask,
+            "envp": list(proc.envp), "fdlimit": proc.fds.limit if proc.fds is not None else 0}
 
 
 def _store(pid: int, rec: dict) -> None:
@@ -58,11 +63,19 @@ def _store(pid: int, rec: dict) -> None:
     os.replace(tmp, os.path.join(d, str(pid)))
 
 
+_swept = False
+
+
 def publish() -> None:
-    """Write (or rewrite) this guest's record."""
+    """Write (or rewrite) this guest's record (the first time, dropping those of dead
+    guests: killed with SIGKILL, they could not remove their own)."""
+    global _swept
     if not ENABLED:
         return
     import pickle                           # only where the host has no /proc (not on Linux)
+    if not _swept:
+        _swept = True
+        live_pids()
     try:
         _store(os.getpid(), own_record())
     except (OSError, pickle.PickleError):
@@ -144,6 +157,12 @@ def live_pids() -> list[int]:
     out = []
     for n in names:
         if not n.isdigit():
+            tmp = n[1:].split(".")[0] if n.startswith(".") and n.endswith(".tmp") else ""
+            if tmp.isdigit() and not _alive(int(tmp)):
+                try:
+                    os.unlink(os.path.join(_dir(), n))    # a writer killed mid-write
+                except OSError:
+                    pass
             continue
         pid = int(n)
         if _alive(pid):

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 
 sysroot: str | None = None
 # The guest's working directory when it is one the emulator synthesises (a
@@ -56,10 +57,103 @@ def host_path(guest: bytes, follow: bool = True) -> str:
     """
     if guest[:5] == b"/proc" and (guest[5:6] == b"/" or len(guest) == 5):
         return proc_host_path(guest, follow)
+    if guest[:1] == b"/" and maybe_proc(guest):
+        canon = canonical_proc(guest)
+        if canon is not guest:
+            return proc_host_path(canon, follow)
     if sysroot is None or guest[:1] != b"/":
         return os.fsdecode(guest)
     found = resolve_in_sysroot(guest, follow)
     return found if found is not None else os.fsdecode(guest)
+
+
+# Cheap test (one C-level search, on every path): could a path be another
+# spelling of a /proc path (see canonical_proc)?
+maybe_proc = re.compile(rb"proc|dev|fd|std").search
+
+
+# /dev names that are links into the process's own /proc/self/fd on Linux
+# (and the fdesc file system on a Mac): the guest's fd table answers them.
+_DEV_FD = {b"stdin": b"0", b"stdout": b"1", b"stderr": b"2"}
+
+
+def canonical_proc(p: bytes, base: bytes | None = None) -> bytes:
+    """`p` as /proc/... when it is another spelling of a path of the guest's /proc:
+    //proc, /./proc, /x/../proc, proc/... relative to a directory `base` (a host
+    path) that is /, and /dev/fd/N, /dev/stdin... (links to /proc/self/fd/N).
+    Anything else is returned unchanged (the same object).
+
+    The components before /proc are taken lexically; from /proc on, procfs
+    resolves them itself (/proc/self/cwd/.. is not /proc/self)."""
+    full = p if p[:1] == b"/" else (base.rstrip(b"/") + b"/" + p if base is not None else None)
+    if full is None:
+        return p
+    out: list[bytes] = []
+    parts = full.split(b"/")
+    for i, c in enumerate(parts):
+        if c in (b"", b"."):
+            continue
+        if c == b"..":
+            if out:
+                out.pop()
+            continue
+        out.append(c)
+        if out == [b"proc"]:
+            rest = b"/".join(parts[i + 1:])
+            canon = b"/proc/" + rest if rest else b"/proc"
+            return p if canon == p else canon
+        if len(out) == 2 and out[0] == b"dev" and (c == b"fd" or c in _DEV_FD):
+            rest = b"/".join(parts[i + 1:])
+            canon = b"/proc/self/fd" if c == b"fd" else b"/proc/self/fd/" + _DEV_FD[c]
+            return canon + b"/" + rest if rest else canon
+        if len(out) > 2:
+            return p
+    return p
+
+
+def proc_through_links(path: bytes, base: bytes | None = None) -> bytes | None:
+    """If host path `path` (relative to directory `base`, else the cwd) reaches /proc
+    through symlinks (a link the guest made to /proc/self/fd, to /dev/fd...): the
+    /proc path it names, for the guest's /proc to answer; else None.
+
+    Resolved one component at a time, following links by their text until
+    /proc is reached: the rest is /proc's to resolve (its links are magic)."""
+    if not path.startswith(b"/"):
+        path = (base if base is not None else os.getcwdb()).rstrip(b"/") + b"/" + path
+    todo = [c for c in reversed(path.split(b"/"))]
+    done: list[bytes] = []
+    links = 0
+    while todo:
+        c = todo.pop()
+        if c in (b"", b"."):
+            continue
+        if c == b"..":
+            if done:
+                done.pop()
+            continue
+        done.append(c)
+        if done == [b"proc"]:
+            rest = b"/".join(reversed(todo)).strip(b"/")
+            return b"/proc/" + rest if rest else b"/proc"
+        if len(done) == 2 and done[0] == b"dev" and (c == b"fd" or c in _DEV_FD):
+            # /dev/fd is /proc/self/fd (a link on Linux, fdesc on a Mac)
+            rest = b"/".join(reversed(todo)).strip(b"/")
+            canon = b"/proc/self/fd" if c == b"fd" else b"/proc/self/fd/" + _DEV_FD[c]
+            return canon + b"/" + rest if rest else canon
+        if not todo:
+            break
+        try:
+            target = os.readlink(b"/" + b"/".join(done))
+        except OSError:
+            continue                     # not a link (or not there): the host will say
+        links += 1
+        if links > _MAXSYMLINKS:
+            return None
+        done.pop()
+        if target.startswith(b"/"):
+            done = []
+        todo.extend(reversed(target.split(b"/")))
+    return None
 
 
 def resolve_in_sysroot(guest: bytes, follow: bool = True) -> str | None:

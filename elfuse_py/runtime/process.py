@@ -154,13 +154,8 @@ class Process:
         """A fresh CPU and an empty guest address space (the fd table outlives execs)."""
         if self.fds is None:
             self.fds = FdTable()
-            try:
-                logfd = os.dup(2)
-            except OSError:
-                # Started with stderr closed: the guest must find fd 2 closed
-                # too, so the emulator's diagnostics go nowhere, as its would.
-                logfd = os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)
-            log.set_fd(self.fds.reserve(logfd))
+            logfd = log.open_channel()       # the emulator's own stream (runtime/log.py)
+            log.set_fd(self.fds.reserve(logfd) if logfd is not None else -1)
         self.cpu = Cpu()
         self.mem = GuestMemory(self.cpu.uc)
 

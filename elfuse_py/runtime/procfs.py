@@ -93,11 +93,12 @@ class Node:
     """
 
     __slots__ = ("kind", "rel", "host", "make", "write", "children", "names", "target",
-                 "host_listing", "uid", "gid")
+                 "host_listing", "uid", "gid", "sealed", "opener", "mode")
 
     def __init__(self, kind: str, rel: bytes, *, host: str | None = None, make=None, write=None,
                  children=None, names=None, target=None, host_listing: bool = False,
-                 uid: int | None = None, gid: int | None = None) -> None:
+                 uid: int | None = None, gid: int | None = None, sealed: bool = False,
+                 opener=None, mode: int | None = None) -> None:
         # DIR: children(name) -> Node, or a host path str (a host with /proc serves it), or None
         self.kind = kind
         self.rel = rel
@@ -110,6 +111,11 @@ class Node:
         self.host_listing = host_listing
         self.uid = uid
         self.gid = gid
+        # DIR: a name it does not have is not there (ENOENT), never the host's file:
+        # the guest's own process, its fd/, fdinfo/ and task/ directories.
+        self.sealed = sealed
+        self.opener = opener             # FILE: (Linux open flags) -> fd, instead of a snapshot
+        self.mode = mode                 # FILE: permission bits stat shows, if not the default
 
     def child(self, name: str) -> "Node | str | None":
         return self.children(name) if self.children is not None else None
@@ -125,13 +131,18 @@ class Node:
 
 
 class Outside:
-    """Where a link out of /proc leads: a host path, or an open fd (fd/N)."""
+    """Where a link out of /proc leads: a host path, or an open fd (fd/N).
 
-    __slots__ = ("path", "fd")
+    `guest_root`: the link is the guest's "/" (root): what follows it is a
+    guest path again, which may lead back into this /proc."""
 
-    def __init__(self, path: str | None = None, fd: int | None = None) -> None:
+    __slots__ = ("path", "fd", "guest_root")
+
+    def __init__(self, path: str | None = None, fd: int | None = None,
+                 guest_root: bool = False) -> None:
         self.path = path
         self.fd = fd
+        self.guest_root = guest_root
 
     def host_path(self) -> str:
         if self.path is not None:
@@ -154,12 +165,14 @@ def _host(path: str) -> str | None:
     return None if SYNTHETIC else path
 
 
-def _file(rel: bytes, make, *, write=None, host: str | None = None, uid=None, gid=None) -> Node:
-    return Node(FILE, rel, make=make, write=write, host=host, uid=uid, gid=gid)
+def _file(rel: bytes, make, *, write=None, host: str | None = None, uid=None, gid=None,
+          opener=None, mode=None) -> Node:
+    return Node(FILE, rel, make=make, write=write, host=host, uid=uid, gid=gid, opener=opener,
+                mode=mode)
 
 
 def _dir(rel: bytes, table: dict, *, host: str | None = None, host_listing: bool = False,
-         extra=None, extra_names=None, uid=None, gid=None) -> Node:
+         extra=None, extra_names=None, uid=None, gid=None, sealed: bool = False) -> Node:
     """A directory of fixed entries (`table`: name -> (rel -> Node)) plus dynamic ones (`extra`)."""
     def child(name: str):
         build = table.get(name)
@@ -174,7 +187,7 @@ def _dir(rel: bytes, table: dict, *, host: str | None = None, host_listing: bool
             fixed.append((name, node.kind))
         return fixed + (extra_names() if extra_names is not None else [])
     return Node(DIR, rel, children=child, names=names, host=host, host_listing=host_listing,
-                uid=uid, gid=gid)
+                uid=uid, gid=gid, sealed=sealed)
 
 
 def _link(rel: bytes, text, target, *, host: str | None = None) -> Node:
@@ -218,10 +231,12 @@ def _root() -> Node:
             return _process_dir(name.encode())
         if n in proc.threads.live:
             return _task_dir(name.encode(), n)            # a thread: hidden, but there (as Linux)
+        rec = guests.lookup(n)
+        if rec is not None:
+            return _other_dir(name.encode(), rec)          # another guest: its emulator stays hidden
         if not SYNTHETIC:
             return f"/proc/{name}"                        # another process: the host's
-        rec = guests.lookup(n)
-        return _other_dir(name.encode(), rec) if rec is not None else None
+        return None
 
     def extra_names():
         return [(str(p), DIR) for p in sorted({pid, *guests.live_pids()})]
@@ -304,9 +319,10 @@ def _task_entries(rel: bytes, pid: int, tid: int | None) -> Node:
         "wchan": lambda r: _file(r, lambda: b"0", host=hosted("wchan")),
         "personality": lambda r: _file(r, lambda: f"{proc.task.personality:08x}\n".encode(),
                                        host=hosted("personality")),
+        "mem": lambda r: _file(r, lambda: b"", opener=_open_mem, mode=0o600),
         "exe": lambda r: _link(r, exe_guest_path, lambda: Outside(proc.exe)),
         "cwd": lambda r: _link(r, _cwd_text, _cwd_target),
-        "root": lambda r: _link(r, lambda: b"/", lambda: Outside(paths.sysroot or "/")),
+        "root": lambda r: _link(r, lambda: b"/", _root_target),
         "fd": lambda r: _fd_dir(r, hosted("fd")),
         "fdinfo": lambda r: _fdinfo_dir(r, hosted("fdinfo")),
         "net": lambda r: _dir(r, {"unix": lambda r2: _file(r2, procfiles.net_unix_text,
@@ -315,14 +331,53 @@ def _task_entries(rel: bytes, pid: int, tid: int | None) -> Node:
     }
     if tid is None:
         table["task"] = lambda r: _dir(r, {}, extra=lambda n: _thread(r, n),
-                                       extra_names=_thread_names, host=hosted("task"))
+                                       extra_names=_thread_names, host=hosted("task"), sealed=True)
 
     def extra(name: str):
-        # A host with /proc serves what is not in the table, from the process's directory.
-        return None if SYNTHETIC else f"{hbase}/{name}"
+        # A host with /proc serves what is not in the table and says nothing of
+        # the emulator (scheduling, namespaces...), from the process's directory;
+        # the rest (smaps, pagemap, map_files, syscall, stack...) is not there.
+        return f"{hbase}/{name}" if not SYNTHETIC and name in HOST_PASSTHROUGH else None
+
+    def names():
+        if SYNTHETIC:
+            return []
+        try:
+            return [(n, DIR if n in _PASSTHROUGH_DIRS else FILE)
+                    for n in sorted(HOST_PASSTHROUGH & set(os.listdir(hbase)))]
+        except OSError:
+            return []
     host_dir = None if guest_only_thread else _host(f"{hbase}/task/{pid}" if tid else hbase)
-    return _dir(rel, table, extra=extra, host=host_dir,
-                host_listing=not SYNTHETIC and not guest_only_thread)
+    return _dir(rel, table, extra=extra, extra_names=names, host=host_dir, sealed=True)
+
+
+# Per-process files a host with /proc serves from the emulator's own directory
+# for the guest's: none of them shows the emulator's memory, fds or environment.
+HOST_PASSTHROUGH = frozenset((
+    "io", "sched", "schedstat", "ns", "attr", "timerslack_ns", "uid_map", "gid_map",
+    "setgroups", "projid_map", "cpuset", "mountstats", "autogroup", "timers", "arch_status",
+    "latency", "ksm_stat", "ksm_merging_pages", "patch_state", "fail-nth", "make-it-fail",
+    "clear_refs", "stat", "status", "statm", "limits", "cgroup", "oom_score_adj", "oom_adj",
+    "oom_score", "loginuid", "sessionid", "wchan", "personality", "mounts", "mountinfo"))
+_PASSTHROUGH_DIRS = frozenset(("ns", "attr"))
+
+
+def _root_target() -> Outside:
+    return Outside(paths.sysroot or "/", guest_root=True)
+
+
+def _open_mem(flags: int) -> int:
+    """An fd on the guest's address space (runtime/procmem.py)."""
+    from elfuse_py.runtime.procmem import MemState
+    acc = flags & _O_ACCMODE
+    fd = _guest_fd(memfiles.anonymous("mem", bool(flags & _O_CLOEXEC)))
+    if not flags & _O_CLOEXEC:
+        os.set_inheritable(fd, True)
+    proc.fds.on_close(fd)
+    proc.fds.set(fd, MemState(readable=acc in (0, 2), writable=acc in (1, 2)))
+    if proc.fds.paths is not None:
+        proc.fds.opened(fd, f"/proc/{os.getpid()}/mem")
+    return fd
 
 
 def _cwd_text() -> bytes:
@@ -361,7 +416,7 @@ def _fd_dir(rel: bytes, host: str | None) -> Node:
         fd = int(name)
         return _link(rel + b"/" + name.encode(), lambda: _fd_target(fd), lambda: Outside(fd=fd),
                      host=_host(f"/proc/self/fd/{fd}"))
-    return _dir(rel, {}, extra=child, extra_names=_fd_names(LINK), host=host)
+    return _dir(rel, {}, extra=child, extra_names=_fd_names(LINK), host=host, sealed=True)
 
 
 def _fdinfo_dir(rel: bytes, host: str | None) -> Node:
@@ -371,8 +426,7 @@ def _fdinfo_dir(rel: bytes, host: str | None) -> Node:
         fd = int(name)
         return _file(rel + b"/" + name.encode(), lambda: procfiles.fdinfo_text(fd, _is_proc_fd(fd)),
                      host=_host(f"/proc/self/fdinfo/{fd}"))
-    return _dir(rel, {}, extra=child, extra_names=_fd_names(FILE), host=host,
-                host_listing=not SYNTHETIC)
+    return _dir(rel, {}, extra=child, extra_names=_fd_names(FILE), host=host, sealed=True)
 
 
 def _is_proc_fd(fd: int) -> bool:
@@ -400,7 +454,53 @@ def _other_dir(rel: bytes, rec: dict) -> Node:
     if rec.get("exe") and not zombie:
         table["exe"] = lambda r: _link(r, lambda: rec["exe"],
                                        lambda: Outside(paths.host_path(rec["exe"])))
-    return _dir(rel, table, uid=uid, gid=gid)
+    if not zombie:
+        table["environ"] = lambda r: _file(r, lambda: _nul_list(rec.get("envp", [])),
+                                           uid=uid, gid=gid, mode=0o400)
+    for name in _OTHERS_PRIVATE:
+        # Its memory is the emulator's: refused, as Linux refuses a process
+        # that cannot be ptrace-read (not dumpable).
+        table[name] = lambda r: _file(r, _refused, opener=_refuse_open, uid=uid, gid=gid,
+                                      mode=0o400)
+    pid = int(rel.split(b"/")[0])
+    limit = rec.get("fdlimit")
+    if not SYNTHETIC and limit and not zombie:
+        table["fd"] = lambda r: _other_fds(r, pid, "fd", limit, LINK, uid, gid)
+        table["fdinfo"] = lambda r: _other_fds(r, pid, "fdinfo", limit, FILE, uid, gid)
+
+    def extra(name: str):
+        return f"/proc/{pid}/{name}" if not SYNTHETIC and name in HOST_PASSTHROUGH else None
+    return _dir(rel, table, uid=uid, gid=gid, extra=extra, sealed=True)
+
+
+_OTHERS_PRIVATE = ("mem", "maps", "smaps", "smaps_rollup", "numa_maps", "pagemap", "auxv",
+                   "syscall", "stack")
+
+
+def _refused() -> bytes:
+    raise _err(errno.EACCES)
+
+
+def _refuse_open(flags: int) -> int:
+    raise _err(errno.EACCES)
+
+
+def _other_fds(rel: bytes, pid: int, sub: str, limit: int, kind: str, uid, gid) -> Node:
+    """(Host with /proc) fd/ or fdinfo/ of another guest: the host's, below its guest limit."""
+    base = f"/proc/{pid}/{sub}"
+
+    def child(name: str):
+        if not name.isdigit() or int(name) >= limit or not os.path.lexists(f"{base}/{name}"):
+            return None
+        return f"{base}/{name}"
+
+    def names():
+        try:
+            return [(n, kind) for n in sorted(os.listdir(base), key=int)
+                    if n.isdigit() and int(n) < limit]
+        except OSError:
+            return []
+    return _dir(rel, {}, extra=child, extra_names=names, host=base, uid=uid, gid=gid, sealed=True)
 
 
 # ----- writable files ------------------------------------------------------------------------
@@ -500,20 +600,45 @@ def _walk(parts: list[str], follow_last: bool, depth: int = 0):
         if isinstance(node, str):               # left to the host's /proc
             return "/".join([node] + parts[i + 1:])
         if node is None:
-            raise _err(errno.ENOENT)
+            raise _gone() if cur.sealed else _err(errno.ENOENT)
         if node.kind == LINK and (follow_last or not last):
             target = node.target()
             rest = parts[i + 1:]
             if isinstance(target, Outside):
                 if not rest:
                     return target
-                if target.fd is not None:
-                    base = target.host_path()
-                    return Outside(os.path.join(base, *rest))
-                return Outside(os.path.join(target.path, *rest))
+                if target.guest_root:
+                    return _walk_guest(b"/" + os.fsencode("/".join(rest)), follow_last, depth + 1)
+                base = target.host_path() if target.fd is not None else target.path
+                return _walk_host(os.path.join(base, *rest), follow_last, depth + 1)
             return _walk(target + rest, follow_last, depth + 1)
         stack.append(node)
     return stack[-1]
+
+
+def _gone() -> OSError:
+    """ENOENT for a name a sealed directory (the guest's own) does not have: final, the
+    host's /proc is not asked (it would show the emulator's fds and files)."""
+    e = _err(errno.ENOENT)
+    e.final = True
+    return e
+
+
+def _walk_guest(guest: bytes, follow_last: bool, depth: int):
+    """A guest path met while walking (after /proc/self/root): back into /proc, or out."""
+    norm = os.path.normpath(guest)
+    if is_proc_path(norm):
+        return _walk(os.fsdecode(norm[6:]).split("/"), follow_last, depth)
+    return Outside(paths.host_path(norm, follow_last))
+
+
+def _walk_host(path: str, follow_last: bool, depth: int):
+    """A host path met while walking (after cwd, fd/N): one that leads back into /proc
+    (the guest's cwd is /, /proc...) is resolved there, never by the host's /proc."""
+    norm = os.path.normpath(path)
+    if norm == "/proc" or norm.startswith("/proc/"):
+        return _walk(norm[6:].split("/"), follow_last, depth)
+    return Outside(path)
 
 
 def resolve(guest: bytes, follow_last: bool = True):
@@ -548,8 +673,8 @@ def proc_host_path(guest: bytes, follow: bool = True) -> str:
     `follow` False (lstat, readlink, unlink...): a link in the last component is itself."""
     try:
         got = resolve(guest, follow_last=follow)
-    except OSError:
-        if SYNTHETIC:
+    except OSError as e:
+        if SYNTHETIC or getattr(e, "final", False):
             raise
         return os.fsdecode(guest)
     if got is None:
@@ -609,7 +734,7 @@ def _resolve_soft(guest: bytes, follow_last: bool):
     try:
         return resolve(guest, follow_last)
     except OSError as e:
-        if e.errno == errno.ENOENT:
+        if e.errno == errno.ENOENT and not getattr(e, "final", False):
             return None
         raise
 
@@ -641,7 +766,8 @@ def fake_stat(node: Node):
     elif node.kind == LINK:
         mode, nlink = _stat.S_IFLNK | 0o777, 1
     else:
-        mode, nlink = _stat.S_IFREG | (0o644 if node.write is not None else 0o444), 1
+        perm = node.mode if node.mode is not None else 0o644 if node.write is not None else 0o444
+        mode, nlink = _stat.S_IFREG | perm, 1
     t = int((time.time() - procinfo.uptime_exact() + guests.started) * 1e9)
     uid = node.uid if node.uid is not None else os.geteuid()
     gid = node.gid if node.gid is not None else os.getegid()
@@ -673,6 +799,10 @@ def open_special(guest: bytes, flags: int, mode: int) -> int | None:
             return _guest_fd(_anon_file(make, bool(flags & _O_CLOEXEC)))
     if isinstance(got, (str, Outside)):
         return None                        # a host path: the caller opens proc_host_path's
+    if got.kind == FILE and got.opener is not None:
+        if flags & _O_DIRECTORY:
+            raise _err(errno.ENOTDIR)
+        return got.opener(flags)
     if got.kind == FILE and got.host is not None:
         return None                        # the host's own file
     if flags & _O_CREAT and flags & _O_EXCL:

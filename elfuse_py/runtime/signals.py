@@ -816,7 +816,10 @@ def _kernel_watch() -> None:
 def _kernel_watcher(fd: int) -> None:
     """Helper thread: each new host signal the signalfd watches wakes the waiters."""
     import select
-    ep = select.epoll()
+    first = select.epoll()
+    # The emulator's own epoll fd lives in the reserved range, out of the guest's.
+    ep = select.epoll.fromfd(proc.fds.reserve(os.dup(first.fileno())))
+    first.close()
     ep.register(fd, select.EPOLLIN | select.EPOLLET)
     while True:
         try:

@@ -80,6 +80,13 @@ def flush_tlb(uc) -> None:
     lib.uc_ctl(uc, uc_ctl_write(UC_CTL_TLB_FLUSH, 0))
 
 
+def remove_tb_cache(uc, start: int, end: int) -> None:
+    """Drop the translated blocks of guest code in [start, end): the emulator wrote
+    into it from the host side (/proc/self/mem), which unicorn cannot see."""
+    lib.uc_ctl(uc, uc_ctl_write(UC_CTL_TB_REMOVE_CACHE, 2),
+               ffi.cast("uint64_t", start), ffi.cast("uint64_t", end))
+
+
 def check(err: int, what: str) -> None:
     if err:
         raise RuntimeError(f"{what}: {ffi.string(lib.uc_strerror(err)).decode()}")

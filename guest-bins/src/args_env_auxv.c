@@ -1,5 +1,5 @@
 /* What a program sees at start-up: argc/argv, chosen environment variables
- * (named in ELFUSE_SHOW, comma-separated; default ELFUSE_T1,ELFUSE_T2,HOME)
+ * (named in GUEST_SHOW, comma-separated; default GUEST_T1,GUEST_T2,HOME)
  * and the auxiliary vector through getauxval.  Output is deterministic: for
  * values that differ between runs (AT_RANDOM, AT_HWCAP) it prints properties
  * only.  Exit status = number of failed checks. */
@@ -25,9 +25,9 @@ int main(int argc, char **argv) {
     for (int i = 0; i < argc; i++) printf("argv[%d]=%s\n", i, argv[i]);
     CHECK(argv[argc] == NULL, "argv is NULL-terminated");
 
-    const char *show = getenv("ELFUSE_SHOW");
+    const char *show = getenv("GUEST_SHOW");
     char buf[512];
-    snprintf(buf, sizeof buf, "%s", show ? show : "ELFUSE_T1,ELFUSE_T2,HOME");
+    snprintf(buf, sizeof buf, "%s", show ? show : "GUEST_T1,GUEST_T2,HOME");
     for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
         show_env(tok);
 

@@ -289,7 +289,7 @@ static void inet6(void) {
 
 /* Control messages on inet sockets: IP_TTL/IP_TOS on send, IP_RECVTTL,
  * IP_PKTINFO, SO_TIMESTAMP on receive; bad IP cmsgs; SCM_RIGHTS ignored. */
-static int darwin_policy(void) { const char *e = getenv("ELFUSE_HOST_COMPAT"); return e && !strcmp(e, "darwin"); }
+static int darwin_policy(void) { const char *e = getenv("GUEST_HOST_POLICY"); return e && !strcmp(e, "darwin"); }
 
 static void cmsgs(void) {
     if (darwin_policy()) {

@@ -19,7 +19,7 @@
 #include <linux/sockios.h>
 
 #define SA(p) ((struct sockaddr *)(p))
-static int darwin_policy(void) { const char *e = getenv("ELFUSE_HOST_COMPAT"); return e && !strcmp(e, "darwin"); }
+static int darwin_policy(void) { const char *e = getenv("GUEST_HOST_POLICY"); return e && !strcmp(e, "darwin"); }
 static int is_open(int fd) { return fcntl(fd, F_GETFD) >= 0; }
 
 static int send_fd_creds(int s, int fd, int with_creds) {

@@ -26,7 +26,7 @@ static int geti(int s, int lvl, int o) { int v = -12345; socklen_t l = sizeof v;
 static int seti(int s, int lvl, int o, int v) { return setsockopt(s, lvl, o, &v, sizeof v); }
 /* Under ELFUSE_HOST_COMPAT=darwin (elfuse-py's macOS socket policy on a Linux host) a
  * few credential answers differ by design; docs/net.md "Darwin policy" lists them. */
-static int darwin_policy(void) { const char *e = getenv("ELFUSE_HOST_COMPAT"); return e && !strcmp(e, "darwin"); }
+static int darwin_policy(void) { const char *e = getenv("GUEST_HOST_POLICY"); return e && !strcmp(e, "darwin"); }
 static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
 
 static void bufsizes(void) {

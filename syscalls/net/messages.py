@@ -319,7 +319,7 @@ def _recv_core(fd: int, views: list, flags: int, want_name: bool, guest_ctl: int
     fds, ucred = M.parse_host_control(hctl, others) if hctl else ([], None)
     fds_ok = []
     for f in fds:
-        if f >= proc.fds.limit:
+        if f >= proc.fds.ceiling:
             os.close(f)
             continue
         proc.fds.on_close(f)

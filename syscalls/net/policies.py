@@ -78,10 +78,12 @@ def bind_abstract(fd: int, name: bytes, htype: int, gtype: int) -> None:
         os.unlink(path)                       # a dead socket's leftover
     sa = host.host_sockaddr(_s.AF_UNIX, os.fsencode(path) + b"\0")
     host.check(host.libc.bind(fd, sa, len(sa)))
+    rundir.own(path)
     tmp = path + ".name.tmp%d" % os.getpid()
     with open(tmp, "wb") as f:
         f.write(name)
     os.replace(tmp, path + ".name")
+    rundir.own(path + ".name")
 
 
 def autobind_name(gtype: int) -> bytes:
@@ -220,6 +222,7 @@ def bind_long_by_link(fd: int, name: bytes) -> bool:
     host.check(host.libc.bind(fd, sa, len(sa)))
     with open(tmp + ".name", "wb") as f:
         f.write(name)
+    rundir.own(tmp + ".name")
     try:
         os.link(tmp, name)
     finally:
@@ -243,6 +246,7 @@ def store_record(p: str, value: tuple) -> None:
     with open(tmp, "wb") as f:
         pickle.dump(value, f)
     os.replace(tmp, p)
+    rundir.own(p)                 # removed with the tree of emulators that made it
 
 
 def load_record(p: str) -> tuple | None:

@@ -127,7 +127,7 @@ def apply_flags(fd: int, flags: int) -> None:
 
 def new_fd(fd: int) -> int:
     """A host fd that must not sit in the reserved range (else EMFILE)."""
-    if fd >= proc.fds.limit:
+    if fd >= proc.fds.ceiling:
         os.close(fd)
         return -lerrno.EMFILE
     proc.fds.on_close(fd)
@@ -232,7 +232,7 @@ def sys_socketpair(domain, stype, protocol, sv):
     if libc.socketpair(hfam, htype, 0, pair) < 0:
         return err()
     a, b = pair[0], pair[1]
-    if a >= proc.fds.limit or b >= proc.fds.limit:
+    if a >= proc.fds.ceiling or b >= proc.fds.ceiling:
         os.close(a)
         os.close(b)
         return -lerrno.EMFILE
