@@ -68,7 +68,7 @@ def _resolve_path(dirfd: int, path: bytes, flags: int) -> str | int:
         if not os.path.isdir(base):
             return _errno("ENOTDIR")
         return os.path.join(base, os.fsdecode(path))
-    return paths.host_path(path)
+    return paths.host_path(paths.rooted(path) or path)   # (rooted: inside a chroot)
 
 
 def execve(dirfd: int, path_addr: int, argv_addr: int, envp_addr: int, flags: int) -> int:
@@ -121,7 +121,7 @@ def execve(dirfd: int, path_addr: int, argv_addr: int, envp_addr: int, flags: in
         "fdnominal": getattr(proc.fds, "nominal", None), "signals": signals.exec_state(),
         "strace": proc.strace, "sysroot": paths.sysroot, "nested": proc.nested,
         "umask": proc.umask, "nofile": proc.task.nofile, "started": guests.started,
-        "special_cwd": paths.special_cwd,
+        "special_cwd": paths.special_cwd, "root": paths.root,
     }
     data = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
     sfd = _state_fd(data, proc.fds.limit)

@@ -301,7 +301,7 @@ def _task_entries(rel: bytes, pid: int, tid: int | None) -> Node:
                                        host=hosted("personality")),
         "exe": lambda r: _link(r, exe_guest_path, lambda: Outside(proc.exe)),
         "cwd": lambda r: _link(r, _cwd_text, _cwd_target),
-        "root": lambda r: _link(r, lambda: b"/", lambda: Outside(paths.sysroot or "/")),
+        "root": lambda r: _link(r, lambda: b"/", lambda: Outside(paths.root or paths.sysroot or "/")),
         "fd": lambda r: _fd_dir(r, hosted("fd")),
         "fdinfo": lambda r: _fdinfo_dir(r, hosted("fdinfo")),
         "net": lambda r: _dir(r, {"unix": lambda r2: _file(r2, procfiles.net_unix_text,
