@@ -120,7 +120,8 @@ def execve(dirfd: int, path_addr: int, argv_addr: int, envp_addr: int, flags: in
         "paths": {fd: p for fd, p in (proc.fds.paths or {}).items() if _inherited(fd)},
         "fdnominal": getattr(proc.fds, "nominal", None), "signals": signals.exec_state(),
         "strace": proc.strace, "sysroot": paths.sysroot, "nested": proc.nested,
-        "umask": proc.umask, "nofile": proc.task.nofile, "started": guests.started,
+        "umask": proc.umask, "nofile": proc.task.nofile,
+        "no_new_privs": proc.task.no_new_privs, "started": guests.started,
         "special_cwd": paths.special_cwd, "root": paths.root,
     }
     data = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
@@ -231,6 +232,7 @@ def restore_state(proc, state: dict) -> None:
         _hook(st, "after_exec", fd)
     if state.get("fdnominal"):
         proc.fds.nominal = state["fdnominal"]
+    proc.task.no_new_privs = state.get("no_new_privs", 0)
     if state.get("nofile") is not None:
         # A limit the guest lowered survives exec, as setrlimit's does on Linux.
         proc.task.nofile = state["nofile"]

@@ -77,6 +77,7 @@ class TaskState:
     comm_exe: str = ""
     dumpable: int = 1
     pdeathsig: int = 0
+    no_new_privs: int = 0            # PR_SET_NO_NEW_PRIVS: inherited by fork and execve, never cleared
     personality: int = 0
     robust_list: tuple[int, int] = (0, 0)
     nofile: tuple[int, int] | None = None   # guest (soft, hard) RLIMIT_NOFILE once set
