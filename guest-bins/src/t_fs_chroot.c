@@ -10,7 +10,9 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -102,6 +104,19 @@ static int chrooted(void) {
     n = readlinkat(procself, "cwd", link, sizeof link - 1);
     CHECK(n == 4 && memcmp(link, "/sub", 4) == 0, "/proc/self/cwd through the kept fd is /sub");
     CHECK_ERR(chroot("/x"), ENOTDIR, "chroot to a file inside the root: ENOTDIR");
+    int srv = socket(AF_UNIX, SOCK_DGRAM, 0), cli = socket(AF_UNIX, SOCK_DGRAM, 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    strcpy(sa.sun_path, "/dev/log");
+    CHECK_ERR(connect(cli, (struct sockaddr *)&sa, sizeof sa), ENOENT,
+              "a syslog client's /dev/log in a root without one: ENOENT");
+    strcpy(sa.sun_path, "/sock");
+    char got[8] = {0};
+    CHECK(bind(srv, (struct sockaddr *)&sa, sizeof sa) == 0
+          && sendto(cli, "hi", 2, 0, (struct sockaddr *)&sa, sizeof sa) == 2
+          && recv(srv, got, sizeof got, 0) == 2 && memcmp(got, "hi", 2) == 0,
+          "a unix socket bound by its root name is reached by it");
+    close(srv);
+    close(cli);
     CHECK(mkdir("/inner", 0755) == 0 && put("/inner/y", "deeper", 0644) == 0, "make /inner");
 
     pid_t pid = fork();
@@ -209,9 +224,12 @@ int main(int argc, char **argv) {
     int failed = child_status(pid);
     CHECK(failed == 0, "the chrooted process passed its checks");
     CHECK(access("/tmp", F_OK) == 0, "the parent keeps its root");
+    snprintf(path, sizeof path, "%s/sock", rootdir);
+    struct stat sst;
+    CHECK(lstat(path, &sst) == 0 && S_ISSOCK(sst.st_mode), "the socket file is in the root's directory");
 
     static const char *made[] = {"root/x", "root/sub/rel", "root/abs", "root/prog", "root/made",
-                                 "root/inner/y", "file", "loop", NULL};
+                                 "root/inner/y", "root/sock", "file", "loop", NULL};
     static const char *dirs[] = {"root/sub", "root/inner", "root", "closed/d", "closed", "", NULL};
     for (int i = 0; made[i]; i++) {
         snprintf(path, sizeof path, "%s/%s", base, made[i]);

@@ -62,6 +62,7 @@ def _bind_or_connect(op: str, fd: int, addr: int, addrlen: int) -> int:
         bad = policies.validate_unix(raw)
         if bad:
             return -bad
+        raw = policies.in_root(raw)
         if op == "bind" and st is not None and st.name is not None:
             # unix_bind_bsd creates the path before it looks at the socket.
             abstract, path = SA.unix_name(raw)
