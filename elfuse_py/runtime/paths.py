@@ -163,11 +163,12 @@ def rooted(p: bytes) -> bytes | None:
 
 
 def cwd_name() -> bytes:
-    """getcwd(2)'s answer for a host cwd: inside a chroot the path below its root, or
-    "(unreachable)" and the path from the original root when the cwd is outside it."""
+    """getcwd(2)'s answer for the host cwd: the guest's name for it (below the
+    sysroot: the path inside it), or inside a chroot the path below its root, and
+    "(unreachable)" with the path from the original root when the cwd is outside it."""
     cwd = os.getcwd()
     if root is None:
-        return os.fsencode(cwd)
+        return os.fsencode(_sysroot_name(cwd))
     if cwd == root or cwd.startswith(root + "/"):
         return os.fsencode(cwd[len(root):] or "/")
     return b"(unreachable)" + os.fsencode(_sysroot_name(cwd))
