@@ -7,7 +7,8 @@ the privsep user, sets PR_SET_NO_NEW_PRIVS and tries its seccomp filter
 (refused as by a kernel without CONFIG_SECCOMP: it logs and goes on), passes
 fds to the monitor over a socketpair; after the login the session runs the
 guest root's shell and programs.  The command's output must come from the
-guest root (a marker file only there).
+guest root (a marker file only there); an `ssh -tt` session gets a prompt
+on a pty and ends with `exit`.  Under the macOS host model too.
 
 Needs root (sshd refuses otherwise: privilege separation, the host key's
 owner) and the host's ssh and ssh-keygen; skipped where Debian's packages
@@ -17,6 +18,7 @@ and sshd's whole process group is killed.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -93,8 +95,8 @@ def _wait_listening(port: int, proc: subprocess.Popen, timeout: float = 60) -> N
             time.sleep(0.3)
 
 
-@pytest.fixture
-def sshd():
+@pytest.fixture(params=["linux", "darwin-model"])
+def sshd(request):
     # The root's host ancestors must be searchable by the privsep user (pytest's
     # tmp_path is 0700): under the emulator the chroot is a host directory.
     base = Path(tempfile.mkdtemp(prefix="elfuse-sshd-"))
@@ -106,6 +108,8 @@ def sshd():
         port = _free_port()
         root = _make_root(base, (base / "client.pub").read_text(), port)
         env = dict(os.environ, PYTHONPATH=str(ROOT))
+        if request.param == "darwin-model":
+            env["ELFUSE_HOST_COMPAT"] = "darwin"
         log = open(base / "sshd.log", "wb")
         proc = subprocess.Popen([sys.executable, "-m", "elfuse_py", "-L", str(root), "-0", "/usr/sbin/sshd",
                                  str(root / "usr/sbin/sshd"), "-D", "-e", "-o", "LogLevel=DEBUG1",
@@ -157,3 +161,13 @@ def test_sshd_serves_a_second_login(sshd):
         r = _ssh(base, port, "root@127.0.0.1", "cat /marker")
         assert r.returncode == 0 and r.stdout.decode().strip() == MARKER, \
             r.stderr.decode(errors="replace") + "\n" + _log(base)
+
+
+def test_sshd_interactive_session_on_a_pty(sshd):
+    base, port, proc = sshd
+    r = _ssh(base, port, "-tt", "root@127.0.0.1", input=b"echo hi-from-pty; tty; exit\n")
+    out = r.stdout
+    assert r.returncode == 0, r.stderr.decode(errors="replace") + "\n" + _log(base)
+    assert b"# " in out, out                                     # dash's root prompt
+    assert re.search(rb"^(# )?hi-from-pty\r?$", out, re.M), out  # the command's output, not its echo
+    assert re.search(rb"^/dev/pts/\d+\r?$", out, re.M), out      # the session has a controlling pty
