@@ -71,6 +71,13 @@ def at_path(dirfd: int, p: bytes, follow: bool = True) -> tuple[bytes, int | Non
     st = proc.fds.state.get(dirfd)
     if st is not None and isinstance(st, DirState) and st.guest_dir and p:
         return os.fsencode(paths.host_path(paths.FromDir(st.guest_dir + b"/" + p), follow)), None
+    if paths.root is not None and p:       # inside a chroot: `..` from a directory fd stops at its root
+        try:
+            rooted = paths.rooted(p, proc.fds.path_of(dirfd))
+        except OSError:
+            rooted = None
+        if rooted is not None:
+            return os.fsencode(paths.host_path(rooted, follow)), None
     return p, dirfd
 
 

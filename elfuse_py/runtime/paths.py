@@ -150,13 +150,14 @@ def _in_root(guest: bytes, follow: bool) -> str:
     return os.fsdecode(rootdir.resolve(os.fsencode(root), guest, follow))
 
 
-def rooted(p: bytes) -> bytes | None:
+def rooted(p: bytes, base: str | None = None) -> bytes | None:
     """Inside a chroot, relative path `p` as the absolute guest path it names from
-    the cwd (so `..` stops at the root), or None: no chroot, or a cwd outside the
-    root (there, as on Linux, a relative path is the host's)."""
+    host directory `base` (default: the cwd), so `..` stops at the root; or None:
+    no chroot, or a base outside the root (there, as on Linux, a relative path is
+    the host's)."""
     if root is None or p[:1] == b"/":
         return None
-    cwd = os.getcwd()
+    cwd = os.getcwd() if base is None else base
     if cwd != root and not cwd.startswith(root + "/"):
         return None
     return os.fsencode(cwd[len(root):] or "/") + b"/" + p

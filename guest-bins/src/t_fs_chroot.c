@@ -90,6 +90,13 @@ static int chrooted(void) {
     CHECK(chdir("../../..") == 0 && getcwd(cwd, sizeof cwd) && strcmp(cwd, "/") == 0,
           "chdir ../../.. stops at the root");
     CHECK(chdir("/sub") == 0, "back to /sub");
+    int rootfd = open("/", O_RDONLY | O_DIRECTORY);
+    int xfd = openat(rootfd, "../../../x", O_RDONLY);
+    char xb[8] = {0};
+    CHECK(xfd >= 0 && read(xfd, xb, sizeof xb) == 6 && memcmp(xb, "inside", 6) == 0,
+          "openat(fd of /, \"../../../x\") stops at the root");
+    close(xfd);
+    close(rootfd);
     CHECK(put("/made", "new", 0644) == 0 && reads("/made", "new"), "a file created by absolute path");
     char outside[256];
     snprintf(outside, sizeof outside, "%s/made", rootdir);
