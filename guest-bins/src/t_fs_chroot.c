@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -122,6 +123,10 @@ static int chrooted(void) {
           && sendto(cli, "hi", 2, 0, (struct sockaddr *)&sa, sizeof sa) == 2
           && recv(srv, got, sizeof got, 0) == 2 && memcmp(got, "hi", 2) == 0,
           "a unix socket bound by its root name is reached by it");
+    struct sockaddr_un back = {0};
+    socklen_t blen = sizeof back;
+    CHECK(getsockname(srv, (struct sockaddr *)&back, &blen) == 0 && strcmp(back.sun_path, "/sock") == 0
+          && blen == offsetof(struct sockaddr_un, sun_path) + 6, "getsockname shows the name inside the root");
     close(srv);
     close(cli);
     CHECK(mkdir("/inner", 0755) == 0 && put("/inner/y", "deeper", 0644) == 0, "make /inner");

@@ -180,14 +180,16 @@ def host_name(fn, fd: int) -> bytes:
 
 
 def guest_name_from_host(hraw: bytes) -> bytes:
-    """Guest sockaddr for a host one, mapping emulated abstract names back."""
+    """Guest sockaddr for a host one, mapping emulated abstract names back (and,
+    inside a chroot, a path under the root to its name there)."""
     g = SA.host_to_guest(hraw)
     if len(g) > 3 and SA.guest_family(g) == C.AF_UNIX and g[2:3] != b"\0":
         caps = hostcaps.caps()
         if not caps.abstract:
             back = policies.guest_name_of_host_path(g[2:].rstrip(b"\0"))
             if back is not None:
-                return back
+                return policies.root_name(back)
+        return policies.root_name(g)
     return g
 
 

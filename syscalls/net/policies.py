@@ -151,6 +151,18 @@ def in_root(raw: bytes) -> bytes:
     return raw[:2] + os.fsencode(paths.host_path(guest)) + b"\0"
 
 
+def root_name(g: bytes) -> bytes:
+    """Inside a chroot, a guest sockaddr_un naming a path under the root: the name
+    below the root (what the chrooted binder gave bind); any other unchanged."""
+    if paths.root is None:
+        return g
+    abstract, name = unix_name(g)
+    root = os.fsencode(paths.root)
+    if abstract or not name.startswith(root + b"/"):
+        return g
+    return guest_unix(False, name[len(root):])
+
+
 def unix_op(op: str, fd: int, raw: bytes, st: SockState | None, htype: int) -> bytes | None:
     """Do bind/connect of `fd` to guest sockaddr_un `raw` where a policy is needed.
 
