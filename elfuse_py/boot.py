@@ -95,6 +95,7 @@ def exec_main() -> None:
     proc.umask = state["umask"]
     guests.started = state.get("started", guests.started)
     paths.special_cwd = state.get("special_cwd")
+    paths.root = state.get("root")           # a chroot survives execve
     try:
         boot(state["exe"], state["argv"], state["envp"], strace=state["strace"], execfn=state["execfn"],
              ipc_tree=state.get("ipc"))

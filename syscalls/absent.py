@@ -54,8 +54,6 @@ _absent(("io_setup", "io_destroy", "io_submit", "io_cancel", "io_getevents", "io
         "ENOSYS as a kernel built without Linux AIO (CONFIG_AIO=n); glibc's POSIX aio uses threads")
 _absent(("add_key", "request_key", "keyctl"), "",
         "ENOSYS as a kernel built without keyrings (CONFIG_KEYS=n)")
-_absent(("seccomp",), "",
-        "ENOSYS as a kernel built without seccomp (CONFIG_SECCOMP=n): a self-sandboxing daemon must fall back")
 _absent(("memfd_secret",), "",
         "ENOSYS as Linux with secretmem.enable=0 (checked before the flags)")
 _absent(("mbind", "get_mempolicy", "set_mempolicy", "migrate_pages", "move_pages",

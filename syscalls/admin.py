@@ -80,14 +80,6 @@ def sys_pivot_root(new_root, put_old):
     return EPERM
 
 
-@syscall("chroot", "path", note="path looked up (ENOENT/ENOTDIR), then EPERM (no CAP_SYS_CHROOT)")
-def sys_chroot(path):
-    st = _lookup(path)
-    if not _stat.S_ISDIR(st.st_mode):
-        return -lerrno.ENOTDIR
-    return EPERM
-
-
 # Mount API (5.2+): every call needs CAP_SYS_ADMIN except open_tree without OPEN_TREE_CLONE.
 FSOPEN_CLOEXEC = 1
 

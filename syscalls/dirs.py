@@ -1,6 +1,6 @@
 """Directories: listing one (getdents64, with DirState, its per-fd
 snapshot and position), creating one (mkdirat), and the working directory
-(getcwd, chdir, fchdir).
+(getcwd, chdir, fchdir, and chroot: the guest's root, kept by the path layer).
 
 /proc/self/fd lists only the guest's open fds, and another process's
 /proc/PID/fd hides the emulator's reserved range.  lseek on a directory
@@ -163,7 +163,7 @@ def sys_getdents64(fd, dirp, count):
 
 @syscall("getcwd", "ptr, size")
 def sys_getcwd(buf, size):
-    cwd = (paths.special_cwd or os.getcwdb()) + b"\0"
+    cwd = (paths.special_cwd or paths.cwd_name()) + b"\0"
     if len(cwd) > size:
         return -lerrno.ERANGE
     proc.mem.write(buf, cwd)
@@ -175,7 +175,7 @@ def sys_chdir(pathname):
     p = proc_relative(F.AT_FDCWD, guest_path(pathname))
     special = paths.special_dir(p) if p[:5] == b"/proc" else None
     # (a synthesised directory: the host's cwd is its private stand-in)
-    os.chdir(os.fsencode(paths.host_path(special or p)) if p[:1] == b"/" else p)
+    os.chdir(os.fsencode(paths.host_path(special or p)) if p[:1] == b"/" else at_path(F.AT_FDCWD, p)[0])
     paths.special_cwd = special
     return 0
 
@@ -195,4 +195,22 @@ def sys_mkdirat(dirfd, pathname, mode):
     path, dfd = at_path(dirfd, guest_path(pathname))
     refuse_case_twin(path, dfd)
     os.mkdir(path, mode & F.S_IALLUGO, dir_fd=dfd)
+    return 0
+
+
+@syscall("chroot", "path", note="the guest's root is kept by the path layer (runtime/paths.root), "
+         "never the host's chroot: it composes with -L, is inherited by fork and execve")
+def sys_chroot(pathname):
+    # Linux's order: the path's own errors, then search permission on the
+    # directory, then CAP_SYS_CHROOT (the guest's euid 0).
+    p = guest_path(pathname)
+    host = at_path(F.AT_FDCWD, p)[0]
+    if not _stat.S_ISDIR(os.stat(host).st_mode):
+        return -lerrno.ENOTDIR
+    root = os.geteuid() == 0
+    if not root and not os.access(host, os.X_OK):
+        return -lerrno.EACCES
+    if not root:
+        return -lerrno.EPERM
+    paths.set_root(os.path.abspath(os.fsdecode(host)))
     return 0

@@ -66,7 +66,7 @@ def _resolve_path(dirfd: int, path: bytes, flags: int) -> str | int:
         if not os.path.isdir(base):
             return _errno("ENOTDIR")
         return os.path.join(base, os.fsdecode(path))
-    return paths.host_path(path)
+    return paths.host_path(paths.rooted(path) or path)   # (rooted: inside a chroot)
 
 
 def execve(dirfd: int, path_addr: int, argv_addr: int, envp_addr: int, flags: int) -> int:
@@ -121,9 +121,10 @@ def execve(dirfd: int, path_addr: int, argv_addr: int, envp_addr: int, flags: in
         "paths": {fd: p for fd, p in (proc.fds.paths or {}).items() if _inherited(fd)},
         "fdnominal": proc.fds.nominal, "signals": signals.exec_state(),
         "strace": proc.strace, "sysroot": paths.sysroot, "nested": proc.nested,
-        "umask": proc.umask, "nofile": proc.task.nofile, "started": guests.started,
+        "umask": proc.umask, "nofile": proc.task.nofile,
+        "no_new_privs": proc.task.no_new_privs, "started": guests.started,
         "limits": dict(proc.task.missing_limits),
-        "special_cwd": paths.special_cwd, "ipc": ipctree.exec_state(),
+        "special_cwd": paths.special_cwd, "root": paths.root, "ipc": ipctree.exec_state(),
         "logfd": log.get_fd(), "rundir_tree": rundir.exec_state(),
     }
     import pickle                           # only on an exec: not at start-up
@@ -248,6 +249,7 @@ def restore_state(proc, state: dict) -> None:
         proc.fds.nominal = state["fdnominal"]
     # Limits the emulator keeps for the guest (RLIMIT_AS...) survive execve as on Linux.
     proc.task.missing_limits.update(state.get("limits") or {})
+    proc.task.no_new_privs = state.get("no_new_privs", 0)
     if state.get("nofile") is not None:
         # A limit the guest set survives exec, as setrlimit's does on Linux.
         proc.task.nofile = state["nofile"]

@@ -61,12 +61,23 @@ def at_path(dirfd: int, p: bytes, follow: bool = True) -> tuple[bytes, int | Non
     if dirfd == F.AT_FDCWD:
         if paths.special_cwd and p:        # the cwd is a synthesised directory (/proc)
             return os.fsencode(paths.host_path(paths.special_cwd + b"/" + p, follow)), None
+        if paths.root is not None:         # inside a chroot: `..` stops at its root
+            rooted = paths.rooted(p)
+            if rooted is not None:
+                return os.fsencode(paths.host_path(rooted, follow)), None
         return p, None
     if not proc.fds.valid(dirfd):
         raise oserr(_errno.EBADF)
     st = proc.fds.state.get(dirfd)
     if st is not None and isinstance(st, DirState) and st.guest_dir and p:
-        return os.fsencode(paths.host_path(st.guest_dir + b"/" + p, follow)), None
+        return os.fsencode(paths.host_path(paths.FromDir(st.guest_dir + b"/" + p), follow)), None
+    if paths.root is not None and p:       # inside a chroot: `..` from a directory fd stops at its root
+        try:
+            rooted = paths.rooted(p, proc.fds.path_of(dirfd))
+        except OSError:
+            rooted = None
+        if rooted is not None:
+            return os.fsencode(paths.host_path(rooted, follow)), None
     return p, dirfd
 
 
@@ -87,7 +98,7 @@ def proc_relative(dirfd: int, p: bytes) -> bytes:
         return p
     st = proc.fds.state.get(d)
     if st is not None and isinstance(st, DirState) and st.guest_dir:
-        return st.guest_dir + b"/" + p
+        return paths.FromDir(st.guest_dir + b"/" + p)
     if paths.maybe_proc(p) and proc.fds.valid(d):
         try:
             base = os.fsencode(proc.fds.path_of(d))

@@ -97,7 +97,7 @@ def _pack_statfs(target) -> bytes:
 @syscall("statfs", "path, ptr")
 def sys_statfs(pathname, buf):
     p = guest_path(pathname)
-    path = os.fsencode(paths.host_path(p)) if p[:1] == b"/" else p
+    path, _ = at_path(F.AT_FDCWD, p)
     proc.mem.write(buf, _pack_statfs(path))
     return 0
 
@@ -216,7 +216,7 @@ def sys_utimensat(dirfd, pathname, times, flags):
 @syscall("truncate", "path, off")
 def sys_truncate(pathname, length):
     p = guest_path(pathname)
-    os.truncate(os.fsencode(paths.host_path(p)) if p[:1] == b"/" else p, s64(length))
+    os.truncate(at_path(F.AT_FDCWD, p)[0], s64(length))
     return 0
 
 

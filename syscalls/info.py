@@ -474,6 +474,8 @@ def sys_personality(persona):
 
 PR_SET_PDEATHSIG, PR_GET_PDEATHSIG, PR_GET_DUMPABLE, PR_SET_DUMPABLE = 1, 2, 3, 4
 PR_SET_NAME, PR_GET_NAME = 15, 16
+PR_GET_SECCOMP, PR_SET_SECCOMP = 21, 22
+PR_SET_NO_NEW_PRIVS, PR_GET_NO_NEW_PRIVS = 38, 39
 
 
 def _comm() -> bytes:
@@ -481,7 +483,8 @@ def _comm() -> bytes:
 
 
 @syscall("prctl", "int, hex, hex, hex, hex", level=PARTIAL,
-         note="PR_SET/GET_NAME, PR_SET/GET_DUMPABLE, PR_SET/GET_PDEATHSIG; others EINVAL")
+         note="PR_SET/GET_NAME, PR_SET/GET_DUMPABLE, PR_SET/GET_PDEATHSIG, PR_SET/GET_NO_NEW_PRIVS; "
+         "PR_GET/SET_SECCOMP EINVAL as a kernel without CONFIG_SECCOMP; others EINVAL")
 def sys_prctl(option, a2, a3, a4, a5):
     option = s32(option)
     mem = proc.mem
@@ -514,7 +517,24 @@ def sys_prctl(option, a2, a3, a4, a5):
     if option == PR_GET_PDEATHSIG:
         mem.put_u32(a2, STATE.pdeathsig)
         return 0
+    if option == PR_SET_NO_NEW_PRIVS:
+        if a2 != 1 or a3 or a4 or a5:
+            return -lerrno.EINVAL
+        STATE.no_new_privs = 1               # one-way: there is no way to clear it
+        return 0
+    if option == PR_GET_NO_NEW_PRIVS:
+        if a2 or a3 or a4 or a5:
+            return -lerrno.EINVAL
+        return STATE.no_new_privs
+    # PR_GET/SET_SECCOMP and every other option: EINVAL.  For seccomp this is what
+    # a kernel built without CONFIG_SECCOMP answers; a filter is never installed
+    # (it would be BPF over the guest's syscalls, which this emulator does not
+    # run), and daemons fall back: OpenSSH's seccomp sandbox logs the failed
+    # prctl(PR_SET_SECCOMP) at debug level and goes on (sandbox-seccomp-filter.c).
     return -lerrno.EINVAL
+
+
+not_supported("seccomp", "ENOSYS as a kernel without CONFIG_SECCOMP; prctl(PR_SET_SECCOMP) is EINVAL")
 
 
 # rseq stays ENOSYS on purpose: an honest registration must also abort a

@@ -23,6 +23,14 @@ to the distribution image.  What the guest's /proc holds is answered by the
 special-file provider installed at boot (`install_special_files`: procfs):
 the host path a generic call uses (`proc_host_path`), opens, link targets
 and stat results (`open_special`, `readlink_special`, `stat_special`).
+
+After the guest's chroot(2) (`root`, a host directory: set_root) every
+absolute path resolves inside that directory only (runtime/rootdir: `..`
+stays at it, links followed inside it, no host fallback, and /dev, /sys are
+whatever the root holds, as on Linux); /proc is served only when the root has
+a /proc directory to mount it on.  A relative path is resolved the same way
+while the cwd is inside the root (`rooted`).  A chroot inside a sysroot names
+a directory of the sysroot, since its path went through host_path first.
 """
 from __future__ import annotations
 
@@ -30,7 +38,13 @@ import errno
 import os
 import re
 
+from elfuse_py.runtime import rootdir
+
 sysroot: str | None = None
+# The guest's root after chroot(2): a host directory (its real path), or None
+# for the original one (the sysroot, else the host's /).  Inherited by fork
+# (a module global) and across execve (the exec state carries it).
+root: str | None = None
 # The guest's working directory when it is one the emulator synthesises (a
 # directory of the guest's /proc on a host without one: the host's cwd is then
 # an empty private stand-in); None when the host's cwd is the guest's.
@@ -55,6 +69,8 @@ def host_path(guest: bytes, follow: bool = True) -> str:
     for lstat, readlink, unlink, O_NOFOLLOW …); links in earlier components
     are always followed.
     """
+    if root is not None:
+        return _in_root(guest, follow)
     if guest[:5] == b"/proc" and (guest[5:6] == b"/" or len(guest) == 5):
         return proc_host_path(guest, follow)
     if guest[:1] == b"/" and maybe_proc(guest):
@@ -228,8 +244,72 @@ def union_sources(guest_dir: bytes) -> list[str]:
     return out
 
 
+def set_root(host_dir: str | None) -> None:
+    """chroot(2): make host directory `host_dir` the guest's root (None: the original root)."""
+    global root
+    host_dir = os.path.realpath(host_dir) if host_dir else None
+    original = os.path.realpath(sysroot) if sysroot else "/"
+    root = None if host_dir == original else host_dir
+
+
+def _is_proc(guest: bytes) -> bool:
+    return guest[:5] == b"/proc" and (guest[5:6] == b"/" or len(guest) == 5)
+
+
+class FromDir(bytes):
+    """A /proc guest path reached through a directory fd opened before a chroot
+    (openat(fd, "root")): found even when the new root has no /proc."""
+
+
+def _proc_hidden(guest: bytes = b"") -> bool:
+    """Inside a chroot whose root has no /proc to mount it on, /proc does not exist
+    (as on Linux), except through a directory fd of it the guest still holds."""
+    return root is not None and type(guest) is not FromDir and not os.path.isdir(root + "/proc")
+
+
+def _in_root(guest: bytes, follow: bool) -> str:
+    if guest[:1] != b"/":
+        return os.fsdecode(guest)
+    if _is_proc(guest) and not _proc_hidden(guest):
+        return proc_host_path(guest, follow)
+    return os.fsdecode(rootdir.resolve(os.fsencode(root), guest, follow))
+
+
+def rooted(p: bytes, base: str | None = None) -> bytes | None:
+    """Inside a chroot, relative path `p` as the absolute guest path it names from
+    host directory `base` (default: the cwd), so `..` stops at the root; or None:
+    no chroot, or a base outside the root (there, as on Linux, a relative path is
+    the host's)."""
+    if root is None or p[:1] == b"/":
+        return None
+    cwd = os.getcwd() if base is None else base
+    if cwd != root and not cwd.startswith(root + "/"):
+        return None
+    return os.fsencode(cwd[len(root):] or "/") + b"/" + p
+
+
+def cwd_name() -> bytes:
+    """getcwd(2)'s answer for the host cwd: the guest's name for it (below the
+    sysroot: the path inside it), or inside a chroot the path below its root, and
+    "(unreachable)" with the path from the original root when the cwd is outside it."""
+    cwd = os.getcwd()
+    if root is None:
+        return os.fsencode(_sysroot_name(cwd))
+    if cwd == root or cwd.startswith(root + "/"):
+        return os.fsencode(cwd[len(root):] or "/")
+    return b"(unreachable)" + os.fsencode(_sysroot_name(cwd))
+
+
+def _sysroot_name(host: str) -> str:
+    if sysroot and (host == sysroot or host.startswith(sysroot + "/")):
+        return host[len(sysroot):] or "/"
+    return host
+
+
 def guest_path(host: str) -> str:
-    """The guest's name for a host path: the sysroot prefix taken off (for /proc/self/exe…)."""
+    """The guest's name for a host path: the root's or sysroot's prefix taken off (for /proc/self/exe…)."""
+    if root is not None and (host == root or host.startswith(root + "/")):
+        return host[len(root):] or "/"
     if sysroot and (host == sysroot or host.startswith(sysroot + "/")):
         return host[len(sysroot):] or "/"
     return host
@@ -282,11 +362,15 @@ def open_special(guest: bytes, flags: int, mode: int) -> int | None:
 
     `flags` are Linux open flags.
     """
+    if root is not None and _proc_hidden(guest):
+        return None
     return special_files.open_special(guest, flags, mode)
 
 
 def readlink_special(guest: bytes) -> bytes | None:
     """The link target of an emulated link (/proc/self/exe, /proc/self/fd/N), or None."""
+    if root is not None and _proc_hidden(guest):
+        return None
     return special_files.readlink_special(guest)
 
 
@@ -294,10 +378,14 @@ def stat_special(guest: bytes, follow: bool):
     """A stat result (os.stat_result's attributes) for a path the emulator synthesises, or None.
 
     `follow` False: a link in the last component is described itself (lstat)."""
+    if root is not None and _proc_hidden(guest):
+        return None
     return special_files.stat_special(guest, follow)
 
 
 def special_dir(guest: bytes) -> bytes | None:
     """The canonical guest path of a directory the emulator synthesises with no host
     counterpart (chdir there sets `special_cwd`), or None for a host directory."""
+    if root is not None and _proc_hidden(guest):
+        return None
     return special_files.special_dir(guest)

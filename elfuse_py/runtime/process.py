@@ -90,11 +90,13 @@ class TaskState:
     def __init__(self, comm: bytes | None = None, comm_exe: str = "", dumpable: int = 1,
                  pdeathsig: int = 0, personality: int = 0, robust_list: tuple[int, int] = (0, 0),
                  nofile: tuple[int, int] | None = None,
-                 missing_limits: dict[int, tuple[int, int]] | None = None) -> None:
+                 missing_limits: dict[int, tuple[int, int]] | None = None,
+                 no_new_privs: int = 0) -> None:
         self.comm = comm                    # PR_SET_NAME (None: derived from the exe)
         self.comm_exe = comm_exe
         self.dumpable = dumpable
         self.pdeathsig = pdeathsig
+        self.no_new_privs = no_new_privs    # PR_SET_NO_NEW_PRIVS: inherited by fork and execve, never cleared
         self.personality = personality
         self.robust_list = robust_list
         self.nofile = nofile                # guest (soft, hard) RLIMIT_NOFILE once set

@@ -280,7 +280,7 @@ def open_fds() -> list[int]:
 GUEST_STATUS_KEYS = frozenset((
     "Name", "Umask", "State", "Tgid", "Pid", "NStgid", "NSpid", "VmPeak", "VmSize", "VmHWM",
     "VmRSS", "RssAnon", "RssFile", "RssShmem", "VmData", "VmStk", "VmExe", "VmLib", "Threads",
-    "SigPnd", "ShdPnd", "SigBlk", "SigIgn", "SigCgt"))
+    "SigPnd", "ShdPnd", "SigBlk", "SigIgn", "SigCgt", "NoNewPrivs"))
 
 
 def status_lines(tid: int | None = None) -> list[tuple[str, str]]:
@@ -320,7 +320,7 @@ def status_lines(tid: int | None = None) -> list[tuple[str, str]]:
     out += [(k, f"{v:016x}") for k, v in masks.items()]
     out += [
         ("CapInh", f"{0:016x}"), ("CapPrm", f"{caps:016x}"), ("CapEff", f"{caps:016x}"),
-        ("CapBnd", f"{CAP_FULL:016x}"), ("CapAmb", f"{0:016x}"), ("NoNewPrivs", "0"),
+        ("CapBnd", f"{CAP_FULL:016x}"), ("CapAmb", f"{0:016x}"), ("NoNewPrivs", str(proc.task.no_new_privs)),
         ("Seccomp", "0"), ("Seccomp_filters", "0"),
         ("Speculation_Store_Bypass", "thread vulnerable"),
         ("SpeculationIndirectBranch", "conditional enabled"),

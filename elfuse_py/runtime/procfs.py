@@ -363,7 +363,7 @@ _PASSTHROUGH_DIRS = frozenset(("ns", "attr"))
 
 
 def _root_target() -> Outside:
-    return Outside(paths.sysroot or "/", guest_root=True)
+    return Outside(paths.root or paths.sysroot or "/", guest_root=True)
 
 
 def _open_mem(flags: int) -> int:

@@ -152,6 +152,7 @@ def _sendmsg_views(fd: int, views: list, name_addr: int, namelen: int, control: 
             bad = policies.validate_unix(raw)
             if bad:
                 return -bad
+            raw = policies.in_root(raw)
             mapped = policies.to_host_sendto(raw)
             if mapped is not None:
                 hname, link = mapped

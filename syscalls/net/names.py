@@ -64,6 +64,7 @@ def _bind_or_connect(op: str, fd: int, addr: int, addrlen: int) -> int:
         bad = policies.validate_unix(raw)
         if bad:
             return -bad
+        raw = policies.in_root(raw)
         if op == "bind" and st is not None and st.name is not None:
             # unix_bind_bsd creates the path before it looks at the socket.
             abstract, path = SA.unix_name(raw)
@@ -181,14 +182,16 @@ def host_name(fn, fd: int) -> bytes:
 
 
 def guest_name_from_host(hraw: bytes) -> bytes:
-    """Guest sockaddr for a host one, mapping emulated abstract names back."""
+    """Guest sockaddr for a host one, mapping emulated abstract names back (and,
+    inside a chroot, a path under the root to its name there)."""
     g = SA.host_to_guest(hraw)
     if len(g) > 3 and SA.guest_family(g) == C.AF_UNIX and g[2:3] != b"\0":
         caps = hostcaps.caps()
         if not caps.abstract:
             back = policies.guest_name_of_host_path(g[2:].rstrip(b"\0"))
             if back is not None:
-                return back
+                return policies.root_name(back)
+        return policies.root_name(g)
     return g
 
 

@@ -19,7 +19,7 @@ import socket as _s
 import stat
 
 from elfuse_py.host import caps as hostcaps
-from elfuse_py.runtime import lerrno, rundir
+from elfuse_py.runtime import lerrno, paths, rundir
 
 from syscalls.net import consts as C
 from elfuse_py.host import sockets as host
@@ -133,6 +133,34 @@ def validate_unix(raw: bytes) -> int:
     if int.from_bytes(raw[:2], "little") != C.AF_UNIX:
         return 22
     return 0
+
+
+def in_root(raw: bytes) -> bytes:
+    """Inside a guest's chroot, a validated path sockaddr_un names the socket file
+    under its root (/dev/log there, ENOENT if the root has none, as on Linux): the
+    address with that host path.  Any other address is unchanged.  A result longer
+    than the host's sun_path goes through the long-path policies like any other."""
+    if paths.root is None:
+        return raw
+    abstract, name = unix_name(raw)
+    if abstract or not name:
+        return raw
+    guest = name if name[:1] == b"/" else paths.rooted(name)
+    if guest is None:                   # a cwd outside the root: the host's relative name
+        return raw
+    return raw[:2] + os.fsencode(paths.host_path(guest)) + b"\0"
+
+
+def root_name(g: bytes) -> bytes:
+    """Inside a chroot, a guest sockaddr_un naming a path under the root: the name
+    below the root (what the chrooted binder gave bind); any other unchanged."""
+    if paths.root is None:
+        return g
+    abstract, name = unix_name(g)
+    root = os.fsencode(paths.root)
+    if abstract or not name.startswith(root + b"/"):
+        return g
+    return guest_unix(False, name[len(root):])
 
 
 def unix_op(op: str, fd: int, raw: bytes, st: SockState | None, htype: int) -> bytes | None:
