@@ -11,9 +11,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import syscalls.registry  # noqa: E402,F401  (registers every handler)
-from syscalls.hostgaps import GAPS  # noqa: E402
-from syscalls.table import ENOSYS_LEVEL, FULL, PARTIAL, TABLE  # noqa: E402
+import elfuse_py.syscalls.registry  # noqa: E402,F401  (registers every handler)
+from elfuse_py.syscalls.hostgaps import GAPS  # noqa: E402
+from elfuse_py.syscalls.table import ENOSYS_LEVEL, FULL, PARTIAL, TABLE  # noqa: E402
 
 
 def main() -> None:

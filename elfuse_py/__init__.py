@@ -1,6 +1,20 @@
 """elfuse-py: run Linux AArch64 ELF programs on a macOS or Linux host."""
 __version__ = "0.1.0"
 
+# `elfuse_py.syscalls` and `elfuse_py.loader`: installed, they are subpackages here; in a
+# source tree they are the top-level syscalls/ and loader/ beside this package (never
+# importable as bare `syscalls`/`loader`, so a guest's own syscalls.py cannot shadow them).
+def _source_tree_subpackages() -> None:
+    import os
+    here = os.path.dirname(os.path.abspath(__file__))
+    top = os.path.dirname(here)
+    if not os.path.isdir(os.path.join(here, "syscalls")) \
+            and os.path.isfile(os.path.join(top, "syscalls", "__init__.py")):
+        __path__.append(top)
+
+
+_source_tree_subpackages()
+
 __all__ = ["run", "Result", "Syscall"]
 
 

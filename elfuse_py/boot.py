@@ -21,10 +21,10 @@ from elfuse_py.host import procinfo
 from elfuse_py.runtime import guests, ipctree, log, paths, procfs, rundir, runloop
 from elfuse_py.runtime.cpu import REG_SP, REG_TPIDR_EL0
 from elfuse_py.runtime.process import SIGSEGV, proc
-from loader.hwcaps import compute_hwcaps
-from loader.image import load_program
-from syscalls import fsflags, registry, strace_out
-from syscalls.net import policies
+from elfuse_py.loader.hwcaps import compute_hwcaps
+from elfuse_py.loader.image import load_program
+from elfuse_py.syscalls import fsflags, registry, strace_out
+from elfuse_py.syscalls.net import policies
 
 
 def boot(path: str, argv: list[bytes], envp: list[bytes], *,
@@ -85,8 +85,8 @@ def run(carried_signals: dict | None = None) -> int:
 
 def exec_main() -> None:
     """Entry point of the emulator a guest execve started: restore the carried state, run the new image."""
-    from loader.elf import ElfError
-    from syscalls import execve as guest_exec
+    from elfuse_py.loader.elf import ElfError
+    from elfuse_py.syscalls import execve as guest_exec
 
     state = guest_exec.take_state()
     if state["sysroot"]:

@@ -195,9 +195,9 @@ def run_program(program: str, argv: list[bytes], envp: list[bytes], *,
     platform.start()                    # before any other module looks at the host
     from elfuse_py import boot
     from elfuse_py.runtime import paths
-    from loader.elf import ElfError
-    from loader.shebang import ShebangError, cli_error, resolve_program
-    from syscalls.strace_out import TraceOutputError
+    from elfuse_py.loader.elf import ElfError
+    from elfuse_py.loader.shebang import ShebangError, cli_error, resolve_program
+    from elfuse_py.syscalls.strace_out import TraceOutputError
 
     if sysroot:
         paths.set_sysroot(sysroot)

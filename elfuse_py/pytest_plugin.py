@@ -195,7 +195,7 @@ def _head(path: Path) -> bytes:
 
 def _script_reaches_aarch64(path: Path, sysroot: str | None) -> bool:
     """Whether the #! script's interpreter chain ends in an AArch64 ELF (a guest script)."""
-    from loader.shebang import ShebangError, resolve_program
+    from elfuse_py.loader.shebang import ShebangError, resolve_program
 
     def to_host(g: bytes) -> str:
         p = os.fsdecode(g)

@@ -1,6 +1,6 @@
 """The ELF loader: parsing, segment mapping, the initial stack and auxv,
 the program interpreter, and shebang-script resolution."""
-from loader.elf import ElfError, LoadedImage, check_elf, load_elf
-from loader.shebang import ShebangError, elf_parse_shebang
+from elfuse_py.loader.elf import ElfError, LoadedImage, check_elf, load_elf
+from elfuse_py.loader.shebang import ShebangError, elf_parse_shebang
 
 __all__ = ["ElfError", "LoadedImage", "check_elf", "load_elf", "ShebangError", "elf_parse_shebang"]

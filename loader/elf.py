@@ -48,8 +48,8 @@ import os
 import stat
 import struct
 
-from loader.shebang import visible
-from loader.space import PAGE, GuestSpace, page_down, page_up
+from elfuse_py.loader.shebang import visible
+from elfuse_py.loader.space import PAGE, GuestSpace, page_down, page_up
 
 PT_LOAD, PT_INTERP, PT_PHDR, PT_GNU_STACK = 1, 3, 6, 0x6474E551
 PF_X, PF_W, PF_R = 1, 2, 4

@@ -14,9 +14,9 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from loader import stack as st
-from loader.elf import fatal_error, check_program, load_elf
-from loader.space import PAGE, GuestSpace, page_up
+from elfuse_py.loader import stack as st
+from elfuse_py.loader.elf import fatal_error, check_program, load_elf
+from elfuse_py.loader.space import PAGE, GuestSpace, page_up
 
 
 class Program:

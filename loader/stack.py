@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import struct
 
-from loader.space import GuestSpace
+from elfuse_py.loader.space import GuestSpace
 
 STACK_SIZE = 8 << 20
 

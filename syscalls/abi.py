@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import struct
 
-from syscalls.fsflags import mode_to_linux
+from elfuse_py.syscalls.fsflags import mode_to_linux
 
 # struct timespec { time_t tv_sec; long tv_nsec; }
 TIMESPEC = struct.Struct("<qq")

@@ -32,8 +32,8 @@ import os
 from elfuse_py.runtime import lerrno
 from elfuse_py.runtime.process import proc
 
-from syscalls.fdargs import at_path, check_fd, guest_path
-from syscalls.table import PARTIAL, syscall
+from elfuse_py.syscalls.fdargs import at_path, check_fd, guest_path
+from elfuse_py.syscalls.table import PARTIAL, syscall
 
 ENOSYS = -lerrno.ENOSYS
 EINVAL = -lerrno.EINVAL

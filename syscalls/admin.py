@@ -21,9 +21,9 @@ import struct
 from elfuse_py.runtime import lerrno, threads
 from elfuse_py.runtime.process import proc
 
-from syscalls.args import s32
-from syscalls.fdargs import at_path, check_fd, guest_path
-from syscalls.table import PARTIAL, syscall
+from elfuse_py.syscalls.args import s32
+from elfuse_py.syscalls.fdargs import at_path, check_fd, guest_path
+from elfuse_py.syscalls.table import PARTIAL, syscall
 
 EPERM = -lerrno.EPERM
 EINVAL = -lerrno.EINVAL

@@ -17,10 +17,10 @@ from elfuse_py.runtime import lerrno, paths
 from elfuse_py.runtime.fdtable import DirState
 from elfuse_py.runtime.process import proc
 
-from syscalls import abi
-from syscalls import fsflags as F
-from syscalls.fdargs import NEG_EINVAL, at_path, check_fd, guest_path, oserr, proc_relative, refuse_case_twin
-from syscalls.table import syscall
+from elfuse_py.syscalls import abi
+from elfuse_py.syscalls import fsflags as F
+from elfuse_py.syscalls.fdargs import NEG_EINVAL, at_path, check_fd, guest_path, oserr, proc_relative, refuse_case_twin
+from elfuse_py.syscalls.table import syscall
 
 
 # ----- getdents64 --------------------------------------------------------------------

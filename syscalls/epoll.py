@@ -23,10 +23,10 @@ from elfuse_py.host import events as host
 from elfuse_py.runtime import lerrno, signals
 from elfuse_py.runtime.process import Process, proc
 
-from syscalls import epoll_emu as emu, poll
-from syscalls.args import s32
-from syscalls.events import _L_O_CLOEXEC, _guest_fd
-from syscalls.table import PARTIAL, syscall
+from elfuse_py.syscalls import epoll_emu as emu, poll
+from elfuse_py.syscalls.args import s32
+from elfuse_py.syscalls.events import _L_O_CLOEXEC, _guest_fd
+from elfuse_py.syscalls.table import PARTIAL, syscall
 
 _L_EPOLL_CTL = {1: "ADD", 2: "DEL", 3: "MOD"}
 # guest epoll event bit -> host constant name in the select module

@@ -69,9 +69,9 @@ from elfuse_py.runtime import lerrno
 from elfuse_py.runtime.fdtable import FdState
 from elfuse_py.runtime.process import proc
 
-from syscalls import poll, readiness
-from syscalls.net import readiness as sockready
-from syscalls.numbers import SYSCALL_NUMBERS
+from elfuse_py.syscalls import poll, readiness
+from elfuse_py.syscalls.net import readiness as sockready
+from elfuse_py.syscalls.numbers import SYSCALL_NUMBERS
 
 # ----- Linux values ---------------------------------------------------------------------------
 

@@ -44,9 +44,9 @@ from elfuse_py.runtime import lerrno, threads
 from elfuse_py.runtime.fdtable import FdState
 from elfuse_py.runtime.process import proc
 
-from syscalls.events import _L_O_CLOEXEC, _L_O_NONBLOCK, _fd_flags, _guest_fd, _host_fd_flags, _scatter
-from syscalls.parking import later
-from syscalls.table import syscall
+from elfuse_py.syscalls.events import _L_O_CLOEXEC, _L_O_NONBLOCK, _fd_flags, _guest_fd, _host_fd_flags, _scatter
+from elfuse_py.syscalls.parking import later
+from elfuse_py.syscalls.table import syscall
 
 _L_EFD_SEMAPHORE = 1
 _HOST_EFD_SEMAPHORE = getattr(os, "EFD_SEMAPHORE", 1)

@@ -26,10 +26,10 @@ from elfuse_py.host import memfiles, platform
 from elfuse_py.runtime import fdtable, guests, ipctree, lerrno, log, paths, rundir, signals
 from elfuse_py.runtime.fdtable import FdState
 from elfuse_py.runtime.process import proc
-from loader.elf import ElfError, check_program
-from loader.shebang import ShebangError, resolve_program
+from elfuse_py.loader.elf import ElfError, check_program
+from elfuse_py.loader.shebang import ShebangError, resolve_program
 
-from syscalls import strace_out
+from elfuse_py.syscalls import strace_out
 
 STATE_ENV = "ELFUSE_EXEC_STATE"
 MAX_ARG_STRLEN = 32 * 4096
@@ -149,7 +149,8 @@ def execve(dirfd: int, path_addr: int, argv_addr: int, envp_addr: int, flags: in
                if k.startswith("ELFUSE_"))
     env[STATE_ENV.encode()] = str(sfd).encode()
     env.update(platform.exec_environment())     # the same host model in the new image
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    # The directory holding the elfuse_py package (a source tree or site-packages).
+    root = os.path.dirname(os.path.dirname(os.path.abspath(sys.modules["elfuse_py"].__file__)))
     path_list = [root] + [p for p in sys.path if p and p != root]
     code = f"import sys;sys.path[:0]={path_list!r};from elfuse_py.cli import exec_entry;exec_entry()"
     if proc.debugger is not None:

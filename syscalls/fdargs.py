@@ -24,8 +24,8 @@ from elfuse_py.runtime.fdtable import DirState
 from elfuse_py.runtime.memory import GuestFault
 from elfuse_py.runtime.process import proc
 
-from syscalls import fsflags as F
-from syscalls.args import s32
+from elfuse_py.syscalls import fsflags as F
+from elfuse_py.syscalls.args import s32
 
 # The -errno results the file handlers share.
 NEG_EBADF = -lerrno.EBADF

@@ -20,13 +20,13 @@ from elfuse_py.runtime.fdtable import FdState
 from elfuse_py.runtime.memory import PROT_WRITE
 from elfuse_py.runtime.process import proc
 
-from syscalls import abi, dirs, memfd
-from syscalls import fsflags as F
-from syscalls.args import s32
-from syscalls.fdargs import (NEG_EBADF, NEG_EINVAL, at_path, check_fd, fd_ceiling, guest_path, new_fd,
+from elfuse_py.syscalls import abi, dirs, memfd
+from elfuse_py.syscalls import fsflags as F
+from elfuse_py.syscalls.args import s32
+from elfuse_py.syscalls.fdargs import (NEG_EBADF, NEG_EINVAL, at_path, check_fd, fd_ceiling, guest_path, new_fd,
                              proc_relative, refuse_case_twin)
-from syscalls.table import PARTIAL, syscall
-from syscalls import hostgaps
+from elfuse_py.syscalls.table import PARTIAL, syscall
+from elfuse_py.syscalls import hostgaps
 
 _INT2 = struct.Struct("<ii")
 

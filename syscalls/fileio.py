@@ -20,14 +20,14 @@ from elfuse_py.runtime import lerrno
 from elfuse_py.runtime.memory import PROT_READ, PROT_WRITE, GuestFault
 from elfuse_py.runtime.process import proc
 
-from syscalls import fsflags as F
-from syscalls.args import s64
-from syscalls.dirs import DirState
-from syscalls.memfd import refuse_write, seals_of
-from syscalls.fdargs import NEG_EBADF, NEG_EFAULT, NEG_EINVAL, check_fd, oserr
-from syscalls.table import PARTIAL, syscall
-from syscalls.net.messages import epipe_signals
-from syscalls import hostgaps
+from elfuse_py.syscalls import fsflags as F
+from elfuse_py.syscalls.args import s64
+from elfuse_py.syscalls.dirs import DirState
+from elfuse_py.syscalls.memfd import refuse_write, seals_of
+from elfuse_py.syscalls.fdargs import NEG_EBADF, NEG_EFAULT, NEG_EINVAL, check_fd, oserr
+from elfuse_py.syscalls.table import PARTIAL, syscall
+from elfuse_py.syscalls.net.messages import epipe_signals
+from elfuse_py.syscalls import hostgaps
 
 MAX_RW_COUNT = 0x7FFFF000          # Linux clamps every read/write to this
 TASK_SIZE = 1 << 48                # access_ok() bound for 48-bit user addresses

@@ -18,13 +18,13 @@ from elfuse_py.host import fs as hostfs
 from elfuse_py.runtime import lerrno, paths
 from elfuse_py.runtime.process import proc
 
-from syscalls import abi
-from syscalls import fsflags as F
-from syscalls.args import s32, s64
-from syscalls.fdargs import (NEG_EBADF, NEG_EFAULT, NEG_EINVAL, at_path, check_fd, guest_path, oserr,
+from elfuse_py.syscalls import abi
+from elfuse_py.syscalls import fsflags as F
+from elfuse_py.syscalls.args import s32, s64
+from elfuse_py.syscalls.fdargs import (NEG_EBADF, NEG_EFAULT, NEG_EINVAL, at_path, check_fd, guest_path, oserr,
                              proc_relative)
-from syscalls.memfd import refuse_write
-from syscalls.table import PARTIAL, syscall
+from elfuse_py.syscalls.memfd import refuse_write
+from elfuse_py.syscalls.table import PARTIAL, syscall
 
 
 # ----- stat family ---------------------------------------------------------------------

@@ -15,12 +15,12 @@ from elfuse_py.host import fs as hostfs
 from elfuse_py.runtime import lerrno, paths
 from elfuse_py.runtime.process import proc
 
-from syscalls import abi
-from syscalls import fsflags as F
-from syscalls.args import s32
-from syscalls.fdargs import (NEG_EINVAL, at_path, case_twin, check_fd, guest_path, oserr, proc_relative,
+from elfuse_py.syscalls import abi
+from elfuse_py.syscalls import fsflags as F
+from elfuse_py.syscalls.args import s32
+from elfuse_py.syscalls.fdargs import (NEG_EINVAL, at_path, case_twin, check_fd, guest_path, oserr, proc_relative,
                              refuse_case_twin)
-from syscalls.table import PARTIAL, syscall
+from elfuse_py.syscalls.table import PARTIAL, syscall
 
 
 # ----- readlink, access --------------------------------------------------------------

@@ -19,9 +19,9 @@ from elfuse_py.runtime import lerrno, signals, threads
 from elfuse_py.runtime.memory import GuestFault
 from elfuse_py.runtime.process import proc
 
-from syscalls import futex_pi
-from syscalls.args import FOREVER_SEC
-from syscalls.table import PARTIAL, syscall
+from elfuse_py.syscalls import futex_pi
+from elfuse_py.syscalls.args import FOREVER_SEC
+from elfuse_py.syscalls.table import PARTIAL, syscall
 
 FUTEX_WAIT, FUTEX_WAKE, FUTEX_FD, FUTEX_REQUEUE, FUTEX_CMP_REQUEUE, FUTEX_WAKE_OP = 0, 1, 2, 3, 4, 5
 FUTEX_LOCK_PI, FUTEX_UNLOCK_PI, FUTEX_TRYLOCK_PI = 6, 7, 8

@@ -17,9 +17,9 @@ from elfuse_py.runtime import guests, lerrno
 from elfuse_py.runtime import threads
 from elfuse_py.runtime.process import GUEST_KEPT_LIMITS, RLIMIT_NAMES, RLIMIT_NOFILE, TASK_COMM_LEN, proc, rlim_to_guest
 
-from syscalls import preload
-from syscalls.args import s32
-from syscalls.table import PARTIAL, not_supported, syscall
+from elfuse_py.syscalls import preload
+from elfuse_py.syscalls.args import s32
+from elfuse_py.syscalls.table import PARTIAL, not_supported, syscall
 
 
 

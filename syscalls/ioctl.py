@@ -18,12 +18,12 @@ from elfuse_py.host import tty as hosttty
 from elfuse_py.runtime import lerrno
 from elfuse_py.runtime.process import proc
 
-from syscalls import abi, ttyflags
-from syscalls import fsflags as F
-from syscalls.args import s32
-from syscalls.fdargs import NEG_EINVAL, check_fd, new_fd
-from syscalls.table import PARTIAL, syscall
-from syscalls.net import framing, ifioctl
+from elfuse_py.syscalls import abi, ttyflags
+from elfuse_py.syscalls import fsflags as F
+from elfuse_py.syscalls.args import s32
+from elfuse_py.syscalls.fdargs import NEG_EINVAL, check_fd, new_fd
+from elfuse_py.syscalls.table import PARTIAL, syscall
+from elfuse_py.syscalls.net import framing, ifioctl
 
 _INT = struct.Struct("<i")
 

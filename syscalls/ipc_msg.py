@@ -21,11 +21,11 @@ import time
 from elfuse_py.runtime import ipctree, lerrno
 from elfuse_py.runtime.process import proc
 
-from syscalls.args import s32, s64
-from syscalls.ipc_common import (IPC_INFO, IPC_NOWAIT, IPC_RMID, IPC_SET, IPC_STAT, PERM, S_IRUGO,
+from elfuse_py.syscalls.args import s32, s64
+from elfuse_py.syscalls.ipc_common import (IPC_INFO, IPC_NOWAIT, IPC_RMID, IPC_SET, IPC_STAT, PERM, S_IRUGO,
                                  S_IWUGO, by_index, ipcget, ipcperms, is_owner, make, max_idx,
                                  PARKED, pack_perm, set_perm, wait_change)
-from syscalls.table import syscall
+from elfuse_py.syscalls.table import syscall
 
 # Linux's defaults (include/uapi/linux/msg.h).
 MSGMNI, MSGMAX, MSGMNB = 32000, 8192, 16384

@@ -28,11 +28,11 @@ from elfuse_py.runtime import ipctree, lerrno
 from elfuse_py.runtime.memory import PAGE, WINDOW_SIZE
 from elfuse_py.runtime.process import proc
 
-from syscalls.args import s32
-from syscalls.ipc_common import (IPC_INFO, IPC_RMID, IPC_SET, IPC_STAT, PERM, S_IRUGO, S_IWUGO,
+from elfuse_py.syscalls.args import s32
+from elfuse_py.syscalls.ipc_common import (IPC_INFO, IPC_RMID, IPC_SET, IPC_STAT, PERM, S_IRUGO, S_IWUGO,
                                  S_IXUGO, by_index, ipcget, ipcperms, is_owner, make, max_idx,
                                  pack_perm, set_perm)
-from syscalls.table import PARTIAL, syscall
+from elfuse_py.syscalls.table import PARTIAL, syscall
 
 # Linux's defaults (include/uapi/linux/shm.h) and AArch64's SHMLBA (PAGE_SIZE).
 SHMMIN, SHMMNI = 1, 4096

@@ -15,10 +15,10 @@ from elfuse_py.runtime.memory import (HOST_MS_ASYNC, HOST_MS_INVALIDATE, HOST_MS
                                       WINDOW_SIZE, page_up)
 from elfuse_py.runtime.process import LINUX_RLIM_INFINITY, RLIMIT_AS, proc
 
-from syscalls import ipc_shm
-from syscalls.args import s32, s64
-from syscalls.memfd import F_SEAL_FUTURE_WRITE, F_SEAL_WRITE, seals_of
-from syscalls.table import PARTIAL, syscall
+from elfuse_py.syscalls import ipc_shm
+from elfuse_py.syscalls.args import s32, s64
+from elfuse_py.syscalls.memfd import F_SEAL_FUTURE_WRITE, F_SEAL_WRITE, seals_of
+from elfuse_py.syscalls.table import PARTIAL, syscall
 
 # <asm-generic/mman-common.h>, <linux/mman.h> (AArch64 uses the generic values)
 PROT_READ, PROT_WRITE, PROT_EXEC, PROT_SEM = 1, 2, 4, 8

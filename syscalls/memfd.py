@@ -13,7 +13,7 @@ from elfuse_py.runtime import lerrno
 from elfuse_py.runtime.fdtable import FdState
 from elfuse_py.runtime.process import proc
 
-from syscalls.table import PARTIAL, syscall
+from elfuse_py.syscalls.table import PARTIAL, syscall
 
 MFD_CLOEXEC, MFD_ALLOW_SEALING, MFD_HUGETLB, MFD_NOEXEC_SEAL, MFD_EXEC = 1, 2, 4, 8, 0x10
 _KNOWN = MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_HUGETLB | MFD_NOEXEC_SEAL | MFD_EXEC

@@ -14,8 +14,8 @@ from elfuse_py.host import events as host_events
 from elfuse_py.runtime import lerrno, paths
 from elfuse_py.runtime.process import proc
 
-from syscalls.args import s32
-from syscalls.table import PARTIAL, syscall
+from elfuse_py.syscalls.args import s32
+from elfuse_py.syscalls.table import PARTIAL, syscall
 
 IN_CLOEXEC, IN_NONBLOCK = 0o2000000, 0o4000     # = Linux O_CLOEXEC, O_NONBLOCK
 _HOST_INIT_FLAGS = [(IN_CLOEXEC, "O_CLOEXEC"), (IN_NONBLOCK, "O_NONBLOCK")]
@@ -81,7 +81,7 @@ if host_events.HAVE_INOTIFY:
             return -lerrno.EBADF
         return _check(_lib()[1].inotify_rm_watch(fd, s32(wd)))
 else:
-    from syscalls import notify_twin as twin
+    from elfuse_py.syscalls import notify_twin as twin
 
     _TWIN = "no host inotify: a twin polling the watched paths (syscalls/notify_twin.py)"
 

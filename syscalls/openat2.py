@@ -29,11 +29,11 @@ import struct
 from elfuse_py.runtime import lerrno, paths
 from elfuse_py.runtime.process import proc
 
-from syscalls import fsflags as F
-from syscalls.args import s32
-from syscalls.fdargs import check_fd, guest_path
-from syscalls.fdops import open_guest
-from syscalls.table import PARTIAL, syscall
+from elfuse_py.syscalls import fsflags as F
+from elfuse_py.syscalls.args import s32
+from elfuse_py.syscalls.fdargs import check_fd, guest_path
+from elfuse_py.syscalls.fdops import open_guest
+from elfuse_py.syscalls.table import PARTIAL, syscall
 
 _OPEN_HOW = struct.Struct("<QQQ")
 OPEN_HOW_SIZE_VER0 = 24

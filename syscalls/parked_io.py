@@ -23,7 +23,7 @@ import time
 from elfuse_py.runtime import lerrno, threads
 from elfuse_py.runtime.process import proc
 
-from syscalls.parking import (IN, OUT, L_MSG_DONTWAIT, WRAP, deadline_ts, eagain,
+from elfuse_py.syscalls.parking import (IN, OUT, L_MSG_DONTWAIT, WRAP, deadline_ts, eagain,
                               errno_result, later, park, ready, sock_deadline, would_block)
 from elfuse_py.host.sockets import ffi as sffi, libc as slibc
 

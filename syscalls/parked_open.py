@@ -16,9 +16,9 @@ import threading
 from elfuse_py.runtime import lerrno, threads
 from elfuse_py.runtime.process import proc
 
-from syscalls.parking import IN, WRAP
-from syscalls import fsflags as F
-from syscalls.fdargs import at_path, guest_path
+from elfuse_py.syscalls.parking import IN, WRAP
+from elfuse_py.syscalls import fsflags as F
+from elfuse_py.syscalls.fdargs import at_path, guest_path
 
 
 def _fifo_path(dirfd: int, pathname: int, flags: int) -> tuple | None:

@@ -25,8 +25,8 @@ from elfuse_py.host import events as hostev
 from elfuse_py.runtime import lerrno, threads
 from elfuse_py.runtime.process import proc
 
-from syscalls import poll, readiness
-from syscalls.parking import IN, OUT, WRAP, deadline_ts, errno_result, later, ready
+from elfuse_py.syscalls import poll, readiness
+from elfuse_py.syscalls.parking import IN, OUT, WRAP, deadline_ts, errno_result, later, ready
 from elfuse_py.runtime import signals
 
 # ----- ppoll / pselect6 / epoll_pwait ----------------------------------------------------

@@ -41,7 +41,7 @@ from elfuse_py.host import sockets as hostsock
 from elfuse_py.runtime import lerrno, threads
 from elfuse_py.runtime.process import proc
 
-from syscalls.numbers import SYSCALL_NUMBERS
+from elfuse_py.syscalls.numbers import SYSCALL_NUMBERS
 from elfuse_py.host.sockets import ffi as sffi, libc as slibc
 
 IN, OUT = select.POLLIN, select.POLLOUT

@@ -37,11 +37,11 @@ from elfuse_py.runtime import lerrno, signals, threads
 from elfuse_py.runtime.fdtable import FdState
 from elfuse_py.runtime.process import proc
 
-from syscalls import wakeup
-from syscalls.args import s32
-from syscalls.events import _L_O_NONBLOCK, _emulated_pair, _guest_fd
-from syscalls.signal import _send, _valid
-from syscalls.table import PARTIAL, syscall
+from elfuse_py.syscalls import wakeup
+from elfuse_py.syscalls.args import s32
+from elfuse_py.syscalls.events import _L_O_NONBLOCK, _emulated_pair, _guest_fd
+from elfuse_py.syscalls.signal import _send, _valid
+from elfuse_py.syscalls.table import PARTIAL, syscall
 
 _L_PIDFD_NONBLOCK = _L_O_NONBLOCK
 _L_PIDFD_THREAD = 0o200                          # O_EXCL (Linux 6.9)

@@ -21,10 +21,10 @@ from elfuse_py.runtime import lerrno
 from elfuse_py.runtime import signals
 from elfuse_py.runtime.process import proc
 
-from syscalls import readiness
-from syscalls.args import FOREVER_SEC, POLL_MS_MAX, s32
-from syscalls.net import readiness as sockready
-from syscalls.table import syscall
+from elfuse_py.syscalls import readiness
+from elfuse_py.syscalls.args import FOREVER_SEC, POLL_MS_MAX, s32
+from elfuse_py.syscalls.net import readiness as sockready
+from elfuse_py.syscalls.table import syscall
 
 # Linux poll bits (asm-generic/poll.h)
 POLL_NAMES = {"POLLIN": 0x1, "POLLPRI": 0x2, "POLLOUT": 0x4, "POLLERR": 0x8, "POLLHUP": 0x10,

@@ -21,7 +21,7 @@ import sys
 _STDLIB = ("pickle", "tempfile", "shutil", "hashlib", "re", "json", "subprocess", "capstone")
 # Our packages whose modules may be imported inside functions; the top floor's
 # tools (gdb stub, sysroot builder, harness) are started before any guest runs.
-_PACKAGES = ("elfuse_py.runtime", "elfuse_py.host", "syscalls", "loader")
+_PACKAGES = ("elfuse_py.runtime", "elfuse_py.host", "elfuse_py.syscalls", "elfuse_py.loader")
 
 _done = False
 

@@ -14,9 +14,9 @@ from elfuse_py.runtime.cpu import REG_SP, REG_TPIDR_EL0
 from elfuse_py.runtime.signals import child_wait, to_linux
 from elfuse_py.runtime.process import proc
 
-from syscalls import execve, futex_pi, pidfd
-from syscalls.args import AT_FDCWD, s32
-from syscalls.table import PARTIAL, syscall
+from elfuse_py.syscalls import execve, futex_pi, pidfd
+from elfuse_py.syscalls.args import AT_FDCWD, s32
+from elfuse_py.syscalls.table import PARTIAL, syscall
 
 
 @syscall("exit", "int")

@@ -27,9 +27,9 @@ from elfuse_py.runtime import lerrno, threads
 from elfuse_py.runtime.memory import WINDOW_SIZE
 from elfuse_py.runtime.process import proc
 
-from syscalls.args import s32
-from syscalls.fileio import _prefix
-from syscalls.table import PARTIAL, syscall
+from elfuse_py.syscalls.args import s32
+from elfuse_py.syscalls.fileio import _prefix
+from elfuse_py.syscalls.table import PARTIAL, syscall
 
 UIO_MAXIOV = 1024
 _IOVEC = struct.Struct("<QQ")

@@ -46,10 +46,10 @@ from elfuse_py.host import events as hostev
 from elfuse_py.runtime import lerrno, signals, threads
 from elfuse_py.runtime.process import proc
 
-from syscalls import wakeup
-from syscalls.args import s32
-from syscalls.table import PARTIAL, syscall
-from syscalls.time import (CLOCK_BOOTTIME, CLOCK_BOOTTIME_ALARM, CLOCK_MONOTONIC, CLOCK_PROCESS_CPUTIME_ID,
+from elfuse_py.syscalls import wakeup
+from elfuse_py.syscalls.args import s32
+from elfuse_py.syscalls.table import PARTIAL, syscall
+from elfuse_py.syscalls.time import (CLOCK_BOOTTIME, CLOCK_BOOTTIME_ALARM, CLOCK_MONOTONIC, CLOCK_PROCESS_CPUTIME_ID,
                            CLOCK_REALTIME, CLOCK_REALTIME_ALARM, CLOCK_TAI, CLOCK_THREAD_CPUTIME_ID, CLOCKS,
                            KTIME_MAX, NSEC)
 

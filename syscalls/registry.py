@@ -14,17 +14,17 @@ from elfuse_py.runtime import lerrno, log
 from elfuse_py.runtime.process import Process, SyscallSet
 
 # Handler modules, by area.  Import order does not matter.
-from syscalls import (absent, admin, openat2, tasks,  # noqa: F401
+from elfuse_py.syscalls import (absent, admin, openat2, tasks,  # noqa: F401
                       dirs, epoll, eventfd, events, execve, fdops, fileio, fsmeta, fsnames,  # noqa: F401
                       futex, info, ioctl, mem, memfd, notify, pidfd, poll, proc, procvm, ptimers,
                       sched, signal, sigwait, splice, time, timerfd, xattr)
-from syscalls import ipc_msg, ipc_sem, ipc_shm  # noqa: F401  (SysV IPC)
-from syscalls.net import messages, names, sockets, sockopt  # noqa: F401
+from elfuse_py.syscalls import ipc_msg, ipc_sem, ipc_shm  # noqa: F401  (SysV IPC)
+from elfuse_py.syscalls.net import messages, names, sockets, sockopt  # noqa: F401
 # Thread-parking wrappers: each module adds its calls to parking.WRAP as it is imported.
-from syscalls import parked_io, parked_open, parked_waits, parking  # noqa: F401
-from syscalls import coverage
-from syscalls.numbers import SYSCALL_NAMES
-from syscalls.table import ENOSYS_LEVEL, TABLE, dispatch_list
+from elfuse_py.syscalls import parked_io, parked_open, parked_waits, parking  # noqa: F401
+from elfuse_py.syscalls import coverage
+from elfuse_py.syscalls.numbers import SYSCALL_NAMES
+from elfuse_py.syscalls.table import ENOSYS_LEVEL, TABLE, dispatch_list
 
 # The event-fd areas, each a native path and a macOS-model emulation (docs/macos.md).
 EVENT_FD_AREAS = (eventfd, timerfd, pidfd)
@@ -46,7 +46,7 @@ def name_of(nr: int) -> str:
 
 def _tracer(process: Process):
     """--strace's tracer for `process`: imported only when a trace starts (its tables cost start-up)."""
-    from syscalls.strace import Tracer
+    from elfuse_py.syscalls.strace import Tracer
     return Tracer(process).trace
 
 

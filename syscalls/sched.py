@@ -12,9 +12,9 @@ import struct
 from elfuse_py.runtime import lerrno, threads
 from elfuse_py.runtime.process import proc
 
-from syscalls.args import s32
-from syscalls.table import PARTIAL, syscall
-from syscalls import hostgaps
+from elfuse_py.syscalls.args import s32
+from elfuse_py.syscalls.table import PARTIAL, syscall
+from elfuse_py.syscalls import hostgaps
 
 SCHED_OTHER, SCHED_FIFO, SCHED_RR, SCHED_BATCH, SCHED_IDLE = 0, 1, 2, 3, 5
 _PRIO_MAX = {SCHED_OTHER: 0, SCHED_BATCH: 0, SCHED_IDLE: 0, SCHED_FIFO: 99, SCHED_RR: 99}

@@ -16,8 +16,8 @@ from elfuse_py.runtime import threads
 from elfuse_py.runtime.process import proc
 from elfuse_py.runtime.signals import (NSIG, SIG_DFL, SIG_IGN, SIGKILL, SIGSTOP, SS_AUTODISARM, SS_DISABLE, SS_ONSTACK, UNBLOCKABLE, bit)
 
-from syscalls.args import s32
-from syscalls.table import PARTIAL, syscall
+from elfuse_py.syscalls.args import s32
+from elfuse_py.syscalls.table import PARTIAL, syscall
 
 _SIGACTION = struct.Struct("<QQQQ")     # handler, flags, restorer, mask
 _SIGSET = struct.Struct("<Q")

@@ -35,8 +35,8 @@ from elfuse_py.runtime.process import proc
 from elfuse_py.runtime.signals import UNBLOCKABLE
 from elfuse_py.runtime.sigwaiters import SignalWaiter
 
-from syscalls.events import _scatter
-from syscalls.table import PARTIAL, syscall
+from elfuse_py.syscalls.events import _scatter
+from elfuse_py.syscalls.table import PARTIAL, syscall
 
 _SIGSET = struct.Struct("<Q")
 _TIMESPEC = struct.Struct("<qq")

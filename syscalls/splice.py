@@ -43,9 +43,9 @@ from elfuse_py.host import pipes as hostpipes
 from elfuse_py.runtime import lerrno, threads
 from elfuse_py.runtime.process import proc
 
-from syscalls.fileio import guest_iovecs
-from syscalls.parking import park, would_block
-from syscalls.table import PARTIAL, syscall
+from elfuse_py.syscalls.fileio import guest_iovecs
+from elfuse_py.syscalls.parking import park, would_block
+from elfuse_py.syscalls.table import PARTIAL, syscall
 
 SPLICE_F_MOVE, SPLICE_F_NONBLOCK, SPLICE_F_MORE, SPLICE_F_GIFT = 1, 2, 4, 8
 SPLICE_F_ALL = 0xF

@@ -22,14 +22,14 @@ import struct
 from elfuse_py.runtime import lerrno, threads
 from elfuse_py.runtime.memory import GuestFault
 
-from syscalls import strace_calls, strace_out
-from syscalls import strace_names as N
-from syscalls.args import AT_FDCWD, s32, s64
-from syscalls.info import _RLIMIT_NAMES
-from syscalls.time import LINUX_CLOCK_NAMES
-from syscalls.numbers import SYSCALL_NAMES, SYSCALL_NUMBERS
-from syscalls.strace_out import TraceConfig, call_line
-from syscalls.table import TABLE
+from elfuse_py.syscalls import strace_calls, strace_out
+from elfuse_py.syscalls import strace_names as N
+from elfuse_py.syscalls.args import AT_FDCWD, s32, s64
+from elfuse_py.syscalls.info import _RLIMIT_NAMES
+from elfuse_py.syscalls.time import LINUX_CLOCK_NAMES
+from elfuse_py.syscalls.numbers import SYSCALL_NAMES, SYSCALL_NUMBERS
+from elfuse_py.syscalls.strace_out import TraceConfig, call_line
+from elfuse_py.syscalls.table import TABLE
 
 STRING_LIMIT = strace_calls.STRING_LIMIT
 

@@ -18,8 +18,8 @@ from collections.abc import Callable
 
 from elfuse_py.runtime.memory import GuestFault
 
-from syscalls.args import s32
-from syscalls import strace_names as N
+from elfuse_py.syscalls.args import s32
+from elfuse_py.syscalls import strace_names as N
 
 STRING_LIMIT = 32          # strace -s default: string and array elements shown
 _WINSZ = struct.Struct("<HHHH")

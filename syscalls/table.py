@@ -19,7 +19,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable
 
-from syscalls.numbers import SYSCALL_NAMES, SYSCALL_NUMBERS
+from elfuse_py.syscalls.numbers import SYSCALL_NAMES, SYSCALL_NUMBERS
 
 FULL = "full"          # behaves as on Linux
 PARTIAL = "partial"    # the common cases; the note says what is missing

@@ -16,8 +16,8 @@ import os
 from elfuse_py.runtime import lerrno, threads
 from elfuse_py.runtime.process import proc
 
-from syscalls.fdargs import check_fd
-from syscalls.table import PARTIAL, syscall
+from elfuse_py.syscalls.fdargs import check_fd
+from elfuse_py.syscalls.table import PARTIAL, syscall
 
 CLONE_VM, CLONE_FS, CLONE_FILES, CLONE_SIGHAND = 0x100, 0x200, 0x400, 0x800
 CLONE_NEWTIME, CLONE_THREAD, CLONE_NEWNS, CLONE_SYSVSEM = 0x80, 0x10000, 0x20000, 0x40000

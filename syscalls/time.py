@@ -15,7 +15,7 @@ from elfuse_py.runtime import lerrno, signals, threads
 from elfuse_py.runtime.cpu import REG_X0
 from elfuse_py.runtime.process import proc
 
-from syscalls.table import PARTIAL, syscall
+from elfuse_py.syscalls.table import PARTIAL, syscall
 
 _TS = struct.Struct("<qq")       # struct timespec / struct timeval (LP64)
 _TMS = struct.Struct("<4q")      # struct tms: four clock_t

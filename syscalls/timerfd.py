@@ -42,11 +42,11 @@ from elfuse_py.runtime import lerrno, threads
 from elfuse_py.runtime.fdtable import FdState
 from elfuse_py.runtime.process import proc
 
-from syscalls import wakeup
-from syscalls.events import (_L_O_CLOEXEC, _L_O_NONBLOCK, _emulated_pair, _fd_flags, _guest_fd, _host_fd_flags,
+from elfuse_py.syscalls import wakeup
+from elfuse_py.syscalls.events import (_L_O_CLOEXEC, _L_O_NONBLOCK, _emulated_pair, _fd_flags, _guest_fd, _host_fd_flags,
                              _need, _scatter)
-from syscalls.table import syscall
-from syscalls.time import CLOCKS
+from elfuse_py.syscalls.table import syscall
+from elfuse_py.syscalls.time import CLOCKS
 
 _L_TFD_TIMER_ABSTIME, _L_TFD_TIMER_CANCEL_ON_SET = 1, 2
 _L_CLOCK_REALTIME, _L_CLOCK_MONOTONIC, _L_CLOCK_BOOTTIME = 0, 1, 7

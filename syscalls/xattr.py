@@ -14,10 +14,10 @@ from elfuse_py.host import xattr as hostx
 from elfuse_py.runtime import lerrno
 from elfuse_py.runtime.process import proc
 
-from syscalls.args import s32
-from syscalls.fdargs import at_path, check_fd, guest_path
-from syscalls.table import PARTIAL, syscall
-from syscalls import hostgaps
+from elfuse_py.syscalls.args import s32
+from elfuse_py.syscalls.fdargs import at_path, check_fd, guest_path
+from elfuse_py.syscalls.table import PARTIAL, syscall
+from elfuse_py.syscalls import hostgaps
 
 XATTR_NAME_MAX = 255
 XATTR_SIZE_MAX = 65536

@@ -18,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from syscalls import coverage  # noqa: E402
+from elfuse_py.syscalls import coverage  # noqa: E402
 
 _GUEST_CASE = "tests/test_guest_suite.py::test_guest_program["
 _state: dict = {"dir": None, "owned": False, "ran": set(), "missing": None}
@@ -31,8 +31,8 @@ def _guest_programs() -> set[str]:
 
 def missing_syscalls(directory: str) -> list[str]:
     """Table entries with a handler that no process recorded in `directory`, sorted."""
-    from syscalls import registry  # noqa: F401  (importing it fills the table)
-    from syscalls.table import TABLE
+    from elfuse_py.syscalls import registry  # noqa: F401  (importing it fills the table)
+    from elfuse_py.syscalls.table import TABLE
     handled = {e.name for e in TABLE.values() if e.handler is not None}
     return sorted(handled - coverage.recorded(directory))
 

@@ -15,10 +15,12 @@ package's __init__ does not: those files hold no code that imports.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("elfuse_py", "syscalls", "loader")
+# directory -> the package it is installed as (syscalls/ and loader/ live inside elfuse_py)
+PACKAGES = {"elfuse_py": "elfuse_py", "syscalls": "elfuse_py.syscalls", "loader": "elfuse_py.loader"}
 FLOORS = {"host": 0, "runtime": 1, "loader": 2, "syscalls": 2, "top": 3}
 # Who may import whom besides the floor rule: the loader is handed the memory
 # it writes into and imports nothing of ours; loader and syscalls are siblings
@@ -30,21 +32,19 @@ MAX_SYSCALLS_FILE_LINES = 700
 
 def floor_of(module: str) -> str:
     parts = module.split(".")
-    if parts[0] == "elfuse_py":
-        if len(parts) > 1 and parts[1] in ("host", "runtime"):
-            return parts[1]
-        return "top"
-    return parts[0]
+    if len(parts) > 1 and parts[1] in ("host", "runtime", "syscalls", "loader"):
+        return parts[1]
+    return "top"
 
 
 def module_files() -> dict[str, Path]:
     out = {}
-    for pkg in PACKAGES:
-        for path in (ROOT / pkg).rglob("*.py"):
-            rel = path.relative_to(ROOT).with_suffix("")
+    for directory, package in PACKAGES.items():
+        for path in (ROOT / directory).rglob("*.py"):
+            rel = path.relative_to(ROOT / directory).with_suffix("")
             if "_ffi" in rel.parts:          # generated cffi modules
                 continue
-            name = ".".join(rel.parts)
+            name = ".".join((package, *rel.parts))
             out[name.removesuffix(".__init__")] = path
     return out
 
@@ -158,10 +158,12 @@ def test_no_import_runs_upward():
 
 def test_the_checks_catch_what_they_look_for():
     # A circle and an upward arrow planted in a made-up graph are found.
-    graph = {"elfuse_py.runtime.a": {"syscalls.b"}, "syscalls.b": {"elfuse_py.runtime.a"},
-             "loader.c": {"elfuse_py.runtime.a"}}
-    assert cycles(graph) == [["elfuse_py.runtime.a", "syscalls.b"]]
-    assert [a.split(" ")[0] for a in bad_arrows(graph)] == ["elfuse_py.runtime.a", "loader.c"]
+    graph = {"elfuse_py.runtime.a": {"elfuse_py.syscalls.b"},
+             "elfuse_py.syscalls.b": {"elfuse_py.runtime.a"},
+             "elfuse_py.loader.c": {"elfuse_py.runtime.a"}}
+    assert cycles(graph) == [["elfuse_py.runtime.a", "elfuse_py.syscalls.b"]]
+    assert sorted(a.split(" ")[0] for a in bad_arrows(graph)) == ["elfuse_py.loader.c",
+                                                                  "elfuse_py.runtime.a"]
 
 
 def test_only_the_host_floor_decides_by_platform():
@@ -180,3 +182,17 @@ def test_no_long_syscalls_files():
     long = {str(p.relative_to(ROOT)): n for p in (ROOT / "syscalls").rglob("*.py")
             if (n := len(p.read_text().splitlines())) > MAX_SYSCALLS_FILE_LINES}
     assert not long, f"syscalls/ files over {MAX_SYSCALLS_FILE_LINES} lines: {long}"
+
+
+def test_nothing_imports_the_bare_top_level_names():
+    """syscalls/ and loader/ are installed as elfuse_py.syscalls and elfuse_py.loader: a
+    bare `import syscalls` would load a second copy in a source tree (and nothing at all,
+    or a guest directory's own syscalls.py, once installed)."""
+    bare = re.compile(r"^\s*(from|import)\s+(syscalls|loader)\b", re.M)
+    offenders = []
+    for top in ("elfuse_py", "syscalls", "loader", "tests", "docs", "bench", "guest-bins/scripts"):
+        for path in (ROOT / top).rglob("*.py"):
+            if bare.search(path.read_text()):
+                offenders.append(str(path.relative_to(ROOT)))
+    assert not offenders, f"bare syscalls/loader imports: {offenders}"
+

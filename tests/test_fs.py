@@ -16,7 +16,7 @@ import pytest
 
 from helpers import QEMU, ROOT, available_libcs, guest_bin
 
-from syscalls import abi, fsflags as F, ttyflags as T
+from elfuse_py.syscalls import abi, fsflags as F, ttyflags as T
 
 
 # ----- open flags -----------------------------------------------------------------------

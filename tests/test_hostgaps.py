@@ -21,7 +21,7 @@ def test_missing_copy_file_range_is_enosys_with_one_line_on_the_emulator_stream(
 
 
 def test_every_gap_is_reachable_and_documented() -> None:
-    from syscalls.hostgaps import GAPS
+    from elfuse_py.syscalls.hostgaps import GAPS
     used = set()
     for path in (ROOT / "syscalls").rglob("*.py"):
         used |= set(re.findall(r'hostgaps\.missing\("([^"]+)"\)', path.read_text()))

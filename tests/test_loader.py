@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from helpers import BUILD_DIRS, guest_bin, run_elfuse
-from loader.elf import ElfError, check_elf, load_elf
+from elfuse_py.loader.elf import ElfError, check_elf, load_elf
 
 PROT_R, PROT_W, PROT_X = 1, 2, 4
 
@@ -196,7 +196,7 @@ def test_static_pie_runs(libc):
 @pytest.mark.parametrize("flags,prot", [(6, PROT_R | PROT_W), (7, PROT_R | PROT_W | PROT_X)])
 def test_gnu_stack_sets_stack_protection(tmp_path, mem, flags, prot):
     """PT_GNU_STACK with PF_X gives an executable stack, without it read-write (arm64's default)."""
-    from loader.image import load_program
+    from elfuse_py.loader.image import load_program
     data = bytearray(Path(guest_bin("hello")).read_bytes())
     h = _elf_header(guest_bin("hello"))
     for i in range(h["phnum"]):
@@ -211,7 +211,7 @@ def test_gnu_stack_sets_stack_protection(tmp_path, mem, flags, prot):
 
 def test_interp_checked_before_anything_is_mapped(tmp_path, mem):
     """A missing PT_INTERP fails like execve (ENOENT, 127) with the address space untouched."""
-    from loader.image import load_program
+    from elfuse_py.loader.image import load_program
     data = bytearray(Path(guest_bin("hello")).read_bytes())
     h = _elf_header(guest_bin("hello"))
     name = b"/nonexistent/ld.so\0"

@@ -7,9 +7,9 @@ import struct
 import pytest
 
 from elfuse_py.host import caps as hostcaps
-from syscalls.net import consts as C, msg as M, sockaddr as SA
+from elfuse_py.syscalls.net import consts as C, msg as M, sockaddr as SA
 from elfuse_py.host import sockets as host
-from syscalls.net.state import SockState
+from elfuse_py.syscalls.net.state import SockState
 import pickle
 
 

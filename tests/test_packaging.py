@@ -72,6 +72,11 @@ def test_wheel_ships_license_and_core_dependencies(built):
     # elfuse-py-check and the plugin work from a plain install: pytest is no extra.
     assert any(r.startswith("pytest") and "extra" not in r for r in requires), requires
     assert "elfuse-py-check = elfuse_py.check:main" in eps
+    # syscalls/ and loader/ are installed inside elfuse_py: nothing generic at the top.
+    tops = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
+    assert tops == {"elfuse_py"}, tops
+    assert "elfuse_py/syscalls/table.py" in names and "elfuse_py/loader/elf.py" in names
+    assert "elfuse_py/syscalls/net/__init__.py" in names
     assert "elfuse_py.pytest_plugin" in eps
 
 
@@ -81,3 +86,16 @@ def test_sdist_ships_license(built):
     top = names[0].split("/")[0]
     assert f"{top}/LICENSE" in names, names
     assert f"{top}/pyproject.toml" in names
+
+
+def test_the_package_list_names_every_package_directory():
+    tomllib = pytest.importorskip("tomllib")
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = set()
+    for top, name in (("elfuse_py", "elfuse_py"), ("syscalls", "elfuse_py.syscalls"),
+                      ("loader", "elfuse_py.loader")):
+        for init in (ROOT / top).rglob("__init__.py"):
+            rel = init.parent.relative_to(ROOT / top)
+            found.add(".".join((name, *rel.parts)) if rel.parts else name)
+    assert listed == found, f"pyproject.toml packages: missing {found - listed}, extra {listed - found}"
+

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from helpers import ROOT, guest_bin, run_elfuse
-from loader.shebang import (MAX_DEPTH, ShebangError, cli_error, parse_shebang_bytes,
+from elfuse_py.loader.shebang import (MAX_DEPTH, ShebangError, cli_error, parse_shebang_bytes,
                             resolve_program, visible)
 
 SCRIPTS = ROOT / "guest-bins" / "scripts"

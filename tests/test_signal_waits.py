@@ -91,7 +91,7 @@ def _siginfo(signo, code, *union_fields, fmt=""):
 
 def _ssi(info):
     sys.path.insert(0, str(ROOT))
-    from syscalls.sigwait import ssi_from_siginfo
+    from elfuse_py.syscalls.sigwait import ssi_from_siginfo
     return SSI.unpack(ssi_from_siginfo(info))
 
 

@@ -17,7 +17,7 @@ from helpers import ROOT, guest_bin
 # tempfile: only for a file-backed memfd/eventfd or strace -o;
 # syscalls.strace: the tracer, only with --strace.
 NOT_AT_START = ("capstone", "elftools", "dataclasses", "inspect", "typing", "tempfile",
-                "syscalls.strace")
+                "elfuse_py.syscalls.strace")
 
 
 def imported_modules(args: list[str], env: dict | None = None) -> set[str]:
@@ -44,11 +44,11 @@ def _lazy_ones(mods: set[str]) -> list[str]:
 def test_plain_run_imports_no_lazy_module(compat):
     mods = imported_modules([guest_bin("hello")],
                             {"ELFUSE_HOST_COMPAT": compat} if compat else None)
-    assert "elfuse_py.boot" in mods and "loader.elf" in mods      # the report is what we think
+    assert "elfuse_py.boot" in mods and "elfuse_py.loader.elf" in mods      # the report is what we think
     assert _lazy_ones(mods) == []
 
 
 def test_the_check_sees_a_lazy_import():
     """--strace does need the tracer: the same check must notice it (the test can fail)."""
     mods = imported_modules(["--strace", "-o", os.devnull, guest_bin("hello")])
-    assert "syscalls.strace" in _lazy_ones(mods)
+    assert "elfuse_py.syscalls.strace" in _lazy_ones(mods)

@@ -67,7 +67,7 @@ def tracer_and_log():
     from elfuse_py.runtime import log
     from elfuse_py.runtime.memory import GuestMemory
     from elfuse_py.runtime.uc import ffi, lib
-    from syscalls.strace import Tracer
+    from elfuse_py.syscalls.strace import Tracer
 
     ucp = ffi.new("uc_engine **")
     assert lib.uc_open(2, 0, ucp) == 0
@@ -87,8 +87,8 @@ def tracer_and_log():
 
 
 def _trace(tracer, name, fn, args):
-    import syscalls.registry  # noqa: F401 - fills the table
-    from syscalls.numbers import SYSCALL_NUMBERS
+    import elfuse_py.syscalls.registry  # noqa: F401 - fills the table
+    from elfuse_py.syscalls.numbers import SYSCALL_NUMBERS
 
     nr = SYSCALL_NUMBERS[name]
     regs = [nr] + [a & 0xFFFFFFFFFFFFFFFF for a in args] + [0] * (6 - len(args))
@@ -106,8 +106,8 @@ def test_openat_failure_line(tracer_and_log):
     with pytest.raises(FileNotFoundError):
         _trace(tracer, "openat", fail, [-100, 0x10000, 0o2000000, 0])
     line = _norm(os.read(rfd, 4096).decode())
-    from syscalls.table import TABLE
-    from syscalls.numbers import SYSCALL_NUMBERS
+    from elfuse_py.syscalls.table import TABLE
+    from elfuse_py.syscalls.numbers import SYSCALL_NUMBERS
     if TABLE[SYSCALL_NUMBERS["openat"]].args[:3] != ("dirfd", "path", "oflags"):
         pytest.skip("openat's argument spec is not registered yet")
     assert line == 'openat(AT_FDCWD, "/no/such/file", O_RDONLY|O_CLOEXEC) = -1 ENOENT (No such file or directory)\n'
@@ -115,12 +115,12 @@ def test_openat_failure_line(tracer_and_log):
 
 def test_creat_shows_mode_and_strings_escape(tracer_and_log):
     tracer, mem, rfd = tracer_and_log
-    from syscalls.strace import quote
+    from elfuse_py.syscalls.strace import quote
     assert quote(b"\x7fELF\x02\x01\x01\x00\x001\"\\\n") == '"\\177ELF\\2\\1\\1\\0\\0001\\"\\\\\\n"'
     assert quote(b"a" * 40) == '"' + "a" * 32 + '"...'
     mem.write(0x10000, b"f\0")
-    from syscalls.table import TABLE
-    from syscalls.numbers import SYSCALL_NUMBERS
+    from elfuse_py.syscalls.table import TABLE
+    from elfuse_py.syscalls.numbers import SYSCALL_NUMBERS
     if TABLE[SYSCALL_NUMBERS["openat"]].args[:4] != ("dirfd", "path", "oflags", "mode"):
         pytest.skip("openat's argument spec is not registered yet")
     assert _trace(tracer, "openat", lambda *a: 3, [5, 0x10000, 0o101, 0o644]) == 3
@@ -423,7 +423,7 @@ def test_fault_signal_and_kill_lines():
 
 
 def test_siginfo_printer():
-    from syscalls.strace_calls import siginfo
+    from elfuse_py.syscalls.strace_calls import siginfo
     chld = struct.pack("<iii4xiIi4xqq", 17, 0, 2, 42, 1000, 9, 0, 0).ljust(128, b"\0")
     assert siginfo(chld) == ("{si_signo=SIGCHLD, si_code=CLD_KILLED, si_pid=42, si_uid=1000, "
                              "si_status=SIGKILL, si_utime=0, si_stime=0}")

@@ -5,7 +5,7 @@ import os
 
 from conftest import missing_syscalls
 from helpers import guest_bin, run_elfuse
-from syscalls import coverage
+from elfuse_py.syscalls import coverage
 
 
 def test_off_by_default_is_the_plain_list(monkeypatch):

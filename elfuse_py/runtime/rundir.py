@@ -31,7 +31,6 @@ import os
 import secrets
 import shutil
 import stat
-import tempfile
 
 _path: str | None = None
 _TRIES = 8
@@ -91,6 +90,7 @@ def runtime_dir() -> str:
             _path = candidate
             break
     else:
+        import tempfile                 # only when the usual directory is not ours: rare
         _path = tempfile.mkdtemp(prefix=name + "-", dir=base)     # 0700, unique, ours
     # The emulators this one starts (the guest's execve) use the same one.
     os.environ["ELFUSE_RUNTIME_DIR_IN_USE"] = _path

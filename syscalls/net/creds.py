@@ -34,8 +34,8 @@ import socket as _s
 from elfuse_py.host import caps as hostcaps
 from elfuse_py.host import sockets as host
 
-from syscalls.net import policies
-from syscalls.net.state import SockState
+from elfuse_py.syscalls.net import policies
+from elfuse_py.syscalls.net.state import SockState
 
 ffi, libc = host.ffi, host.libc
 _NAMEBUF = 256

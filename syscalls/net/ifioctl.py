@@ -14,8 +14,8 @@ from elfuse_py.host import netif
 from elfuse_py.runtime import lerrno
 from elfuse_py.runtime.process import proc
 
-from syscalls.net import rtnetlink
-from syscalls.net.sockets import sock_check
+from elfuse_py.syscalls.net import rtnetlink
+from elfuse_py.syscalls.net.sockets import sock_check
 
 IFNAMSIZ = 16
 IFREQ_SIZE = 40

@@ -22,15 +22,15 @@ from elfuse_py.runtime import lerrno, signals
 from elfuse_py.runtime.memory import GuestFault
 from elfuse_py.runtime.process import proc
 
-from syscalls.args import s32
-from syscalls.table import syscall
-from syscalls.net import consts as C
-from syscalls.net import creds, framing, msg as M, netlink, peekoff, policies, sockaddr as SA
+from elfuse_py.syscalls.args import s32
+from elfuse_py.syscalls.table import syscall
+from elfuse_py.syscalls.net import consts as C
+from elfuse_py.syscalls.net import creds, framing, msg as M, netlink, peekoff, policies, sockaddr as SA
 from elfuse_py.host import sockets as host
-from syscalls.net.names import (guest_addr, guest_name_from_host, host_name, passcred_autobind,
+from elfuse_py.syscalls.net.names import (guest_addr, guest_name_from_host, host_name, passcred_autobind,
                                 sender_name_from_host, unix_host_sockaddr)
-from syscalls.net.sockets import NAMEBUF, err, host_type, interrupted, sock_check, sock_domain
-from syscalls.net.state import SockState
+from elfuse_py.syscalls.net.sockets import NAMEBUF, err, host_type, interrupted, sock_check, sock_domain
+from elfuse_py.syscalls.net.state import SockState
 
 ffi, libc = host.ffi, host.libc
 SIGPIPE = 13

@@ -18,7 +18,7 @@ from elfuse_py.host import ids
 from elfuse_py.runtime import lerrno
 from elfuse_py.runtime.process import proc
 
-from syscalls.net import consts as C
+from elfuse_py.syscalls.net import consts as C
 from elfuse_py.host import sockets as host
 
 MSGHDR = struct.Struct("<QiIQQQQi4x")     # name, namelen, pad, iov, iovlen, control, controllen, flags

@@ -20,14 +20,14 @@ from elfuse_py.runtime import lerrno
 from elfuse_py.runtime.memory import GuestFault
 from elfuse_py.runtime.process import proc
 
-from syscalls.args import s32
-from syscalls.table import syscall
-from syscalls.net import consts as C
-from syscalls.net import creds, msg as M, netlink, policies, sockaddr as SA
+from elfuse_py.syscalls.args import s32
+from elfuse_py.syscalls.table import syscall
+from elfuse_py.syscalls.net import consts as C
+from elfuse_py.syscalls.net import creds, msg as M, netlink, policies, sockaddr as SA
 from elfuse_py.host import sockets as host
-from syscalls.net.sockets import (NAMEBUF, apply_flags, err, host_type, interrupted, new_fd,
+from elfuse_py.syscalls.net.sockets import (NAMEBUF, apply_flags, err, host_type, interrupted, new_fd,
                                   sock_check, sock_domain, state_for)
-from syscalls.net.state import SockState
+from elfuse_py.syscalls.net.state import SockState
 
 ffi, libc = host.ffi, host.libc
 

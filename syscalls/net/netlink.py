@@ -41,9 +41,9 @@ import struct
 from elfuse_py.runtime import lerrno
 from elfuse_py.runtime.process import proc
 
-from syscalls.net import consts as C
-from syscalls.net import rtnetlink
-from syscalls.net.state import SockState
+from elfuse_py.syscalls.net import consts as C
+from elfuse_py.syscalls.net import rtnetlink
+from elfuse_py.syscalls.net.state import SockState
 
 NETLINK_ROUTE = 0
 MAX_LINKS = 32

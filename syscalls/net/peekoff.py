@@ -23,9 +23,9 @@ import time
 from elfuse_py.host import sockets as host
 from elfuse_py.runtime import lerrno
 
-from syscalls.net import consts as C
-from syscalls.net.framing import scatter
-from syscalls.net.state import SockState
+from elfuse_py.syscalls.net import consts as C
+from elfuse_py.syscalls.net.framing import scatter
+from elfuse_py.syscalls.net.state import SockState
 
 
 def applies(st) -> bool:

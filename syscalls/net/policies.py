@@ -21,10 +21,10 @@ import stat
 from elfuse_py.host import caps as hostcaps
 from elfuse_py.runtime import lerrno, paths, rundir
 
-from syscalls.net import consts as C
+from elfuse_py.syscalls.net import consts as C
 from elfuse_py.host import sockets as host
-from syscalls.net.sockaddr import guest_unix, unix_name
-from syscalls.net.state import SockState
+from elfuse_py.syscalls.net.sockaddr import guest_unix, unix_name
+from elfuse_py.syscalls.net.state import SockState
 
 _runtime: str | None = None
 

@@ -25,9 +25,9 @@ import os
 from elfuse_py.host import sockets as host
 from elfuse_py.runtime.process import proc
 
-from syscalls.net import consts as C
-from syscalls.net import policies
-from syscalls.net.state import SockState
+from elfuse_py.syscalls.net import consts as C
+from elfuse_py.syscalls.net import policies
+from elfuse_py.syscalls.net.state import SockState
 
 POLLIN, POLLERR, POLLHUP, POLLRDHUP = 0x1, 0x8, 0x10, 0x2000
 

@@ -12,7 +12,7 @@ import struct
 from elfuse_py.runtime import lerrno
 from elfuse_py.runtime.process import proc
 
-from syscalls.net import consts as C
+from elfuse_py.syscalls.net import consts as C
 from elfuse_py.host import sockets as host
 
 SUN_PATH = 108

@@ -18,13 +18,13 @@ from elfuse_py.host import caps as hostcaps
 from elfuse_py.runtime import lerrno
 from elfuse_py.runtime.process import proc
 
-from syscalls.args import s32
-from syscalls.table import syscall
-from syscalls.net import consts as C
-from syscalls.net import creds, netlink
+from elfuse_py.syscalls.args import s32
+from elfuse_py.syscalls.table import syscall
+from elfuse_py.syscalls.net import consts as C
+from elfuse_py.syscalls.net import creds, netlink
 from elfuse_py.host import sockets as host
-from syscalls.net.sockets import err, sock_check, sock_domain, sock_protocol, state_for
-from syscalls.net.state import SockState
+from elfuse_py.syscalls.net.sockets import err, sock_check, sock_domain, sock_protocol, state_for
+from elfuse_py.syscalls.net.state import SockState
 
 ffi, libc = host.ffi, host.libc
 _OPT_BUF = 256

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from elfuse_py.runtime.fdtable import FdState
 from elfuse_py.runtime.lerrno import to_linux
-from syscalls.net.framing import recv_frame, send_frame
+from elfuse_py.syscalls.net.framing import recv_frame, send_frame
 
 
 class SockState(FdState):
