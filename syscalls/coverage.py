@@ -49,6 +49,8 @@ class RecordingDispatch(list):
             return                      # the guest used up its fds: coverage is best effort
         try:
             os.write(fd, (self._name_of(nr) + "\n").encode())
+        except OSError:
+            pass                        # past the guest's RLIMIT_FSIZE (EFBIG): best effort too
         finally:
             os.close(fd)
 

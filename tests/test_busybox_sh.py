@@ -411,7 +411,9 @@ CASES = [
      "s=0; for i in 1 2 3 4 5 6 7 8; do s=$((s + $(echo $i | wc -c))); done; echo $s",
      "16\n", 0),
     # --- limits (host-dependent values: compared with native busybox only), more jobs and tools
-    ("ulimit-a", "ulimit -a",
+    # (open files aside: where the host will not raise its hard limit, the guest's is
+    # 64 below the host's, the emulator's own fds sitting above it: docs/architecture.md)
+    ("ulimit-a", "ulimit -a | grep -v '^open files'",
      None, 0),
     ("ulimit-misc", "ulimit -s; ulimit -c; ulimit -f; ulimit -t; ulimit -u",
      None, 0),

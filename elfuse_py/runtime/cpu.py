@@ -21,6 +21,7 @@ handler and writes X0 back.  Two things keep that round trip short:
 """
 from __future__ import annotations
 
+import errno as _errno
 import os
 import struct
 import sys
@@ -29,6 +30,8 @@ from elfuse_py.host import memory as hostmem
 from elfuse_py.runtime import lerrno, log
 from elfuse_py.runtime.memory import GuestFault
 from elfuse_py.runtime.uc import (UC_ARCH_ARM64, UC_CPU_ARM64_MAX, UC_CTL_CPU_MODEL, UC_CTL_TLB_FLUSH, UC_CTL_TLB_TYPE, UC_HOOK_INTR, UC_HOOK_TLB_FILL, UC_MEM_FETCH, UC_MEM_READ, UC_MEM_WRITE, UC_MODE_ARM, UC_TLB_VIRTUAL, check, ffi, lib, uc_ctl_write)
+
+_EFBIG = _errno.EFBIG      # a host write past RLIMIT_FSIZE (SIGXFSZ: on_file_too_big)
 
 # unicorn arm64 register ids (unicorn/arm64_const.py; copied so that the
 # ctypes binding need not be imported at start-up).
@@ -159,6 +162,9 @@ class Cpu:
         self._callback = None
         self.stop_reason: str | None = None   # "exit", "fault", "exec", "signal"
         self.exit_status = 0
+        # Called when a syscall's host call failed with EFBIG (the signals layer
+        # raises the guest's SIGXFSZ there: the host's is always ignored).
+        self.on_file_too_big = None
         self.fault_intno = 0
         self.internal_error: BaseException | None = None
         self._scratch = ffi.new("uint64_t[1]")
@@ -348,6 +354,8 @@ class Cpu:
                     ret = fn(*decode(xr)) if decode else fn()
                 except OSError as e:
                     ret = -to_linux(e.errno)
+                    if e.errno == _EFBIG and cpu.on_file_too_big is not None:
+                        cpu.on_file_too_big()
                 except GuestFault:
                     ret = -EFAULT
                 except (IndexError, TypeError):
@@ -378,6 +386,8 @@ class Cpu:
                         ret = fn(*decode(regs)) if decode else fn()
                 except OSError as e:
                     ret = -to_linux(e.errno)
+                    if e.errno == _EFBIG and cpu.on_file_too_big is not None:
+                        cpu.on_file_too_big()
                 except GuestFault:
                     ret = -EFAULT
                 except IndexError:

@@ -61,10 +61,24 @@ def set_fd(fd: int) -> None:
     helper threads, warnings) goes there too, never to the guest's fd 2."""
     global _fd
     _fd = fd
+    if fd < 0:
+        # No channel: discard.  (Opening /dev/null would take the lowest free fd,
+        # which is a guest number: a closed fd 2 would look open to the guest.)
+        sys.stderr = _Discard()
+        return
     try:
-        sys.stderr = open(fd if fd >= 0 else os.devnull, "w", buffering=1,
-                          closefd=fd < 0, errors="backslashreplace")
+        sys.stderr = open(fd, "w", buffering=1, closefd=False, errors="backslashreplace")
     except (OSError, ValueError):
+        pass
+
+
+class _Discard:
+    """A text stream that drops what is written (sys.stderr with no channel)."""
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+    def flush(self) -> None:
         pass
 
 

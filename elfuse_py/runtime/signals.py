@@ -70,6 +70,7 @@ from elfuse_py.runtime.signums import (ALL, LINUX_SIGRTMIN, NSIG, SIGNAL_NAMES, 
                                        UNBLOCKABLE, bit, host_set, linux_mask, to_host, to_linux)
 
 SIGINT, SIGKILL, SIGSEGV, SIGPIPE, SIGCHLD, SIGCONT, SIGSTOP = 2, 9, 11, 13, 17, 18, 19
+SIGXFSZ = 25
 
 # Default actions (signal(7)).
 _DFL_IGNORE = {17, 23, 28}
@@ -262,6 +263,14 @@ def _enqueue(sig: int, info: bytes | None) -> bool | None:
 def post(sig: int) -> None:
     """proc.post_signal: the emulator raises `sig` for the guest (SIGPIPE after EPIPE)."""
     queue(sig, _si(sig, SI_USER, os.getpid(), os.getuid()))
+
+
+def _file_too_big() -> None:
+    """A host call failed with EFBIG: past RLIMIT_FSIZE Linux also sends SIGXFSZ."""
+    import resource
+    soft = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    if soft != resource.RLIM_INFINITY:
+        queue(SIGXFSZ, _si(SIGXFSZ, SI_KERNEL))
 
 
 # ----- host side ---------------------------------------------------------------------
@@ -595,9 +604,12 @@ def _sync_host(sig: int) -> None:
     handler = proc.sig.actions[sig][0]
     if proc.sig.catch & bit(sig):
         target = _on_host_signal            # caught for a waiter, whatever the guest's action
-    elif handler == SIG_IGN or sig == SIGPIPE:
-        # SIGPIPE is always ignored on the host: writes get EPIPE and the
-        # write handlers raise it for the guest through proc.post_signal.
+    elif handler == SIG_IGN or sig in (SIGPIPE, SIGXFSZ):
+        # SIGPIPE and SIGXFSZ are always ignored on the host: writes get EPIPE
+        # or EFBIG, and the emulator raises the signal for the guest (the write
+        # handlers through proc.post_signal, `_file_too_big` for EFBIG).  The
+        # emulator's own writes (records, inboxes) then fail instead of killing
+        # it when a guest has set RLIMIT_FSIZE to 0, as sshd's sandbox does.
         target = hs.SIG_IGN
     elif handler == SIG_DFL:
         target = hs.SIG_DFL
@@ -838,6 +850,7 @@ def setup(carried: dict | None = None) -> None:
     """Install the signals layer into the process (once per process image)."""
     proc.signal_hook = post
     proc.after_syscall = deliver_pending
+    proc.cpu.on_file_too_big = _file_too_big
     proc.on_guest_fault = on_fault
     table = proc.syscalls
     if table is not None:
