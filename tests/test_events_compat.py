@@ -39,8 +39,8 @@ def test_epoll_programs_found():
 
 def test_the_model_registers_the_emulation():
     """Which handlers the table holds, without running a guest (no strace needed)."""
-    code = ("from syscalls import registry; from syscalls.table import TABLE; "
-            "from syscalls.numbers import SYSCALL_NUMBERS as N; "
+    code = ("from elfuse_py.syscalls import registry; from elfuse_py.syscalls.table import TABLE; "
+            "from elfuse_py.syscalls.numbers import SYSCALL_NUMBERS as N; "
             "print(*(TABLE[N[n]].handler.__name__ for n in "
             "('epoll_create1', 'epoll_ctl', 'epoll_pwait', 'epoll_pwait2')))")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
