@@ -231,6 +231,22 @@ def adopt_queue(q: dict) -> None:
         notify_waiters()
 
 
+def drop_ignored(mask: int) -> None:
+    """Discard the pending signals `mask` lets through whose action is to ignore them
+    (SIG_IGN, or SIG_DFL of SIGCHLD/SIGURG/SIGWINCH/SIGCONT): what Linux's get_signal
+    does on the way out of a wait, which then goes on waiting (a sigsuspend is
+    restarted: -ERESTARTNOHAND with no handler run)."""
+    st = proc.sig
+    ready = st.pending & ~mask
+    while ready:
+        sig = (ready & -ready).bit_length()
+        ready &= ready - 1
+        handler = st.actions[sig][0]
+        if handler == SIG_IGN or (handler == SIG_DFL and (sig in _DFL_IGNORE or sig == SIGCONT)):
+            discard(st.infos, sig)
+            st.pending &= ~bit(sig)
+
+
 def _take_pending(sig: int) -> bytes:
     """Dequeue one `sig` from the process queue, keeping the pending bit right."""
     st = proc.sig
