@@ -369,6 +369,12 @@ def _fdinfo_dir(rel: bytes, host: str | None) -> Node:
         if not name.isdigit() or not proc.fds.is_open(int(name)):
             return None
         fd = int(name)
+        st = proc.fds.get(fd)
+        if st is not None and st.fdinfo_lines(fd):
+            # An emulated object (signalfd, eventfd without a host one): the host's
+            # fdinfo would describe the pipe or file behind it.
+            return _file(rel + b"/" + name.encode(),
+                         lambda: procfiles.fdinfo_text(fd, False) + st.fdinfo_lines(fd).encode())
         return _file(rel + b"/" + name.encode(), lambda: procfiles.fdinfo_text(fd, _is_proc_fd(fd)),
                      host=_host(f"/proc/self/fdinfo/{fd}"))
     return _dir(rel, {}, extra=child, extra_names=_fd_names(FILE), host=host,
