@@ -164,6 +164,11 @@ class EventfdEmu(FdState):
     def carried_fds(self) -> tuple[int, ...]:
         return (self.cfd,)
 
+    def fdinfo_lines(self, fd: int) -> str:
+        # eventfd_show_fdinfo; the slot number stands for the kernel's eventfd id
+        return (f"eventfd-count: {self._load():16x}\neventfd-id: {self.off // _SLOT}\n"
+                f"eventfd-semaphore: {int(self.semaphore)}\n")
+
     def _load(self) -> int:
         return _U64.unpack(os.pread(self.cfd, _SLOT, self.off))[0]
 

@@ -37,9 +37,11 @@ _O_PATH_KEEP = F.O_DIRECTORY | F.O_NOFOLLOW | F.O_CLOEXEC | F.O_PATH
 
 
 class OPathState(FdState):
-    """An O_PATH fd on a host without O_PATH: opened read-only, but read and write are EBADF."""
+    """An O_PATH fd on a host without O_PATH: opened read-only, but read and write are EBADF
+    (and so are the calls that need more than a path: fchown, fchmod)."""
 
     intercepts_io = True
+    o_path = True
 
     def io_read(self, fd: int, views: list) -> int:
         return NEG_EBADF

@@ -286,7 +286,7 @@ def _rwf(flags: int) -> int:
          note="RWF_* flags only where the host's Python exposes them")
 def sys_preadv2(fd, iov, iovcnt, pos_l, pos_h, flags):
     fd = check_fd(fd)
-    hflags = _rwf(flags)
+    hflags = _rwf(flags) if iovcnt else 0     # an empty vector returns before the flags are read
     views = guest_iovecs(iov, iovcnt, True)
     if s64(pos_l) == -1:
         if hflags:
@@ -301,7 +301,7 @@ def sys_preadv2(fd, iov, iovcnt, pos_l, pos_h, flags):
          note="RWF_* flags only where the host's Python exposes them")
 def sys_pwritev2(fd, iov, iovcnt, pos_l, pos_h, flags):
     fd = check_fd(fd)
-    hflags = _rwf(flags)
+    hflags = _rwf(flags) if iovcnt else 0     # an empty vector returns before the flags are read
     views = guest_iovecs(iov, iovcnt, False)
     if seals_of(fd) is not None:
         start = os.lseek(fd, 0, os.SEEK_CUR) if s64(pos_l) == -1 else max(s64(pos_l), 0)

@@ -110,9 +110,18 @@ def sys_fstatfs(fd, buf):
 
 # ----- permissions, ownership, times, sizes -------------------------------------------
 
+def _fd_of_file(fd: int) -> int:
+    """`fd` checked, and not an emulated O_PATH fd (a host without O_PATH opened it
+    for reading): Linux's fdget() refuses an O_PATH file for fchown and fchmod."""
+    fd = check_fd(fd)
+    if getattr(proc.fds.get(fd), "o_path", False):
+        raise oserr(_errno.EBADF)
+    return fd
+
+
 @syscall("fchmod", "fd, mode")
 def sys_fchmod(fd, mode):
-    os.fchmod(check_fd(fd), mode & F.S_IALLUGO)
+    os.fchmod(_fd_of_file(fd), mode & F.S_IALLUGO)
     return 0
 
 
@@ -130,7 +139,7 @@ def _id(v: int) -> int:
 
 @syscall("fchown", "fd, int, int")
 def sys_fchown(fd, uid, gid):
-    os.fchown(check_fd(fd), _id(uid), _id(gid))
+    os.fchown(_fd_of_file(fd), _id(uid), _id(gid))
     return 0
 
 

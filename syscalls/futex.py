@@ -124,12 +124,16 @@ def _wake_op(uaddr: int, n: int, n2: int, uaddr2: int, val3: int) -> int:
     cmparg = _sext12(val3)
     if (val3 >> 28) & 8:                      # FUTEX_OP_OPARG_SHIFT
         oparg = 1 << (oparg & 31)             # out-of-range shifts are masked, as Linux
-    if op not in _OPS or cmp not in _CMPS:
+    if op not in _OPS:
         return -lerrno.ENOSYS
     mem = proc.mem
     mem.check(uaddr2, 4, 3)                   # read and written: EFAULT if not writable
     old = mem.u32(uaddr2)
     mem.put_u32(uaddr2, _OPS[op](old, oparg) & _U32)
+    if cmp not in _CMPS:
+        # futex_atomic_op_inuser judges the comparison after the modify: the word
+        # keeps it, and nobody is woken.
+        return -lerrno.ENOSYS
     woken = threads.wake(uaddr, n, threads.FUTEX_BITSET_ANY)
     s_old = old - (1 << 32) if old & 0x80000000 else old
     if _CMPS[cmp](s_old, cmparg):

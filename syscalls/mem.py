@@ -43,6 +43,7 @@ MS_ASYNC, MS_INVALIDATE, MS_SYNC = 1, 2, 4
 MCL_CURRENT, MCL_FUTURE, MCL_ONFAULT = 1, 2, 4
 
 MADV_DONTNEED = 4
+MADV_FREE = 8
 # Every advice value Linux 6.x knows; only DONTNEED changes what the guest sees.
 MADV_KNOWN = frozenset({0, 1, 2, 3, 4, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21,
                         22, 23, 24, 25, 100, 101})
@@ -296,11 +297,18 @@ def sys_madvise(addr, length, advice):
     mem = proc.mem
     if addr + size > WINDOW_SIZE:
         return -lerrno.ENOMEM
+    if advice == MADV_FREE and any(r.shared or _file_backed(r) for r in mem.regions_in(addr, size)):
+        return -lerrno.EINVAL           # madvise_free_single_vma: anonymous private memory only
     if advice == MADV_DONTNEED:
         # Linux: private anonymous pages read back as zeros afterwards.
         mem.zero(addr, size)
     # Like Linux, advice is applied to what is mapped and ENOMEM reports holes.
     return 0 if mem.mapped(addr, size) else -lerrno.ENOMEM
+
+
+def _file_backed(r) -> bool:
+    """A mapping of a file (named by its path), not anonymous memory ("" or [heap], [stack], [anon:...])."""
+    return bool(r.name) and not r.name.startswith("[")
 
 
 @syscall("mremap", "ptr, size, size, hex, ptr", level=PARTIAL, ret="hex",

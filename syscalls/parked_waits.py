@@ -194,6 +194,7 @@ def _rt_sigsuspend(fn):
         if threads.multi() and size == 8:
             st = proc.sig
             m = proc.mem.unpack(_SIGSET, set_)[0] & ~signals.UNBLOCKABLE
+            signals.drop_ignored(m)              # an ignored signal ends no wait
             if not st.pending & ~m:
                 st.saved_mask = st.mask          # restored once the handler is set up
                 signals.set_mask(m)

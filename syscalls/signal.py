@@ -123,31 +123,41 @@ def sys_rt_sigsuspend(set_, size):
     m = proc.mem.unpack(_SIGSET, set_)[0] & ~UNBLOCKABLE
     old = proc.sig.mask
     proc.sig.saved_mask = old
-    try:
-        proc.sig.mask = m
-        signals.follow_mask()         # what the watcher catches for signalfds follows m
-        while not (proc.sig.pending & ~m):
-            # Block every host signal, then let Python run the handlers of any
-            # that already arrived (they queue into proc.sig.pending): a signal taken
-            # between a check and the host sigsuspend would otherwise be
-            # consumed and the wait would never end (ash's `wait` hung when
-            # its child exited just before).  The host sigsuspend then swaps
-            # in the guest's mask atomically, as Linux does.
-            hs.pthread_sigmask(hs.SIG_BLOCK, hs.valid_signals())
-            _run_python_handlers()
-            if proc.sig.pending & ~m:
-                break
-            _host_sigsuspend(m)
-            # The Python-level handler runs at the next bytecode and raises
-            # InterruptedError, which ends this function.  Without that (the
-            # inbox's wake-up brought only signals `m` blocks) wait on.
-            _run_python_handlers()
-    except InterruptedError:
-        pass
-    proc.sig.interrupted = False
+    proc.sig.mask = m
+    signals.follow_mask()             # what the watcher catches for signalfds follows m
+    # A signal whose action is to ignore it ends no wait: Linux's get_signal
+    # drops it and, no handler having run, restarts the sigsuspend.
+    signals.drop_ignored(m)
+    while not proc.sig.pending & ~m:
+        try:
+            _suspend_once(m)
+        except InterruptedError:
+            pass
+        proc.sig.interrupted = False
+        signals.drop_ignored(m)
     proc.cpu.pending = True           # deliver, then restore `old` (saved_mask)
     proc.sig.undelivered = True
     return -lerrno.EINTR
+
+
+def _suspend_once(m: int) -> None:
+    """Wait in the host until a signal arrives (it may be one the guest blocks or ignores)."""
+    while not (proc.sig.pending & ~m):
+        # Block every host signal, then let Python run the handlers of any
+        # that already arrived (they queue into proc.sig.pending): a signal taken
+        # between a check and the host sigsuspend would otherwise be
+        # consumed and the wait would never end (ash's `wait` hung when
+        # its child exited just before).  The host sigsuspend then swaps
+        # in the guest's mask atomically, as Linux does.
+        hs.pthread_sigmask(hs.SIG_BLOCK, hs.valid_signals())
+        _run_python_handlers()
+        if proc.sig.pending & ~m:
+            return
+        _host_sigsuspend(m)
+        # The Python-level handler runs at the next bytecode and raises
+        # InterruptedError, which ends the wait.  Without that (the
+        # inbox's wake-up brought only signals `m` blocks) wait on.
+        _run_python_handlers()
 
 
 @syscall("rt_sigreturn", "")

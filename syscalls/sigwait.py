@@ -167,6 +167,9 @@ class SignalFd(SignalWaiter):
     def io_write(self, fd: int, views: list) -> int:
         return -lerrno.EINVAL
 
+    def fdinfo_lines(self, fd: int) -> str:
+        return f"sigmask:\t{self.mask:016x}\n"           # signalfd_show_fdinfo
+
 
 @syscall("signalfd4", "fd, ptr, size, hex", ret="fd", level=PARTIAL,
          note="a pipe kept readable while a signal of the mask is pending (fstat: a FIFO); "

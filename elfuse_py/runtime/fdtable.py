@@ -65,6 +65,11 @@ class FdState:
         """The emulator fds this state needs in the next image (kept open across execve)."""
         return ()
 
+    def fdinfo_lines(self, fd: int) -> str:
+        """The lines /proc/self/fdinfo/N shows for this kind of fd after pos/flags/mnt_id/ino
+        (an emulated object: what its Linux show_fdinfo prints); "" when none."""
+        return ""
+
     def release(self) -> None:
         """The last guest fd with this state is gone: close what it owns."""
 

@@ -424,6 +424,12 @@ def _fdinfo_dir(rel: bytes, host: str | None) -> Node:
         if not name.isdigit() or not proc.fds.is_open(int(name)):
             return None
         fd = int(name)
+        st = proc.fds.get(fd)
+        if st is not None and st.fdinfo_lines(fd):
+            # An emulated object (signalfd, eventfd without a host one): the host's
+            # fdinfo would describe the pipe or file behind it.
+            return _file(rel + b"/" + name.encode(),
+                         lambda: procfiles.fdinfo_text(fd, False) + st.fdinfo_lines(fd).encode())
         return _file(rel + b"/" + name.encode(), lambda: procfiles.fdinfo_text(fd, _is_proc_fd(fd)),
                      host=_host(f"/proc/self/fdinfo/{fd}"))
     return _dir(rel, {}, extra=child, extra_names=_fd_names(FILE), host=host, sealed=True)
@@ -820,8 +826,8 @@ def open_special(guest: bytes, flags: int, mode: int) -> int | None:
         raise _err(errno.EACCES)
     fd = _guest_fd(_anon_file(got.make() if acc != 1 else b"", bool(flags & _O_CLOEXEC)))
     _opened(fd, got)
-    if acc:
-        proc.fds.set(fd, ProcWriteState(b"/proc/" + got.rel, readable=acc == 2))
+    if acc or got.write is not None:
+        proc.fds.set(fd, ProcWriteState(b"/proc/" + got.rel, readable=acc != 1, writable=acc != 0))
     return fd
 
 
@@ -911,20 +917,46 @@ class ProcDirState(DirState):
 
 
 class ProcWriteState(FdState):
-    """An fd open for writing on a writable /proc file: each write is applied to the state."""
+    """An fd on a writable /proc file (oom_score_adj, comm...): each write is applied to
+    the state, and a read from offset 0 shows the value as it is now (Linux's
+    seq_file generates the text again there), not as it was at open."""
 
     intercepts_io = True
 
-    def __init__(self, guest: bytes, readable: bool) -> None:
+    def __init__(self, guest: bytes, readable: bool, writable: bool = True) -> None:
         self.guest = guest
         self.readable = readable
+        self.writable = writable
 
     def io_read(self, fd: int, views: list) -> int:
         if not self.readable:
             return -lerrno.EBADF
-        return os.readv(fd, views)
+        pos = os.lseek(fd, 0, os.SEEK_CUR)
+        if pos == 0:
+            try:
+                node = resolve(self.guest)
+            except OSError:
+                node = None
+            if isinstance(node, Node) and node.make is not None:
+                self.text = node.make()
+        text = getattr(self, "text", None)
+        if text is None:                    # (a state from before an execve)
+            return os.readv(fd, views)
+        # Served from the text of the last read at 0; the snapshot file behind
+        # the fd is read-only, so only its offset follows.
+        done = 0
+        for v in views:
+            chunk = text[pos + done:pos + done + len(v)]
+            v[:len(chunk)] = chunk
+            done += len(chunk)
+            if len(chunk) < len(v):
+                break
+        os.lseek(fd, pos + done, os.SEEK_SET)
+        return done
 
     def io_write(self, fd: int, views: list) -> int:
+        if not getattr(self, "writable", True):
+            return -lerrno.EBADF
         data = b"".join(bytes(v) for v in views)
         try:
             node = resolve(self.guest)

@@ -42,7 +42,7 @@ def run(proc: Process, carried_signals: dict | None = None) -> int:
         if reason == "switch" or (reason is None and not err and threads.preempt_requested()):
             pc = threads.switch()       # another guest thread's turn (elfuse_py.runtime.threads)
             continue
-        fault_addr = 0
+        fault_addr = None       # not a memory access (si_addr is then the PC)
         if reason == "fault":
             sig = proc.fault_signal
         elif err == UC_ERR_EXCEPTION and mem.fault_addr is not None:

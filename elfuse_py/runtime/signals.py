@@ -232,6 +232,22 @@ def adopt_queue(q: dict) -> None:
         notify_waiters()
 
 
+def drop_ignored(mask: int) -> None:
+    """Discard the pending signals `mask` lets through whose action is to ignore them
+    (SIG_IGN, or SIG_DFL of SIGCHLD/SIGURG/SIGWINCH/SIGCONT): what Linux's get_signal
+    does on the way out of a wait, which then goes on waiting (a sigsuspend is
+    restarted: -ERESTARTNOHAND with no handler run)."""
+    st = proc.sig
+    ready = st.pending & ~mask
+    while ready:
+        sig = (ready & -ready).bit_length()
+        ready &= ready - 1
+        handler = st.actions[sig][0]
+        if handler == SIG_IGN or (handler == SIG_DFL and (sig in _DFL_IGNORE or sig == SIGCONT)):
+            discard(st.infos, sig)
+            st.pending &= ~bit(sig)
+
+
 def _take_pending(sig: int) -> bytes:
     """Dequeue one `sig` from the process queue, keeping the pending bit right."""
     st = proc.sig
@@ -1149,12 +1165,28 @@ def _rewind() -> None:
     cpu.set_regs([REG_PC, REG_X0], [cpu.reg(REG_PC) - 4, proc.sig.restart_x0])
 
 
-def on_fault(sig: int, fault_addr: int = 0) -> bool:
-    """A CPU fault raised `sig`: run the guest's handler if it has one (forced, as Linux)."""
+# si_code of a CPU fault that is not a refused memory access, as arm64 Linux
+# gives it: ILL_ILLOPC for an undefined instruction (do_undefinstr),
+# TRAP_BRKPT, BUS_ADRALN, FPE_INTDIV; anything else SI_KERNEL.
+_FAULT_CODE = {4: 1, 5: 1, 7: 1, 8: 1}
+SEGV_MAPERR, SEGV_ACCERR = 1, 2
+
+
+def on_fault(sig: int, fault_addr: int | None = None) -> bool:
+    """A CPU fault raised `sig`: run the guest's handler if it has one (forced, as Linux).
+
+    `fault_addr` is the (1 KiB page of the) address of a refused load or store,
+    or None when the fault was no memory access: si_addr is then the PC."""
     act = proc.sig.actions[sig]
-    code = 1 if sig == SIGSEGV else 0x80
     pc = proc.cpu.reg(REG_PC)
-    info = (SIGINFO.pack(sig, 0, code) + struct.pack("<Q", fault_addr or pc)).ljust(SIGINFO_SIZE, b"\0")
+    if fault_addr is None:
+        code = SEGV_MAPERR if sig == SIGSEGV else _FAULT_CODE.get(sig, 0x80)
+        addr, fault_addr = pc, 0
+    else:
+        from elfuse_py.runtime.faults import exact_fault_addr
+        addr = fault_addr = exact_fault_addr(proc, fault_addr)
+        code = SEGV_MAPERR if proc.mem.region_at(addr) is None else SEGV_ACCERR
+    info = (SIGINFO.pack(sig, 0, code) + struct.pack("<Q", addr)).ljust(SIGINFO_SIZE, b"\0")
     if proc.sig.on_deliver is not None:
         proc.sig.on_deliver(sig, info)
     if act[0] <= SIG_IGN or proc.sig.mask & bit(sig):

@@ -142,6 +142,8 @@ static void io_checks(void) {
     CHECK(syscall(SYS_preadv2, fd, &iov, 1, 2L, 0L, 0) == 4 && !memcmp(a, "2345", 4), "preadv2 at offset 2");
     CHECK(syscall(SYS_pwritev2, fd, &iov, 1, 0L, 0L, 0) == 4, "pwritev2 at offset 0");
     CHECK_ERR(syscall(SYS_preadv2, fd, &iov, 1, 0L, 0L, 0x1000), EOPNOTSUPP, "preadv2 with an unknown RWF flag is EOPNOTSUPP");
+    CHECK(syscall(SYS_pwritev2, fd, &iov, 0, 0L, 0L, 1L << 27) == 0 && syscall(SYS_preadv2, fd, &iov, 0, 0L, 0L, 0x1000) == 0,
+          "an empty vector returns 0 before its RWF flags are read");
     lseek(fd, 0, SEEK_SET);
     CHECK(syscall(SYS_preadv2, fd, &iov, 1, (long)-1, 0L, 0) == 4 && lseek(fd, 0, SEEK_CUR) == 4,
           "preadv2 at offset -1 uses and moves the file offset");

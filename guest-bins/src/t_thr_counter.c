@@ -190,6 +190,16 @@ int main(int argc, char **argv) {
     long r = futex(&word, FUTEX_WAKE_OP_PRIVATE, 1, (struct timespec *)1, &w2,
                    FUTEX_OP(FUTEX_OP_ADD, 2, FUTEX_OP_CMP_EQ, 1));
     CHECK(r == 0 && w2 == 3, "FUTEX_WAKE_OP applies the operation");
+    /* An op Linux has no encoding for is ENOSYS before the modify; an unknown
+     * comparison is judged after it (futex_atomic_op_inuser): the word keeps it. */
+    w2 = 0;
+    CHECK_ERR(futex(&word, FUTEX_WAKE_OP_PRIVATE, 1, (struct timespec *)1, &w2, (5u << 28) | (0x111 << 12)),
+              ENOSYS, "FUTEX_WAKE_OP with an unknown op: ENOSYS");
+    CHECK(w2 == 0, "... and the word untouched");
+    CHECK_ERR(futex(&word, FUTEX_WAKE_OP_PRIVATE, 1, (struct timespec *)1, &w2, (6u << 24) | (0x111 << 12)),
+              ENOSYS, "FUTEX_WAKE_OP with an unknown comparison: ENOSYS");
+    CHECK(w2 == 0x111, "... after the operation was applied");
+    w2 = 3;
     CHECK_ERR(futex(&word, FUTEX_CMP_REQUEUE_PRIVATE, 1, (struct timespec *)1, &w2, 6), EAGAIN,
               "FUTEX_CMP_REQUEUE with a different value: EAGAIN");
     CHECK(futex(&word, FUTEX_CMP_REQUEUE_PRIVATE, 1, (struct timespec *)1, &w2, 5) == 0,
