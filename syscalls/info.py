@@ -318,14 +318,7 @@ def sys_prlimit64(pid, res, new, old):
     return 0
 
 
-def _pid_exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
+_pid_exists = procinfo.pid_exists
 
 
 @syscall("getrlimit", "rlimit, ptr")

@@ -294,3 +294,15 @@ current_cpu = INFO.current_cpu
 kernel_release = INFO.kernel_release
 set_comm = INFO.set_comm
 publish_identity = INFO.publish_identity
+
+
+def pid_exists(pid: int) -> bool:
+    """Is there a process `pid` (a zombie, or one of another user, included)?"""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True              # EPERM: it exists under another uid
+    return True
+

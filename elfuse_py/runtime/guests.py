@@ -117,13 +117,7 @@ def reaped(pid: int) -> None:
 
 
 def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True              # exists under another uid (a setuid guest)
-    return True
+    return procinfo.pid_exists(pid)     # (a setuid guest exists under another uid)
 
 
 def lookup(pid: int) -> dict | None:

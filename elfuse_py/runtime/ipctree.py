@@ -58,6 +58,7 @@ import time
 from contextlib import contextmanager
 from collections.abc import Iterator
 
+from elfuse_py.host import procinfo
 from elfuse_py.runtime import rundir
 
 
@@ -210,15 +211,7 @@ def _leave() -> None:
 # ----- transactions ---------------------------------------------------------------------------
 
 def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
+    return pid == os.getpid() or procinfo.pid_exists(pid)
 
 
 class State(dict):
