@@ -10,6 +10,8 @@ no growth after runs killed with SIGKILL).
 """
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
 import resource
 import shutil
@@ -151,7 +153,38 @@ def _start_hold(base, name: str) -> subprocess.Popen:
     return p
 
 
+@contextlib.contextmanager
+def _reaping_orphans():
+    """Be the subreaper of what this test starts (Linux), so the killed trees'
+    grandchildren are reaped here as a real init would reap them.  Where pid 1 does
+    not reap (a container's shell, `unshare -p -f`), a killed guest would otherwise
+    stay a zombie, and a zombie's pid still answers kill(pid, 0): its entries wait."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    set_subreaper = sys.platform.startswith("linux") and libc.prctl(36, 1, 0, 0, 0) == 0
+    try:
+        yield
+    finally:
+        if set_subreaper:
+            libc.prctl(36, 0, 0, 0, 0)
+
+
+def _reap_all(timeout: float = 10.0) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            time.sleep(0.01)
+
+
 def test_runs_killed_with_sigkill_leave_nothing_behind(short_tmp):
+    with _reaping_orphans():
+        _killed_runs(short_tmp)
+
+
+def _killed_runs(short_tmp):
     base = short_tmp / "rt"
     base.mkdir(mode=0o700)
     counts, during = [], []
@@ -160,6 +193,7 @@ def test_runs_killed_with_sigkill_leave_nothing_behind(short_tmp):
         during.append(_entries(base))
         os.killpg(p.pid, signal.SIGKILL)          # the whole tree, no chance to clean up
         p.wait()
+        _reap_all()
         counts.append(_entries(base))
     assert min(during) >= 10, during              # the runs did make entries there
     # The next start sweeps what the killed trees left: the directory does not grow.
