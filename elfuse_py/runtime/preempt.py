@@ -57,15 +57,15 @@ class BlockPreempter:
 
     def install(self) -> bool:
         """Add the block hook (unicorn retranslates: a mode switch); False if unavailable."""
-        if self.installed:
-            return True
-        stub = stubs.block_stop_hook()
-        if stub is None:
-            return False
-        check(lib.uc_hook_add(self.uc, self.handle, UC_HOOK_BLOCK, ffi.cast("void *", stub),
-                              self.ctl, 1, 0), "uc_hook_add(BLOCK)")
-        self.installed = True
-        if self._ticker_pid != os.getpid():     # none yet, or inherited through fork
+        if not self.installed:
+            stub = stubs.block_stop_hook()
+            if stub is None:
+                return False
+            check(lib.uc_hook_add(self.uc, self.handle, UC_HOOK_BLOCK, ffi.cast("void *", stub),
+                                  self.ctl, 1, 0), "uc_hook_add(BLOCK)")
+            self.installed = True
+        if self._ticker_pid != os.getpid():
+            # None yet, or this is a fork child: the hook came along, the thread did not.
             self._ticker_pid = os.getpid()
             threading.Thread(target=self._tick, name="elfuse-slices", daemon=True).start()
         return True
