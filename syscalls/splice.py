@@ -90,11 +90,17 @@ def _wait(fd: int, ev: int, nonblock: bool, orig_x0: int) -> int | None:
     return 0
 
 
-def _get_off(addr: int) -> int:
+def _file_offset(fd: int, addr: int) -> tuple[int | None, int]:
+    """(offset, 0) for the file side's loff_t pointer (None: no pointer, the file's
+    own position), or (None, -EINVAL) for a file that cannot seek or a negative offset."""
+    if not addr:
+        return None, 0
+    if not _can_seek(fd):
+        return None, -lerrno.EINVAL
     off = proc.mem.unpack(_OFF, addr)[0]
     if off < 0:
-        raise ValueError
-    return off
+        return None, -lerrno.EINVAL
+    return off, 0
 
 
 def _can_seek(fd: int) -> bool:
@@ -132,14 +138,9 @@ def sys_splice(fd_in, off_in, fd_out, off_out, n, flags):
     if ipipe:
         if fl_out & os.O_APPEND:
             return -lerrno.EINVAL
-        off = None
-        if off_out:
-            if not _can_seek(fd_out):
-                return -lerrno.EINVAL
-            try:
-                off = _get_off(off_out)
-            except ValueError:
-                return -lerrno.EINVAL
+        off, err = _file_offset(fd_out, off_out)
+        if err:
+            return err
         nonblock = nonblock or bool(fl_in & os.O_NONBLOCK)
         r = _wait(fd_in, _IN, nonblock, fd_in)
         if r != 0:
@@ -152,14 +153,9 @@ def sys_splice(fd_in, off_in, fd_out, off_out, n, flags):
             proc.mem.pack(_OFF, off_out, off + w)
         return w
     if opipe:
-        off = None
-        if off_in:
-            if not _can_seek(fd_in):
-                return -lerrno.EINVAL
-            try:
-                off = _get_off(off_in)
-            except ValueError:
-                return -lerrno.EINVAL
+        off, err = _file_offset(fd_in, off_in)
+        if err:
+            return err
         nonblock = nonblock or bool(fl_out & os.O_NONBLOCK)
         r = _wait(fd_out, _OUT, nonblock, fd_in)
         if r != 0:
