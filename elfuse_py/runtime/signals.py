@@ -152,10 +152,7 @@ def push(q: dict, sig: int, info: bytes) -> bool | None:
     if code == SI_TIMER:
         # A POSIX timer's one preallocated entry (syscalls/ptimers.py): it
         # queues beside another instance and outside the limit, as on Linux.
-        if fifo is None:
-            q[sig] = collections.deque((info,))
-        else:
-            fifo.append(info)
+        q.setdefault(sig, collections.deque()).append(info)
         st.queued += 1
         return True
     if sig < SIGRTMIN_KERNEL:
@@ -170,10 +167,7 @@ def push(q: dict, sig: int, info: bytes) -> bool | None:
         if fifo:
             return None
         info = _si(sig, SI_USER)        # no room: pending, its info lost (Linux zeroes it)
-    if fifo is None:
-        q[sig] = collections.deque((info,))
-    else:
-        fifo.append(info)
+    q.setdefault(sig, collections.deque()).append(info)
     st.queued += 1
     return True
 
