@@ -40,6 +40,12 @@ def _max_message(fd: int) -> int:
     return max(sndbuf, _LINUX_WMEM_DEFAULT) - 32
 
 
+def _wait_writable(fd: int) -> None:
+    p = select.poll()
+    p.register(fd, select.POLLOUT)
+    p.poll()
+
+
 def send_frame(fd: int, views: list, control: bytes, hflags: int) -> int:
     """Send one framed message; returns the payload length or -errno (host)."""
     total = sum(len(v) for v in views)
@@ -71,7 +77,11 @@ def send_frame(fd: int, views: list, control: bytes, hflags: int) -> int:
             e = ffi.errno
             if e == errno.EAGAIN and sent_any:
                 # Never leave half a frame on the stream: wait and finish it.
-                select.select([], [fd], [])
+                # poll, not select: a guest may hold fds past FD_SETSIZE.
+                try:
+                    _wait_writable(fd)
+                except InterruptedError:
+                    signals.keep_result()    # as above: finish the frame first
                 continue
             if e == errno.EINTR:
                 continue

@@ -126,7 +126,9 @@ def _recv_fault(fd: int, flags: int, n: int = 0) -> int:
     nonblock = flags & C.MSG_DONTWAIT or fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_NONBLOCK
     if nonblock:
         import select
-        if not select.select([fd], [], [], 0)[0]:
+        p = select.poll()                 # not select: fds past FD_SETSIZE
+        p.register(fd, select.POLLIN)
+        if not p.poll(0):
             return -lerrno.EAGAIN
     return -lerrno.EFAULT
 
