@@ -925,6 +925,27 @@ def exec_state() -> dict:
             "infos": {s: list(q) for s, q in proc.sig.infos.items()}}
 
 
+def after_exec() -> None:
+    """An in-process execve: handled signals go back to their default action, ignored ones
+    stay ignored (flags and masks of both cleared); the alternate stack and the signal
+    return page went with the old image.  The mask and the pending set stay."""
+    st = proc.sig
+    for s in range(1, NSIG + 1):
+        act = st.actions[s]
+        if act[0] == SIG_IGN:
+            st.actions[s] = (SIG_IGN, 0, 0, 0)
+        elif act != (SIG_DFL, 0, 0, 0):
+            st.actions[s] = (SIG_DFL, 0, 0, 0)
+            _sync_host(s)
+    st.altstack = (0, SS_DISABLE, 0)
+    st.trampoline = 0
+    st.saved_mask = None
+    st.interrupted = False
+    st.restart_x0 = st.restart_nr = 0
+    if st.pending:
+        st.undelivered = True
+
+
 def restore(state: dict) -> None:
     for s in state["ignored"]:
         proc.sig.actions[s] = (SIG_IGN, 0, 0, 0)
