@@ -219,6 +219,13 @@ def after_exec() -> None:
     if leader is not None and leader is not cur and leader.sigpending:
         _adopt(leader)              # process-directed signals steered to the leader stay the process's
     for t in T.live.values():
+        if t.cleanup is not None:
+            # A parked wait's emulator side (a helper's fd, a registered waiter) ends with it.
+            cleanup, t.cleanup = t.cleanup, None
+            try:
+                cleanup()
+            except Exception:  # noqa: BLE001 - the thread is gone either way
+                pass
         if t.ctx is not None:
             lib.uc_context_free(t.ctx[0])
             t.ctx = None
