@@ -48,6 +48,19 @@ def boot(path: str, argv: list[bytes], envp: list[bytes], *,
     cpu = proc.cpu
     execfn = execfn if execfn is not None else os.fsencode(path)
     proc.hwcap = compute_hwcaps(cpu.sysreg)
+    _load_image(path, argv, envp, execfn)
+    if guests.exited not in proc.exit_hooks:
+        proc.exit_hooks.append(guests.exited)
+        proc.exit_hooks.append(rundir.leave)      # the tree's runtime entries, if it was the last
+    ipctree.start(ipc_tree)             # the emulator tree's SysV IPC objects
+    registry.register(proc)
+    proc.install_hook()
+    proc.exec_image = _exec_image       # a guest execve replaces the image in this process
+
+
+def _load_image(path: str, argv: list[bytes], envp: list[bytes], execfn: bytes) -> None:
+    """Map the program into the (empty) address space, build its stack and auxv, and
+    make the process's identity its own: at start-up and at each execve alike."""
     program = load_program(proc.mem, path, argv, envp, execfn, resolve=paths.host_path, hwcap=proc.hwcap)
     proc.exe = program.exe
     # The name execve was given (/proc/self/exe, a script): Linux takes the
@@ -57,15 +70,33 @@ def boot(path: str, argv: list[bytes], envp: list[bytes], *,
     procinfo.publish_identity(argv, os.path.basename(execfn))
     proc.start_stack = program.sp
     guests.publish()                    # the record other guests' /proc reads (no host /proc)
-    if guests.exited not in proc.exit_hooks:
-        proc.exit_hooks.append(guests.exited)
-        proc.exit_hooks.append(rundir.leave)      # the tree's runtime entries, if it was the last
-    ipctree.start(ipc_tree)             # the emulator tree's SysV IPC objects
+    cpu = proc.cpu
     cpu.set_reg(REG_SP, program.sp)
     cpu.set_reg(REG_TPIDR_EL0, 0)
     proc.entry = program.entry
-    registry.register(proc)
-    proc.install_hook()
+
+
+def _exec_image() -> int | None:
+    """The run loop, after a guest execve passed its checks (syscalls/execve.py): tear
+    the old image down and load the new one in this process.  None: run on from
+    `proc.entry`; else the status the process ends with (Linux: SIGSEGV)."""
+    from elfuse_py.loader.elf import ElfError
+    from elfuse_py.syscalls import execve as guest_exec
+
+    path, argv, envp, execfn = proc.exec_plan
+    proc.exec_plan = None
+    guest_exec.begin_new_image()
+    try:
+        _load_image(path, argv, envp, execfn)
+    except (ElfError, OSError) as e:
+        # Past the point of no return (a file changed since the checks, no memory):
+        # the process dies as Linux kills it, by SIGSEGV.
+        log.emit(f"elfuse-py: {e}\n")
+        if not isinstance(e, ElfError) or (e.segv and proc.nested):
+            return proc.terminate_by_signal(SIGSEGV)
+        return e.status
+    proc.install_hook()                 # (a new --strace tracer prints the execve line, `= 0`)
+    return None
 
 
 def attach_gdb(address: str) -> None:

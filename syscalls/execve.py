@@ -1,19 +1,27 @@
-"""execve/execveat: validate like Linux, then re-exec the emulator on the new program.
+"""execve/execveat: validate like Linux, then replace the image in this same process.
 
 Everything that can fail (bad pointers, missing file, no exec permission,
-ENOEXEC, shebang errors, E2BIG) is checked before the host execve, so an error
-returns to the guest with its image intact.  The host process then execs a
-fresh Python running `elfuse_py.cli.exec_entry`, which puts the host in place
-and calls the composition root's `exec_main` (elfuse_py/boot.py),
-which takes the state back (`take_state`), boots the new guest image and
-restores what survives (`restore_state`).
+ENOEXEC, shebang errors, E2BIG, the program's and its interpreter's headers)
+is checked in the handler, so an error returns to the guest with its image
+intact.  Then, as Linux does, the process stays and only its image changes:
+the handler leaves the new program in `proc.exec_plan` and stops the CPU; the
+run loop calls the composition root's `exec_image` (elfuse_py/boot.py), which
+passes the point of no return (`begin_new_image`: other threads, the address
+space, the CPU state, close-on-exec fds, handled signals, POSIX timers, the
+vfork parent...), loads the new program with the start-up loader and runs on.
+What survives is simply what is not reset: fds without FD_CLOEXEC and their
+emulator state, ignored signals, the mask and pending set, limits, umask, cwd
+and root, ids, the sysroot, --strace and the log channel, the process's
+runtime directories and inbox.  A failure after that point ends the process
+with SIGSEGV, as on Linux.
 
-What must survive the exec (the guest's exact argv/envp, the per-fd emulator
-state of fds without FD_CLOEXEC, ignored signals, the mask and pending set,
---strace, the sysroot, whether the guest is nested) is pickled into an
-anonymous file whose fd number (in the emulator's reserved range) is passed in
-ELFUSE_EXEC_STATE; `take_state` removes that variable before the guest sees its
-environment (the guest's environ comes from the pickle anyway).
+Fallback (`_host_exec`): while gdb is attached (the remote session ends at an
+exec and its stub holds the engine) the host process execs a fresh Python
+running `elfuse_py.cli.exec_entry` instead, which takes the state back
+(`take_state`), boots the new image and restores what survives
+(`restore_state`).  That state is pickled into an anonymous file whose fd
+number (in the emulator's reserved range) is passed in ELFUSE_EXEC_STATE;
+`take_state` removes that variable before the guest sees its environment.
 """
 from __future__ import annotations
 
@@ -22,14 +30,15 @@ import os
 import stat
 import sys
 
+from elfuse_py.host import fs as hostfs
 from elfuse_py.host import memfiles, platform
-from elfuse_py.runtime import fdtable, guests, ipctree, lerrno, log, paths, rundir, signals
+from elfuse_py.runtime import fdtable, guests, ipctree, lerrno, log, paths, rundir, signals, threads
 from elfuse_py.runtime.fdtable import FdState
 from elfuse_py.runtime.process import proc
 from elfuse_py.loader.elf import ElfError, check_program
 from elfuse_py.loader.shebang import ShebangError, resolve_program
 
-from elfuse_py.syscalls import strace_out
+from elfuse_py.syscalls import futex_pi, strace_out
 
 STATE_ENV = "ELFUSE_EXEC_STATE"
 MAX_ARG_STRLEN = 32 * 4096
@@ -112,6 +121,76 @@ def execve(dirfd: int, path_addr: int, argv_addr: int, envp_addr: int, flags: in
     except ElfError as e:
         return -lerrno.LINUX_ERRNO.get(e.errno_name, lerrno.ENOEXEC)
 
+    if proc.exec_image is not None and proc.debugger is None:
+        proc.exec_plan = (elf, new_argv, envp, filename)
+        # Signals wait for the new image: a handled one would otherwise be
+        # delivered to the old image on the way out (it becomes default there).
+        proc.cpu.pending = False
+        proc.cpu.stop("exec")
+        return None
+    return _host_exec(elf, new_argv, envp, filename)
+
+
+# ----- in-process: past the point of no return -------------------------------------------
+
+def begin_new_image() -> None:
+    """Tear the old image down (Linux's begin_new_exec): the run loop calls it once the
+    CPU has stopped; the new program is loaded afterwards (elfuse_py/boot.py)."""
+    futex_pi.process_exit()          # every thread's robust futexes: FUTEX_OWNER_DIED (exec_mm_release)
+    threads.after_exec()             # de_thread: the calling thread goes on alone, as the leader
+    proc.clear_child_tid = 0
+    _release_vfork_parent()
+    _close_on_exec()
+    signals.after_exec()
+    ipctree.after_exec()             # SysV shm attachments went with the memory
+    for hook in proc.exec_hooks:     # the upper layers' per-image state (POSIX timers...)
+        hook()
+    task = proc.task
+    task.comm = None                 # from the new program's name (proc.comm)
+    task.robust_list = (0, 0)
+    task.dumpable = 1
+    proc.mem.reset()                 # every mapping and the brk
+    proc.cpu.reset()                 # registers as a fresh CPU has them, no translated code
+
+
+def _release_vfork_parent() -> None:
+    """A vfork child's parent waits until the child execs or exits (syscalls/proc.py fork)."""
+    fd, proc.vfork_fd = proc.vfork_fd, -1
+    if fd >= 0:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+
+def _close_on_exec() -> None:
+    """Close the guest fds marked close-on-exec, through the fd table (their emulator
+    state is released, epoll forgets them); the states of the others stay as they are.
+    A state that prepares for an exec (before_exec) hears it end at once (after_exec),
+    as it does when a host execve fails: the image it serves is still this process."""
+    fds = proc.fds
+    for fd in hostfs.open_fds(fds.limit):
+        try:
+            cloexec = fcntl.fcntl(fd, fcntl.F_GETFD) & fcntl.FD_CLOEXEC
+        except OSError:
+            continue
+        if not cloexec:
+            continue
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+        fds.on_close(fd)
+    for fd, value in list(fds.state.items()):
+        if type(value).before_exec is not FdState.before_exec:
+            _hook(value, "before_exec")
+            _hook(value, "after_exec", fd)
+
+
+# ----- fallback: a host execve of a new interpreter --------------------------------------
+
+def _host_exec(elf: str, new_argv: list[bytes], envp: list[bytes], filename: bytes) -> int:
+    """Exec a fresh emulator on the new program (while gdb is attached); -errno or no return."""
     fds = {fd: value for fd, value in proc.fds.state.items() if _inherited(fd)}
     for value in fds.values():
         _hook(value, "before_exec")

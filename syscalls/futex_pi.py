@@ -52,6 +52,7 @@ _HEAD = struct.Struct("<QqQ")         # robust_list_head: next, futex_offset, li
 # (musl's pthread_exit swaps a held robust mutex's word to FUTEX_OWNER_DIED
 # before the kernel hands the lock over).
 _owner: dict[int, int] = {}
+proc.exec_hooks.append(_owner.clear)        # an execve: the old image's futexes and waiters are gone
 
 
 def _alive(tid: int) -> bool:

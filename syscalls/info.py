@@ -578,6 +578,7 @@ MB_SUPPORTED = (MB_PRIVATE_EXPEDITED | MB_REGISTER_PRIVATE_EXPEDITED
 _MB_NEEDS = {MB_PRIVATE_EXPEDITED: MB_REGISTER_PRIVATE_EXPEDITED,
              MB_PRIVATE_EXPEDITED_SYNC_CORE: MB_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE}
 _mb_registered: dict[int, int] = {}     # host pid -> registration commands done
+proc.exec_hooks.append(_mb_registered.clear)    # registrations belong to the mm: an execve drops them
 
 
 @syscall("membarrier", "int, hex, int", level=PARTIAL,

@@ -42,6 +42,7 @@ SEMID_DS = struct.Struct("<qqQQQ")         # after ipc64_perm: otime, ctime, nse
 SEMINFO = struct.Struct("<10i")
 _tokens = itertools.count()
 _parked_deadline: dict[int, tuple] = {}     # tid -> (the parked call, its deadline)
+proc.exec_hooks.append(_parked_deadline.clear)  # an execve ends every parked thread
 
 
 @syscall("semget", "int, int, hex", note="objects shared by the emulator tree's guests (runtime/ipctree.py)")

@@ -1,6 +1,7 @@
 """Process syscalls: exit, fork (clone/vfork), execve, wait4/waitid, process groups and sessions."""
 from __future__ import annotations
 
+import gc
 import os
 import resource
 import struct
@@ -66,6 +67,11 @@ def fork(flags: int = 17, newsp: int = 0, ptid: int = 0,
     _close_vfork_pipe()
     pid = os.fork()
     if pid == 0:
+        # What the parent's heap held stays out of the child's collections: a
+        # collection would write to every tracked object's header and so copy
+        # most of the parent's pages (copy-on-write) in a child that usually
+        # just execs (~1 ms per fork+exec).
+        gc.freeze()
         proc.nested = True
         if vfork_r >= 0:
             os.close(vfork_r)

@@ -110,6 +110,19 @@ def _reset_after_fork() -> None:
 os.register_at_fork(after_in_child=_reset_after_fork)
 
 
+def _delete_all() -> None:
+    """An execve deletes the process's timers (Linux exit_itimers); a wake-up
+    callback already scheduled finds its timer gone and does nothing."""
+    with wakeup.lock, _dlock:
+        for t in _timers.values():
+            t.armed = False
+            t.gen += 1
+        _timers.clear()
+
+
+proc.exec_hooks.append(_delete_all)
+
+
 # ----- the wake-up thread's side -------------------------------------------------------------
 
 def _arm_callback(t: Timer) -> None:

@@ -10,7 +10,7 @@ strace -f's shapes, kept here: the result at column 40; `name(args
 <unfinished ...>` when a call blocks while another task runs (a parked guest
 thread) and `<... name resumed>results) = R` when it finishes; a fork child
 prints nothing for its side of clone; a successful execve is printed `= 0` by
-the new image; `+++ exited with N +++` / `+++ killed by SIG +++` at each
+the new image (its tracer, made when the image replaces the old one); `+++ exited with N +++` / `+++ killed by SIG +++` at each
 task's end.
 """
 from __future__ import annotations
@@ -458,6 +458,9 @@ def _clone_after(t: Tracer, regs: tuple, shown, lead: str, name: str) -> bool:
 
 
 def _exec_after(t: Tracer, regs: tuple, shown, lead: str, name: str) -> bool:
+    if shown is None:
+        # It succeeds (in this process): the new image's tracer prints the line with `= 0`.
+        return False
     t.cfg.exec_line, t.cfg.exec_lost = None, 0      # it failed: the image stays
     return True
 

@@ -162,11 +162,17 @@ class _Portable:
 
     @staticmethod
     def set_comm(name: bytes) -> None:
-        pass
+        """No-op: macOS has no task name a process can set (p_comm is the executable's
+        name, fixed by the kernel at exec; pthread_setname_np only names a thread for
+        debuggers), so `ps -c` keeps showing the Python that runs the emulator.  The
+        guest's own view (/proc/self/comm, PR_GET_NAME) follows the program anyway."""
 
     @staticmethod
     def publish_identity(argv: list[bytes], name: bytes) -> None:
-        pass
+        """No-op (macOS, and the macOS host model): `ps` there reads the argument area
+        through sysctl KERN_PROCARGS2, which Python cannot reach without the undocumented
+        _NSGetArgv layout, so it keeps showing the emulator's command line; the guest's
+        /proc/PID/cmdline of any guest comes from the guest records (runtime/guests.py)."""
 
 
 class _Linux(_Portable):

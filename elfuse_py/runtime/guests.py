@@ -15,6 +15,15 @@ reaped), which the parent's wait removes; a top-level guest removes its own.
 A record whose process is gone (killed, or reaped by a non-guest) is
 dropped by the next reader: kill(pid, 0) says ESRCH.
 
+How a record is replaced: guests/<pid> is a symlink to the data file
+.<pid>.<n>.tmp, and a new record is a new data file and a new symlink renamed
+over the old one (readers see the old record or the new one, never a part).
+Not a data file renamed over the old one: on ext4 renaming a regular file over
+another forces the new file's data to disk first (auto_da_alloc), ~2 ms per
+record on a VM disk, paid by every fork and every execve; a symlink rename
+costs nothing of the kind.  The data file before the previous one is removed,
+so a reader that has just read the link still finds its target.
+
 Written on every host: on Linux the record also says that a host process is
 a guest, whose /proc/PID the guest's /proc then shows from the record (its
 environ, its fds below its guest limit) instead of the host's, which would
@@ -54,13 +63,56 @@ def own_record(state: str = "S") -> dict:
             "envp": list(proc.envp), "fdlimit": proc.fds.limit if proc.fds is not None else 0}
 
 
+_written: list[str] = []        # this process's data files, oldest first
+_written_by = 0                 # ... and the pid they belong to (a fork child starts its own)
+_seq = 0
+
+
 def _store(pid: int, rec: dict) -> None:
     import pickle
+    global _written_by, _seq
+    if _written_by != pid:
+        _written.clear()
+        _written_by = pid
     d = _dir()
-    tmp = os.path.join(d, f".{pid}.tmp")
-    with open(tmp, "wb") as f:
+    _seq += 1
+    data = f".{pid}.{_seq}.tmp"
+    with open(os.path.join(d, data), "wb") as f:
         pickle.dump(rec, f, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(tmp, os.path.join(d, str(pid)))
+    link = os.path.join(d, f".{pid}.link.tmp")
+    try:
+        os.unlink(link)                     # (left by a writer killed mid-way)
+    except OSError:
+        pass
+    os.symlink(data, link)
+    os.replace(link, os.path.join(d, str(pid)))
+    _written.append(data)
+    while len(_written) > 2:
+        _unlink(os.path.join(d, _written.pop(0)))
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def _remove(pid: int) -> None:
+    """Drop the record of `pid`: its link and the data file it names."""
+    d = _dir()
+    path = os.path.join(d, str(pid))
+    try:
+        target = os.readlink(path)
+    except OSError:
+        target = None
+    _unlink(path)
+    if target is not None and os.sep not in target:
+        _unlink(os.path.join(d, target))
+    if pid == _written_by:
+        for name in _written:
+            _unlink(os.path.join(d, name))
+        _written.clear()
 
 
 _swept = False
@@ -100,8 +152,10 @@ def exited() -> None:
             rec["argv"] = []
             rec["threads"] = 1
             _store(os.getpid(), rec)
+            while len(_written) > 1:         # the parent's reap removes the last one
+                _unlink(os.path.join(_dir(), _written.pop(0)))
         else:
-            os.unlink(os.path.join(_dir(), str(os.getpid())))
+            _remove(os.getpid())
     except (OSError, pickle.PickleError):
         pass
 
@@ -111,7 +165,7 @@ def reaped(pid: int) -> None:
     if not ENABLED or pid <= 0:
         return
     try:
-        os.unlink(os.path.join(_dir(), str(pid)))
+        _remove(pid)
     except OSError:
         pass
 
@@ -133,7 +187,7 @@ def lookup(pid: int) -> dict | None:
         return None
     if not _alive(pid):
         try:
-            os.unlink(path)
+            _remove(pid)
         except OSError:
             pass
         return None
@@ -163,7 +217,7 @@ def live_pids() -> list[int]:
             out.append(pid)
         else:
             try:
-                os.unlink(os.path.join(_dir(), n))
+                _remove(pid)
             except OSError:
                 pass
     return sorted(out)

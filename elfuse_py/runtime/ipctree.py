@@ -337,6 +337,13 @@ def state_exists() -> bool:
     return True
 
 
+def after_exec() -> None:
+    """An in-process execve: the old image's attachments are gone with its memory (SEM_UNDO
+    adjustments stay, as on Linux)."""
+    attached.clear()
+    _forget_own_attachments()
+
+
 def _forget_own_attachments() -> None:
     """An exec'd image: the old image's attachments are gone (its memory is)."""
     if not state_exists():

@@ -572,11 +572,25 @@ class GuestMemory:
     def unmap_all(self) -> None:
         for r in list(self.regions):
             self._drop_code(r, r.start, r.end)
-            self._release(r.start, r.end - r.start)
+            self._release(r.start, r.end - r.start, r.shared)
         self.starts.clear()
         self.regions.clear()
         self.total = 0
         self._cursor = self.mmap_top
+        flush_tlb(self.uc)
+
+    def reset(self) -> None:
+        """execve: every guest mapping goes, the brk with them; the window stays reserved
+        and stays unicorn's one mapping.  Translated code is the CPU's to drop (Cpu.reset
+        flushes all of it at once rather than range by range here)."""
+        for r in self.regions:
+            self._release(r.start, r.end - r.start, r.shared)
+        self.starts.clear()
+        self.regions.clear()
+        self.total = 0
+        self.brk_start = self.brk_cur = 0
+        self.mmap_top = self._cursor = MMAP_TOP
+        self.fault_addr = None
         flush_tlb(self.uc)
 
 

@@ -141,6 +141,15 @@ class Process:
         # Run once when the guest process ends (exit, fatal signal), not at exec:
         # e.g. the record of the live guest for a host without /proc (runtime/guests.py).
         self.exit_hooks: list[Callable[[], None]] = []
+        # An execve replaces the image in this same process (syscalls/execve.py):
+        # the handler leaves the new program in `exec_plan` and stops the CPU
+        # with reason "exec"; the run loop then calls `exec_image()`, set by the
+        # composition root, which loads it (None) or gives the status the
+        # process ends with.  `exec_hooks` run past the point of no return, so
+        # the layers above reset what belongs to the old image (POSIX timers...).
+        self.exec_plan = None
+        self.exec_image: Callable[[], int | None] | None = None
+        self.exec_hooks: list[Callable[[], None]] = []
         self.task = TaskState()
         self.sig = SigState()             # dispositions, mask, pending (runtime/signals.py acts on it)
         self.threads = ThreadTable()      # guest threads and the scheduler's state (runtime/threads.py)

@@ -513,6 +513,7 @@ def _other_fds(rel: bytes, pid: int, sub: str, limit: int, kind: str, uid, gid) 
 
 _tunables = {"oom_score_adj": 0, "coredump_filter": 0x33}
 _thread_comm: dict[int, bytes] = {}
+proc.exec_hooks.append(_thread_comm.clear)     # an execve ends every other thread
 
 
 def _nul_list(items: list[bytes]) -> bytes:

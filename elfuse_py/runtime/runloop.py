@@ -2,7 +2,7 @@
 
 It sits above the process, signal and thread layers and ties them together:
 the CPU runs until something stops it (exit, a fault, a host signal, the end
-of a thread's time slice), and the loop decides what happens next.
+of a thread's time slice, an execve), and the loop decides what happens next.
 """
 from __future__ import annotations
 
@@ -39,6 +39,16 @@ def run(proc: Process, carried_signals: dict | None = None) -> int:
         reason = cpu.stop_reason
         if reason == "exit":
             return cpu.exit_status
+        if reason == "exec":
+            # execve passed its checks: the new image replaces this one here,
+            # in the same process (its failure from now on ends the process).
+            status = proc.exec_image()
+            if status is not None:
+                return status
+            pc = proc.entry
+            cpu.set_reg(REG_PC, pc)
+            cpu.pending = True          # signals pending across the exec stay pending
+            continue
         if reason == "switch" or (reason is None and not err and threads.preempt_requested()):
             pc = threads.switch()       # another guest thread's turn (elfuse_py.runtime.threads)
             continue

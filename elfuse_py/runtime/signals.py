@@ -52,6 +52,7 @@ chosen by the host floor (elfuse_py/host/sigwait.py):
 """
 from __future__ import annotations
 
+import _signal
 import collections
 import errno as _errno_mod
 import os
@@ -70,6 +71,10 @@ from elfuse_py.runtime.signums import (ALL, LINUX_SIGRTMIN, NSIG, SIGNAL_NAMES, 
                                        UNBLOCKABLE, bit, host_set, linux_mask, to_host, to_linux)
 
 SIGINT, SIGKILL, SIGSEGV, SIGPIPE, SIGCHLD, SIGCONT, SIGSTOP = 2, 9, 11, 13, 17, 18, 19
+# The host mask as plain ints: signal.pthread_sigmask turns every signal of the set
+# it returns into a Signals enum (~0.3 ms a call), paid by every guest
+# rt_sigprocmask and every fork (the watcher thread starts with all blocked).
+_sigmask = getattr(_signal, "pthread_sigmask", hs.pthread_sigmask)
 SIGXFSZ = 25
 
 # Default actions (signal(7)).
@@ -575,7 +580,7 @@ def _apply_catch() -> int:
     """Watcher thread: take the host mask the main thread published; acknowledge it."""
     st = proc.sig
     gen = st.catch_gen
-    hs.pthread_sigmask(hs.SIG_SETMASK, _ALL_HOST - st.catch_hosts)
+    _sigmask(hs.SIG_SETMASK, _ALL_HOST - st.catch_hosts)
     st.catch_applied = gen
     return gen
 
@@ -596,11 +601,11 @@ def _start_watcher(errno_cell: bool = True) -> None:
     proc.sig.wake_fds = (r, w)
     hs.set_wakeup_fd(w, warn_on_full_buffer=False)
     # The thread must not take process signals: block everything while it starts.
-    old = hs.pthread_sigmask(hs.SIG_BLOCK, hs.valid_signals())
+    old = _sigmask(hs.SIG_BLOCK, _ALL_HOST)
     try:
         _thread.start_new_thread(_watch, (r, proc.cpu))
     finally:
-        hs.pthread_sigmask(hs.SIG_SETMASK, old)
+        _sigmask(hs.SIG_SETMASK, old)
     proc.sig.watcher = True
 
 
@@ -645,14 +650,14 @@ class child_wait:
         h = TO_HOST.get(SIGCHLD)
         self.held = h is not None and proc.sig.actions[SIGCHLD][0] > SIG_IGN
         if self.held:
-            hs.pthread_sigmask(hs.SIG_BLOCK, {h})
+            _sigmask(hs.SIG_BLOCK, {h})
         return self
 
     def __exit__(self, *exc):
         if self.held:
             proc.sig.hold = True
             try:
-                hs.pthread_sigmask(hs.SIG_SETMASK, host_set(proc.sig.mask))
+                _sigmask(hs.SIG_SETMASK, host_set(proc.sig.mask))
             finally:
                 proc.sig.hold = False
         return False
@@ -665,7 +670,7 @@ def set_mask(mask: int) -> None:
     if proc.sig.watched and not KERNEL_QUEUE:
         _reroute()                  # the watcher's catch follows, in a safe order
     else:
-        hs.pthread_sigmask(hs.SIG_SETMASK, host_set(mask))
+        _sigmask(hs.SIG_SETMASK, host_set(mask))
     if proc.sig.pending & ~mask:
         proc.sig.undelivered = True
         proc.cpu.pending = True
@@ -785,7 +790,7 @@ def _reroute(set_main: bool = True) -> None:
         for sig in _signals_of(gone):
             _sync_host(sig)         # back to the guest's own disposition
     if set_main:
-        hs.pthread_sigmask(hs.SIG_SETMASK, host_set(mask))
+        _sigmask(hs.SIG_SETMASK, host_set(mask))
     if new:
         st.catch = catch
         for sig in _signals_of(new):
@@ -828,11 +833,11 @@ def _kernel_watch() -> None:
     fd = proc.fds.reserve(hostsig.signalfd(-1, hosts))
     st.host_sigfd = fd
     import _thread
-    old = hs.pthread_sigmask(hs.SIG_BLOCK, hs.valid_signals())
+    old = _sigmask(hs.SIG_BLOCK, _ALL_HOST)
     try:
         _thread.start_new_thread(_kernel_watcher, (fd,))
     finally:
-        hs.pthread_sigmask(hs.SIG_SETMASK, old)
+        _sigmask(hs.SIG_SETMASK, old)
 
 
 def _kernel_watcher(fd: int) -> None:
@@ -887,7 +892,7 @@ def setup(carried: dict | None = None) -> None:
         acts[sig] = (SIG_IGN, 0, 0, 0)
     if acts[SIGINT][0] != SIG_IGN:
         hs.signal(hs.SIGINT, hs.SIG_DFL)     # not Python's KeyboardInterrupt
-    proc.sig.mask = linux_mask(hs.pthread_sigmask(hs.SIG_BLOCK, []))
+    proc.sig.mask = linux_mask(_sigmask(hs.SIG_BLOCK, []))
 
 
 # ----- the inbox (runtime/siginbox.py) -------------------------------------------------
@@ -923,6 +928,27 @@ def exec_state() -> dict:
     ignored = [s for s in range(1, NSIG + 1) if proc.sig.actions[s][0] == SIG_IGN]
     return {"ignored": ignored, "mask": proc.sig.mask, "pending": proc.sig.pending,
             "infos": {s: list(q) for s, q in proc.sig.infos.items()}}
+
+
+def after_exec() -> None:
+    """An in-process execve: handled signals go back to their default action, ignored ones
+    stay ignored (flags and masks of both cleared); the alternate stack and the signal
+    return page went with the old image.  The mask and the pending set stay."""
+    st = proc.sig
+    for s in range(1, NSIG + 1):
+        act = st.actions[s]
+        if act[0] == SIG_IGN:
+            st.actions[s] = (SIG_IGN, 0, 0, 0)
+        elif act != (SIG_DFL, 0, 0, 0):
+            st.actions[s] = (SIG_DFL, 0, 0, 0)
+            _sync_host(s)
+    st.altstack = (0, SS_DISABLE, 0)
+    st.trampoline = 0
+    st.saved_mask = None
+    st.interrupted = False
+    st.restart_x0 = st.restart_nr = 0
+    if st.pending:
+        st.undelivered = True
 
 
 def restore(state: dict) -> None:

@@ -211,6 +211,39 @@ def after_fork_child() -> None:
     T.preempt = False
 
 
+def after_exec() -> None:
+    """execve (Linux de_thread): every other thread is gone, and the calling one goes on
+    alone as the leader (tid = pid), with its own mask and pending signals."""
+    cur = T.current
+    leader = T.live.get(os.getpid())
+    if leader is not None and leader is not cur and leader.sigpending:
+        _adopt(leader)              # process-directed signals steered to the leader stay the process's
+    for t in T.live.values():
+        if t.cleanup is not None:
+            # A parked wait's emulator side (a helper's fd, a registered waiter) ends with it.
+            cleanup, t.cleanup = t.cleanup, None
+            try:
+                cleanup()
+            except Exception:  # noqa: BLE001 - the thread is gone either way
+                pass
+        if t.ctx is not None:
+            lib.uc_context_free(t.ctx[0])
+            t.ctx = None
+        t.state = DEAD
+    T.live.clear()
+    T.runq.clear()
+    T.waiters.clear()
+    T.sleepers.clear()
+    T.robust.clear()
+    T.current = None
+    T.preempt = False
+    T.next_check = None
+    T.leader_status = None
+    T.slice_until = None            # one thread: unbounded runs (the run loop drops the block hook)
+    T.directed = 0
+    signals.before_delivery = None
+
+
 def find(tid: int) -> Thread | None:
     return T.live.get(tid)
 

@@ -21,6 +21,7 @@ UC_HOOK_INTR = 1
 UC_PROT_NONE, UC_PROT_READ, UC_PROT_WRITE, UC_PROT_EXEC = 0, 1, 2, 4
 UC_CTL_CPU_MODEL = 7
 UC_CTL_TB_REMOVE_CACHE = 9
+UC_CTL_TB_FLUSH = 10
 UC_CTL_TLB_FLUSH = 11
 UC_CTL_TLB_TYPE = 12
 UC_CTL_IO_WRITE = 1
@@ -78,6 +79,11 @@ def flush_tlb(uc) -> None:
     goes away; a stale entry would keep such a page usable by the guest.
     """
     lib.uc_ctl(uc, uc_ctl_write(UC_CTL_TLB_FLUSH, 0))
+
+
+def flush_tb(uc) -> None:
+    """Drop every translated block of engine `uc` (an execve: none of the old code stays)."""
+    lib.uc_ctl(uc, uc_ctl_write(UC_CTL_TB_FLUSH, 0))
 
 
 def remove_tb_cache(uc, start: int, end: int) -> None:
