@@ -253,6 +253,11 @@ class Cpu:
         def on_tlb_fill(_uc, vaddr, mtype, entry):
             nonlocal left, interval
             try:
+                left -= 1
+                if left <= 0:
+                    interval = left = min(interval * 2, _TLB_FILLS_MAX_INTERVAL)
+                    lib.uc_ctl(uc, flush_ctl)
+                    mem.tlb_epoch += 1
                 r = region_at(vaddr)
                 if r is None:
                     if vaddr >= top:
@@ -268,12 +273,10 @@ class Cpu:
                     return False
                 else:
                     prot = r.prot & 7
-                left -= 1
-                if left <= 0:
-                    interval = left = min(interval * 2, _TLB_FILLS_MAX_INTERVAL)
-                    lib.uc_ctl(uc, flush_ctl)
+                    r.filled = mem.tlb_epoch    # the TLB now holds a page of r
             except BaseException:  # noqa: BLE001 - must never unwind into C
                 prot = 7
+                mem.tlb_tracked = False         # a fill we may not have recorded
             entry[0] = vaddr
             entry[1] = prot
             return True
@@ -287,6 +290,9 @@ class Cpu:
         self._tlb_mem = mem
         check(lib.uc_ctl(self.uc, uc_ctl_write(UC_CTL_TLB_TYPE, 1), ffi.cast("int", UC_TLB_VIRTUAL)),
               "uc_ctl(TLB_TYPE)")
+        # From an empty TLB on, every fill stamps its region (GuestMemory.tlb_epoch).
+        mem.flush_tlb()
+        mem.tlb_tracked = True
 
     def install_syscall_hook(self, mem, dispatch: list, on_fault, on_unknown,
                              after_syscall=None, tracer=None, name_of=str) -> None:
