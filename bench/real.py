@@ -71,6 +71,7 @@ class Runner:
     def __init__(self, name: str, root: Path, tmp: Path, wrappers: Path | None) -> None:
         self.name, self.root, self.tmp = name, root, tmp
         self.launches = 0
+        self.trace_dir: Path | None = None     # set: each elfuse-py launch traces to a file there
         self.env = dict(os.environ, HOME=str(tmp), LC_ALL="C", TERM="xterm", PYTHONPATH=str(ROOT),
                         PATH="/usr/bin:/bin", **GIT_IDS)
         for k in ("ELFUSE_HOST_COMPAT", "ELFUSE_STRACE", "ELFUSE_STRACE_FILE", "TMUX", "SSH_AUTH_SOCK"):
@@ -84,7 +85,8 @@ class Runner:
         exe = str(self.root) + prog
         if self.name == "qemu":
             return [QEMU, "-L", str(self.root), exe, *args]
-        return [sys.executable, "-m", "elfuse_py", "-L", str(self.root), exe, *args]
+        trace = ["-o", str(self.trace_dir / f"t{self.launches}")] if self.trace_dir else []
+        return [sys.executable, "-m", "elfuse_py", *trace, "-L", str(self.root), exe, *args]
 
     def run(self, prog: str, *args: str, cwd: Path | None = None, stdin=subprocess.DEVNULL,
             extra: dict | None = None, check: bool = True) -> bytes:
@@ -336,22 +338,23 @@ def timed(fn: Callable[[Runner, Path], None], r: Runner, tmp: Path) -> tuple[flo
 
 def count_execs(fn: Callable[[Runner, Path], None], r: Runner, tmp: Path) -> tuple[int, int] | None:
     """(execve calls beyond the launches, all syscalls) in one traced elfuse-py run."""
-    trace = tmp / "trace.txt"
-    trace.unlink(missing_ok=True)
-    r.env["ELFUSE_STRACE_FILE"] = str(trace)
+    r.trace_dir = tmp / "traces"
+    shutil.rmtree(r.trace_dir, ignore_errors=True)
+    r.trace_dir.mkdir()
     r.launches = 0
     try:
         fn(r, tmp)
     except Exception:  # noqa: BLE001 - a count is extra information
         return None
     finally:
-        del r.env["ELFUSE_STRACE_FILE"]
+        traces, r.trace_dir = r.trace_dir, None
     execs = calls = 0
-    with open(trace, "rb") as f:
-        for line in f:
-            calls += 1
-            if b" execve(" in line and line.rstrip().endswith(b"= 0"):
-                execs += 1
+    for trace in traces.iterdir():
+        with open(trace, "rb") as f:
+            for line in f:
+                calls += 1
+                if b" execve(" in line and line.rstrip().endswith(b"= 0"):
+                    execs += 1
     return max(0, execs - r.launches), calls
 
 
