@@ -29,7 +29,7 @@ import sys
 from elfuse_py.host import memory as hostmem
 from elfuse_py.runtime import lerrno, log
 from elfuse_py.runtime.memory import GuestFault
-from elfuse_py.runtime.uc import (UC_ARCH_ARM64, UC_CPU_ARM64_MAX, UC_CTL_CPU_MODEL, UC_CTL_TLB_FLUSH, UC_CTL_TLB_TYPE, UC_HOOK_INTR, UC_HOOK_TLB_FILL, UC_MEM_FETCH, UC_MEM_READ, UC_MEM_WRITE, UC_MODE_ARM, UC_TLB_VIRTUAL, check, ffi, lib, uc_ctl_write)
+from elfuse_py.runtime.uc import (UC_ARCH_ARM64, UC_CPU_ARM64_MAX, UC_CTL_CPU_MODEL, UC_CTL_TLB_FLUSH, UC_CTL_UC_PAGE_SIZE, UC_CTL_TLB_TYPE, UC_HOOK_INTR, UC_HOOK_TLB_FILL, UC_MEM_FETCH, UC_MEM_READ, UC_MEM_WRITE, UC_MODE_ARM, UC_TLB_VIRTUAL, check, ffi, lib, uc_ctl_write)
 
 _EFBIG = _errno.EFBIG      # a host write past RLIMIT_FSIZE (SIGXFSZ: on_file_too_big)
 
@@ -73,6 +73,8 @@ assert ffi.sizeof("uc_tlb_entry") == 16
 # TLB growth (see attach_memory): fills before the first flush, and the
 # largest interval between flushes.
 _TLB_FILLS_BEFORE_FLUSH = 1024
+# The engine's page (TARGET_PAGE): Linux AArch64's, the granule of guest mappings.
+_GUEST_PAGE = 4096
 _TLB_FILLS_MAX_INTERVAL = 1 << 16
 # The probe for the CPU state: how far into the engine object to look for
 # pointers, and how much of each pointee to search for the marker values.
@@ -154,6 +156,14 @@ class Cpu:
         ucp = ffi.new("uc_engine **")
         check(lib.uc_open(UC_ARCH_ARM64, UC_MODE_ARM, ucp), "uc_open")
         self.uc = ucp[0]
+        # unicorn's arm engines default to qemu's smallest ARM page, 1 KiB, so
+        # every 4 KiB guest page took four TLB entries and four fills (a Python
+        # call each).  Linux AArch64's page is 4 KiB: one entry covers it, and
+        # the same TLB reaches four times the memory.  Must precede the
+        # engine's initialisation; where refused the engine keeps 1 KiB.
+        self.fill_page = 1024
+        if lib.uc_ctl(self.uc, uc_ctl_write(UC_CTL_UC_PAGE_SIZE, 1), ffi.cast("uint32_t", _GUEST_PAGE)) == 0:
+            self.fill_page = _GUEST_PAGE
         # The "max" model implements the most of ARMv8.x (LSE atomics, crypto,
         # SVE off); AT_HWCAP is derived from what it reports.
         check(lib.uc_ctl(self.uc, uc_ctl_write(UC_CTL_CPU_MODEL, 1),
