@@ -76,6 +76,11 @@ _TLB_FILLS_BEFORE_FLUSH = 1024
 # The engine's page (TARGET_PAGE): Linux AArch64's, the granule of guest mappings.
 _GUEST_PAGE = 4096
 _TLB_FILLS_MAX_INTERVAL = 1 << 16
+# Conflict relief (see attach_memory): a run of fills this many times the
+# pages it filled counts as thrashing; spare entries per page then, and at most.
+_TLB_THRASH = 4
+_TLB_SPARE_PER_PAGE = 4
+_TLB_SPARE_MAX = 1 << 14
 # The probe for the CPU state: how far into the engine object to look for
 # pointers, and how much of each pointee to search for the marker values.
 _PROBE_HEAD = 16384
@@ -255,6 +260,42 @@ class Cpu:
         # a bounded share.  (qemu's fill path re-reads the TLB after a fill,
         # so flushing from inside one is safe.)
         left = interval = _TLB_FILLS_BEFORE_FLUSH
+        # Conflicts: the TLB is direct-mapped, and qemu keeps it between 30%
+        # and 70% occupied, so a working set of N pages gets about 1.5 N
+        # entries, and pages sharing an entry evict each other for good
+        # (xz's match finder refilled 2.7k pages 730k times).  When a run of
+        # fills is mostly refills, each growth flush is preceded by fills of
+        # spare entries (pages above the guest window, which stay unmapped for
+        # the guest: unicorn reports an access there as before), so qemu
+        # finds the TLB full and doubles it, and later flushes do not shrink it.
+        seen: set[int] = set()          # pages filled since the last growth flush
+        spare = 0                       # spare entries filled before each growth flush
+        pumping = False
+        try:
+            translate = lib.uc_vmem_translate
+        except AttributeError:          # unicorn before 2.1.2: no growth beyond qemu's
+            translate = None
+        paddr = ffi.new("uint64_t *")
+
+        def grow() -> None:
+            """A growth flush (see above), from inside a fill."""
+            nonlocal spare, pumping
+            rounds = 1
+            if interval >= _TLB_THRASH * len(seen):
+                want = min(_TLB_SPARE_PER_PAGE * len(seen), _TLB_SPARE_MAX)
+                if want > spare:
+                    spare, rounds = want, 3     # grow now: a doubling per flush
+            seen.clear()
+            for _ in range(rounds if spare and translate is not None else 0):
+                pumping = True
+                try:
+                    for k in range(spare):
+                        translate(uc, top + (k << 12), 1, paddr)
+                finally:
+                    pumping = False
+                lib.uc_ctl(uc, flush_ctl)
+            lib.uc_ctl(uc, flush_ctl)
+            mem.tlb_epoch += 1
 
         # `entry` is unicorn's uc_tlb_entry {uint64_t paddr; uc_prot perms;}
         # seen as two uint64 words (perms and its padding fill the second):
@@ -262,12 +303,16 @@ class Cpu:
         # trailing user-data argument is left undeclared, as for on_intr.
         def on_tlb_fill(_uc, vaddr, mtype, entry):
             nonlocal left, interval
+            if pumping:                 # a spare entry, outside the guest window
+                entry[0] = vaddr
+                entry[1] = 7
+                return True
             try:
+                seen.add(vaddr)
                 left -= 1
                 if left <= 0:
+                    grow()
                     interval = left = min(interval * 2, _TLB_FILLS_MAX_INTERVAL)
-                    lib.uc_ctl(uc, flush_ctl)
-                    mem.tlb_epoch += 1
                 r = region_at(vaddr)
                 if r is None:
                     if vaddr >= top:

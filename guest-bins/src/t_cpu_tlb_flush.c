@@ -135,5 +135,24 @@ int main(void) {
     CHECK(e == (volatile char *)at, "an RWX page there again");
     put_code(e, 31);
     CHECK(call(e) == 31, "the new code runs, not the old translation");
+    /* Two arrays 16 MiB apart walked side by side: in a direct-mapped TLB of
+     * up to 4096 entries their pages share entries and evict each other on
+     * every access.  The emulator then enlarges the TLB with spare entries
+     * above its 1 TiB guest window.  The data must be right, and those
+     * addresses must still fault. */
+    size_t half = 16u << 20, npages = 2000;
+    unsigned char *r = map(2 * half, PROT_READ | PROT_WRITE);
+    CHECK(r != MAP_FAILED, "mmap 32 MiB");
+    for (int round = 0; round < 60; round++)
+        for (size_t pg = 0; pg < npages; pg++) {
+            r[pg * PG + round % 64] += 1;
+            r[half + pg * PG + round % 64] += 2;
+        }
+    unsigned long got = 0;
+    for (size_t pg = 0; pg < npages; pg++)
+        for (int k = 0; k < 64; k++) got += r[pg * PG + k] + r[half + pg * PG + k];
+    CHECK(got == npages * 60 * 3, "stores to pages that share TLB entries all land");
+    CHECK(faults(read_page, (volatile char *)(uintptr_t)(1ull << 40)), "a load at 1 TiB faults");
+    CHECK(faults(write_page, (volatile char *)(uintptr_t)((1ull << 40) + 5 * PG)), "a store above it faults");
     DONE();
 }
