@@ -278,7 +278,7 @@ def sc_sqlite3(r: Runner, tmp: Path) -> None:
 
 
 def sc_ssh_agent(r: Runner, tmp: Path) -> None:
-    sock = tmp / "agent"
+    sock = tmp / f"agent-{r.name}"
     sock.unlink(missing_ok=True)
     agent = r.start("/usr/bin/ssh-agent", "-D", "-a", str(sock))
     try:
@@ -292,7 +292,7 @@ def sc_ssh_agent(r: Runner, tmp: Path) -> None:
 
 
 def sc_tmux(r: Runner, tmp: Path) -> None:
-    t = ["-S", str(tmp / "tm")]
+    t = ["-S", str(tmp / f"tm-{r.name}")]       # a server of one runner may still be going
     subprocess.run(r.argv("/usr/bin/tmux", *t, "new-session", "-d", "-x", "80", "-y", "24", "cat"),
                    cwd=tmp, env=r.env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL, timeout=TIMEOUT, check=True)
