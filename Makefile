@@ -108,6 +108,7 @@ test: venv guest-bins-any
 
 bench: venv guest-bins-any
 	$(PY) bench/run.py
+	$(PY) bench/real.py
 
 # The syscall table as Markdown, generated from syscalls.table.TABLE.
 syscalls-doc: venv

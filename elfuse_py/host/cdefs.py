@@ -49,6 +49,7 @@ uc_err uc_hook_del(uc_engine *uc, uc_hook hh);
 uc_err uc_mem_map_ptr(uc_engine *uc, uint64_t address, uint64_t size, uint32_t perms, void *ptr);
 uc_err uc_mem_unmap(uc_engine *uc, uint64_t address, uint64_t size);
 uc_err uc_mem_protect(uc_engine *uc, uint64_t address, uint64_t size, uint32_t perms);
+uc_err uc_vmem_translate(uc_engine *uc, uint64_t address, uint32_t prot, uint64_t *paddress);
 uc_err uc_context_alloc(uc_engine *uc, uc_context **context);
 uc_err uc_context_save(uc_engine *uc, uc_context *context);
 uc_err uc_context_restore(uc_engine *uc, uc_context *context);

@@ -29,7 +29,7 @@ import sys
 from elfuse_py.host import memory as hostmem
 from elfuse_py.runtime import lerrno, log
 from elfuse_py.runtime.memory import GuestFault
-from elfuse_py.runtime.uc import (UC_ARCH_ARM64, UC_CPU_ARM64_MAX, UC_CTL_CPU_MODEL, UC_CTL_TLB_FLUSH, UC_CTL_TLB_TYPE, UC_HOOK_INTR, UC_HOOK_TLB_FILL, UC_MEM_FETCH, UC_MEM_READ, UC_MEM_WRITE, UC_MODE_ARM, UC_TLB_VIRTUAL, check, ffi, flush_tb, lib, uc_ctl_write)
+from elfuse_py.runtime.uc import (UC_ARCH_ARM64, UC_CPU_ARM64_MAX, UC_CTL_CPU_MODEL, UC_CTL_TLB_FLUSH, UC_CTL_UC_PAGE_SIZE, UC_CTL_TLB_TYPE, UC_HOOK_INTR, UC_HOOK_TLB_FILL, UC_MEM_FETCH, UC_MEM_READ, UC_MEM_WRITE, UC_MODE_ARM, UC_TLB_VIRTUAL, check, ffi, flush_tb, lib, uc_ctl_write)
 
 _EFBIG = _errno.EFBIG      # a host write past RLIMIT_FSIZE (SIGXFSZ: on_file_too_big)
 
@@ -73,7 +73,14 @@ assert ffi.sizeof("uc_tlb_entry") == 16
 # TLB growth (see attach_memory): fills before the first flush, and the
 # largest interval between flushes.
 _TLB_FILLS_BEFORE_FLUSH = 1024
+# The engine's page (TARGET_PAGE): Linux AArch64's, the granule of guest mappings.
+_GUEST_PAGE = 4096
 _TLB_FILLS_MAX_INTERVAL = 1 << 16
+# Conflict relief (see attach_memory): a run of fills this many times the
+# pages it filled counts as thrashing; spare entries per page then, and at most.
+_TLB_THRASH = 4
+_TLB_SPARE_PER_PAGE = 4
+_TLB_SPARE_MAX = 1 << 14
 # The probe for the CPU state: how far into the engine object to look for
 # pointers, and how much of each pointee to search for the marker values.
 _PROBE_HEAD = 16384
@@ -154,6 +161,14 @@ class Cpu:
         ucp = ffi.new("uc_engine **")
         check(lib.uc_open(UC_ARCH_ARM64, UC_MODE_ARM, ucp), "uc_open")
         self.uc = ucp[0]
+        # unicorn's arm engines default to qemu's smallest ARM page, 1 KiB, so
+        # every 4 KiB guest page took four TLB entries and four fills (a Python
+        # call each).  Linux AArch64's page is 4 KiB: one entry covers it, and
+        # the same TLB reaches four times the memory.  Must precede the
+        # engine's initialisation; where refused the engine keeps 1 KiB.
+        self.fill_page = 1024
+        if lib.uc_ctl(self.uc, uc_ctl_write(UC_CTL_UC_PAGE_SIZE, 1), ffi.cast("uint32_t", _GUEST_PAGE)) == 0:
+            self.fill_page = _GUEST_PAGE
         # The "max" model implements the most of ARMv8.x (LSE atomics, crypto,
         # SVE off); AT_HWCAP is derived from what it reports.
         check(lib.uc_ctl(self.uc, uc_ctl_write(UC_CTL_CPU_MODEL, 1),
@@ -265,6 +280,42 @@ class Cpu:
         # a bounded share.  (qemu's fill path re-reads the TLB after a fill,
         # so flushing from inside one is safe.)
         left = interval = _TLB_FILLS_BEFORE_FLUSH
+        # Conflicts: the TLB is direct-mapped, and qemu keeps it between 30%
+        # and 70% occupied, so a working set of N pages gets about 1.5 N
+        # entries, and pages sharing an entry evict each other for good
+        # (xz's match finder refilled 2.7k pages 730k times).  When a run of
+        # fills is mostly refills, each growth flush is preceded by fills of
+        # spare entries (pages above the guest window, which stay unmapped for
+        # the guest: unicorn reports an access there as before), so qemu
+        # finds the TLB full and doubles it, and later flushes do not shrink it.
+        seen: set[int] = set()          # pages filled since the last growth flush
+        spare = 0                       # spare entries filled before each growth flush
+        pumping = False
+        try:
+            translate = lib.uc_vmem_translate
+        except AttributeError:          # unicorn before 2.1.2: no growth beyond qemu's
+            translate = None
+        paddr = ffi.new("uint64_t *")
+
+        def grow() -> None:
+            """A growth flush (see above), from inside a fill."""
+            nonlocal spare, pumping
+            rounds = 1
+            if interval >= _TLB_THRASH * len(seen):
+                want = min(_TLB_SPARE_PER_PAGE * len(seen), _TLB_SPARE_MAX)
+                if want > spare:
+                    spare, rounds = want, 3     # grow now: a doubling per flush
+            seen.clear()
+            for _ in range(rounds if spare and translate is not None else 0):
+                pumping = True
+                try:
+                    for k in range(spare):
+                        translate(uc, top + (k << 12), 1, paddr)
+                finally:
+                    pumping = False
+                lib.uc_ctl(uc, flush_ctl)
+            lib.uc_ctl(uc, flush_ctl)
+            mem.tlb_epoch += 1
 
         # `entry` is unicorn's uc_tlb_entry {uint64_t paddr; uc_prot perms;}
         # seen as two uint64 words (perms and its padding fill the second):
@@ -272,7 +323,16 @@ class Cpu:
         # trailing user-data argument is left undeclared, as for on_intr.
         def on_tlb_fill(_uc, vaddr, mtype, entry):
             nonlocal left, interval
+            if pumping:                 # a spare entry, outside the guest window
+                entry[0] = vaddr
+                entry[1] = 7
+                return True
             try:
+                seen.add(vaddr)
+                left -= 1
+                if left <= 0:
+                    grow()
+                    interval = left = min(interval * 2, _TLB_FILLS_MAX_INTERVAL)
                 r = region_at(vaddr)
                 if r is None:
                     if vaddr >= top:
@@ -288,12 +348,10 @@ class Cpu:
                     return False
                 else:
                     prot = r.prot & 7
-                left -= 1
-                if left <= 0:
-                    interval = left = min(interval * 2, _TLB_FILLS_MAX_INTERVAL)
-                    lib.uc_ctl(uc, flush_ctl)
+                    r.filled = mem.tlb_epoch    # the TLB now holds a page of r
             except BaseException:  # noqa: BLE001 - must never unwind into C
                 prot = 7
+                mem.tlb_tracked = False         # a fill we may not have recorded
             entry[0] = vaddr
             entry[1] = prot
             return True
@@ -307,6 +365,9 @@ class Cpu:
         self._tlb_mem = mem
         check(lib.uc_ctl(self.uc, uc_ctl_write(UC_CTL_TLB_TYPE, 1), ffi.cast("int", UC_TLB_VIRTUAL)),
               "uc_ctl(TLB_TYPE)")
+        # From an empty TLB on, every fill stamps its region (GuestMemory.tlb_epoch).
+        mem.flush_tlb()
+        mem.tlb_tracked = True
 
     def install_syscall_hook(self, mem, dispatch: list, on_fault, on_unknown,
                              after_syscall=None, tracer=None, name_of=str) -> None:

@@ -24,11 +24,11 @@ def describe_fault(proc, sig: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-# The CPU's TLB refuses a fill for a whole 1 KiB (qemu's arm TARGET_PAGE) page,
-# so the refused address (mem.fault_addr) has lost its low bits, and unicorn
-# sets no FAR_EL1.  Linux's si_addr is the exact address the load or store
-# used: decode the faulting instruction and recompute it from its registers.
-_FILL_PAGE = 0x400
+# The CPU's TLB refuses a fill for a whole page (the engine's TARGET_PAGE,
+# Cpu.fill_page: 4 KiB, or 1 KiB where unicorn keeps its default), so the
+# refused address (mem.fault_addr) has lost its low bits, and unicorn sets no
+# FAR_EL1.  Linux's si_addr is the exact address the load or store used:
+# decode the faulting instruction and recompute it from its registers.
 _MD: list = []
 
 
@@ -77,7 +77,7 @@ def exact_fault_addr(proc, coarse: int) -> int:
                         idx <<= op.shift.value
                     addr += idx
                 addr &= MASK64
-                return addr if coarse <= addr < coarse + _FILL_PAGE else coarse
+                return addr if coarse <= addr < coarse + cpu.fill_page else coarse
     except Exception:  # noqa: BLE001 - the exact address is best effort
         pass
     return coarse

@@ -20,8 +20,10 @@ turns into SIGSEGV) for an unmapped page or a missing permission.  Mapping
 and unmapping therefore never call into unicorn: each uc_mem_map_ptr costs
 time linear in the number of unicorn mappings (qemu rebuilds its flat view,
 so N mappings cost O(N^2)) and each uc_mem_unmap time linear in its size
-(about 0.4 s per GiB).  A change that takes permissions away flushes the TLB;
-dropping an executable range also drops its translated code (`_drop_code`).
+(about 0.4 s per GiB).  A change that takes permissions away flushes the TLB
+unless no page of the mapping was filled since the last flush (`tlb_epoch`);
+dropping an executable range also drops its translated code (`_drop_code`),
+and the executable ranges are marked for unicorn (runtime/codemarks.py).
 
 Limits (Linux's, see docs/architecture.md): the guest address space is the
 window (TASK_SIZE = 1 TiB); at most MAX_MAP_COUNT regions (vm.max_map_count);
@@ -37,6 +39,7 @@ import os
 import struct
 
 from elfuse_py.host import memory as hostmem
+from elfuse_py.runtime.codemarks import CodeMarks
 from elfuse_py.runtime.uc import (UC_CTL_TB_REMOVE_CACHE, UC_PROT_EXEC, UC_PROT_READ, UC_PROT_WRITE, ffi,
                                   flush_tlb, lib, libc, uc_ctl_write)
 
@@ -79,10 +82,10 @@ class GuestFault(Exception):
 class Region:
     """One mapping of the guest address space, [start, end)."""
 
-    __slots__ = ("start", "end", "prot", "name", "offset", "shared", "file")
+    __slots__ = ("start", "end", "prot", "name", "offset", "shared", "file", "filled")
 
     def __init__(self, start: int, end: int, prot: int, name: str = "", offset: int = 0,
-                 shared: bool = False, file: bool = False) -> None:
+                 shared: bool = False, file: bool = False, filled: int = 0) -> None:
         self.start = start
         self.end = end
         self.prot = prot
@@ -90,6 +93,9 @@ class Region:
         self.offset = offset        # file offset of `start` for file mappings
         self.shared = shared
         self.file = file            # backed by a host file mapping (MAP_SHARED of a file)
+        # The TLB epoch of the last fill of one of its pages (GuestMemory.tlb_epoch):
+        # older than the current epoch, the TLB holds none of its pages.
+        self.filled = filled
 
     def _key(self) -> tuple:
         return (self.start, self.end, self.prot, self.name, self.offset, self.shared, self.file)
@@ -155,6 +161,16 @@ class GuestMemory:
         # The guest address of a TLB fill the CPU refused (an access to an
         # unmapped page or without the permission): the run loop's SIGSEGV.
         self.fault_addr: int | None = None
+        # TLB flushes: the CPU's fill hook stamps each region it fills a page of
+        # with the current epoch, and every flush starts a new one.  A region
+        # not stamped since the last flush has no TLB entry, so unmapping it or
+        # taking permissions away needs no flush (the loader's PROT_NONE
+        # reservations, buffers never touched).  Untracked (a TLB whose fills
+        # we do not see) every change flushes.
+        self.tlb_epoch = 1
+        self.tlb_tracked = False
+        # Inert hooks over the executable regions (runtime/codemarks.py).
+        self.code_marks = CodeMarks(uc)
         # The whole window is one unicorn mapping (see the module docstring).
         if lib.uc_mem_map_ptr(uc, 0, WINDOW_SIZE, UC_PROT_READ | UC_PROT_WRITE | UC_PROT_EXEC, base):
             raise MemoryError("cannot hand the guest address window to unicorn")
@@ -163,6 +179,15 @@ class GuestMemory:
         """Forget code translated from [lo, hi) of executable region `r` (it is going away)."""
         if r.prot & PROT_EXEC:
             lib.uc_ctl(self.uc, _TB_REMOVE, ffi.cast("uint64_t", lo), ffi.cast("uint64_t", hi))
+
+    def flush_tlb(self) -> None:
+        """Drop every TLB entry of the engine, and start a new fill epoch."""
+        flush_tlb(self.uc)
+        self.tlb_epoch += 1
+
+    def _in_tlb(self, r: Region) -> bool:
+        """Whether the TLB may hold a page of `r` (filled since the last flush)."""
+        return r.filled == self.tlb_epoch or not self.tlb_tracked
 
     # ----- lookup and access checks -----------------------------------------
 
@@ -379,6 +404,8 @@ class GuestMemory:
         self.starts.insert(i, r.start)
         self.regions.insert(i, r)
         self._merge_around(r.start, r.end)
+        if r.prot & PROT_EXEC:
+            self.code_marks.update(self.regions, self.starts, r.start, r.end)
 
     def mapped(self, addr: int, size: int) -> bool:
         """True if every page of [addr, addr+size) is mapped (any protection)."""
@@ -450,13 +477,20 @@ class GuestMemory:
             # The old range is now a hole in the reserved window: reserve it again.
             libc.mmap(ffi.cast("void *", hb + old), old_size, 0,
                       _MAP_FIXED | _MAP_PRIVATE | _MAP_ANON | _MAP_NORESERVE, -1, 0)
+            code = 0
+            stale = False
             for i in self._covered(old, old + old_size)[::-1]:
                 r = self.regions[i]
+                code |= r.prot & PROT_EXEC
+                stale = stale or self._in_tlb(r)
                 self._drop_code(r, r.start, r.end)
                 self.total -= r.end - r.start
                 del self.starts[i]
                 del self.regions[i]
-            flush_tlb(self.uc)
+            if stale:
+                self.flush_tlb()
+            if code:
+                self.code_marks.update(self.regions, self.starts, old, old + old_size)
         else:
             if shared:
                 raise OSError(22, "cannot move a shared mapping on this host")
@@ -498,7 +532,8 @@ class GuestMemory:
         if r is None or r.start == addr:
             return
         i = bisect.bisect_right(self.starts, addr) - 1
-        tail = Region(addr, r.end, r.prot, r.name, r.offset + (addr - r.start), r.shared, r.file)
+        tail = Region(addr, r.end, r.prot, r.name, r.offset + (addr - r.start), r.shared, r.file,
+                      r.filled)
         r.end = addr
         self.starts.insert(i + 1, addr)
         self.regions.insert(i + 1, tail)
@@ -514,15 +549,22 @@ class GuestMemory:
     def unmap(self, addr: int, size: int) -> None:
         end = addr + page_up(size)
         idx = self._covered(addr, end)
+        code = 0
+        stale = False
         for i in reversed(idx):
             r = self.regions[i]
+            code |= r.prot & PROT_EXEC
+            stale = stale or self._in_tlb(r)
             self._drop_code(r, r.start, r.end)
             self._release(r.start, r.end - r.start, r.shared)
             self.total -= r.end - r.start
             del self.starts[i]
             del self.regions[i]
         if idx:
-            flush_tlb(self.uc)        # no stale translation may keep the pages usable
+            if stale:
+                self.flush_tlb()      # no stale translation may keep the pages usable
+            if code:
+                self.code_marks.update(self.regions, self.starts, addr, end)
             if self._cursor < end <= self.mmap_top:
                 self._cursor = end    # reuse freed space first, as Linux's top-down search does
 
@@ -535,7 +577,8 @@ class GuestMemory:
             if r is None:
                 raise OSError(12, "range not mapped")
             a = r.end
-        lost = 0
+        lost = code = 0
+        stale = False
         for i in self._covered(addr, end):
             r = self.regions[i]
             if r.file and (prot & PROT_WRITE) != (r.prot & PROT_WRITE):
@@ -545,10 +588,16 @@ class GuestMemory:
             if r.prot & ~prot & PROT_EXEC:
                 self._drop_code(r, r.start, r.end)
             lost |= r.prot & ~prot
+            stale = stale or self._in_tlb(r)
+            # Gaining execute permission flushes too: no write entry filled while
+            # the page was data may outlive it (the invariant of runtime/codemarks.py).
+            code |= (r.prot ^ prot) & PROT_EXEC
             r.prot = prot
-        if lost:
-            flush_tlb(self.uc)      # the fill hook decides again for every page
+        if (lost or code) and stale:
+            self.flush_tlb()        # the fill hook decides again for every page
         self._merge_around(addr, end)
+        if code:
+            self.code_marks.update(self.regions, self.starts, addr, end)
 
     def _merge_around(self, addr: int, end: int) -> None:
         # Keep the region list short: neighbours with identical attributes and
@@ -564,6 +613,7 @@ class GuestMemory:
                     and (not a.name or a.name[0] == "["
                          or a.offset + (a.end - a.start) == b.offset)):
                 a.end = b.end
+                a.filled = max(a.filled, b.filled)
                 del self.starts[i + 1]
                 del self.regions[i + 1]
             else:
@@ -577,7 +627,8 @@ class GuestMemory:
         self.regions.clear()
         self.total = 0
         self._cursor = self.mmap_top
-        flush_tlb(self.uc)
+        self.code_marks.clear()
+        self.flush_tlb()
 
     def reset(self) -> None:
         """execve: every guest mapping goes, the brk with them; the window stays reserved
@@ -591,7 +642,8 @@ class GuestMemory:
         self.brk_start = self.brk_cur = 0
         self.mmap_top = self._cursor = MMAP_TOP
         self.fault_addr = None
-        flush_tlb(self.uc)
+        self.code_marks.clear()          # no executable range is left to mark
+        self.flush_tlb()
 
 
 _U64 = struct.Struct("<Q")

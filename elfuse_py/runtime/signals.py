@@ -1195,7 +1195,7 @@ SEGV_MAPERR, SEGV_ACCERR = 1, 2
 def on_fault(sig: int, fault_addr: int | None = None) -> bool:
     """A CPU fault raised `sig`: run the guest's handler if it has one (forced, as Linux).
 
-    `fault_addr` is the (1 KiB page of the) address of a refused load or store,
+    `fault_addr` is the (engine page of the) address of a refused load or store,
     or None when the fault was no memory access: si_addr is then the PC."""
     act = proc.sig.actions[sig]
     pc = proc.cpu.reg(REG_PC)
