@@ -114,7 +114,8 @@ def _locate_xregs(uc) -> memoryview | None:
             return b""
 
     try:
-        marks = [int.from_bytes(os.urandom(8), "little") | (1 << 63) for _ in range(31)]
+        rnd = os.urandom(8 * 31)            # (one getrandom, not 31)
+        marks = [int.from_bytes(rnd[8 * i:8 * i + 8], "little") | (1 << 63) for i in range(31)]
         for i, m in enumerate(marks):
             put(i, m)
         pattern = struct.pack("<31Q", *marks)

@@ -22,6 +22,7 @@ show the emulator.
 """
 from __future__ import annotations
 
+import marshal
 import os
 
 from elfuse_py.host import procinfo
@@ -55,11 +56,12 @@ def own_record(state: str = "S") -> dict:
 
 
 def _store(pid: int, rec: dict) -> None:
-    import pickle
+    # marshal, not pickle: a record is plain data (ints, bytes, str, lists), marshal is
+    # built in, and importing pickle (with re and enum) would cost every start-up.
     d = _dir()
     tmp = os.path.join(d, f".{pid}.tmp")
     with open(tmp, "wb") as f:
-        pickle.dump(rec, f, protocol=pickle.HIGHEST_PROTOCOL)
+        f.write(marshal.dumps(rec))
     os.replace(tmp, os.path.join(d, str(pid)))
 
 
@@ -72,13 +74,12 @@ def publish() -> None:
     global _swept
     if not ENABLED:
         return
-    import pickle                           # only where the host has no /proc (not on Linux)
     if not _swept:
         _swept = True
         live_pids()
     try:
         _store(os.getpid(), own_record())
-    except (OSError, pickle.PickleError):
+    except (OSError, ValueError):       # (ValueError: marshal met something it cannot write)
         pass
 
 
@@ -93,7 +94,6 @@ def exited() -> None:
     """The guest ends: a guest's child leaves a zombie record for its parent's wait, else none."""
     if not ENABLED:
         return
-    import pickle
     try:
         if proc.nested:
             rec = own_record("Z")
@@ -102,7 +102,7 @@ def exited() -> None:
             _store(os.getpid(), rec)
         else:
             os.unlink(os.path.join(_dir(), str(os.getpid())))
-    except (OSError, pickle.PickleError):
+    except (OSError, ValueError):
         pass
 
 
@@ -124,12 +124,13 @@ def lookup(pid: int) -> dict | None:
     """The record of live guest `pid` (zombies included), or None."""
     if not ENABLED or pid <= 0:
         return None
-    import pickle
     path = os.path.join(_dir(), str(pid))
     try:
         with open(path, "rb") as f:
-            rec = pickle.load(f)
-    except (OSError, EOFError, ValueError, pickle.UnpicklingError):
+            rec = marshal.loads(f.read())
+    except (OSError, EOFError, ValueError, TypeError):
+        return None
+    if not isinstance(rec, dict):
         return None
     if not _alive(pid):
         try:
