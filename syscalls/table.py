@@ -17,6 +17,7 @@ they have set the registers themselves (exit, execve, rt_sigreturn).
 from __future__ import annotations
 
 import struct
+import sys
 from collections.abc import Callable
 
 from elfuse_py.syscalls.numbers import SYSCALL_NAMES, SYSCALL_NUMBERS
@@ -29,11 +30,12 @@ ENOSYS_LEVEL = "enosys"  # deliberately -ENOSYS, as Linux without the feature
 class Syscall:
     """One entry of the table (a plain class: `dataclasses` costs milliseconds of start-up)."""
 
-    __slots__ = ("nr", "name", "handler", "level", "note", "args", "ret", "interruptible", "restart")
+    __slots__ = ("nr", "name", "handler", "level", "note", "args", "ret", "interruptible", "restart",
+                 "module")
 
     def __init__(self, nr: int, name: str, handler: Callable | None = None, level: str = ENOSYS_LEVEL,
                  note: str = "", args: tuple[str, ...] = (), ret: str = "int",
-                 interruptible: bool = False, restart: bool = True) -> None:
+                 interruptible: bool = False, restart: bool = True, module: str | None = None) -> None:
         self.nr = nr
         self.name = name
         self.handler = handler
@@ -46,6 +48,9 @@ class Syscall:
         # never restarts after a handler, signal(7)).
         self.interruptible = interruptible
         self.restart = restart
+        # The module whose import made this entry (None: nobody registered it yet).
+        # The lazy dispatch (syscalls/lazy.py) imports it on the number's first call.
+        self.module = module
 
     def __repr__(self) -> str:
         return "Syscall(" + ", ".join(f"{k}={getattr(self, k)!r}" for k in self.__slots__) + ")"
@@ -70,7 +75,7 @@ def syscall(name: str, args: str = "", level: str = FULL, note: str = "", ret: s
     def register(fn: Callable) -> Callable:
         TABLE[nr] = Syscall(nr, name, fn, level, note,
                             tuple(a.strip() for a in args.split(",") if a.strip()), ret,
-                            interruptible, restart)
+                            interruptible, restart, _caller_module())
         return fn
 
     return register
@@ -79,7 +84,17 @@ def syscall(name: str, args: str = "", level: str = FULL, note: str = "", ret: s
 def not_supported(name: str, note: str) -> None:
     """Mark `name` as deliberately returning -ENOSYS (no warning is printed)."""
     nr = SYSCALL_NUMBERS[name]
-    TABLE[nr] = Syscall(nr, name, None, ENOSYS_LEVEL, note)
+    TABLE[nr] = Syscall(nr, name, None, ENOSYS_LEVEL, note, module=_caller_module())
+
+
+def _caller_module() -> str:
+    """The module registering an entry: the caller of syscall()'s decorator or of
+    not_supported() (a handler may be defined in one module and registered by another;
+    what matters is whose import makes the entry)."""
+    frame = sys._getframe(2)
+    while frame is not None and frame.f_globals.get("__name__") == __name__:
+        frame = frame.f_back              # a helper of this module (none today)
+    return frame.f_globals["__name__"] if frame is not None else "?"
 
 
 # Argument decoding, driven by the entry's kinds: the kernel takes these as C
