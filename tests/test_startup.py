@@ -148,3 +148,19 @@ print("ok")
 
 def test_lazy_dispatch_fills_a_slot_on_first_call():
     assert _in_fresh_python(LAZY_DISPATCH).split() == ["ok"]
+
+
+def test_a_guest_directory_cannot_shadow_a_module_imported_during_the_run(tmp_path):
+    """Modules imported on first use (the guest /proc and the socket module it needs, here)
+    are looked up after the guest changed directory: under `python -c` ('' on sys.path)
+    the guest's own socket.py must not be the one imported."""
+    evil, clean = tmp_path / "evil", tmp_path / "clean"
+    evil.mkdir()
+    clean.mkdir()
+    (evil / "socket.py").write_text("import os\nos.write(2, b'SHADOWED\\n')\nraise SystemExit(99)\n")
+    code = "import sys; from elfuse_py.cli import main; sys.exit(main())"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    r = subprocess.run([sys.executable, "-c", code, guest_bin("procfs_probe"), "cdcat", str(evil),
+                        "/proc/self/status"], cwd=clean, env=env, capture_output=True, timeout=120)
+    assert b"SHADOWED" not in r.stderr
+    assert r.returncode == 0 and b"Name:\tprocfs_probe" in r.stdout, r.stderr[-2000:]
