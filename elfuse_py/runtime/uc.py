@@ -9,6 +9,7 @@ binding, which costs an order of magnitude more per call.
 from __future__ import annotations
 
 import os
+import sys
 
 from elfuse_py.host.cdefs import load_ffi
 
@@ -45,13 +46,16 @@ def _find_libunicorn() -> str:
     override = os.environ.get("ELFUSE_LIBUNICORN")
     if override:
         return override
-    # importlib.machinery is already loaded; importlib.util would import contextlib too.
-    from importlib.machinery import PathFinder
-
-    spec = PathFinder.find_spec("unicorn")
-    if spec is None or not spec.submodule_search_locations:
+    # The wheel's package directory, found as the import system would find the
+    # package, without importing it (its ctypes binding costs start-up) or the
+    # importlib package (warnings...): the first sys.path entry holding unicorn/.
+    for entry in sys.path:
+        pkg = os.path.join(entry or os.curdir, "unicorn")
+        if os.path.isfile(os.path.join(pkg, "__init__.py")):
+            break
+    else:
         raise ImportError("the 'unicorn' package is not installed")
-    libdir = os.path.join(list(spec.submodule_search_locations)[0], "lib")
+    libdir = os.path.join(pkg, "lib")
     # os.listdir, not glob: glob imports re and fnmatch at every start-up.
     try:
         names = sorted(os.listdir(libdir))
