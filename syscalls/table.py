@@ -2,9 +2,10 @@
 
 Each entry names the syscall, its handler, its support level and a one-line
 note, plus an argument spec used only by the strace printer.  Handler modules
-register with the :func:`syscall` decorator; :func:`dispatch_list` flattens the
-table into the list the CPU hook indexes by number, and `syscalls.registry`
-hands it to the runtime at boot.
+register with the :func:`syscall` decorator, each entry recording the module
+that registered it; `syscalls.lazy` builds the list the CPU hook indexes by
+number (importing a handler's module on the number's first call), and
+`syscalls.registry` hands it to the runtime at boot.
 
 Handlers take the register values they need (the count comes from the
 function's signature), decoded by the entry's argument kinds: fd, dirfd,
@@ -117,12 +118,3 @@ def decoder(entry: Syscall) -> Callable | None:
     if dec is None:
         dec = _DECODERS[fmt] = struct.Struct(fmt).unpack_from
     return dec
-
-
-def dispatch_list(size: int = 1024) -> list:
-    """(handler, decode) per number, None where there is no handler."""
-    out: list = [None] * size
-    for nr, entry in TABLE.items():
-        if entry.handler is not None:
-            out[nr] = (entry.handler, decoder(entry))
-    return out
