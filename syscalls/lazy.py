@@ -1,20 +1,20 @@
 """Lazy handler areas: a syscall's module is imported on the number's first call.
 
 Importing every handler area at boot cost ~12 ms of each start-up, for a
-program that calls a handful of syscalls.  So `build()` fills the dispatch
-list with a *first-call entry* for every number the static index
-(`syscalls/handler_index.py`, generated from the table) says some module
-registers: `(first_call, raw6)`, where `raw6` hands the six argument
-registers over raw.  The first call imports the module, takes the number's
-real table entry (the module's import registered it, host model and all),
-puts `(handler, decode)` in the slot and runs it on the decoded registers.
-Every later call finds the real entry: the hot path (`dispatch[nr]` in
-runtime/cpu.py) is unchanged.
+program that calls a handful of syscalls.  So `fill_in()` gives each number
+that the static index (`syscalls/handler_index.py`, generated from the table)
+says some module registers, and whose module is not loaded yet, a
+placeholder entry `(FirstCall, RAW6)`: RAW6 hands the six argument registers
+over raw.  The first call imports the module, takes the number's real table
+entry (the module's import registered it, host model and all), puts
+`(handler, decode)` in the slot and runs the handler on the registers
+decoded as that entry says.  Every later call finds the real entry: the hot
+path (`dispatch[nr]` in runtime/cpu.py) is unchanged.
 
 Code that wraps dispatch entries (the thread-parking layer, the epoll
 emulation's read/write counting) asks `entry()` first, which fills the slot
-if it still holds a first-call entry; a first-call entry already wrapped by
-someone keeps serving through the wrapper (it only replaces its own slot).
+if it still holds a placeholder; a placeholder someone wrapped anyway keeps
+serving through the wrapper (it only ever replaces itself).
 
 What a module's import registers elsewhere (`signals.register_interruptible`
 of its helpers, fork hooks, WRAP entries of the parked calls) concerns only
@@ -23,13 +23,12 @@ state that module's own handlers create, so it is in place before it is needed.
 from __future__ import annotations
 
 import struct
-import sys
 
 from elfuse_py.syscalls.handler_index import INDEX
 from elfuse_py.syscalls.table import TABLE, decoder
 
 _RAW6 = struct.Struct("<6Q")
-RAW6 = _RAW6.unpack_from            # a first-call entry's "decoder": the registers as they are
+RAW6 = _RAW6.unpack_from            # a placeholder's "decoder": the registers as they are
 
 
 def numbers() -> dict[int, str]:

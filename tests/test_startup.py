@@ -164,3 +164,21 @@ def test_a_guest_directory_cannot_shadow_a_module_imported_during_the_run(tmp_pa
                         "/proc/self/status"], cwd=clean, env=env, capture_output=True, timeout=120)
     assert b"SHADOWED" not in r.stderr
     assert r.returncode == 0 and b"Name:\tprocfs_probe" in r.stdout, r.stderr[-2000:]
+
+
+def test_every_module_that_registers_syscalls_is_an_area():
+    """A handler module missing from registry.AREAS would never be in the index: its
+    numbers would answer ENOSYS.  Importing every file under syscalls/ registers
+    nothing that registry.load_all() did not."""
+    code = ("import os, pkgutil\n"
+            "from elfuse_py.host import platform; platform.start()\n"
+            "from elfuse_py.syscalls import registry\n"
+            "from elfuse_py.syscalls.table import TABLE\n"
+            "import elfuse_py.syscalls as pkg\n"
+            "registry.load_all()\n"
+            "before = {nr: e.module for nr, e in TABLE.items()}\n"
+            "for m in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + '.'):\n"
+            "    __import__(m.name)\n"
+            "after = {nr: e.module for nr, e in TABLE.items()}\n"
+            "print(sorted(set(after.items()) - set(before.items())))\n")
+    assert _in_fresh_python(code).strip() == "[]"
