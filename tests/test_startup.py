@@ -12,6 +12,8 @@ import pytest
 from helpers import ROOT, guest_bin
 
 # capstone: only to describe a fault (--trace-faults, a crash report);
+# unicorn, the package: its ctypes binding is never used (runtime/uc.py opens the
+# wheel's libunicorn through our cffi declarations);
 # elftools: the loader reads the ELF headers with struct;
 # dataclasses (and the inspect it imports), typing: plain classes instead;
 # tempfile: only for a file-backed memfd/eventfd or strace -o;
@@ -19,7 +21,7 @@ from helpers import ROOT, guest_bin
 # the guest /proc (runtime.procfs): on the first /proc path (paths.LazySpecialFiles);
 # handler areas hello never calls (syscalls/lazy.py): the socket layer, epoll, exec,
 # pidfds, the thread-parking layer.
-NOT_AT_START = ("capstone", "elftools", "dataclasses", "inspect", "typing", "tempfile",
+NOT_AT_START = ("capstone", "unicorn", "elftools", "dataclasses", "inspect", "typing", "tempfile",
                 "elfuse_py.syscalls.strace", "elfuse_py.runtime.procfs",
                 "elfuse_py.syscalls.net", "elfuse_py.syscalls.epoll", "elfuse_py.syscalls.execve",
                 "elfuse_py.syscalls.pidfd", "elfuse_py.syscalls.parking",
