@@ -125,6 +125,15 @@ def measure(runner: list[str], repeat: int, quick: bool) -> tuple[dict[str, floa
     return values, notes
 
 
+def _cli() -> list[str]:
+    """`elfuse-py` as a user starts it: the console script beside this Python, else its
+    equivalent (`python -m elfuse_py` would add runpy's imports, ~3 ms, to every figure)."""
+    script = Path(sys.executable).parent / "elfuse-py"
+    if script.is_file():
+        return [sys.executable, str(script)]
+    return [sys.executable, "-c", "import sys; from elfuse_py.cli import main; sys.exit(main())"]
+
+
 def startup_ms(runner: list[str], repeat: int) -> float | None:
     hello = BUILD / "hello"
     if not hello.exists():
@@ -156,7 +165,8 @@ def startup_imports(repeat: int = 3, top: int = 8) -> str:
     totals = []
     for _ in range(repeat):
         try:
-            r = subprocess.run([sys.executable, "-X", "importtime", "-m", "elfuse_py", str(hello)],
+            cli = _cli()
+            r = subprocess.run([cli[0], "-X", "importtime", *cli[1:], str(hello)],
                                capture_output=True, timeout=30, cwd=ROOT)
         except (subprocess.TimeoutExpired, OSError):
             continue
@@ -199,8 +209,9 @@ def main(argv: list[str]) -> int:
     t0 = time.time()
     el, el_notes = measure(ELFUSE, repeat, quick)
     qe, qe_notes = measure([QEMU], repeat, quick) if QEMU else ({}, {})
-    el_start = startup_ms(ELFUSE, 5)
-    qe_start = startup_ms([QEMU], 5) if QEMU else None
+    el_start = startup_ms(_cli(), 10)
+    qe_start = startup_ms([QEMU], 10) if QEMU else None
+    py_start = startup_ms([sys.executable, "-c", "pass"], 10)
 
     rows = [("metric", "unit", "elfuse-py", "qemu", "ratio", "bar", "")]
     for key, label, unit, hib, bar, text in METRICS:
@@ -212,9 +223,13 @@ def main(argv: list[str]) -> int:
             if bar is not None:
                 verdict = "ok" if (r >= bar if hib else r <= bar) else "MISSED"
         rows.append((label, unit, fmt(e, unit), fmt(q, unit) if QEMU else "", ratio, text, verdict))
-    verdict = "" if el_start is None else ("ok" if el_start <= 150 else "MISSED")
+    ratio = verdict = ""
+    if el_start is not None and qe_start:
+        ratio = f"{el_start / qe_start:.2f}x"
+        verdict = "ok" if el_start <= 3.0 * qe_start else "MISSED"
     rows.append(("`elfuse-py hello` start-up (wall)", "ms", fmt(el_start, "ms"),
-                 fmt(qe_start, "ms") if QEMU else "", "", "<= 150 ms", verdict))
+                 fmt(qe_start, "ms") if QEMU else "", ratio, "<= 3x qemu", verdict))
+    rows.append(("  of which `python -c pass`", "ms", fmt(py_start, "ms"), "", "", "", ""))
     fe = el.get("forkexec_ms")
     ratio = verdict = ""
     if fe is not None and qe_start:

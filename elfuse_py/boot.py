@@ -18,13 +18,12 @@ from __future__ import annotations
 import os
 
 from elfuse_py.host import procinfo
-from elfuse_py.runtime import guests, ipctree, log, paths, procfs, rundir, runloop
+from elfuse_py.runtime import guests, ipctree, log, paths, rundir, runloop
 from elfuse_py.runtime.cpu import REG_SP, REG_TPIDR_EL0
 from elfuse_py.runtime.process import SIGSEGV, proc
 from elfuse_py.loader.hwcaps import compute_hwcaps
 from elfuse_py.loader.image import load_program
-from elfuse_py.syscalls import fsflags, registry, strace_out
-from elfuse_py.syscalls.net import policies
+from elfuse_py.syscalls import registry, strace_out
 
 
 def boot(path: str, argv: list[bytes], envp: list[bytes], *,
@@ -37,10 +36,7 @@ def boot(path: str, argv: list[bytes], envp: list[bytes], *,
     that cannot be opened raises OSError.  `ipc_tree`: the SysV IPC tree an
     exec'd image joins (runtime/ipctree.py).
     """
-    paths.install_special_files(procfs)
-    procfs.install_helpers(open_flags_to_linux=fsflags.open_flags_to_linux,
-                           socket_type=policies.guest_type,
-                           socket_name=policies.guest_name_of_host_path)
+    paths.install_special_files(paths.LazySpecialFiles(_guest_proc))
     proc.create_machine()
     if strace and not isinstance(strace, strace_out.TraceConfig):
         strace = strace_out.start(strace if isinstance(strace, str) else None, proc.fds.reserve)
@@ -97,6 +93,17 @@ def _exec_image() -> int | None:
         return e.status
     proc.install_hook()                 # (a new --strace tracer prints the execve line, `= 0`)
     return None
+
+
+def _guest_proc():
+    """The guest /proc, wired up on the first /proc path the guest names (not at start-up)."""
+    from elfuse_py.runtime import procfs
+    from elfuse_py.syscalls import fsflags
+    from elfuse_py.syscalls.net import policies
+    procfs.install_helpers(open_flags_to_linux=fsflags.open_flags_to_linux,
+                           socket_type=policies.guest_type,
+                           socket_name=policies.guest_name_of_host_path)
+    return procfs
 
 
 def attach_gdb(address: str) -> None:

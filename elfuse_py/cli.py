@@ -191,6 +191,11 @@ def run_program(program: str, argv: list[bytes], envp: list[bytes], *,
                 strace: bool | str = False, sysroot: str | None = None,
                 gdb: str | None = None) -> int:
     """Resolve `program` (following #! lines), load it and run it to completion."""
+    # Modules are imported during the run (a handler area on its first call, rare
+    # standard helpers), after the guest may have changed the working directory: a
+    # relative sys.path entry ('' under `python -c`) must keep naming the directory
+    # elfuse-py started in, or a guest directory's own re.py would shadow the real one.
+    sys.path[:] = [p if os.path.isabs(p) else os.path.abspath(p) for p in sys.path]
     from elfuse_py.host import platform
     platform.start()                    # before any other module looks at the host
     from elfuse_py import boot

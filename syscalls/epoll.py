@@ -21,7 +21,7 @@ import struct
 
 from elfuse_py.host import events as host
 from elfuse_py.runtime import lerrno, signals
-from elfuse_py.runtime.process import Process, proc
+from elfuse_py.runtime.process import proc
 
 from elfuse_py.syscalls import epoll_emu as emu, poll
 from elfuse_py.syscalls.args import s32
@@ -45,12 +45,6 @@ _TIMESPEC = struct.Struct("<qq")
 _G2H_EPOLL = [(g, getattr(select, n)) for g, n in _L_EPOLL_BITS.items() if hasattr(select, n)]
 _H2G_EPOLL = [(h, g) for g, h in _G2H_EPOLL]
 _HOST_CTL = {"ADD": host.CTL_ADD, "DEL": host.CTL_DEL, "MOD": host.CTL_MOD}
-
-def install(process: Process) -> None:
-    """What the emulation needs of the process: to hear of every fd the guest closes."""
-    if not host.HAVE_EPOLL and emu.on_fd_close not in process.fds.close_hooks:
-        process.fds.close_hooks.append(emu.on_fd_close)
-
 
 def _g2h_events(ev: int) -> int:
     out = 0

@@ -69,7 +69,7 @@ from elfuse_py.runtime import lerrno
 from elfuse_py.runtime.fdtable import FdState
 from elfuse_py.runtime.process import proc
 
-from elfuse_py.syscalls import poll, readiness
+from elfuse_py.syscalls import lazy, poll, readiness
 from elfuse_py.syscalls.net import readiness as sockready
 from elfuse_py.syscalls.numbers import SYSCALL_NUMBERS
 
@@ -141,6 +141,15 @@ _IN_CALLS = ("read", "readv", "recvfrom", "recvmsg", "recvmmsg", "accept", "acce
 _OUT_CALLS = ("write", "writev", "sendto", "sendmsg", "sendmmsg")
 
 
+def attach(process) -> None:
+    """What the emulation needs of the process: to hear of every fd the guest closes
+    (hosts without epoll).  Called when this module is imported (the first epoll call,
+    or unpickling a carried instance) and by syscalls.registry for each new image."""
+    if not hostev.HAVE_EPOLL and process.fds is not None \
+            and on_fd_close not in process.fds.close_hooks:
+        process.fds.close_hooks.append(on_fd_close)
+
+
 def on_fd_close(fd: int) -> None:
     """FdTable close hook: the guest closed `fd` (or put another file on its number)."""
     ws = _watch.pop(fd, None)
@@ -178,8 +187,9 @@ def _track(fd: int) -> list[int]:
         for slot, names in ((0, _IN_CALLS), (1, _OUT_CALLS)):
             for name in names:
                 nr = SYSCALL_NUMBERS.get(name)
-                if nr is not None and d[nr] is not None:
-                    fn, decode = d[nr]
+                entry = lazy.entry(d, nr) if nr is not None else None   # its module loaded
+                if entry is not None:
+                    fn, decode = entry
                     d[nr] = (_counting(fn, slot), decode)
         _counted = d
     return _gens.setdefault(fd, [0, 0])
@@ -634,3 +644,6 @@ def _wait(ep: EpollEmu, maxevents: int, timeout: float | None) -> list:
         if recheck:
             left = readiness.RECHECK if left is None else min(left, readiness.RECHECK)
         readiness.sleep(pollfds, selfds, left)
+
+
+attach(proc)            # (before the machine exists, syscalls.registry attaches it later)

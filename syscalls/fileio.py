@@ -22,11 +22,10 @@ from elfuse_py.runtime.process import proc
 
 from elfuse_py.syscalls import fsflags as F
 from elfuse_py.syscalls.args import s64
-from elfuse_py.syscalls.dirs import DirState
+from elfuse_py.runtime.fdtable import DirState   # (its home: syscalls.dirs is not needed to write)
 from elfuse_py.syscalls.memfd import refuse_write, seals_of
 from elfuse_py.syscalls.fdargs import NEG_EBADF, NEG_EFAULT, NEG_EINVAL, check_fd, oserr
 from elfuse_py.syscalls.table import PARTIAL, syscall
-from elfuse_py.syscalls.net.messages import epipe_signals
 from elfuse_py.syscalls import hostgaps
 
 MAX_RW_COUNT = 0x7FFFF000          # Linux clamps every read/write to this
@@ -76,6 +75,7 @@ def _epipe(fd: int = -1) -> int:
     # Python ignores SIGPIPE, so the host reports EPIPE; Linux would also raise SIGPIPE
     # (except on a SOCK_SEQPACKET socket: syscalls/net decides for sockets).
     if fd >= 0:
+        from elfuse_py.syscalls.net.messages import epipe_signals   # (rare: not at start-up)
         if not epipe_signals(fd):
             return -lerrno.EPIPE
     proc.post_signal(SIGPIPE)

@@ -23,7 +23,6 @@ from elfuse_py.syscalls import fsflags as F
 from elfuse_py.syscalls.args import s32
 from elfuse_py.syscalls.fdargs import NEG_EINVAL, check_fd, new_fd
 from elfuse_py.syscalls.table import PARTIAL, syscall
-from elfuse_py.syscalls.net import framing, ifioctl
 
 _INT = struct.Struct("<i")
 
@@ -84,6 +83,7 @@ def _fionread(fd: int, arg: int) -> int:
     # A framed SEQPACKET socket (the macOS fallback, syscalls/net/framing.py) holds
     # frame headers in its host queue: count the guest's payload bytes only.
     if getattr(st, "framed", False):
+        from elfuse_py.syscalls.net import framing      # (loaded with the socket already)
         proc.mem.pack(_INT, arg, framing.inq(fd))
         return 0
     # An emulated object that knows what a read would find (the inotify twin).
@@ -184,8 +184,19 @@ IOCTLS = {
     T.FIONBIO: _fionbio, T.FIOCLEX: _fioclex(True), T.FIONCLEX: _fioclex(False),
     T.TIOCSCTTY: _tiocsctty, T.TIOCNOTTY: _tiocnotty,
     T.TCFLSH: _tcflsh, T.TCXONC: _tcxonc, T.TCSBRK: _tcsbrk,
-    **ifioctl.IOCTLS,                # SIOCGIFINDEX, SIOCGIFNAME... on a socket
 }
+# The socket ioctls (0x89xx: SIOCGIFINDEX, SIOCGIFNAME... net/ifioctl.py) join the
+# table on the first request in their range: the socket layer they need costs start-up.
+_SOCK_IOCTL_RANGE = range(0x8900, 0x8A00)
+
+
+def _handler(request: int):
+    handler = IOCTLS.get(request)
+    if handler is None and request in _SOCK_IOCTL_RANGE:
+        from elfuse_py.syscalls.net import ifioctl
+        IOCTLS.update(ifioctl.IOCTLS)
+        handler = IOCTLS.get(request)
+    return handler
 
 
 @syscall("ioctl", "fd, hex, hex", level=PARTIAL,
@@ -193,7 +204,7 @@ IOCTLS = {
               "SIOCGIF* interface queries on sockets; others ENOTTY", interruptible=True)
 def sys_ioctl(fd, request, arg):
     fd = check_fd(fd)
-    handler = IOCTLS.get(request & 0xFFFFFFFF)
+    handler = _handler(request & 0xFFFFFFFF)
     if handler is None:
         os.fstat(fd)                 # EBADF first, as Linux checks the fd before the request
         return -lerrno.ENOTTY

@@ -18,7 +18,8 @@ This module owns that machinery: the readiness checks, `park` (with the
 socket's timeout), the plain park-and-restart wrapper (read, readv, accept,
 accept4), deadlines from guest timespecs, the name -> wrapper table `WRAP`
 and `install()`.  The calls that need more than a park add their wrappers to
-`WRAP` from their own modules, which syscalls/registry.py imports:
+`WRAP` from their own modules, which syscalls/registry.py imports with this one
+(when the second thread appears: a single-threaded run loads none of them):
 
   syscalls/parked_io.py     sendfile, recv(MSG_WAITALL), big writes,
                             recvmmsg/sendmmsg, connect
@@ -41,6 +42,7 @@ from elfuse_py.host import sockets as hostsock
 from elfuse_py.runtime import lerrno, threads
 from elfuse_py.runtime.process import proc
 
+from elfuse_py.syscalls import lazy
 from elfuse_py.syscalls.numbers import SYSCALL_NUMBERS
 from elfuse_py.host.sockets import ffi as sffi, libc as slibc
 
@@ -161,7 +163,7 @@ def install() -> None:
     d = proc.syscalls.dispatch
     for name, factory in WRAP.items():
         nr = SYSCALL_NUMBERS[name]
-        entry = d[nr]
+        entry = lazy.entry(d, nr)          # the handler's module is loaded first
         if entry is None or getattr(entry[0], "_blocking_wrapper", False):
             continue
         fn, decode = entry

@@ -5,6 +5,7 @@ import gc
 import os
 import resource
 import struct
+import sys
 
 from elfuse_py.host import children
 from elfuse_py.host import events as hostev
@@ -15,7 +16,7 @@ from elfuse_py.runtime.cpu import REG_SP, REG_TPIDR_EL0
 from elfuse_py.runtime.signals import child_wait, to_linux
 from elfuse_py.runtime.process import proc
 
-from elfuse_py.syscalls import execve, futex_pi, pidfd
+from elfuse_py.syscalls import futex_pi
 from elfuse_py.syscalls.args import AT_FDCWD, s32
 from elfuse_py.syscalls.table import PARTIAL, syscall
 
@@ -217,6 +218,7 @@ def sys_clone3(uargs, size):
         return -lerrno.EINVAL
     pid = fork(legacy, sp, parent_tid, tls, child_tid)
     if pid > 0 and flags & CLONE_PIDFD:
+        from elfuse_py.syscalls import pidfd
         fd = pidfd.sys_pidfd_open(pid, 0)
         if fd >= 0:
             os.set_inheritable(fd, False)    # clone3 pidfds are close-on-exec
@@ -229,15 +231,26 @@ def sys_clone3(uargs, size):
 
 @syscall("execve", "path, ptr, ptr")
 def sys_execve(path, argv, envp):
+    from elfuse_py.syscalls import execve    # (imported by the first exec, not at start-up)
     return execve.execve(AT_FDCWD, path, argv, envp, 0)
 
 
 @syscall("execveat", "dirfd, path, ptr, ptr, hex")
 def sys_execveat(dirfd, path, argv, envp, flags):
+    from elfuse_py.syscalls import execve
     return execve.execve(dirfd, path, argv, envp, s32(flags))
 
 
 # ----- wait ----------------------------------------------------------------------
+
+def _pidfds_reaped(pid: int) -> None:
+    """Tell the emulated pidfds of `pid` (syscalls/pidfd.py) it was reaped.  That module
+    (and the socket module it needs) is imported only by a run that makes a pidfd:
+    where it is not loaded, there is none to tell."""
+    m = sys.modules.get("elfuse_py.syscalls.pidfd")
+    if m is not None:
+        m.reaped(pid)
+
 
 WNOHANG, WUNTRACED, WCONTINUED, WEXITED, WNOWAIT = 1, 2, 8, 4, 0x01000000
 __WNOTHREAD, __WALL, __WCLONE = 0x20000000, 0x40000000, 0x80000000
@@ -286,7 +299,7 @@ def sys_wait4(pid, wstatus, options, rusage):
         return 0
     if os.WIFEXITED(status) or os.WIFSIGNALED(status):
         guests.reaped(got)
-        pidfd.reaped(got)
+        _pidfds_reaped(got)
     if wstatus:
         proc.mem.put_u32(wstatus, linux_wait_status(status))
     if rusage:
@@ -326,6 +339,7 @@ def sys_waitid(idtype, id_, infop, options, rusage):
             return -lerrno.EINVAL
         if not hostev.HAVE_PIDFD:
             # The emulated pidfd (syscalls/pidfd.py) names a pid: wait for that one.
+            from elfuse_py.syscalls import pidfd
             st = pidfd.emulated(id_)
             if st is None:
                 return -lerrno.EBADF
@@ -345,7 +359,7 @@ def sys_waitid(idtype, id_, infop, options, rusage):
         return -lerrno.EAGAIN           # Linux: a PIDFD_NONBLOCK pidfd does not wait
     if r is not None and not options & WNOWAIT and r.si_code in _REAPED:
         guests.reaped(r.si_pid)
-        pidfd.reaped(r.si_pid)
+        _pidfds_reaped(r.si_pid)
     if infop:
         if r is None:
             proc.mem.write(infop, bytes(128))

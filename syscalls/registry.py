@@ -1,33 +1,48 @@
-"""Register the syscall table into the runtime: the one module that imports every handler area.
+"""Register the syscall table into the runtime; the list of every handler area.
 
 The handler modules fill `syscalls.table.TABLE` as they are imported (each
-`@syscall` decorator is one entry).  `register()` then gives the runtime
-what it needs of the table, as data: the dispatch list the CPU hook indexes,
+`@syscall` decorator is one entry).  A run imports only the areas it calls:
+`register()` gives the runtime a dispatch list whose slots import their
+module on first use (syscalls/lazy.py, driven by the static index in
+syscalls/handler_index.py), plus what else it needs of the table, as data:
 the fallback for numbers without a handler, names for error reports, the
 interruptible handlers and no-restart numbers the signals layer needs, and
-the --strace tracer (`register`); and the fd-close hook of the epoll
-emulation.  The runtime never imports this package.
+the --strace tracer; and the fd-close hook of the epoll emulation.
+`load_all()` imports every area, for what needs the whole table (the
+tracer, docs/syscall_table.py, the coverage check, `python -m
+elfuse_py.syscalls.registry`, which regenerates the index).  The runtime
+never imports this package.
 """
 from __future__ import annotations
+
+import sys
 
 from elfuse_py.runtime import lerrno, log
 from elfuse_py.runtime.process import Process, SyscallSet
 
-# Handler modules, by area.  Import order does not matter.
-from elfuse_py.syscalls import (absent, admin, openat2, tasks,  # noqa: F401
-                      dirs, epoll, eventfd, events, execve, fdops, fileio, fsmeta, fsnames,  # noqa: F401
-                      futex, info, ioctl, mem, memfd, notify, pidfd, poll, proc, procvm, ptimers,
-                      sched, signal, sigwait, splice, time, timerfd, xattr)
-from elfuse_py.syscalls import ipc_msg, ipc_sem, ipc_shm  # noqa: F401  (SysV IPC)
-from elfuse_py.syscalls.net import messages, names, sockets, sockopt  # noqa: F401
-# Thread-parking wrappers: each module adds its calls to parking.WRAP as it is imported.
-from elfuse_py.syscalls import parked_io, parked_open, parked_waits, parking  # noqa: F401
-from elfuse_py.syscalls import coverage
+from elfuse_py.syscalls import coverage, lazy
 from elfuse_py.syscalls.numbers import SYSCALL_NAMES
-from elfuse_py.syscalls.table import ENOSYS_LEVEL, TABLE, dispatch_list
+from elfuse_py.syscalls.table import ENOSYS_LEVEL, TABLE
 
-# The event-fd areas, each a native path and a macOS-model emulation (docs/macos.md).
-EVENT_FD_AREAS = (eventfd, timerfd, pidfd)
+_P = "elfuse_py.syscalls."
+# Handler modules, by area (import order does not matter).  The event-fd areas
+# (eventfd, timerfd, pidfd, epoll) each hold a native path and a macOS-model
+# emulation (docs/macos.md).
+AREAS = tuple(_P + m for m in (
+    "absent", "admin", "openat2", "tasks", "dirs", "epoll", "eventfd", "events", "execve",
+    "fdops", "fileio", "fsmeta", "fsnames", "futex", "info", "ioctl", "mem", "memfd", "notify",
+    "pidfd", "poll", "proc", "procvm", "ptimers", "sched", "signal", "sigwait", "splice", "time",
+    "timerfd", "xattr",
+    "ipc_msg", "ipc_sem", "ipc_shm",                                   # SysV IPC
+    "net.messages", "net.names", "net.sockets", "net.sockopt"))
+# Thread-parking wrappers: each module adds its calls to parking.WRAP as it is imported.
+PARKING = tuple(_P + m for m in ("parked_io", "parked_open", "parked_waits", "parking"))
+
+
+def load_all() -> None:
+    """Import every handler area: the whole table (and parking.WRAP) is filled."""
+    for name in AREAS + PARKING:
+        __import__(name)
 
 
 def on_unknown(nr: int) -> int:
@@ -45,7 +60,11 @@ def name_of(nr: int) -> str:
 
 
 def _tracer(process: Process):
-    """--strace's tracer for `process`: imported only when a trace starts (its tables cost start-up)."""
+    """--strace's tracer for `process`: imported only when a trace starts (its tables cost start-up).
+
+    It prints by the table's entries and the real handlers' argument counts: every area is loaded."""
+    load_all()
+    lazy.fill_all(process.syscalls.dispatch)
     from elfuse_py.syscalls.strace import Tracer
     return Tracer(process).trace
 
@@ -53,7 +72,7 @@ def _tracer(process: Process):
 def register(process: Process) -> None:
     """Register the table into `process` (gVisor's RegisterSyscallTable direction)."""
     process.syscalls = SyscallSet(
-        dispatch=coverage.wrap(dispatch_list(), name_of),
+        dispatch=lazy.fill_in(coverage.wrap([None] * 1024, name_of), on_unknown),
         on_unknown=on_unknown,
         name_of=name_of,
         interruptible=frozenset(e.handler.__code__ for e in TABLE.values()
@@ -61,9 +80,46 @@ def register(process: Process) -> None:
         no_restart=frozenset(nr for nr, e in TABLE.items() if not e.restart),
         tracer=_tracer,
     )
-    # The epoll emulation (hosts without epoll) hears of every fd the guest closes.
-    epoll.install(process)
+    # The epoll emulation (hosts without epoll) hears of every fd the guest closes;
+    # loaded later, it attaches itself (an exec'd image may have loaded it already,
+    # unpickling a carried epoll instance).
+    emu = sys.modules.get(_P + "epoll_emu")
+    if emu is not None:
+        emu.attach(process)
     # Once a second guest thread exists, the blocking calls park their thread
     # instead of stopping every thread (syscalls/parking.py).
-    if parking.install not in process.threads.on_multi:
-        process.threads.on_multi.append(parking.install)
+    if _install_parking not in process.threads.on_multi:
+        process.threads.on_multi.append(_install_parking)
+
+
+def _install_parking() -> None:
+    """The second guest thread appeared: the parking layer, with every WRAP module, goes in."""
+    for name in PARKING:
+        __import__(name)
+    sys.modules[_P + "parking"].install()
+
+
+def generate_index() -> str:
+    """The text of syscalls/handler_index.py for the table `load_all()` fills."""
+    load_all()
+    by_module: dict[str, list[int]] = {}
+    for nr, e in sorted(TABLE.items()):
+        if e.module is not None:
+            by_module.setdefault(e.module, []).append(nr)
+    lines = ['"""Which module registers each syscall number: the static index of the lazy dispatch.',
+             "",
+             "Generated by `python -m elfuse_py.syscalls.registry` from the table every handler",
+             "area fills (syscalls/lazy.py reads it); tests/test_startup.py checks it is current,",
+             'under both host models.  Do not edit."""', "", "INDEX = {"]
+    for mod in sorted(by_module):
+        lines.append(f"    {mod!r}: {tuple(by_module[mod])!r},")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    import os
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "handler_index.py")
+    with open(path, "w") as f:
+        f.write(generate_index())
+    print(f"wrote {path}")

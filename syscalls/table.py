@@ -2,9 +2,10 @@
 
 Each entry names the syscall, its handler, its support level and a one-line
 note, plus an argument spec used only by the strace printer.  Handler modules
-register with the :func:`syscall` decorator; :func:`dispatch_list` flattens the
-table into the list the CPU hook indexes by number, and `syscalls.registry`
-hands it to the runtime at boot.
+register with the :func:`syscall` decorator, each entry recording the module
+that registered it; `syscalls.lazy` builds the list the CPU hook indexes by
+number (importing a handler's module on the number's first call), and
+`syscalls.registry` hands it to the runtime at boot.
 
 Handlers take the register values they need (the count comes from the
 function's signature), decoded by the entry's argument kinds: fd, dirfd,
@@ -17,6 +18,7 @@ they have set the registers themselves (exit, execve, rt_sigreturn).
 from __future__ import annotations
 
 import struct
+import sys
 from collections.abc import Callable
 
 from elfuse_py.syscalls.numbers import SYSCALL_NAMES, SYSCALL_NUMBERS
@@ -29,11 +31,12 @@ ENOSYS_LEVEL = "enosys"  # deliberately -ENOSYS, as Linux without the feature
 class Syscall:
     """One entry of the table (a plain class: `dataclasses` costs milliseconds of start-up)."""
 
-    __slots__ = ("nr", "name", "handler", "level", "note", "args", "ret", "interruptible", "restart")
+    __slots__ = ("nr", "name", "handler", "level", "note", "args", "ret", "interruptible", "restart",
+                 "module")
 
     def __init__(self, nr: int, name: str, handler: Callable | None = None, level: str = ENOSYS_LEVEL,
                  note: str = "", args: tuple[str, ...] = (), ret: str = "int",
-                 interruptible: bool = False, restart: bool = True) -> None:
+                 interruptible: bool = False, restart: bool = True, module: str | None = None) -> None:
         self.nr = nr
         self.name = name
         self.handler = handler
@@ -46,6 +49,9 @@ class Syscall:
         # never restarts after a handler, signal(7)).
         self.interruptible = interruptible
         self.restart = restart
+        # The module whose import made this entry (None: nobody registered it yet).
+        # The lazy dispatch (syscalls/lazy.py) imports it on the number's first call.
+        self.module = module
 
     def __repr__(self) -> str:
         return "Syscall(" + ", ".join(f"{k}={getattr(self, k)!r}" for k in self.__slots__) + ")"
@@ -70,7 +76,7 @@ def syscall(name: str, args: str = "", level: str = FULL, note: str = "", ret: s
     def register(fn: Callable) -> Callable:
         TABLE[nr] = Syscall(nr, name, fn, level, note,
                             tuple(a.strip() for a in args.split(",") if a.strip()), ret,
-                            interruptible, restart)
+                            interruptible, restart, _caller_module())
         return fn
 
     return register
@@ -79,7 +85,17 @@ def syscall(name: str, args: str = "", level: str = FULL, note: str = "", ret: s
 def not_supported(name: str, note: str) -> None:
     """Mark `name` as deliberately returning -ENOSYS (no warning is printed)."""
     nr = SYSCALL_NUMBERS[name]
-    TABLE[nr] = Syscall(nr, name, None, ENOSYS_LEVEL, note)
+    TABLE[nr] = Syscall(nr, name, None, ENOSYS_LEVEL, note, module=_caller_module())
+
+
+def _caller_module() -> str:
+    """The module registering an entry: the caller of syscall()'s decorator or of
+    not_supported() (a handler may be defined in one module and registered by another;
+    what matters is whose import makes the entry)."""
+    frame = sys._getframe(2)
+    while frame is not None and frame.f_globals.get("__name__") == __name__:
+        frame = frame.f_back              # a helper of this module (none today)
+    return frame.f_globals["__name__"] if frame is not None else "?"
 
 
 # Argument decoding, driven by the entry's kinds: the kernel takes these as C
@@ -102,12 +118,3 @@ def decoder(entry: Syscall) -> Callable | None:
     if dec is None:
         dec = _DECODERS[fmt] = struct.Struct(fmt).unpack_from
     return dec
-
-
-def dispatch_list(size: int = 1024) -> list:
-    """(handler, decode) per number, None where there is no handler."""
-    out: list = [None] * size
-    for nr, entry in TABLE.items():
-        if entry.handler is not None:
-            out[nr] = (entry.handler, decoder(entry))
-    return out

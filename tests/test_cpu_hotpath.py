@@ -29,6 +29,20 @@ def test_register_probe_finds_live_registers():
     assert xr[31] == 0x7FFF0000          # xregs[31] is SP at EL0/AArch64
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="probe uses /proc/self/mem")
+def test_register_probe_survives_a_wrong_guess(monkeypatch):
+    """The probe tries a known offset first (one small read per pointer); a wrong one only
+    costs the full search, which then finds the live registers and remembers where."""
+    from elfuse_py.runtime import cpu as cpumod
+    monkeypatch.setattr(cpumod, "_XREGS_OFFSETS", [8])
+    cpu = Cpu()
+    assert cpu.xregs is not None and all(cpu.xregs[i] == 0 for i in range(31))
+    cpu.set_reg(xreg(7), 0x1234)
+    assert cpu.xregs[7] == 0x1234
+    assert len(cpumod._XREGS_OFFSETS) == 2          # the search's find is tried first next time
+    assert Cpu().xregs is not None
+
+
 def test_probe_can_be_disabled(monkeypatch):
     monkeypatch.setenv("ELFUSE_NO_DIRECT_REGS", "1")
     assert Cpu().xregs is None

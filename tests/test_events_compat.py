@@ -39,7 +39,8 @@ def test_epoll_programs_found():
 
 def test_the_model_registers_the_emulation():
     """Which handlers the table holds, without running a guest (no strace needed)."""
-    code = ("from elfuse_py.syscalls import registry; from elfuse_py.syscalls.table import TABLE; "
+    code = ("from elfuse_py.syscalls import registry; registry.load_all(); "
+            "from elfuse_py.syscalls.table import TABLE; "
             "from elfuse_py.syscalls.numbers import SYSCALL_NUMBERS as N; "
             "print(*(TABLE[N[n]].handler.__name__ for n in "
             "('epoll_create1', 'epoll_ctl', 'epoll_pwait', 'epoll_pwait2')))")

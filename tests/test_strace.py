@@ -87,7 +87,8 @@ def tracer_and_log():
 
 
 def _trace(tracer, name, fn, args):
-    import elfuse_py.syscalls.registry  # noqa: F401 - fills the table
+    from elfuse_py.syscalls import registry
+    registry.load_all()                     # fills the table
     from elfuse_py.syscalls.numbers import SYSCALL_NUMBERS
 
     nr = SYSCALL_NUMBERS[name]

@@ -13,8 +13,8 @@ After editing a spec: `python -m elfuse_py.host.cdefs` rewrites `_ffi/`
 """
 from __future__ import annotations
 
-import importlib
 import os
+import sys
 
 # unicorn's API, plus the host libc calls that back guest memory.  Symbols
 # are looked up when first used, so Linux-only ones (mremap, sched_getcpu)
@@ -152,7 +152,10 @@ def parse_ffi(name: str):
 def load_ffi(name: str):
     """The FFI for spec `name`: precompiled when current, else parsed."""
     try:
-        mod = importlib.import_module(f"elfuse_py.host._ffi.{name}")
+        # __import__, not importlib.import_module: the importlib package costs start-up.
+        modname = f"elfuse_py.host._ffi.{name}"
+        __import__(modname)
+        mod = sys.modules[modname]
     except ImportError:
         mod = None
     if mod is not None and getattr(mod, "SPEC", None) == SPECS[name]:

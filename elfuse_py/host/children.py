@@ -19,7 +19,6 @@ path runs with Linux's layout; only a Mac runs it with macOS's.
 """
 from __future__ import annotations
 
-import ctypes
 import errno
 import os
 import struct
@@ -49,6 +48,7 @@ _libc = None
 
 def _libc_waitid(idtype: str, ident: int, options: int) -> WaitResult | None:
     global _libc
+    import ctypes                       # (only on a host without os.waitid: not at start-up)
     ids, layout = _LAYOUT[platform.KIND]
     if _libc is None:
         _libc = ctypes.CDLL(None, use_errno=True)

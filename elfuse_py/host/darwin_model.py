@@ -57,6 +57,9 @@ HIDDEN = {
                "EPOLLWRNORM", "EPOLLWRBAND", "EPOLLMSG", "EPOLL_CLOEXEC", "POLLRDHUP"],
     "signal": ["SIGRTMIN", "SIGRTMAX", "sigtimedwait", "sigwaitinfo", "pidfd_send_signal", "SIGPOLL", "SIGPWR",
                "SIGSTKFLT", "SIGCLD"],
+    # The C module behind `signal`, which the start-up path uses directly (host/hostsig.py).
+    "_signal": ["SIGRTMIN", "SIGRTMAX", "sigtimedwait", "sigwaitinfo", "pidfd_send_signal", "SIGPOLL",
+                "SIGPWR", "SIGSTKFLT", "SIGCLD"],
     "socket": ["SOCK_CLOEXEC", "SOCK_NONBLOCK", "SO_PEERCRED", "SO_PASSCRED", "SCM_CREDENTIALS",
                "MSG_NOSIGNAL", "MSG_CMSG_CLOEXEC", "SO_DOMAIN", "SO_PROTOCOL", "SO_PEERSEC",
                "SO_PASSSEC", "SO_BINDTODEVICE", "SO_MARK", "SO_PRIORITY", "AF_NETLINK",

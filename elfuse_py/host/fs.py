@@ -9,7 +9,6 @@ meaning ("noreplace", "exchange", ...).
 from __future__ import annotations
 
 import array
-import ctypes
 import fcntl
 import os
 import select
@@ -18,8 +17,23 @@ import struct
 
 from elfuse_py.host import platform
 
-# Host libc for the few calls Python's os module does not expose with errno.
-libc = ctypes.CDLL(None, use_errno=True)
+_libc = None
+
+
+def __getattr__(name: str):
+    # `libc`: the host libc (ctypes) for the few calls Python's os module does not
+    # expose with errno, loaded on first use (ctypes costs ~1 ms of every start-up).
+    if name == "libc":
+        return _host_libc()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _host_libc():
+    global _libc
+    if _libc is None:
+        import ctypes
+        _libc = ctypes.CDLL(None, use_errno=True)
+    return _libc
 
 
 def _oserr(err: int) -> OSError:
@@ -36,6 +50,8 @@ class _Linux:
     @staticmethod
     def statfs_raw(target, size: int) -> bytes | None:
         """The host's struct statfs (Linux: the asm-generic 64-bit layout the guest uses)."""
+        import ctypes
+        libc = _host_libc()
         buf = ctypes.create_string_buffer(size)
         if isinstance(target, int):
             r = libc.fstatfs(target, buf)
@@ -138,7 +154,8 @@ _POLL_BATCH = 1024
 
 def _poll_open(below: int) -> list[int]:
     """Open fds under `below` by poll(2) in batches: POLLNVAL marks a closed one."""
-    poll = libc.poll
+    import ctypes
+    poll = _host_libc().poll
     nval = select.POLLNVAL
     out = []
     for start in range(0, max(below, 0), _POLL_BATCH):

@@ -8,7 +8,6 @@ host range that are in memory (mincore, on both hosts).
 """
 from __future__ import annotations
 
-import ctypes
 import mmap
 
 from elfuse_py.host import platform
@@ -30,11 +29,15 @@ SELF_MEM = "/proc/self/mem" if _LINUX_MODEL else None
 
 
 _HOST_PAGE = mmap.PAGESIZE
-_mincore = getattr(ctypes.CDLL(None, use_errno=True), "mincore", None)
+_mincore = False        # the libc's mincore through ctypes, looked up on first use (ctypes costs start-up)
 
 
 def resident(addr: int, length: int) -> int | None:
     """Bytes of host memory [addr, addr+length) that are resident (whole host pages); None if unknown."""
+    global _mincore
+    import ctypes
+    if _mincore is False:
+        _mincore = getattr(ctypes.CDLL(None, use_errno=True), "mincore", None)
     if _mincore is None or length <= 0:
         return None if _mincore is None else 0
     start = addr & ~(_HOST_PAGE - 1)

@@ -13,21 +13,30 @@ from sysctl (macOS), os.sysconf, os.getloadavg and the clocks, and the guest's
 """
 from __future__ import annotations
 
-import ctypes
 import os
 import struct
 import time
 
 from elfuse_py.host import platform
 
-_LIBC = ctypes.CDLL(None, use_errno=True)
+_libc_handle = None
+
+
+def _libc():
+    """The C library through ctypes, loaded on first use (ctypes costs ~1.5 ms of start-up)."""
+    global _libc_handle
+    if _libc_handle is None:
+        import ctypes
+        _libc_handle = ctypes.CDLL(None, use_errno=True)
+    return _libc_handle
 
 
 def _sysctl(name: str, size: int = 64) -> bytes | None:
     """sysctlbyname(name) where the libc has it (macOS, the BSDs); None elsewhere or on error."""
-    fn = getattr(_LIBC, "sysctlbyname", None)
+    fn = getattr(_libc(), "sysctlbyname", None)
     if fn is None:
         return None
+    import ctypes
     buf = ctypes.create_string_buffer(size)
     n = ctypes.c_size_t(size)
     if fn(name.encode(), buf, ctypes.byref(n), None, ctypes.c_size_t(0)) != 0:
@@ -130,8 +139,9 @@ class _Portable:
         /sys/devices/system/cpu/online, so a Linux host playing a Mac counts
         the kernel's affinity mask through the libc call (no file) instead.
         """
-        fn = getattr(_LIBC, "sched_getaffinity", None)
+        fn = getattr(_libc(), "sched_getaffinity", None)
         if fn is not None:
+            import ctypes
             buf = ctypes.create_string_buffer(128)
             if fn(0, ctypes.c_size_t(len(buf)), buf) == 0:
                 n = sum(bin(b).count("1") for b in buf.raw)
@@ -244,7 +254,7 @@ class _Linux(_Portable):
 
     @staticmethod
     def current_cpu() -> int:
-        return max(ctypes.CDLL(None).sched_getcpu(), 0)
+        return max(_libc().sched_getcpu(), 0)
 
     @staticmethod
     def kernel_release(u) -> tuple[str, str]:
@@ -281,7 +291,10 @@ class _Linux(_Portable):
         if size <= 1 or not argv:
             return
         blob = b"".join(a + b"\0" for a in argv)[:size - 1]
-        ctypes.memmove(start, blob.ljust(size, b"\0"), size)
+        # cffi (already loaded for unicorn) rather than ctypes, which costs start-up.
+        from elfuse_py.host.cdefs import load_ffi
+        ffi = load_ffi("unicorn")
+        ffi.memmove(ffi.cast("char *", start), blob.ljust(size, b"\0"), size)
 
 
 # The host's /proc is Linux's; a Mac (and the macOS host model) has none.

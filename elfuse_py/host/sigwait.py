@@ -21,7 +21,7 @@ Everything here speaks *host* signal numbers; the runtime translates.
 from __future__ import annotations
 
 import os
-import signal as hs
+from elfuse_py.host.hostsig import sig as hs     # (not `signal`: its enum costs start-up)
 
 from elfuse_py.host import children, platform
 

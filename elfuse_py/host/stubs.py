@@ -25,7 +25,6 @@ caller keeps its slower fallback.
 """
 from __future__ import annotations
 
-import ctypes
 import mmap
 import os
 
@@ -43,6 +42,7 @@ _cached: list = []
 
 
 def _libc():
+    import ctypes                   # (when the stub is made: ctypes costs start-up)
     lc = ctypes.CDLL(None, use_errno=True)
     lc.mmap.restype = ctypes.c_void_p
     lc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
@@ -52,6 +52,7 @@ def _libc():
 
 
 def _linux_page(code: bytes) -> int | None:
+    import ctypes
     lc = _libc()
     size = mmap.PAGESIZE
     addr = lc.mmap(None, size, _PROT_READ | _PROT_WRITE, _MAP_PRIVATE | _MAP_ANON_LINUX, -1, 0)
@@ -68,6 +69,7 @@ def _linux_page(code: bytes) -> int | None:
 
 
 def _darwin_page(code: bytes) -> int | None:
+    import ctypes
     lc = _libc()
     size = mmap.PAGESIZE
     arm = _ARCH.get(os.uname().machine.lower()) == "arm64"

@@ -31,6 +31,7 @@ show the emulator.
 """
 from __future__ import annotations
 
+import marshal
 import os
 
 from elfuse_py.host import procinfo
@@ -69,7 +70,8 @@ _seq = 0
 
 
 def _store(pid: int, rec: dict) -> None:
-    import pickle
+    # marshal, not pickle: a record is plain data (ints, bytes, str, lists), marshal is
+    # built in, and importing pickle (with re and enum) would cost every start-up.
     global _written_by, _seq
     if _written_by != pid:
         _written.clear()
@@ -78,7 +80,7 @@ def _store(pid: int, rec: dict) -> None:
     _seq += 1
     data = f".{pid}.{_seq}.tmp"
     with open(os.path.join(d, data), "wb") as f:
-        pickle.dump(rec, f, protocol=pickle.HIGHEST_PROTOCOL)
+        f.write(marshal.dumps(rec))
     link = os.path.join(d, f".{pid}.link.tmp")
     try:
         os.unlink(link)                     # (left by a writer killed mid-way)
@@ -124,13 +126,12 @@ def publish() -> None:
     global _swept
     if not ENABLED:
         return
-    import pickle                           # only where the host has no /proc (not on Linux)
     if not _swept:
         _swept = True
         live_pids()
     try:
         _store(os.getpid(), own_record())
-    except (OSError, pickle.PickleError):
+    except (OSError, ValueError):       # (ValueError: marshal met something it cannot write)
         pass
 
 
@@ -145,7 +146,6 @@ def exited() -> None:
     """The guest ends: a guest's child leaves a zombie record for its parent's wait, else none."""
     if not ENABLED:
         return
-    import pickle
     try:
         if proc.nested:
             rec = own_record("Z")
@@ -156,7 +156,7 @@ def exited() -> None:
                 _unlink(os.path.join(_dir(), _written.pop(0)))
         else:
             _remove(os.getpid())
-    except (OSError, pickle.PickleError):
+    except (OSError, ValueError):
         pass
 
 
@@ -178,12 +178,13 @@ def lookup(pid: int) -> dict | None:
     """The record of live guest `pid` (zombies included), or None."""
     if not ENABLED or pid <= 0:
         return None
-    import pickle
     path = os.path.join(_dir(), str(pid))
     try:
         with open(path, "rb") as f:
-            rec = pickle.load(f)
-    except (OSError, EOFError, ValueError, pickle.UnpicklingError):
+            rec = marshal.loads(f.read())
+    except (OSError, EOFError, ValueError, TypeError):
+        return None
+    if not isinstance(rec, dict):
         return None
     if not _alive(pid):
         try:

@@ -53,18 +53,14 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
-import pickle
 import time
-from contextlib import contextmanager
-from collections.abc import Iterator
 
 from elfuse_py.host import procinfo
 from elfuse_py.runtime import rundir
 
 
 def _rmtree(path: str) -> None:
-    import shutil                  # only when a tree goes: kept off the start-up path
-    shutil.rmtree(path, ignore_errors=True)
+    rundir.remove_tree(path)       # (not shutil: its import would cost every exit)
 from elfuse_py.runtime.process import proc
 
 SEMVMX = 32767
@@ -224,39 +220,52 @@ def _load() -> State:
         fd = open_file("state", os.O_RDONLY)
     except FileNotFoundError:
         return State(_new_state())
+    import pickle                   # (only once IPC is used: not at start-up)
     with open(fd, "rb") as f:
         return State(pickle.load(f))
 
 
 def _save(st: State) -> None:
+    import pickle
     tmp = f".state.{os.getpid()}"
     with open(open_file(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), "wb") as f:
         pickle.dump(dict(st), f, protocol=pickle.HIGHEST_PROTOCOL)
     os.replace(tmp, "state", src_dir_fd=_dir_fd, dst_dir_fd=_dir_fd)
 
 
-@contextmanager
-def locked() -> Iterator[State]:
-    """The state, under the tree's lock; written back if the body set `dirty`.
+class locked:
+    """`with locked() as st`: the state, under the tree's lock; written back if the
+    body set `dirty`.
 
     The lock wait is not interruptible (it is short); a body that raises
-    leaves the state as it was.
+    leaves the state as it was.  (A class, not a contextlib.contextmanager:
+    contextlib would cost start-up.)
     """
-    global _lock_fd
-    if _dir is None:
-        raise OSError(errno.ENOSPC, "no IPC runtime directory")
-    if _lock_fd < 0:
-        fd = open_file("lock", os.O_RDWR | os.O_CREAT)
-        _lock_fd = proc.fds.reserve(fd) if proc.fds is not None else fd
-    fcntl.lockf(_lock_fd, fcntl.LOCK_EX)
-    try:
-        st = _load()
-        _reap(st)
-        yield st
-        if st.dirty:
-            _save(st)
-    finally:
-        fcntl.lockf(_lock_fd, fcntl.LOCK_UN)
+
+    __slots__ = ("st",)
+
+    def __enter__(self) -> State:
+        global _lock_fd
+        if _dir is None:
+            raise OSError(errno.ENOSPC, "no IPC runtime directory")
+        if _lock_fd < 0:
+            fd = open_file("lock", os.O_RDWR | os.O_CREAT)
+            _lock_fd = proc.fds.reserve(fd) if proc.fds is not None else fd
+        fcntl.lockf(_lock_fd, fcntl.LOCK_EX)
+        try:
+            st = self.st = _load()
+            _reap(st)
+        except BaseException:
+            fcntl.lockf(_lock_fd, fcntl.LOCK_UN)
+            raise
+        return st
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if exc_type is None and self.st.dirty:
+                _save(self.st)
+        finally:
+            fcntl.lockf(_lock_fd, fcntl.LOCK_UN)
 
 
 def version() -> tuple | None:
@@ -372,6 +381,7 @@ def after_fork() -> None:
 def exited() -> None:
     """The guest process ends: detach its segments, apply its SEM_UNDO, leave the tree."""
     if state_exists():
+        import pickle
         pid = os.getpid()
         try:
             with locked() as st:

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import errno
 import os
-import re
 
 from elfuse_py.runtime import rootdir
 
@@ -83,9 +82,17 @@ def host_path(guest: bytes, follow: bool = True) -> str:
     return found if found is not None else os.fsdecode(guest)
 
 
-# Cheap test (one C-level search, on every path): could a path be another
-# spelling of a /proc path (see canonical_proc)?
-maybe_proc = re.compile(rb"proc|dev|fd|std").search
+def maybe_proc(p: bytes):
+    """Cheap test (one C-level search, on every path): could a path be another
+    spelling of a /proc path (see canonical_proc)?  Truthy if so.
+
+    The compiled search replaces this function on its first call: `re` (with
+    enum) costs ~3 ms, which a run that never names a path does not pay.
+    Callers look it up as `paths.maybe_proc` each time."""
+    global maybe_proc
+    import re
+    maybe_proc = re.compile(rb"proc|dev|fd|std").search
+    return maybe_proc(p)
 
 
 # /dev names that are links into the process's own /proc/self/fd on Linux
@@ -339,13 +346,45 @@ class NoSpecialFiles:
         return None
 
 
+class LazySpecialFiles:
+    """Stands for the provider until the guest names a /proc path: `load()` then
+    returns the real one, which replaces this (the guest /proc costs ~4 ms of
+    imports, which a run that never looks at /proc does not pay).  Every
+    provider call answers None for a path outside /proc, and so does this."""
+
+    def __init__(self, load) -> None:
+        self._load = load
+
+    def _real(self):
+        global special_files
+        if special_files is self:
+            special_files = self._load()
+        return special_files
+
+    def proc_host_path(self, guest: bytes, follow: bool = True) -> str:
+        return self._real().proc_host_path(guest, follow)    # (called for /proc paths only)
+
+    def open_special(self, guest: bytes, flags: int, mode: int) -> int | None:
+        return self._real().open_special(guest, flags, mode) if _is_proc(guest) else None
+
+    def readlink_special(self, guest: bytes) -> bytes | None:
+        return self._real().readlink_special(guest) if _is_proc(guest) else None
+
+    def stat_special(self, guest: bytes, follow: bool):
+        return self._real().stat_special(guest, follow) if _is_proc(guest) else None
+
+    def special_dir(self, guest: bytes) -> bytes | None:
+        return self._real().special_dir(guest) if _is_proc(guest) else None
+
+
 # Who answers for the paths the emulator synthesises (the guest's /proc): the
-# procfs module, installed at boot by the composition root.
+# procfs module (behind a LazySpecialFiles), installed at boot by the composition root.
 special_files = NoSpecialFiles
 
 
 def install_special_files(provider) -> None:
-    """Route /proc paths, synthesised files and links through `provider` (elfuse_py.runtime.procfs)."""
+    """Route /proc paths, synthesised files and links through `provider` (elfuse_py.runtime.procfs,
+    or a LazySpecialFiles that imports it on the first /proc path)."""
     global special_files
     special_files = provider
 

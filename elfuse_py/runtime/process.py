@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import resource
-import signal as _hostsig
+from elfuse_py.host.hostsig import sig as _hostsig     # (not `signal`: its enum costs start-up)
 import sys
 
 from collections.abc import Callable

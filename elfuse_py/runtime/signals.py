@@ -56,7 +56,7 @@ import _signal
 import collections
 import errno as _errno_mod
 import os
-import signal as hs
+from elfuse_py.host.hostsig import sig as hs     # (not `signal`: its enum costs start-up)
 import struct
 import time
 
@@ -305,6 +305,12 @@ def register_interruptible(*funcs) -> None:
     (the socket layer's recvmsg/sendmsg helpers) names those helpers here.
     """
     _interruptible_codes.update(f.__code__ for f in funcs)
+
+
+def register_no_restart(nr: int) -> None:
+    """Syscall `nr` is never restarted after a handler (signal(7)); the syscall
+    layer says so when the handler's module is loaded (syscalls/lazy.py)."""
+    _no_restart_nrs.add(nr)
 
 
 def keep_result() -> None:

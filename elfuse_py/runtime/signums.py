@@ -12,7 +12,7 @@ exists between guests: runtime/siginbox.py carries it.
 """
 from __future__ import annotations
 
-import signal as hs
+from elfuse_py.host.hostsig import sig as hs     # (not `signal`: its enum costs start-up)
 
 from elfuse_py.host.sigwait import WAKE_SIGNAL
 
