@@ -21,6 +21,7 @@ UC_HOOK_INTR = 1
 UC_PROT_NONE, UC_PROT_READ, UC_PROT_WRITE, UC_PROT_EXEC = 0, 1, 2, 4
 UC_CTL_CPU_MODEL = 7
 UC_CTL_TB_REMOVE_CACHE = 9
+UC_CTL_TB_FLUSH = 10
 UC_CTL_TLB_FLUSH = 11
 UC_CTL_TLB_TYPE = 12
 UC_CTL_IO_WRITE = 1
@@ -85,6 +86,13 @@ def remove_tb_cache(uc, start: int, end: int) -> None:
     into it from the host side (/proc/self/mem), which unicorn cannot see."""
     lib.uc_ctl(uc, uc_ctl_write(UC_CTL_TB_REMOVE_CACHE, 2),
                ffi.cast("uint64_t", start), ffi.cast("uint64_t", end))
+
+
+def flush_tb_cache(uc) -> None:
+    """Drop every translated block of engine `uc`.  Hooks are compiled into blocks
+    when they are translated (uc_hook_add does not touch blocks that exist), so
+    a block hook added now reaches code already translated only after this."""
+    lib.uc_ctl(uc, uc_ctl_write(UC_CTL_TB_FLUSH, 0))
 
 
 def check(err: int, what: str) -> None:
