@@ -69,7 +69,8 @@ class BlockPreempter:
         self.installed = False
         self.run_id = 0               # the run in progress (0: none)
         self._runs = 0
-        self._ticker_pid = 0
+        self._ticker: tuple[int, int] | None = None   # (pid, generation) of the live ticker
+        self._generation = 0
 
     def install(self) -> bool:
         """Add the block hook and drop the blocks translated without it (a
@@ -82,10 +83,13 @@ class BlockPreempter:
                                   self.ctl, 1, 0), "uc_hook_add(BLOCK)")
             flush_tb_cache(self.uc)
             self.installed = True
-        if self._ticker_pid != os.getpid():
-            # None yet, or this is a fork child: the hook came along, the thread did not.
-            self._ticker_pid = os.getpid()
-            threading.Thread(target=self._tick, name="elfuse-slices", daemon=True).start()
+        if self._ticker is None or self._ticker[0] != os.getpid():
+            # None yet (or stopped by uninstall), or this is a fork child: the
+            # hook came along, the thread did not.
+            self._generation += 1
+            self._ticker = (os.getpid(), self._generation)
+            threading.Thread(target=self._tick, args=(self._ticker,), name="elfuse-slices",
+                             daemon=True).start()
         return True
 
     def uninstall(self) -> None:
@@ -93,6 +97,7 @@ class BlockPreempter:
         if self.installed:
             self.installed = False
             lib.uc_hook_del(self.uc, self.handle[0])
+        self._ticker = None          # the ticker ends at its next tick: no wake-ups while off
 
     def run(self, pc: int) -> int:
         """uc_emu_start from `pc` until something stops it or the slice ends."""
@@ -103,10 +108,9 @@ class BlockPreempter:
         self.ctl[0] = 0
         return err
 
-    def _tick(self) -> None:
-        pid = os.getpid()
+    def _tick(self, me: tuple[int, int]) -> None:
         seen = 0
-        while self._ticker_pid == pid:
+        while self._ticker == me:
             time.sleep(SLICE)
             current = self.run_id
             if current and current == seen:
