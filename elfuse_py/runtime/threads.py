@@ -610,9 +610,9 @@ def start(pc: int) -> int:
 
 
 def run_alone(pc: int) -> int:
-    """Run the T.current thread (or the only one) without time slices, until a
-    syscall, a fault or a signal stops it; a thread that becomes runnable
-    meanwhile ends the run (`_kick`: stop reason "resched")."""
+    """Run the T.current thread (or the only one) without time slices, until it
+    blocks or exits, faults, or a host signal stops it; a thread that becomes
+    runnable meanwhile ends the run (`_kick`: stop reason "resched")."""
     if _PRE and _PRE[0].installed:
         _PRE[0].uninstall()          # unicorn drops the blocks that have the hook
     T.counted = False                # a run without a count drops unicorn's count hook
