@@ -28,10 +28,10 @@ its previous tick is asked to stop.  Where the native stub cannot be made
 keeps counted slices.
 
 What the hook costs, measured on the bench_threads LCG loop (a block of ~5
-instructions; bench/run.py thr0_s): 1.00x without it, 1.25x with a stub
-that only returns, 1.35x with the stub above.  So the call that unicorn
-compiles into every block is most of the cost, and no stub can make it
-cheap; slices are therefore on only while another thread needs the CPU
+instructions; bench/run.py thr0_s, process CPU time): 1.00x without it,
+1.27x with the stub above, and the same with a stub that only returns.  So
+the call that unicorn compiles into every block is the whole cost, and no
+stub can make it cheaper; slices are therefore on only while another thread needs the CPU
 (`SlicePolicy`).  unicorn compiles hooks into blocks when it translates
 them: uc_hook_add leaves blocks that exist without the hook (a loop
 translated before would never be stopped), so `install` drops every
