@@ -1,8 +1,11 @@
 /* Preemption wherever a spinning thread may start spinning: right after it created
  * the thread it waits for, in a loop translated before the process had threads, while
  * the thread it waits for sleeps or waits with a timeout, and after it woke that thread
- * (a thread that runs alone runs without time slices; the wake must bring them back). */
+ * (a thread that runs alone runs without time slices; the wake must bring them back),
+ * and a signal still reaches a process whose only running thread computes alone. */
 #include <pthread.h>
+#include <signal.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 #include "guest_test.h"
@@ -54,6 +57,11 @@ static void *waker(void *a) {
     return a;
 }
 
+static void on_alarm(int sig) {
+    (void)sig;
+    __atomic_store_n(&flag, 1, __ATOMIC_RELEASE);
+}
+
 int main(void) {
     pthread_t t, u;
 
@@ -90,5 +98,12 @@ int main(void) {
     CHECK(pthread_create(&t, NULL, waker, NULL) == 0, "create a thread that wakes it, then spins");
     CHECK(pthread_join(t, NULL) == 0 && pthread_join(u, NULL) == 0,
           "the woken thread runs while its waker spins");
+
+    flag = 0;
+    signal(SIGALRM, on_alarm);
+    CHECK(pthread_create(&t, NULL, spinner, NULL) == 0, "create a spinner (signal)");
+    struct itimerval it = {{0, 0}, {0, 50000}};
+    CHECK(setitimer(ITIMER_REAL, &it, NULL) == 0, "arm a 50 ms timer");
+    CHECK(pthread_join(t, NULL) == 0, "SIGALRM's handler runs while the only runnable thread spins");
     DONE();
 }
