@@ -53,7 +53,7 @@ NEVER = (1 << 64) - 1
 SLICE = float(os.environ.get("ELFUSE_SLICE_MS", "5")) / 1000.0
 # SlicePolicy: how long slices stay on once no other thread needs the CPU (ns),
 # at first and at most; the hold doubles each time slices come back soon.
-HOLD_MIN_NS = int(float(os.environ.get("ELFUSE_SLICE_HOLD_MS", "20")) * 1e6)
+HOLD_MIN_NS = int(float(os.environ.get("ELFUSE_SLICE_HOLD_MS", "50")) * 1e6)
 HOLD_MAX_NS = 2_000_000_000
 
 
