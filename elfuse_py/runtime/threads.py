@@ -181,6 +181,12 @@ def exit_thread(status: int) -> None:
 
 def after_fork_child() -> None:
     """In a fork child only the calling thread survives; it becomes the leader (tid = pid)."""
+    if _PRE and _PRE[0].installed:
+        # The child goes on with the parent's run, sliced, but the ticker thread that
+        # ends slices did not come along: without one the run would end only when the
+        # child blocks, and a host signal would never stop it (the watcher leaves a
+        # sliced run alone).
+        _PRE[0].install()
     if T.current is None:
         return
     t = T.current
