@@ -256,6 +256,23 @@ THREADED_SOCKETS = """
 """
 
 
+def test_busy_wait_across_threads(root):
+    """A Python thread spinning on a variable that another thread sets: the eval loop
+    was translated before the second thread existed, and must still be preempted."""
+    assert _py(root, """
+        import threading, time
+        done = False
+        def f():
+            global done
+            time.sleep(0.05)
+            done = True
+        for i in range(200000): pass
+        t = threading.Thread(target=f); t.start()
+        while not done: pass
+        t.join(); print('ok')
+    """, qemu=False) == b"ok\n"
+
+
 def test_threads_blocking_in_host_calls(root):
     out = _py(root, THREADED_SOCKETS, darwin=True)
     assert out.splitlines()[-1] == b"b''"

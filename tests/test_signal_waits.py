@@ -119,10 +119,13 @@ def test_ssi_layouts():
 # ----- the inbox between guest processes (elfuse_py/runtime/siginbox.py) ----------------------
 
 @pytest.mark.parametrize("compat", ["", "darwin"])
-def test_inboxes_go_with_their_guests(compat, tmp_path):
+def test_inboxes_go_with_their_guests(compat, tmp_path, monkeypatch):
     """t_sig_rtqueue's processes (itself and four fork children) each had an inbox;
     none is left once they are gone, and a stale one of a dead pid is swept."""
     import tempfile
+    # An in-process test before this one (test_procfs) set the directory its emulator
+    # used for the emulators it starts; this run must pick the one given below.
+    monkeypatch.delenv("ELFUSE_RUNTIME_DIR_IN_USE", raising=False)
     rt = tempfile.mkdtemp(prefix="rt", dir="/tmp")     # short: runtime_dir() wants <= 60 bytes
     sigq = os.path.join(rt, f"elfuse-py-{os.getuid()}", "sigq")
     os.makedirs(sigq, mode=0o700)

@@ -211,8 +211,10 @@ def test_family_pids_exec_and_decoded_flags(libc):
                             r"0x[0-9a-f]+ /\* \d+ vars \*/\) = 0", l) for l in lines), lines
     assert f"[pid {child:5d}] +++ exited with 3 +++" in raw
     assert f"[pid {killed:5d}] +++ killed by SIGTERM +++" in raw
-    sig_line = raw.index(f"[pid {killed:5d}] +++ killed by SIGTERM +++") - 1
-    assert raw[sig_line] == (f"[pid {killed:5d}] --- SIGTERM {{si_signo=SIGTERM, si_code=SI_USER, "
+    # Its own previous line (the parent's lines may come in between: they run at once).
+    own = [l for l in raw if l.startswith(f"[pid {killed:5d}] ")]
+    sig_line = own.index(f"[pid {killed:5d}] +++ killed by SIGTERM +++") - 1
+    assert own[sig_line] == (f"[pid {killed:5d}] --- SIGTERM {{si_signo=SIGTERM, si_code=SI_USER, "
                              f"si_pid={killed}, si_uid={os.getuid()}}} ---")
     assert any(re.fullmatch(rf"(\[pid +{main_pid}\] )?wait4\({child}, \[\{{WIFEXITED\(s\) && "
                             rf"WEXITSTATUS\(s\) == 3\}}\], 0, NULL\) = {child}", l) for l in lines)

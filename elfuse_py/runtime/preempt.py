@@ -26,6 +26,18 @@ looks at which run is in progress, and a run that was already in progress at
 its previous tick is asked to stop.  Where the native stub cannot be made
 (`host.stubs.block_stop_hook()` is None) `install` says so and the caller
 keeps counted slices.
+
+What the hook costs, measured on the bench_threads LCG loop (a block of ~5
+instructions; bench/run.py thr0_s, process CPU time): 1.00x without it,
+1.27x with the stub above, and the same with a stub that only returns.  So
+the call that unicorn compiles into every block is the whole cost, and no
+stub can make it cheaper; slices are therefore on only while another thread needs the CPU
+(`SlicePolicy`).  unicorn compiles hooks into blocks when it translates
+them: uc_hook_add leaves blocks that exist without the hook (a loop
+translated before would never be stopped), so `install` drops every
+translated block; uc_hook_del drops the blocks translated with the hook.
+Each switch of mode is a retranslation of the hot code, which the policy's
+hysteresis keeps rare.
 """
 from __future__ import annotations
 
@@ -34,11 +46,15 @@ import threading
 import time
 
 from elfuse_py.host import stubs
-from elfuse_py.runtime.uc import check, ffi, lib
+from elfuse_py.runtime.uc import check, ffi, flush_tb_cache, lib
 
 UC_HOOK_BLOCK = 1 << 3
 NEVER = (1 << 64) - 1
 SLICE = float(os.environ.get("ELFUSE_SLICE_MS", "5")) / 1000.0
+# SlicePolicy: how long slices stay on once no other thread needs the CPU (ns),
+# at first and at most; the hold doubles each time slices come back soon.
+HOLD_MIN_NS = int(float(os.environ.get("ELFUSE_SLICE_HOLD_MS", "50")) * 1e6)
+HOLD_MAX_NS = 2_000_000_000
 
 
 class BlockPreempter:
@@ -53,27 +69,35 @@ class BlockPreempter:
         self.installed = False
         self.run_id = 0               # the run in progress (0: none)
         self._runs = 0
-        self._ticker_pid = 0
+        self._ticker: tuple[int, int] | None = None   # (pid, generation) of the live ticker
+        self._generation = 0
 
     def install(self) -> bool:
-        """Add the block hook (unicorn retranslates: a mode switch); False if unavailable."""
+        """Add the block hook and drop the blocks translated without it (a
+        retranslation: a mode switch); False if unavailable."""
         if not self.installed:
             stub = stubs.block_stop_hook()
             if stub is None:
                 return False
             check(lib.uc_hook_add(self.uc, self.handle, UC_HOOK_BLOCK, ffi.cast("void *", stub),
                                   self.ctl, 1, 0), "uc_hook_add(BLOCK)")
+            flush_tb_cache(self.uc)
             self.installed = True
-        if self._ticker_pid != os.getpid():
-            # None yet, or this is a fork child: the hook came along, the thread did not.
-            self._ticker_pid = os.getpid()
-            threading.Thread(target=self._tick, name="elfuse-slices", daemon=True).start()
+        if self._ticker is None or self._ticker[0] != os.getpid():
+            # None yet (or stopped by uninstall), or this is a fork child: the
+            # hook came along, the thread did not.
+            self._generation += 1
+            self._ticker = (os.getpid(), self._generation)
+            threading.Thread(target=self._tick, args=(self._ticker,), name="elfuse-slices",
+                             daemon=True).start()
         return True
 
     def uninstall(self) -> None:
+        """Remove the hook (unicorn drops the blocks translated with it)."""
         if self.installed:
             self.installed = False
             lib.uc_hook_del(self.uc, self.handle[0])
+        self._ticker = None          # the ticker ends at its next tick: no wake-ups while off
 
     def run(self, pc: int) -> int:
         """uc_emu_start from `pc` until something stops it or the slice ends."""
@@ -84,12 +108,59 @@ class BlockPreempter:
         self.ctl[0] = 0
         return err
 
-    def _tick(self) -> None:
-        pid = os.getpid()
+    def _tick(self, me: tuple[int, int]) -> None:
         seen = 0
-        while self._ticker_pid == pid:
+        while self._ticker == me:
             time.sleep(SLICE)
             current = self.run_id
             if current and current == seen:
                 self.ctl[0] = 1              # the next block start stops the run
             seen = current
+
+
+class SlicePolicy:
+    """Whether the next run of a threaded process has time slices (hysteresis).
+
+    Slices are needed while another thread may need the CPU: one is runnable,
+    or one waits with a timeout or a polled condition.  When none does, the
+    running thread may run unbounded: every event that makes another thread
+    runnable is then a syscall of the running thread itself (a futex wake, a
+    clone, a kill), and those end the run exactly (threads.py `_kick`).
+
+    Turning slices on or off retranslates the hot code, so slices stay on
+    for `hold` after the last moment they were needed; a process that needs
+    them again within a few holds of dropping them (one thread per request,
+    started and joined in a loop) doubles the hold, and one that ran long
+    without them halves it.  A process alternating quickly between one and
+    two runnable threads thus keeps its slices instead of retranslating at
+    every alternation.
+    """
+
+    RELAPSE = 4         # slices back within RELAPSE holds of dropping them: hold x2
+    LONG = 16           # off for more than LONG holds: hold / 2
+
+    def __init__(self) -> None:
+        self.hold = HOLD_MIN_NS
+        self.idle_since: int | None = None   # slices on but not needed since (ns)
+        self.dropped_at: int | None = None   # when slices were last turned off (ns)
+
+    def sliced(self, needed: bool, on: bool, now: int) -> bool:
+        """True if the next run must be sliced; `on`: slices are on now."""
+        if needed:
+            self.idle_since = None
+            if not on and self.dropped_at is not None:
+                off_for = now - self.dropped_at
+                if off_for < self.RELAPSE * self.hold:
+                    self.hold = min(2 * self.hold, HOLD_MAX_NS)
+                elif off_for > self.LONG * self.hold:
+                    self.hold = max(self.hold // 2, HOLD_MIN_NS)
+            return True
+        if not on:
+            return False
+        if self.idle_since is None:
+            self.idle_since = now
+        if now - self.idle_since < self.hold:
+            return True
+        self.idle_since = None
+        self.dropped_at = now
+        return False

@@ -26,14 +26,13 @@ def run(proc: Process, carried_signals: dict | None = None) -> int:
             if cpu.stop_reason == "exit":
                 return cpu.exit_status
             pc = cpu.reg(REG_PC)
-        # (threads.sliced: a process single-threaded again keeps counted slices a
-        # while, since each switch of mode costs a retranslation)
+        # (threads.sliced: while time slices are on, threads.start decides when
+        # they go off, since each switch of mode costs a retranslation)
         mem.fault_addr = None
         if proc.debugger is not None:
             err = proc.debugger.start(pc)     # gdb attached: it says how far to run
         elif not threads.multi() and not threads.sliced():
-            threads.leave_slices()
-            err = cpu.start(pc)
+            err = threads.run_alone(pc)
         else:
             err = threads.start(pc)
         reason = cpu.stop_reason
@@ -48,6 +47,9 @@ def run(proc: Process, carried_signals: dict | None = None) -> int:
             pc = proc.entry
             cpu.set_reg(REG_PC, pc)
             cpu.pending = True          # signals pending across the exec stay pending
+            continue
+        if reason == "resched":
+            pc = cpu.reg(REG_PC)        # another thread became runnable: slices back on
             continue
         if reason == "switch" or (reason is None and not err and threads.preempt_requested()):
             pc = threads.switch()       # another guest thread's turn (elfuse_py.runtime.threads)

@@ -568,11 +568,12 @@ def _watch(rfd: int, cpu) -> None:
             for _ in range(100):
                 if st.catch_gen != applied:
                     applied = _apply_catch()
-                # Counted slices (several threads, or just after) end within a
-                # slice anyway: no asynchronous stop then, whose imprecise PC
-                # a thread switch would save and restore (a frequent POSIX
-                # timer made that show as a guest fault in glibc's free()).
-                if proc.threads.slice_until is None and len(proc.threads.live) <= 1:
+                # Sliced runs end within a slice anyway: no asynchronous stop
+                # then, whose imprecise PC a thread switch would save and
+                # restore (a frequent POSIX timer made that show as a guest
+                # fault in glibc's free()).  A run without slices (a single
+                # thread, or the only one that needs the CPU) is stopped.
+                if proc.threads.unbounded:
                     lib.uc_emu_stop(cpu.uc)
                 if proc.sig.seen >= proc.sig.arrived and not proc.sig.undelivered:
                     break

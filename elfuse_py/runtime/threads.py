@@ -14,7 +14,11 @@ records why and calls ``cpu.stop("switch")``; while several threads exist,
 each uc_emu_start runs for one time slice, ended at a translated block's
 start by a native block hook (runtime/preempt.py; counted slices of
 SLICE_INSNS instructions where that hook cannot be made), so CPU-bound
-threads share the CPU.  `switch()` then saves the
+threads share the CPU - but only while another thread may need the CPU
+(`start`): a thread that runs while the others wait without a timeout (a
+join, a lock, a condition variable) runs unbounded, at the speed of a
+single-threaded process, and the syscall that makes another thread runnable
+ends that run (`_kick`).  `switch()` then saves the
 current context, picks the next runnable thread round-robin (or, when every
 thread waits, sleeps until the nearest timeout or a signal) and restores it.
 
@@ -39,8 +43,8 @@ process-directed one goes to the main thread first when it does not block it
 delivery when the handler has SA_RESTART.
 
 Mode switches: adding or removing the slices' hook drops every translated
-block; a process that is single-threaded again keeps its slices for
-KEEP_SLICING_NS (`sliced`).
+block; preempt.SlicePolicy keeps slices on a while after they were last
+needed, so that switching stays rare (`start`).
 
 Remaining limitation: calls not listed in syscalls/parking.py's WRAP table
 (filled by it and syscalls/parked_*.py) still block every guest thread.
@@ -53,18 +57,15 @@ import time
 
 from elfuse_py.runtime import lerrno, signals, sigwaiters
 from elfuse_py.runtime.cpu import REG_PC, REG_SP, REG_TPIDR_EL0, REG_X0, xreg
-from elfuse_py.runtime.preempt import BlockPreempter
+from elfuse_py.runtime.preempt import BlockPreempter, SlicePolicy
 from elfuse_py.runtime.process import proc
 from elfuse_py.runtime.threadstate import DEAD, FUTEX_BITSET_ANY, RUN, WAIT, Thread  # noqa: F401
-from elfuse_py.runtime.uc import check, ffi, lib
+from elfuse_py.runtime.uc import check, ffi, flush_tb_cache, lib
 
 NEVER = (1 << 64) - 1      # uc_emu_start's `until`: no address stops it
 SLICE_INSNS = int(os.environ.get("ELFUSE_SLICE_INSNS", "200000"))   # one time slice
 TID_BASE = 1 << 22          # Linux PID_MAX_LIMIT on 64-bit: no host pid reaches it
 IDLE_POLL = 0.01            # when every thread waits: how often signals/shared futexes are checked
-# After the last other thread exits, keep running in counted slices this long (ns) before
-# going back to unbounded runs: see `sliced`.
-KEEP_SLICING_NS = int(float(os.environ.get("ELFUSE_KEEP_SLICING", "0.25")) * 1e9)
 MASK64 = (1 << 64) - 1
 _REG_X8 = xreg(8)
 
@@ -81,24 +82,11 @@ def multi() -> bool:
 
 
 def sliced() -> bool:
-    """True while a process that is single-threaded again should still run in
-    counted slices (`start`) rather than unbounded uc_emu_start runs.
-
-    unicorn implements the instruction count with a code hook; adding or
-    removing it drops every translated block, so each switch between the two
-    modes costs a retranslation of the guest's hot code (~10-20 ms for
-    python3), while counted slices make CPU-bound code ~1.6x slower.  A
-    program that starts and joins T.live one after another (a thread per
-    request, Thread().start(); join() in a loop) would pay two retranslations
-    per thread: staying sliced for KEEP_SLICING_NS after the last other thread
-    ends bounds both costs (the ski-rental rule).
-    """
-    if T.slice_until is None:
-        return False
-    if _time_ns() < T.slice_until:
-        return True
-    T.slice_until = None
-    return False
+    """True while time slices are on (the block hook, or counted slices): the
+    run loop then lets `start` decide, also for a process that is
+    single-threaded again, so that slices go off only as SlicePolicy says
+    (each switch of mode retranslates the guest's hot code)."""
+    return T.counted or bool(_PRE and _PRE[0].installed)
 
 
 def gettid() -> int:
@@ -160,6 +148,7 @@ def clone_thread(flags: int, newsp: int, ptid: int, tls: int, ctid: int,
     t.clear_child_tid = ctid if child_cleartid else 0
     T.live[tid] = t
     T.runq.append(t)
+    _kick()
     if len(T.live) == 2:
         signals.before_delivery = steer
         for hook in T.on_multi:
@@ -187,13 +176,17 @@ def exit_thread(status: int) -> None:
     if not T.live:
         proc.exit(T.leader_status if T.leader_status is not None else status)
         return
-    if len(T.live) == 1:
-        T.slice_until = _time_ns() + KEEP_SLICING_NS
     proc.cpu.stop("switch")
 
 
 def after_fork_child() -> None:
     """In a fork child only the calling thread survives; it becomes the leader (tid = pid)."""
+    if _PRE and _PRE[0].installed:
+        # The child goes on with the parent's run, sliced, but the ticker thread that
+        # ends slices did not come along: without one the run would end only when the
+        # child blocks, and a host signal would never stop it (the watcher leaves a
+        # sliced run alone).
+        _PRE[0].install()
     if T.current is None:
         return
     t = T.current
@@ -239,7 +232,7 @@ def after_exec() -> None:
     T.preempt = False
     T.next_check = None
     T.leader_status = None
-    T.slice_until = None            # one thread: unbounded runs (the run loop drops the block hook)
+    # (slices, if on, go off as preempt.SlicePolicy says: one thread needs none)
     T.directed = 0
     signals.before_delivery = None
 
@@ -388,6 +381,17 @@ def _unwait(t: Thread, result: int | None, restart: bool = False) -> None:
     t.result = result
     t.key = None
     T.runq.append(t)
+    _kick()
+
+
+def _kick() -> None:
+    """A thread became runnable.  If the running thread runs without slices
+    (only it needed the CPU), end its run now, so that `start` turns them on:
+    otherwise a thread that spins waiting for the new one would never let it
+    run.  This runs in the running thread's syscall (clone, a futex wake, a
+    kill), so the stop is exact: the run ends after the SVC."""
+    if T.unbounded and proc.cpu.stop_reason is None:
+        proc.cpu.stop("resched")
 
 
 def futex_wait(uaddr: int, bitset: int, deadline: int | None, shared_val: int | None) -> int | None:
@@ -596,8 +600,27 @@ def preempt_requested() -> bool:
     return T.preempt
 
 
+def _needs_slices() -> bool:
+    """True if a thread other than the running one may need the CPU before the
+    running thread makes a syscall: one is runnable, or one waits with a
+    timeout, on a host fd, or on a shared futex word (both looked at every
+    IDLE_POLL).  A thread in a plain futex wait (join, lock, condition
+    variable) wakes only by another thread's syscall (`_kick`) or a signal."""
+    if T.runq or T.sleepers:
+        return True
+    for q in T.waiters.values():
+        for t in q:
+            if t.deadline is not None or t.shared_val is not None or t.pollset is not None:
+                return True
+    return False
+
+
+_POLICY = SlicePolicy()
+
+
 def start(pc: int) -> int:
-    """Run the T.current thread for at most one time slice.
+    """Run the T.current thread for at most one time slice, or unbounded if
+    no other thread needs the CPU (see `_needs_slices`, preempt.SlicePolicy).
 
     Never a timer calling uc_emu_stop: unicorn checks for a stop request
     after guest loads and stores too, in the middle of a block, and resumes
@@ -608,15 +631,37 @@ def start(pc: int) -> int:
     instruction boundary, at ~4x the cost.
     """
     cpu = proc.cpu
-    cpu.stop_reason = None
     pre = _preempter()
+    if not _POLICY.sliced(_needs_slices(), pre.installed or T.counted, _time_ns()):
+        return run_alone(pc)
+    cpu.stop_reason = None
     if pre.install():
         err = pre.run(pc)
     else:
+        if not T.counted:
+            # unicorn adds its counting hook without touching translated blocks.
+            flush_tb_cache(cpu.uc)
+            T.counted = True
         err = lib.uc_emu_start(cpu.uc, pc, NEVER, 0, SLICE_INSNS)
     if cpu.stop_reason is None and not err:
         T.preempt = True             # the slice ended (or a host signal stopped it)
     return err
+
+
+def run_alone(pc: int) -> int:
+    """Run the T.current thread (or the only one) without time slices, until it
+    blocks or exits, faults, or a host signal stops it; a thread that becomes
+    runnable meanwhile ends the run (`_kick`: stop reason "resched")."""
+    if _PRE and _PRE[0].installed:
+        _PRE[0].uninstall()          # unicorn drops the blocks that have the hook
+    T.counted = False                # a run without a count drops unicorn's count hook
+    cpu = proc.cpu
+    cpu.stop_reason = None
+    T.unbounded = True
+    try:
+        return lib.uc_emu_start(cpu.uc, pc, NEVER, 0, 0)
+    finally:
+        T.unbounded = False
 
 
 _PRE: list = []
@@ -626,12 +671,6 @@ def _preempter() -> BlockPreempter:
     if not _PRE:
         _PRE.append(BlockPreempter(proc.cpu.uc))
     return _PRE[0]
-
-
-def leave_slices() -> None:
-    """The run loop runs unbounded again: drop the block hook (a retranslation)."""
-    if _PRE and _PRE[0].installed:
-        _PRE[0].uninstall()
 
 
 def switch() -> int:

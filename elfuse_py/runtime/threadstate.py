@@ -63,7 +63,8 @@ class ThreadTable:
         self.preempt = False
         self.next_check: int | None = None      # monotonic ns when a waiting thread needs a look (timeout)
         self.leader_status: int | None = None   # exit status of the main thread if it exited first
-        self.slice_until: int | None = None     # single again: counted slices until then (see `sliced`)
+        self.counted = False                    # time slices by instruction count are on (no native hook)
+        self.unbounded = False                  # a run without time slices is under way (threads._kick)
         self.directed = 0                       # pending signals sent to the running thread itself
         self.in_switch = False                  # threads.switch is under way (T.current not settled)
         self.on_multi: list = []                # called when a second thread appears (registered at boot)

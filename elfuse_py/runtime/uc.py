@@ -101,6 +101,13 @@ def remove_tb_cache(uc, start: int, end: int) -> None:
                ffi.cast("uint64_t", start), ffi.cast("uint64_t", end))
 
 
+def flush_tb_cache(uc) -> None:
+    """Drop every translated block of engine `uc`.  Hooks are compiled into blocks
+    when they are translated (uc_hook_add does not touch blocks that exist), so
+    a block hook added now reaches code already translated only after this."""
+    lib.uc_ctl(uc, uc_ctl_write(UC_CTL_TB_FLUSH, 0))
+
+
 def check(err: int, what: str) -> None:
     if err:
         raise RuntimeError(f"{what}: {ffi.string(lib.uc_strerror(err)).decode()}")
