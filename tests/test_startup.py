@@ -20,8 +20,9 @@ from helpers import ROOT, guest_bin
 # syscalls.strace: the tracer, only with --strace;
 # the guest /proc (runtime.procfs): on the first /proc path (paths.LazySpecialFiles);
 # handler areas hello never calls (syscalls/lazy.py): the socket layer, epoll, exec,
-# pidfds, the thread-parking layer.
+# pidfds, the thread-parking layer; threading (the slice ticker is a bare _thread).
 NOT_AT_START = ("capstone", "unicorn", "elftools", "dataclasses", "inspect", "typing", "tempfile",
+                "threading",
                 "elfuse_py.syscalls.strace", "elfuse_py.runtime.procfs",
                 "elfuse_py.syscalls.net", "elfuse_py.syscalls.epoll", "elfuse_py.syscalls.execve",
                 "elfuse_py.syscalls.pidfd", "elfuse_py.syscalls.parking",
