@@ -10,13 +10,13 @@ import sys
 from elfuse_py.host import children
 from elfuse_py.host import events as hostev
 from elfuse_py.host import procinfo
-from elfuse_py.runtime import guests, ipctree, lerrno, siginbox
+from elfuse_py.runtime import guests, ipctree, lerrno, paths, siginbox
 from elfuse_py.runtime import signals, threads
 from elfuse_py.runtime.cpu import REG_SP, REG_TPIDR_EL0
 from elfuse_py.runtime.signals import child_wait, to_linux
 from elfuse_py.runtime.process import proc
 
-from elfuse_py.syscalls import futex_pi
+from elfuse_py.syscalls import futex_pi, lazy
 from elfuse_py.syscalls.args import AT_FDCWD, s32
 from elfuse_py.syscalls.table import PARTIAL, syscall
 
@@ -66,6 +66,8 @@ def fork(flags: int = 17, newsp: int = 0, ptid: int = 0,
         r, w = os.pipe()
         vfork_r, vfork_w = proc.fds.reserve(r), proc.fds.reserve(w)
     _close_vfork_pipe()
+    lazy.before_fork()                 # what children need, imported once here
+    paths.maybe_proc(b"")              # (its pattern compiled once here, not in each child)
     pid = os.fork()
     if pid == 0:
         # What the parent's heap held stays out of the child's collections: a
