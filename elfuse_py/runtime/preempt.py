@@ -46,6 +46,7 @@ import os
 import time
 
 from elfuse_py.host import stubs
+from elfuse_py.host.hostsig import sig as hs
 from elfuse_py.runtime.uc import check, ffi, flush_tb_cache, lib
 
 UC_HOOK_BLOCK = 1 << 3
@@ -90,7 +91,14 @@ class BlockPreempter:
             self._ticker = (os.getpid(), self._generation)
             # _thread, not threading: the threading module (with functools) would
             # cost every start-up ~1.5 ms, and this thread needs none of it.
-            _thread.start_new_thread(self._tick, (self._ticker,))
+            # It starts with every host signal blocked: a process-directed
+            # signal must go where the signal layer expects it (a thread that
+            # took it here would lose a SIGCHLD a guest's signalfd waits for).
+            old = hs.pthread_sigmask(hs.SIG_BLOCK, hs.valid_signals())
+            try:
+                _thread.start_new_thread(self._tick, (self._ticker,))
+            finally:
+                hs.pthread_sigmask(hs.SIG_SETMASK, old)
         return True
 
     def uninstall(self) -> None:
@@ -99,6 +107,11 @@ class BlockPreempter:
             self.installed = False
             lib.uc_hook_del(self.uc, self.handle[0])
         self._ticker = None          # the ticker ends at its next tick: no wake-ups while off
+
+    def stop_soon(self) -> None:
+        """(Any thread) Stop the run in progress where its next block starts."""
+        if self.installed and self.run_id:
+            self.ctl[0] = 1
 
     def run(self, pc: int) -> int:
         """uc_emu_start from `pc` until something stops it or the slice ends."""

@@ -31,8 +31,8 @@ def run(proc: Process, carried_signals: dict | None = None) -> int:
         mem.fault_addr = None
         if proc.debugger is not None:
             err = proc.debugger.start(pc)     # gdb attached: it says how far to run
-        elif not threads.multi() and not threads.sliced():
-            err = threads.run_alone(pc)
+        elif not threads.multi() and not threads.sliced() and not signals.needs_exact_stops():
+            err = threads.run_alone(pc)     # (no handler: an asynchronous stop is harmless)
         else:
             err = threads.start(pc)
         reason = cpu.stop_reason

@@ -574,7 +574,12 @@ def _watch(rfd: int, cpu) -> None:
                 # fault in glibc's free()).  A run without slices (a single
                 # thread, or the only one that needs the CPU) is stopped.
                 if proc.threads.unbounded:
+                    # No handler for an asynchronous signal (needs_exact_stops):
+                    # this one ends or stops the process, so a re-run of a few
+                    # instructions cannot be seen.
                     lib.uc_emu_stop(cpu.uc)
+                elif proc.threads.preempter is not None:
+                    proc.threads.preempter.stop_soon()   # at the next block start
                 if proc.sig.seen >= proc.sig.arrived and not proc.sig.undelivered:
                     break
                 time.sleep(0.002)
@@ -762,9 +767,34 @@ def waiters_changed() -> None:
     notify_waiters()
 
 
+def needs_exact_stops() -> bool:
+    """True while the guest handles a signal that can arrive asynchronously.
+
+    Delivering it to a guest that computes without syscalls means stopping the
+    CPU from another thread.  uc_emu_stop alone is not exact: unicorn also
+    honours a stop after a guest load or store and resumes at the start of
+    the block, so the instructions before the access run twice (`ldr x0,
+    [x0]` follows the list one node too far).  So while a handler is
+    installed, runs carry the block hook of runtime/preempt.py and the
+    watcher asks *it* to stop the run where a block starts (runtime/threads.py
+    `start`, the run loop).  Without a handler an asynchronous signal ends or
+    stops the process, or is ignored, and no instruction runs again after it.
+    The CPU's own faults (_SYNC) are exact: they do not count."""
+    actions = proc.sig.actions
+    return any(actions[s][0] > SIG_IGN for s in _ASYNC_SIGNALS)
+
+
+_ASYNC_SIGNALS = tuple(s for s in range(1, NSIG + 1) if s not in _SYNC and s not in (SIGKILL, SIGSTOP))
+
+
 def action_changed(sig: int) -> None:
     """rt_sigaction changed `sig`'s action: the host disposition follows."""
     _sync_host(sig)
+    if (proc.threads.unbounded and proc.cpu.stop_reason is None
+            and proc.sig.actions[sig][0] > SIG_IGN and sig not in _SYNC):
+        # A run without the block hook is under way: end it here, exactly (this is
+        # the rt_sigaction syscall), so that the next run has the hook.
+        proc.cpu.stop("resched")
     if sig == SIGCHLD and proc.sig.watched and not KERNEL_QUEUE:
         _reroute(set_main=False)    # SIGCHLD ignored: never caught (SIG_IGN reaps children)
 

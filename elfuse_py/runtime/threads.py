@@ -608,6 +608,10 @@ def _needs_slices() -> bool:
     variable) wakes only by another thread's syscall (`_kick`) or a signal."""
     if T.runq or T.sleepers:
         return True
+    if signals.needs_exact_stops() or proc.sig.waiters:
+        # A signal may come while the thread computes: only the block hook stops
+        # it exactly (signals.needs_exact_stops), also to wake a sigwait waiter.
+        return True
     for q in T.waiters.values():
         for t in q:
             if t.deadline is not None or t.shared_val is not None or t.pollset is not None:
@@ -670,6 +674,7 @@ _PRE: list = []
 def _preempter() -> BlockPreempter:
     if not _PRE:
         _PRE.append(BlockPreempter(proc.cpu.uc))
+        T.preempter = _PRE[0]        # (the signal watcher asks it for exact stops)
     return _PRE[0]
 
 
