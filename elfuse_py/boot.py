@@ -81,17 +81,22 @@ def _exec_image() -> int | None:
 
     path, argv, envp, execfn = proc.exec_plan
     proc.exec_plan = None
-    guest_exec.begin_new_image()
     try:
+        guest_exec.begin_new_image()
         _load_image(path, argv, envp, execfn)
-    except (ElfError, OSError) as e:
-        # Past the point of no return (a file changed since the checks, no memory):
-        # the process dies as Linux kills it, by SIGSEGV.
+        proc.install_hook()             # (a new --strace tracer prints the execve line, `= 0`)
+    except ElfError as e:
+        # Past the point of no return (a file changed since the checks): the
+        # process dies as Linux kills it, by SIGSEGV.
         log.emit(f"elfuse-py: {e}\n")
-        if not isinstance(e, ElfError) or (e.segv and proc.nested):
+        if e.segv and proc.nested:
             return proc.terminate_by_signal(SIGSEGV)
         return e.status
-    proc.install_hook()                 # (a new --strace tracer prints the execve line, `= 0`)
+    except Exception as e:  # noqa: BLE001 - no memory, or the emulator's own failure
+        # Neither may surface as a traceback: the old image is gone, so the
+        # process ends as Linux ends one that cannot finish an exec.
+        log.emit(f"elfuse-py: execve of {os.fsdecode(path)}: {type(e).__name__}: {e}\n")
+        return proc.terminate_by_signal(SIGSEGV)
     return None
 
 

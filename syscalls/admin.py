@@ -207,6 +207,19 @@ _DATA = struct.Struct("<III")         # effective, permitted, inheritable (one 3
 _caps: tuple[int, int, int] | None = None
 
 
+def _after_exec() -> None:
+    """execve recomputes the sets (security/commoncap.c, a file without capabilities,
+    no ambient set): root gets the full permitted and effective sets, anyone else
+    none; the inheritable set stays."""
+    global _caps
+    if _caps is not None:
+        full = CAP_FULL if os.geteuid() == 0 else 0
+        _caps = (full, full, _caps[2])
+
+
+proc.exec_hooks.append(_after_exec)
+
+
 def _current() -> tuple[int, int, int]:
     if _caps is not None:
         return _caps

@@ -1167,6 +1167,8 @@ before_delivery = None
 def deliver_pending() -> None:
     """Deliver deliverable pending signals (after a syscall, or when the run loop regained control)."""
     cpu = proc.cpu
+    if cpu.stop_reason == "exec":
+        return          # (execve's own syscall) the new image takes them: the run loop calls again
     cpu.pending = False
     if before_delivery is not None:
         before_delivery()              # threads.steer: the main thread's turn first
