@@ -52,7 +52,6 @@ chosen by the host floor (elfuse_py/host/sigwait.py):
 """
 from __future__ import annotations
 
-import _signal
 import collections
 import errno as _errno_mod
 import os
@@ -74,7 +73,7 @@ SIGINT, SIGKILL, SIGSEGV, SIGPIPE, SIGCHLD, SIGCONT, SIGSTOP = 2, 9, 11, 13, 17,
 # The host mask as plain ints: signal.pthread_sigmask turns every signal of the set
 # it returns into a Signals enum (~0.3 ms a call), paid by every guest
 # rt_sigprocmask and every fork (the watcher thread starts with all blocked).
-_sigmask = getattr(_signal, "pthread_sigmask", hs.pthread_sigmask)
+_sigmask = hs.pthread_sigmask
 SIGXFSZ = 25
 
 # Default actions (signal(7)).

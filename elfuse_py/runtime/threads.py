@@ -232,7 +232,8 @@ def after_exec() -> None:
     T.preempt = False
     T.next_check = None
     T.leader_status = None
-    # (slices, if on, go off as preempt.SlicePolicy says: one thread needs none)
+    global _POLICY
+    _POLICY = SlicePolicy()          # the new image's own history (a parent's long hold is not it)
     T.directed = 0
     signals.before_delivery = None
 
