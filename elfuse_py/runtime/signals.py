@@ -783,14 +783,14 @@ def needs_exact_stops() -> bool:
     return any(actions[s][0] > SIG_IGN for s in _ASYNC_SIGNALS)
 
 
-_ASYNC_SIGNALS = tuple(s for s in range(1, NSIG + 1) if s not in _SYNC and s not in (SIGKILL, SIGSTOP))
+_ASYNC_SIGNALS = frozenset(range(1, NSIG + 1)) - _SYNC - {SIGKILL, SIGSTOP}
 
 
 def action_changed(sig: int) -> None:
     """rt_sigaction changed `sig`'s action: the host disposition follows."""
     _sync_host(sig)
     if (proc.threads.unbounded and proc.cpu.stop_reason is None
-            and proc.sig.actions[sig][0] > SIG_IGN and sig not in _SYNC):
+            and proc.sig.actions[sig][0] > SIG_IGN and sig in _ASYNC_SIGNALS):
         # A run without the block hook is under way: end it here, exactly (this is
         # the rt_sigaction syscall), so that the next run has the hook.
         proc.cpu.stop("resched")

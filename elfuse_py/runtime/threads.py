@@ -86,7 +86,7 @@ def sliced() -> bool:
     run loop then lets `start` decide, also for a process that is
     single-threaded again, so that slices go off only as SlicePolicy says
     (each switch of mode retranslates the guest's hot code)."""
-    return T.counted or bool(_PRE and _PRE[0].installed)
+    return T.counted or bool(T.preempter and T.preempter.installed)
 
 
 def gettid() -> int:
@@ -181,12 +181,11 @@ def exit_thread(status: int) -> None:
 
 def after_fork_child() -> None:
     """In a fork child only the calling thread survives; it becomes the leader (tid = pid)."""
-    if _PRE and _PRE[0].installed:
+    if T.preempter and T.preempter.installed:
         # The child goes on with the parent's run, sliced, but the ticker thread that
         # ends slices did not come along: without one the run would end only when the
-        # child blocks, and a host signal would never stop it (the watcher leaves a
-        # sliced run alone).
-        _PRE[0].install()
+        # child blocks or a signal comes.
+        T.preempter.install()
     if T.current is None:
         return
     t = T.current
@@ -657,8 +656,8 @@ def run_alone(pc: int) -> int:
     """Run the T.current thread (or the only one) without time slices, until it
     blocks or exits, faults, or a host signal stops it; a thread that becomes
     runnable meanwhile ends the run (`_kick`: stop reason "resched")."""
-    if _PRE and _PRE[0].installed:
-        _PRE[0].uninstall()          # unicorn drops the blocks that have the hook
+    if T.preempter and T.preempter.installed:
+        T.preempter.uninstall()          # unicorn drops the blocks that have the hook
     T.counted = False                # a run without a count drops unicorn's count hook
     cpu = proc.cpu
     cpu.stop_reason = None
@@ -669,14 +668,12 @@ def run_alone(pc: int) -> int:
         T.unbounded = False
 
 
-_PRE: list = []
-
-
 def _preempter() -> BlockPreempter:
-    if not _PRE:
-        _PRE.append(BlockPreempter(proc.cpu.uc))
-        T.preempter = _PRE[0]        # (the signal watcher asks it for exact stops)
-    return _PRE[0]
+    if T.preempter is None:
+        # Made once per engine; it lives on the thread table, where the signal
+        # watcher finds it to ask for exact stops.
+        T.preempter = BlockPreempter(proc.cpu.uc)
+    return T.preempter
 
 
 def switch() -> int:
