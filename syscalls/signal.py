@@ -8,7 +8,7 @@ decode the guest's structs (Linux AArch64 layouts) and translate numbers.
 from __future__ import annotations
 
 import os
-import signal as hs
+from elfuse_py.host.hostsig import sig as hs
 import struct
 
 from elfuse_py.runtime import lerrno, signals

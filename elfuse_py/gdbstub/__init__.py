@@ -51,4 +51,8 @@ def install(proc, address: str):
     conn = Connection(socket.socket(fileno=fd))
     stub = Stub(conn, proc)
     proc.debugger = stub
+    # Breakpoints and watchpoints stop the engine from inside a hook, which
+    # needs unicorn's exit checks after each instruction's accesses
+    # (runtime/ucexits.py); they are compiled in while gdb is attached.
+    proc.cpu.exit_checks(True)
     return stub

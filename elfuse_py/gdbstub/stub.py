@@ -280,6 +280,7 @@ class Stub:
         for addr in list(self.bps):
             self._unhook(addr)
         self.watches.clear()
+        self.proc.cpu.exit_checks(False)      # (see gdbstub.attach)
         self.conn.close(drain)
 
     def _forked(self) -> None:

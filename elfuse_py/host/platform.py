@@ -18,6 +18,13 @@ COMPAT = os.environ.get("ELFUSE_HOST_COMPAT", "").strip().lower()
 # The host whose behaviour the guest-visible policies follow: macOS on a Mac,
 # and on Linux under ELFUSE_HOST_COMPAT=darwin.
 MODEL = "darwin" if IS_DARWIN or COMPAT == "darwin" else KIND
+# May uc_emu_stop be called from a host thread other than the one running the
+# engine?  Not on Apple silicon: there unicorn's uc_emu_stop, like every API
+# call, counts its nesting in the engine (uc->nested, for the per-thread JIT
+# write protection of MAP_JIT code) without atomics, racing the engine
+# thread's own API calls from hooks.  (Read in unicorn 2.1's uc.c
+# save_jit_state/restore_jit_state; not observed on a Mac: nobody here has one.)
+ENGINE_STOP_FROM_ANY_THREAD = not (IS_DARWIN and os.uname().machine == "arm64")
 
 _started = False
 

@@ -27,7 +27,8 @@ import struct
 import sys
 
 from elfuse_py.host import memory as hostmem
-from elfuse_py.runtime import lerrno, log
+from elfuse_py.host import platform
+from elfuse_py.runtime import lerrno, log, ucexits
 from elfuse_py.runtime.memory import GuestFault
 from elfuse_py.runtime.uc import (UC_ARCH_ARM64, UC_CPU_ARM64_MAX, UC_CTL_CPU_MODEL, UC_CTL_TLB_FLUSH, UC_CTL_UC_PAGE_SIZE, UC_CTL_TLB_TYPE, UC_HOOK_INTR, UC_HOOK_TLB_FILL, UC_MEM_FETCH, UC_MEM_READ, UC_MEM_WRITE, UC_MODE_ARM, UC_TLB_VIRTUAL, check, ffi, flush_tb, lib, uc_ctl_write)
 
@@ -216,6 +217,26 @@ class Cpu:
         self._pristine = ffi.new("uc_context **")
         check(lib.uc_context_alloc(self.uc, self._pristine), "uc_context_alloc")
         check(lib.uc_context_save(self.uc, self._pristine[0]), "uc_context_save")
+        # No exit checks after guest memory accesses (runtime/ucexits.py): a
+        # stop request from another thread is then seen only where a block
+        # starts, exactly, and the accesses skip a helper call each.
+        self._exit_flag = ucexits.locate(self.uc, self.fill_page)
+        if self._exit_flag is not None:
+            ucexits.set_checks(self.uc, self._exit_flag, False)
+
+    @property
+    def exact_async_stop(self) -> bool:
+        """True if uc_emu_stop from another host thread stops this engine
+        exactly, where a block starts (runtime/ucexits.py)."""
+        flag = self._exit_flag
+        return flag is not None and flag[0] == b"\x01" and platform.ENGINE_STOP_FROM_ANY_THREAD
+
+    def exit_checks(self, on: bool) -> None:
+        """Compile the engine's exit checks after memory accesses (on), as a
+        stop from inside a code or memory hook needs (gdb's breakpoints and
+        watchpoints), or not (off: the default, see exact_async_stop)."""
+        if self._exit_flag is not None:
+            ucexits.set_checks(self.uc, self._exit_flag, on)
 
     # ----- registers ------------------------------------------------------------
 

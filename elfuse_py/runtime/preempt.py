@@ -2,42 +2,37 @@
 
 While a process has several guest threads, one unicorn engine runs them in
 turns, so a thread that computes without syscalls must be stopped after a
-while.  Two ways of stopping it are wrong or slow:
+while, where resuming it is exact: before an instruction, never after half
+of one.
 
-- calling uc_emu_stop from another host thread: unicorn honours a stop
-  request not only when a translated block starts but also after every guest
-  load and store (check_exit_request in tcg-op.c), and then resumes at the
-  start of that instruction, so the access runs twice: `ldr x0, [x0]` reloads
-  through the new x0, and a successful STLXR is retried (an atomic increment
-  counted twice);
-- an instruction count (uc_emu_start's `count`): unicorn counts with a hook on
-  every instruction, which made threaded CPU-bound code ~5x slower.
+The way used wherever it is available: a ticker thread of the emulator calls
+uc_emu_stop.  unicorn sees such a request where a translated block starts,
+before any instruction of it ran, and sets the PC to that block's start; the
+engine's other place of seeing it, a check after every guest load and store
+that resumed at the start of the accessing instruction (so the access ran
+twice), is compiled out (runtime/ucexits.py, `Cpu.exact_async_stop`).  The
+running code pays nothing.
 
-Here one UC_HOOK_BLOCK hook runs at the start of every block.  Its callback
+Where those checks cannot be switched off (another unicorn), or while gdb is
+attached (its breakpoints need them), or where uc_emu_stop must not be called
+from a second thread (host.platform.ENGINE_STOP_FROM_ANY_THREAD), one
+UC_HOOK_BLOCK hook runs at the start of every block instead.  Its callback
 is a few native instructions (host/stubs.py): "if the flag is set, call
 uc_emu_stop".  unicorn compiles a lone hook into each block as a direct call,
 so the check costs a call, a load and a branch per block and never enters
-Python.  A stopped block has not run any instruction yet, and unicorn syncs
-the PC to the block start before the hook, so the thread resumes exactly
-there.
-
-The flag is set by a ticker thread of the emulator: every SLICE seconds it
-looks at which run is in progress, and a run that was already in progress at
-its previous tick is asked to stop.  Where the native stub cannot be made
-(`host.stubs.block_stop_hook()` is None) `install` says so and the caller
-keeps counted slices.
-
-What the hook costs, measured on the bench_threads LCG loop (a block of ~5
-instructions; bench/run.py thr0_s, process CPU time): 1.00x without it,
-1.27x with the stub above, and the same with a stub that only returns.  So
-the call that unicorn compiles into every block is the whole cost, and no
-stub can make it cheaper; slices are therefore on only while another thread needs the CPU
-(`SlicePolicy`).  unicorn compiles hooks into blocks when it translates
-them: uc_hook_add leaves blocks that exist without the hook (a loop
-translated before would never be stopped), so `install` drops every
+Python; measured on the bench_threads LCG loop (a block of ~5 instructions),
+1.27x the loop without it.  unicorn compiles hooks into blocks when it
+translates them: uc_hook_add leaves blocks that exist without the hook (a
+loop translated before would never be stopped), so `install` drops every
 translated block; uc_hook_del drops the blocks translated with the hook.
-Each switch of mode is a retranslation of the hot code, which the policy's
-hysteresis keeps rare.
+Each switch of mode is a retranslation of the hot code, which
+`SlicePolicy`'s hysteresis keeps rare.  Where the native stub cannot be made
+either (`host.stubs.block_stop_hook()` is None) `install` says so and the
+caller keeps counted slices.
+
+Either way, the ticker looks every SLICE seconds at which run is in
+progress, and a run that was already in progress at its previous tick is
+asked to stop (`stop_soon`).
 """
 from __future__ import annotations
 
@@ -61,28 +56,33 @@ HOLD_MAX_NS = 2_000_000_000
 class BlockPreempter:
     """One engine's block hook, its ticker, and the runs it may cut short."""
 
-    def __init__(self, uc) -> None:
-        self.uc = uc
+    def __init__(self, cpu) -> None:
+        self.cpu = cpu
+        self.uc = uc = cpu.uc
         self.handle = ffi.new("uc_hook *")
         # The stub's user_data: {uint64 flag; void *uc_emu_stop}.
         self.ctl = ffi.new("uint64_t[2]")
         self.ctl[1] = int(ffi.cast("uintptr_t", ffi.addressof(lib, "uc_emu_stop")))
         self.installed = False
+        self.hooked = False           # installed as the block hook (else: stops by uc_emu_stop)
         self.run_id = 0               # the run in progress (0: none)
         self._runs = 0
         self._ticker: tuple[int, int] | None = None   # (pid, generation) of the live ticker
         self._generation = 0
 
     def install(self) -> bool:
-        """Add the block hook and drop the blocks translated without it (a
-        retranslation: a mode switch); False if unavailable."""
+        """Turn slices on: the ticker, and where stops from it are not exact the
+        block hook (dropping the blocks translated without it: a mode switch);
+        False if neither is available."""
         if not self.installed:
-            stub = stubs.block_stop_hook()
-            if stub is None:
-                return False
-            check(lib.uc_hook_add(self.uc, self.handle, UC_HOOK_BLOCK, ffi.cast("void *", stub),
-                                  self.ctl, 1, 0), "uc_hook_add(BLOCK)")
-            flush_tb_cache(self.uc)
+            if not self.cpu.exact_async_stop:
+                stub = stubs.block_stop_hook()
+                if stub is None:
+                    return False
+                check(lib.uc_hook_add(self.uc, self.handle, UC_HOOK_BLOCK, ffi.cast("void *", stub),
+                                      self.ctl, 1, 0), "uc_hook_add(BLOCK)")
+                flush_tb_cache(self.uc)
+                self.hooked = True
             self.installed = True
         if self._ticker is None or self._ticker[0] != os.getpid():
             # None yet (or stopped by uninstall), or this is a fork child: the
@@ -102,16 +102,23 @@ class BlockPreempter:
         return True
 
     def uninstall(self) -> None:
-        """Remove the hook (unicorn drops the blocks translated with it)."""
+        """Turn slices off; a block hook goes (unicorn drops the blocks translated with it)."""
         if self.installed:
             self.installed = False
-            lib.uc_hook_del(self.uc, self.handle[0])
+            if self.hooked:
+                self.hooked = False
+                lib.uc_hook_del(self.uc, self.handle[0])
         self._ticker = None          # the ticker ends at its next tick: no wake-ups while off
 
     def stop_soon(self) -> None:
         """(Any thread) Stop the run in progress where its next block starts."""
         if self.installed and self.run_id:
-            self.ctl[0] = 1
+            if self.hooked:
+                self.ctl[0] = 1
+            else:
+                # A run that ends meanwhile leaves a request that the next
+                # uc_emu_start clears, or ends that run early: a slice less.
+                lib.uc_emu_stop(self.uc)
 
     def run(self, pc: int) -> int:
         """uc_emu_start from `pc` until something stops it or the slice ends."""
@@ -128,7 +135,7 @@ class BlockPreempter:
             time.sleep(SLICE)
             current = self.run_id
             if current and current == seen:
-                self.ctl[0] = 1              # the next block start stops the run
+                self.stop_soon()             # the next block start stops the run
             seen = current
 
 

@@ -572,8 +572,9 @@ def _watch(rfd: int, cpu) -> None:
                 # restore (a frequent POSIX timer made that show as a guest
                 # fault in glibc's free()).  A run without slices (a single
                 # thread, or the only one that needs the CPU) is stopped.
-                if proc.threads.unbounded:
-                    # No handler for an asynchronous signal (needs_exact_stops):
+                if proc.threads.unbounded or cpu.exact_async_stop:
+                    # Exact (the engine's mid-block exit checks are off), or no
+                    # handler for an asynchronous signal (needs_exact_stops):
                     # this one ends or stops the process, so a re-run of a few
                     # instructions cannot be seen.
                     lib.uc_emu_stop(cpu.uc)
@@ -767,18 +768,23 @@ def waiters_changed() -> None:
 
 
 def needs_exact_stops() -> bool:
-    """True while the guest handles a signal that can arrive asynchronously.
+    """True while the guest handles a signal that can arrive asynchronously
+    and the engine cannot be stopped exactly from another thread.
 
-    Delivering it to a guest that computes without syscalls means stopping the
-    CPU from another thread.  uc_emu_stop alone is not exact: unicorn also
-    honours a stop after a guest load or store and resumes at the start of
-    the block, so the instructions before the access run twice (`ldr x0,
+    Delivering such a signal to a guest that computes without syscalls means
+    stopping the CPU from another thread.  Where the engine keeps its exit
+    checks after memory accesses (Cpu.exact_async_stop is False: another
+    unicorn, gdb attached, Apple silicon), uc_emu_stop alone is not exact:
+    unicorn then also honours a stop after a guest load or store and resumes
+    at the start of that instruction, so the access runs twice (`ldr x0,
     [x0]` follows the list one node too far).  So while a handler is
-    installed, runs carry the block hook of runtime/preempt.py and the
+    installed, runs there carry the block hook of runtime/preempt.py and the
     watcher asks *it* to stop the run where a block starts (runtime/threads.py
     `start`, the run loop).  Without a handler an asynchronous signal ends or
     stops the process, or is ignored, and no instruction runs again after it.
     The CPU's own faults (_SYNC) are exact: they do not count."""
+    if proc.cpu.exact_async_stop:
+        return False
     actions = proc.sig.actions
     return any(actions[s][0] > SIG_IGN for s in _ASYNC_SIGNALS)
 
@@ -789,7 +795,7 @@ _ASYNC_SIGNALS = frozenset(range(1, NSIG + 1)) - _SYNC - {SIGKILL, SIGSTOP}
 def action_changed(sig: int) -> None:
     """rt_sigaction changed `sig`'s action: the host disposition follows."""
     _sync_host(sig)
-    if (proc.threads.unbounded and proc.cpu.stop_reason is None
+    if (proc.threads.unbounded and proc.cpu.stop_reason is None and not proc.cpu.exact_async_stop
             and proc.sig.actions[sig][0] > SIG_IGN and sig in _ASYNC_SIGNALS):
         # A run without the block hook is under way: end it here, exactly (this is
         # the rt_sigaction syscall), so that the next run has the hook.

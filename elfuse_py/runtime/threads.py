@@ -672,7 +672,7 @@ def _preempter() -> BlockPreempter:
     if T.preempter is None:
         # Made once per engine; it lives on the thread table, where the signal
         # watcher finds it to ask for exact stops.
-        T.preempter = BlockPreempter(proc.cpu.uc)
+        T.preempter = BlockPreempter(proc.cpu)
     return T.preempter
 
 
