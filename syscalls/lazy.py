@@ -14,7 +14,11 @@ path (`dispatch[nr]` in runtime/cpu.py) is unchanged.
 Code that wraps dispatch entries (the thread-parking layer, the epoll
 emulation's read/write counting) asks `entry()` first, which fills the slot
 if it still holds a placeholder; a placeholder someone wrapped anyway keeps
-serving through the wrapper (it only ever replaces itself).
+serving through the wrapper (it only ever replaces itself).  The parking
+layer, which wraps some forty calls when a process's second thread appears,
+uses `wrap_when_loaded` instead for the numbers not called yet: the wrapper
+goes on when the module loads, and a first thread does not import a dozen
+handler areas (~10 ms) the program may never call.
 
 What a module's import registers elsewhere (`signals.register_interruptible`
 of its helpers, fork hooks, WRAP entries of the parked calls) concerns only
@@ -58,17 +62,21 @@ def load(nr: int, module: str):
 class FirstCall:
     """The placeholder handler of number `nr` in `dispatch` until its module is imported."""
 
-    __slots__ = ("dispatch", "nr", "module", "on_unknown", "real", "placeholder")
+    __slots__ = ("dispatch", "nr", "module", "on_unknown", "real", "placeholder", "wrap")
 
     def __init__(self, dispatch: list, nr: int, module: str, on_unknown) -> None:
         self.dispatch, self.nr, self.module, self.on_unknown = dispatch, nr, module, on_unknown
         self.real = None
         self.placeholder = (self, RAW6)
+        self.wrap = None                # handler -> wrapped handler, applied at load
 
     def fill(self):
         """Load the real entry and put it in the slot unless someone wrapped the placeholder."""
         if self.real is None:
-            self.real = load(self.nr, self.module) or (None, None)
+            real = load(self.nr, self.module) or (None, None)
+            if real[0] is not None and self.wrap is not None:
+                real = (self.wrap(real[0]), real[1])
+            self.real = real
         d, nr = self.dispatch, self.nr
         if list.__getitem__(d, nr) is self.placeholder:
             d[nr] = self.real if self.real[0] is not None else None
@@ -88,6 +96,16 @@ def entry(dispatch: list, nr: int):
         e[0].fill()
         return list.__getitem__(dispatch, nr)
     return e
+
+
+def wrap_when_loaded(dispatch: list, nr: int, factory) -> bool:
+    """If `dispatch[nr]` still waits for its module, have `factory(handler)` replace
+    the handler when it loads, and say True; False if the entry is there now."""
+    e = list.__getitem__(dispatch, nr)
+    if e is not None and type(e[0]) is FirstCall and e is e[0].placeholder and e[0].real is None:
+        e[0].wrap = factory
+        return True
+    return False
 
 
 def fill_all(dispatch: list) -> None:

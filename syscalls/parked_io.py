@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import select
-import socket
+import _socket as socket    # (the C module: its constants, without socket.py's enum and selectors imports)
 import struct
 import time
 

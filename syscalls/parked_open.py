@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import stat
-import threading
 
 from elfuse_py.runtime import lerrno, threads
 from elfuse_py.runtime.process import proc
@@ -88,6 +87,7 @@ def _openat(fn):
         def cleanup() -> None:
             os.close(done_r)
 
+        import threading              # (here: only a FIFO open that would block needs it)
         lock = threading.Lock()
         threading.Thread(target=work, daemon=True, name="elfuse-fifo-open").start()
         return threads.wait_fds({done_r: IN}, None, dirfd, on_ready=result,

@@ -14,7 +14,6 @@ waiting in the host:
 """
 from __future__ import annotations
 
-import functools
 import os
 import select
 import struct
@@ -25,7 +24,7 @@ from elfuse_py.host import events as hostev
 from elfuse_py.runtime import lerrno, threads
 from elfuse_py.runtime.process import proc
 
-from elfuse_py.syscalls import poll, readiness
+from elfuse_py.syscalls import readiness
 from elfuse_py.syscalls.parking import IN, OUT, WRAP, deadline_ts, errno_result, later, ready
 from elfuse_py.runtime import signals
 
@@ -127,6 +126,9 @@ def _ppoll(fn):
 
 
 def _pselect6(fn):
+    # pselect6's own module: loaded by now (this wraps its handler), not at a first thread.
+    from elfuse_py.syscalls import poll
+
     def wrapped(n, inp, outp, exp, tsp, sig):
         if threads.multi():
             try:
@@ -307,7 +309,7 @@ def _park_wait(orig_x0: int, idtype: str, ident: int, wopts: int):
             pfd = -1
         if pfd >= 0:
             pollset[pfd] = IN
-            cleanup = functools.partial(os.close, pfd)
+            cleanup = lambda: os.close(pfd)
     return threads.wait_fds(pollset, None, orig_x0, check=_child_probe(idtype, ident, wopts),
                             cleanup=cleanup)
 

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import os
 import select
-import socket
+import _socket as socket    # (the C module: its constants, without socket.py's enum and selectors imports)
 import struct
 import time
 from collections.abc import Callable
@@ -163,7 +163,9 @@ def install() -> None:
     d = proc.syscalls.dispatch
     for name, factory in WRAP.items():
         nr = SYSCALL_NUMBERS[name]
-        entry = lazy.entry(d, nr)          # the handler's module is loaded first
+        if lazy.wrap_when_loaded(d, nr, factory):
+            continue                       # wrapped when its module loads, at its first call
+        entry = lazy.entry(d, nr)
         if entry is None or getattr(entry[0], "_blocking_wrapper", False):
             continue
         fn, decode = entry

@@ -75,6 +75,9 @@ HIDDEN = {
               "DN_ACCESS", "DN_MODIFY", "DN_CREATE", "DN_DELETE", "DN_RENAME", "DN_ATTRIB",
               "DN_MULTISHOT", "F_EXLCK", "F_SHLCK"],
 }
+# The C module behind `socket`, which the socket seam and the parked calls use directly
+# (socket.py's enum and selectors imports cost a process's first thread ~4 ms).
+HIDDEN["_socket"] = HIDDEN["socket"]
 
 
 def hide_names() -> list[str]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 import select as _select
-import socket as _s
+import _socket as _s      # (socket.py's names come from it; socket.py would import enum)
 import struct
 from elfuse_py.host import platform
 from elfuse_py.host.cdefs import load_ffi
