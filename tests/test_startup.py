@@ -145,6 +145,15 @@ inner = d[nr]
 d[nr] = (lambda *a: ("wrapped", inner[0](*a)), inner[1])
 assert call(nr) == ("wrapped", os.getuid()) and call(nr) == ("wrapped", os.getuid())
 assert d[nr][0] is not TABLE[nr].handler
+# A wrapper for a number not called yet goes on when its module loads (the parking
+# layer at a process's second thread): nothing is imported before that first call.
+nr = N["sched_yield"]
+assert P + "sched" not in sys.modules
+assert lazy.wrap_when_loaded(d, nr, lambda fn: (lambda *a: ("parked", fn(*a))))
+assert P + "sched" not in sys.modules
+assert call(nr) == ("parked", 0) and call(nr) == ("parked", 0)
+assert d[nr][0] is not TABLE[nr].handler
+assert not lazy.wrap_when_loaded(d, nr, lambda fn: None)     # loaded: wrap it yourself
 print("ok")
 """
 
