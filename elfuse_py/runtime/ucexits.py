@@ -48,8 +48,18 @@ _PROBE_ADDR = (1 << 47) - (1 << 20)
 _NO_EXIT_REQUEST = 66
 
 
-def _words(base) -> tuple[int, ...]:
-    return struct.unpack(f"<{_SPAN // 4}I", ffi.buffer(base, _SPAN))
+def _changed_words(a: bytes, b: bytes) -> list[int]:
+    """Offsets of the aligned 32-bit words that differ between `a` and `b` (few: one
+    big-integer XOR instead of a loop over a thousand words)."""
+    diff = int.from_bytes(a, "little") ^ int.from_bytes(b, "little")
+    out = []
+    while diff:
+        low = (diff & -diff).bit_length() - 1
+        word = low // 32
+        out.append(4 * word)
+        diff >>= 32 * (word + 1)
+        diff <<= 32 * (word + 1)
+    return out
 
 
 def _plausible(raw: bytes, m: int, page: int) -> bool:
@@ -77,18 +87,20 @@ def locate(uc, page: int):
     if major[0] != 2:
         return None
     base = ffi.cast("char *", uc)
+    view = ffi.buffer(base, _SPAN)
     probe = ffi.new("char[]", page)
-    before = _words(base)
+    before = view[:]
     if lib.uc_mem_map_ptr(uc, _PROBE_ADDR, page, 1, probe):
         return None
     try:
-        mapped = _words(base)
+        mapped = view[:]
     finally:
         lib.uc_mem_unmap(uc, _PROBE_ADDR, page)
-    after = _words(base)
-    raw = bytes(ffi.buffer(base, _SPAN))
-    found = [4 * i for i in range(len(before))
-             if mapped[i] == before[i] + 1 and after[i] == before[i] and _plausible(raw, 4 * i, page)]
+    after = view[:]
+    word = struct.Struct("<I").unpack_from
+    found = [m for m in _changed_words(before, mapped)
+             if word(mapped, m)[0] == word(before, m)[0] + 1 == word(after, m)[0] + 1
+             and _plausible(after, m, page)]
     if len(found) != 1:
         return None
     return base + found[0] + _NO_EXIT_REQUEST
