@@ -554,10 +554,13 @@ def _watch(rfd: int, cpu) -> None:
         # A guest that makes a syscall soon takes the signal there: the hook
         # runs Python, whose handler queues it, and delivery happens with an
         # exact PC.  Only a guest that stays in translated code is stopped
-        # from here.  That is the exception on purpose: unicorn does not
-        # resynchronise the PC after an asynchronous uc_emu_stop inside
-        # chained blocks, so such a stop can re-run the last few instructions.
-        for _ in range(ASYNC_STOP_GRACE_STEPS):
+        # from here.  Where the engine keeps its exit checks after memory
+        # accesses (not Cpu.exact_async_stop) that is the exception on
+        # purpose, after a grace period: an asynchronous uc_emu_stop can then
+        # re-run the instruction it interrupted.  Otherwise the stop is exact
+        # and made at once, as the kernel interrupts a computing thread.
+        grace = 0 if cpu.exact_async_stop else ASYNC_STOP_GRACE_STEPS
+        for _ in range(grace):
             if proc.sig.seen >= proc.sig.arrived and not proc.sig.undelivered:
                 break
             time.sleep(0.002)
@@ -567,11 +570,12 @@ def _watch(rfd: int, cpu) -> None:
             for _ in range(100):
                 if st.catch_gen != applied:
                     applied = _apply_catch()
-                # Sliced runs end within a slice anyway: no asynchronous stop
-                # then, whose imprecise PC a thread switch would save and
-                # restore (a frequent POSIX timer made that show as a guest
-                # fault in glibc's free()).  A run without slices (a single
-                # thread, or the only one that needs the CPU) is stopped.
+                # With the exit checks in, sliced runs end within a slice
+                # anyway: no asynchronous stop then, whose imprecise PC a
+                # thread switch would save and restore (a frequent POSIX timer
+                # made that show as a guest fault in glibc's free()).  A run
+                # without slices (a single thread, or the only one that needs
+                # the CPU) is stopped.
                 if proc.threads.unbounded or cpu.exact_async_stop:
                     # Exact (the engine's mid-block exit checks are off), or no
                     # handler for an asynchronous signal (needs_exact_stops):
