@@ -58,7 +58,7 @@ class BlockPreempter:
 
     def __init__(self, cpu) -> None:
         self.cpu = cpu
-        self.uc = uc = cpu.uc
+        self.uc = cpu.uc
         self.handle = ffi.new("uc_hook *")
         # The stub's user_data: {uint64 flag; void *uc_emu_stop}.
         self.ctl = ffi.new("uint64_t[2]")
