@@ -10,7 +10,7 @@ import gc
 import os
 import sys
 
-from elfuse_py import __version__
+from elfuse_py import __version__, bundle
 
 USAGE = """\
 usage: elfuse-py [options] PROGRAM [ARGS...]
@@ -159,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         if problem:
             _error(problem)
             return 2
+    bundle.install()                    # the start-up's modules, from one file (elfuse_py/bundle.py)
     from elfuse_py.runtime import log
     log.configure(file=opts["log"] or os.environ.get("ELFUSE_LOG") or None,
                   quiet=opts["quiet"] or os.environ.get("ELFUSE_QUIET", "") not in ("", "0"))
@@ -217,6 +218,7 @@ def run_program(program: str, argv: list[bytes], envp: list[bytes], *,
         sys.stdout.flush()
     except (OSError, ValueError, AttributeError):    # None when fd 1 was closed at start
         pass
+    bundle.refresh()                    # (only when it was missing or stale)
     # Skip interpreter teardown: the guest has finished and its fds are its own.
     os._exit(status)
 
