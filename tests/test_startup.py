@@ -31,9 +31,12 @@ NOT_AT_START = ("capstone", "unicorn", "elftools", "dataclasses", "inspect", "ty
 # imports some of them itself, to hide their Linux-only names): re (paths compiles its
 # pattern on first use), enum via signal (host/hostsig.py), socket and selectors (the
 # socket layer, procfs), secrets/hmac/hashlib (os.urandom names), shutil
-# (rundir.remove_tree), pickle (marshal'd guest records), ctypes (loaded on first use).
+# (rundir.remove_tree), pickle (marshal'd guest records), ctypes (loaded on first use),
+# types (runtime/process.py names CodeType itself), array (host/fs.py's poll scan of
+# open fds, a fallback).
 NOT_AT_START_NATIVE = ("re", "enum", "signal", "socket", "selectors", "secrets", "hmac",
-                       "hashlib", "_hashlib", "shutil", "pickle", "ctypes", "random")
+                       "hashlib", "_hashlib", "shutil", "pickle", "ctypes", "random",
+                       "types", "array")
 
 
 def imported_modules(args: list[str], env: dict | None = None) -> set[str]:
