@@ -14,7 +14,7 @@ import resource
 from elfuse_py.host.hostsig import sig as _hostsig     # (not `signal`: its enum costs start-up)
 import sys
 
-from collections.abc import Callable
+from _collections_abc import Callable     # (collections.abc's own: the package costs start-up)
 
 from elfuse_py.runtime import log
 from elfuse_py.runtime.cpu import Cpu
