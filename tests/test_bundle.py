@@ -120,3 +120,19 @@ def test_no_bundle_is_written_where_bytecode_may_not_be(tmp_path):
     path = str(tmp_path / "startup.bundle")
     _run_hello(path, PYTHONDONTWRITEBYTECODE="1")
     assert not os.path.exists(path)
+
+
+def test_installing_leaves_no_fd_open(tmp_path):
+    """The guest finds no emulator fd in its own range: the file is mapped, its fd closed
+    (an mmap.mmap would keep a dup of it open)."""
+    if not os.path.isdir("/proc/self/fd"):
+        import pytest
+        pytest.skip("no /proc/self/fd on this host")
+    path = str(tmp_path / "startup.bundle")
+    _write(path)
+    code = (f"import os\nfrom elfuse_py import bundle\nbundle.path = lambda: {path!r}\n"
+            "before = sorted(os.listdir('/proc/self/fd'))\nbundle.install()\n"
+            "assert bundle._finder is not None\n"
+            "print(before == sorted(os.listdir('/proc/self/fd')))\n")
+    r = _python(code)
+    assert r.stdout.split() == [b"True"], r.stderr.decode(errors="replace")[-2000:]
