@@ -188,6 +188,19 @@ def _locate_xregs(uc) -> memoryview | None:
             put(i, 0)
 
 
+def _init_engine(uc) -> None:
+    """Have unicorn build the machine now, as it does at the first register access
+    (writing X0's reset value), with the host's huge pages off for what that touches.
+
+    Its init asks for huge pages for its 1 GiB code buffer and writes the first
+    code there: a whole 2 MiB page zeroed, after compaction when memory is
+    fragmented: 0.3 ms and up to several ms of every start-up, for a code cache
+    a short program never fills.  The rest of the buffer keeps huge pages.
+    """
+    zero = ffi.new("uint64_t[1]")
+    hostmem.small_pages(lambda: lib.uc_reg_write(uc, xreg(0), zero))
+
+
 class GuestExit(Exception):
     """Raised outside the hook to end the emulation with a status."""
 
@@ -211,6 +224,7 @@ class Cpu:
         # SVE off); AT_HWCAP is derived from what it reports.
         check(lib.uc_ctl(self.uc, uc_ctl_write(UC_CTL_CPU_MODEL, 1),
                          ffi.cast("int", UC_CPU_ARM64_MAX)), "uc_ctl(CPU_MODEL)")
+        _init_engine(self.uc)            # (with the settings above: see _init_engine)
         self._hook_handle = ffi.new("uc_hook *")
         self._callback = None
         self.stop_reason: str | None = None   # "exit", "fault", "exec", "signal"
