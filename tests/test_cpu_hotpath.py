@@ -96,3 +96,21 @@ def test_both_syscall_paths_trace(direct):
     assert r.returncode == 0
     assert b"exit_group(0)" in r.stderr
     assert b"Hello from an AArch64 guest!" in r.stdout
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="transparent huge pages are Linux's")
+def test_small_pages_is_set_for_the_call_only():
+    """The engine's init runs with PR_SET_THP_DISABLE (host/memory.small_pages), which is put
+    back as it was: a process setting, inherited by whatever the guest starts."""
+    from elfuse_py.host import memory as hostmem
+    from elfuse_py.runtime.uc import ffi
+
+    libc = ffi.dlopen(None)
+    zero = ffi.cast("unsigned long", 0)
+
+    def thp_disabled() -> int:
+        return libc.prctl(42, zero, zero, zero, zero)          # PR_GET_THP_DISABLE
+
+    before = thp_disabled()
+    assert hostmem.small_pages(thp_disabled) == 1
+    assert thp_disabled() == before
