@@ -203,16 +203,24 @@ def run_program(program: str, argv: list[bytes], envp: list[bytes], *,
     # create ~100 000 objects that live as long as the process, and the collections
     # their allocations would trigger (~1 ms of every start-up) free nothing.  They
     # are then frozen (kept out of every later collection, as a fork child's are),
-    # and the guest runs with the collector on.
+    # and the gdb stub (-g) and the guest run with the collector on.
     gc.disable()
     try:
-        failed = _start_guest(program, argv, envp, strace, sysroot, gdb)
+        failed = _start_guest(program, argv, envp, strace, sysroot)
     finally:
         gc.freeze()
         gc.enable()
     if failed is not None:
         return failed
     from elfuse_py import boot
+    if gdb is not None:
+        try:
+            boot.attach_gdb(gdb)
+        except OSError as e:
+            _error(f"gdb stub: cannot listen on {gdb}: {e.strerror or e}")
+            return 1
+        except KeyboardInterrupt:
+            return 130
     status = boot.run()
     try:
         sys.stdout.flush()
@@ -224,8 +232,8 @@ def run_program(program: str, argv: list[bytes], envp: list[bytes], *,
 
 
 def _start_guest(program: str, argv: list[bytes], envp: list[bytes], strace: bool | str,
-                 sysroot: str | None, gdb: str | None) -> int | None:
-    """Boot `program` (and wait for gdb with -g): None, or the status to exit with."""
+                 sysroot: str | None) -> int | None:
+    """Boot `program`: None, or the status to exit with."""
     from elfuse_py.host import platform
     platform.start()                    # before any other module looks at the host
     from elfuse_py import boot
@@ -256,14 +264,6 @@ def _start_guest(program: str, argv: list[bytes], envp: list[bytes], strace: boo
     except TraceOutputError as e:
         _error(str(e))
         return 1
-    if gdb is not None:
-        try:
-            boot.attach_gdb(gdb)
-        except OSError as e:
-            _error(f"gdb stub: cannot listen on {gdb}: {e.strerror or e}")
-            return 1
-        except KeyboardInterrupt:
-            return 130
     return None
 
 
