@@ -31,21 +31,29 @@ HAVE_GLIBC_CC := $(shell command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 && ech
 
 PYTEST_ARGS ?= -n auto
 
-.PHONY: all venv guest-bins guest-bins-glibc guest-bins-any demo test bench syscalls-doc clean distclean
+.PHONY: all venv guest-bins guest-bins-glibc guest-bins-any demo test bench startup-cache syscalls-doc clean distclean
 
 all: guest-bins
 
 # The editable install uses compat mode, a plain .pth path entry: the default
 # mode's import-finder hook costs ~8 ms of every elfuse-py start-up.
 # setuptools calls compat mode transitional, so fall back where it is gone.
-# Byte-compiling up front spares the first guest run that cost.
+# Byte-compiling up front spares the first guest run that cost, and the
+# start-up bundle (elfuse_py/bundle.py) serves a run's modules from one file.
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -e '.[dev]' --config-settings editable_mode=compat 2>/dev/null \
 	  || $(PIP) install -q -e '.[dev]'
 	$(PY) -m compileall -q elfuse_py loader syscalls
+	$(PY) -m elfuse_py.bundle >/dev/null || echo "note: no start-up bundle (elfuse_py/bundle.py): plain imports"
 	touch $@
+
+# The byte code and the start-up bundle, current with the sources again (a run
+# keeps them current itself, except where PYTHONDONTWRITEBYTECODE is set).
+startup-cache: $(VENV)/.installed
+	$(PY) -m compileall -q elfuse_py loader syscalls
+	$(PY) -m elfuse_py.bundle >/dev/null || echo "note: no start-up bundle (elfuse_py/bundle.py): plain imports"
 
 venv: $(VENV)/.installed
 
@@ -106,7 +114,7 @@ test: venv guest-bins-any
 	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "*** pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
-bench: venv guest-bins-any
+bench: venv guest-bins-any startup-cache
 	$(PY) bench/run.py
 	$(PY) bench/real.py
 

@@ -13,7 +13,9 @@ bar sets it against qemu's start-up of that same hello.
 
 This script reports; it never fails on a timing.  A run that errors shows as
 "error" in its cell, and the qemu columns are left empty where qemu-aarch64
-is not installed.  Options: --quick (fewer iterations), --repeat N.
+is not installed.  Options: --quick (fewer iterations), --repeat N, --startup (only
+the start-up figures: `elfuse-py hello`, qemu's hello and `python -c pass`, min of
+10 runs each, in --repeat N rounds, and the import breakdown), -h/--help.
 """
 from __future__ import annotations
 
@@ -198,7 +200,23 @@ def fmt(v: float | None, unit: str) -> str:
     return f"{v:.4f}" if v < 10 else f"{v:.2f}"
 
 
+def startup_only(rounds: int) -> int:
+    """--startup: the start-up row alone, `rounds` times (the box's state moves it)."""
+    for _ in range(rounds):
+        el = startup_ms(_cli(), 10)
+        qe = startup_ms([QEMU], 10) if QEMU else None
+        py = startup_ms([sys.executable, "-c", "pass"], 10)
+        ratio = f"  ratio {el / qe:.2f}x (bar <= 3x)" if el and qe else ""
+        print(f"`elfuse-py hello` {fmt(el, 'ms')} ms  qemu-aarch64 {fmt(qe, 'ms')} ms{ratio}  "
+              f"`python -c pass` {fmt(py, 'ms')} ms")
+    print(startup_imports())
+    return 0
+
+
 def main(argv: list[str]) -> int:
+    if "-h" in argv or "--help" in argv:
+        print(__doc__)
+        return 0
     quick = "--quick" in argv
     repeat = 5
     if "--repeat" in argv:
@@ -206,6 +224,8 @@ def main(argv: list[str]) -> int:
             repeat = max(1, int(argv[argv.index("--repeat") + 1]))
         except (IndexError, ValueError):
             pass
+    if "--startup" in argv:
+        return startup_only(repeat if "--repeat" in argv else 3)
     t0 = time.time()
     el, el_notes = measure(ELFUSE, repeat, quick)
     qe, qe_notes = measure([QEMU], repeat, quick) if QEMU else ({}, {})

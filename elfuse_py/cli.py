@@ -6,10 +6,11 @@ stderr, never a traceback.
 """
 from __future__ import annotations
 
+import gc
 import os
 import sys
 
-from elfuse_py import __version__, hints
+from elfuse_py import __version__, bundle
 
 USAGE = """\
 usage: elfuse-py [options] PROGRAM [ARGS...]
@@ -153,10 +154,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     sysroot = opts["sysroot"] or os.environ.get("ELFUSE_SYSROOT")
     if sysroot:
+        from elfuse_py import hints
         problem = hints.check_sysroot(sysroot, "-L " if opts["sysroot"] else "ELFUSE_SYSROOT=")
         if problem:
             _error(problem)
             return 2
+    bundle.install()                    # the start-up's modules, from one file (elfuse_py/bundle.py)
     from elfuse_py.runtime import log
     log.configure(file=opts["log"] or os.environ.get("ELFUSE_LOG") or None,
                   quiet=opts["quiet"] or os.environ.get("ELFUSE_QUIET", "") not in ("", "0"))
@@ -196,6 +199,41 @@ def run_program(program: str, argv: list[bytes], envp: list[bytes], *,
     # relative sys.path entry ('' under `python -c`) must keep naming the directory
     # elfuse-py started in, or a guest directory's own re.py would shadow the real one.
     sys.path[:] = [p if os.path.isabs(p) else os.path.abspath(p) for p in sys.path]
+    # No cyclic garbage collection while the emulator starts: its imports and boot
+    # create ~100 000 objects that live as long as the process, and the collections
+    # their allocations would trigger (~1 ms of every start-up) free nothing.  They
+    # are then frozen (kept out of every later collection, as a fork child's are),
+    # and the gdb stub (-g) and the guest run with the collector on.
+    gc.disable()
+    try:
+        failed = _start_guest(program, argv, envp, strace, sysroot)
+    finally:
+        gc.freeze()
+        gc.enable()
+    if failed is not None:
+        return failed
+    from elfuse_py import boot
+    if gdb is not None:
+        try:
+            boot.attach_gdb(gdb)
+        except OSError as e:
+            _error(f"gdb stub: cannot listen on {gdb}: {e.strerror or e}")
+            return 1
+        except KeyboardInterrupt:
+            return 130
+    status = boot.run()
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError, AttributeError):    # None when fd 1 was closed at start
+        pass
+    bundle.refresh()                    # (only when it was missing or stale)
+    # Skip interpreter teardown: the guest has finished and its fds are its own.
+    os._exit(status)
+
+
+def _start_guest(program: str, argv: list[bytes], envp: list[bytes], strace: bool | str,
+                 sysroot: str | None) -> int | None:
+    """Boot `program`: None, or the status to exit with."""
     from elfuse_py.host import platform
     platform.start()                    # before any other module looks at the host
     from elfuse_py import boot
@@ -218,6 +256,7 @@ def run_program(program: str, argv: list[bytes], envp: list[bytes], *,
         # One line; e.status is 126/127 as a shell gives for a failed execve, or 139
         # when Linux would have exec'd and then killed the process with SIGSEGV.
         _error(str(e))
+        from elfuse_py import hints     # (only after a load error: nothing of it at start-up)
         shown = program if os.path.realpath(elf_path) == os.path.realpath(program) else elf_path
         for line in hints.for_load_error(shown, elf_path, sysroot, paths.host_path, e.errno_name):
             _error(line)
@@ -225,21 +264,7 @@ def run_program(program: str, argv: list[bytes], envp: list[bytes], *,
     except TraceOutputError as e:
         _error(str(e))
         return 1
-    if gdb is not None:
-        try:
-            boot.attach_gdb(gdb)
-        except OSError as e:
-            _error(f"gdb stub: cannot listen on {gdb}: {e.strerror or e}")
-            return 1
-        except KeyboardInterrupt:
-            return 130
-    status = boot.run()
-    try:
-        sys.stdout.flush()
-    except (OSError, ValueError, AttributeError):    # None when fd 1 was closed at start
-        pass
-    # Skip interpreter teardown: the guest has finished and its fds are its own.
-    os._exit(status)
+    return None
 
 
 def exec_entry() -> None:

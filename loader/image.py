@@ -12,7 +12,7 @@ only then does it map anything (see loader/elf.py for what fails afterwards).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from _collections_abc import Callable     # (collections.abc's own: the package costs start-up)
 
 from elfuse_py.loader import stack as st
 from elfuse_py.loader.elf import fatal_error, check_program, load_elf

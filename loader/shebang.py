@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Callable
+from _collections_abc import Callable     # (collections.abc's own: the package costs start-up)
 
 BINPRM_BUF_SIZE = 256
 # fs/exec.c exec_binprm(): `if (depth > 5) return -ELOOP;` with depth counting

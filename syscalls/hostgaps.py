@@ -13,16 +13,20 @@ documentation is what the code does.  A handler on the gap's path returns
 """
 from __future__ import annotations
 
-from collections import namedtuple
-
 from elfuse_py.host import platform
 from elfuse_py.runtime import lerrno, log
 
 
-# syscalls: the guest's calls it concerns; hosts: where it is missing; what: what
-# the host lacks; errno: the Linux errno the guest gets (Linux's own for the
-# missing feature).  A namedtuple: `dataclasses` costs milliseconds of start-up.
-HostGap = namedtuple("HostGap", ["syscalls", "hosts", "what", "errno"])
+class HostGap:
+    """One host gap.  syscalls: the guest's calls it concerns; hosts: where it is
+    missing; what: what the host lacks; errno: the Linux errno the guest gets
+    (Linux's own for the missing feature).  A plain class: `dataclasses` and
+    `collections` (namedtuple) cost milliseconds of start-up."""
+
+    __slots__ = ("syscalls", "hosts", "what", "errno")
+
+    def __init__(self, syscalls: str, hosts: str, what: str, errno: str) -> None:
+        self.syscalls, self.hosts, self.what, self.errno = syscalls, hosts, what, errno
 
 
 GAPS: dict[str, HostGap] = {

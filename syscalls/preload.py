@@ -18,7 +18,8 @@ import sys
 
 # Standard modules the emulator imports inside functions (grep "^ +import" in
 # the runtime, host, syscalls and loader), and the disassembler of fault reports.
-_STDLIB = ("pickle", "tempfile", "shutil", "hashlib", "re", "json", "subprocess", "capstone")
+_STDLIB = ("pickle", "tempfile", "shutil", "hashlib", "re", "json", "subprocess", "capstone",
+           "termios", "array")
 # Our packages whose modules may be imported inside functions; the top floor's
 # tools (gdb stub, sysroot builder, harness) are started before any guest runs.
 _PACKAGES = ("elfuse_py.runtime", "elfuse_py.host", "elfuse_py.syscalls", "elfuse_py.loader")

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import struct
 import sys
-from collections.abc import Callable
+from _collections_abc import Callable     # (collections.abc's own: the package costs start-up)
 
 from elfuse_py.syscalls.numbers import SYSCALL_NAMES, SYSCALL_NUMBERS
 

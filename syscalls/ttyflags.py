@@ -4,7 +4,8 @@ The kernel's TCGETS/TCSETS* use the 36-byte struct termios of asm-generic
 termbits.h (c_iflag, c_oflag, c_cflag, c_lflag as u32, c_line, c_cc[19]).  The
 host side is Python's termios module (tcgetattr's 7-item list), with every
 flag, multi-bit field, speed and control-character index taken by name.
-Also the tty ioctl request numbers the guest uses.
+The tty ioctl request numbers are syscalls/ioctl.py's, which loads this
+module on the first request that needs it.
 """
 from __future__ import annotations
 
@@ -15,19 +16,6 @@ TERMIOS = struct.Struct("<IIIIB19s")
 assert TERMIOS.size == 36
 NCCS = 19
 
-# ioctl requests (asm-generic/ioctls.h)
-TCGETS, TCSETS, TCSETSW, TCSETSF = 0x5401, 0x5402, 0x5403, 0x5404
-TCSBRK, TCXONC, TCFLSH = 0x5409, 0x540A, 0x540B
-TIOCSCTTY, TIOCGPGRP, TIOCSPGRP, TIOCOUTQ = 0x540E, 0x540F, 0x5410, 0x5411
-TIOCGWINSZ, TIOCSWINSZ = 0x5413, 0x5414
-FIONREAD = 0x541B
-FIONBIO, TIOCNOTTY = 0x5421, 0x5422
-TIOCGSID = 0x5429
-FIONCLEX, FIOCLEX = 0x5450, 0x5451
-TIOCGPTN, TIOCSPTLCK = 0x80045430, 0x40045431     # _IOR('T', 0x30, u32), _IOW('T', 0x31, int)
-TIOCGPTPEER = 0x5441
-
-TCSETS_WHEN = {TCSETS: _t.TCSANOW, TCSETSW: _t.TCSADRAIN, TCSETSF: _t.TCSAFLUSH}
 # tcflush queue selectors and tcflow actions: Linux value -> host name
 TCFLSH_ARGS = {0: "TCIFLUSH", 1: "TCOFLUSH", 2: "TCIOFLUSH"}
 TCXONC_ARGS = {0: "TCOOFF", 1: "TCOON", 2: "TCIOFF", 3: "TCION"}

@@ -17,7 +17,7 @@ import os
 import sys
 
 # unicorn's API, plus the host libc calls that back guest memory.  Symbols
-# are looked up when first used, so Linux-only ones (mremap, sched_getcpu)
+# are looked up when first used, so Linux-only ones (mremap, sched_getcpu, prctl)
 # are harmless to declare on other hosts as long as nothing calls them there.
 _UNICORN = """
 typedef struct uc_struct uc_engine;
@@ -65,6 +65,7 @@ int msync(void *addr, size_t length, int flags);
 void *mremap(void *old_address, size_t old_size, size_t new_size, int flags, ...);
 int sched_getcpu(void);
 long labs(long j);
+int prctl(int option, ...);
 """
 
 # Linux's epoll, eventfd and timerfd (hostevents.py).

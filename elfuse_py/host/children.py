@@ -22,13 +22,26 @@ from __future__ import annotations
 import errno
 import os
 import struct
-from collections import namedtuple
 
 from elfuse_py.host import platform
 
 
-# waitid's answer (a collections.namedtuple: `typing` costs start-up time).
-WaitResult = namedtuple("WaitResult", ["si_pid", "si_uid", "si_signo", "si_status", "si_code"])
+class WaitResult(tuple):
+    """waitid's answer where os.waitid is missing, shaped as its waitid_result: the tuple
+    (si_pid, si_uid, si_signo, si_status, si_code), each also by name.  Written out, not
+    a collections.namedtuple: that package costs ~1.5 ms of every start-up, and the
+    namedtuple compiles its own source at import."""
+
+    __slots__ = ()
+
+    def __new__(cls, si_pid: int, si_uid: int, si_signo: int, si_status: int, si_code: int):
+        return tuple.__new__(cls, (si_pid, si_uid, si_signo, si_status, si_code))
+
+    si_pid = property(lambda self: self[0])
+    si_uid = property(lambda self: self[1])
+    si_signo = property(lambda self: self[2])
+    si_status = property(lambda self: self[3])
+    si_code = property(lambda self: self[4])
 
 
 # idtype_t, and where siginfo_t keeps signo, code, pid, uid, status.

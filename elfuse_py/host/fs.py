@@ -8,7 +8,6 @@ meaning ("noreplace", "exchange", ...).
 """
 from __future__ import annotations
 
-import array
 import fcntl
 import os
 import select
@@ -154,6 +153,7 @@ _POLL_BATCH = 1024
 
 def _poll_open(below: int) -> list[int]:
     """Open fds under `below` by poll(2) in batches: POLLNVAL marks a closed one."""
+    import array                        # (here: a plain run never needs it, ~0.2 ms of start-up)
     import ctypes
     poll = _host_libc().poll
     nval = select.POLLNVAL

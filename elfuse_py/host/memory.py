@@ -4,7 +4,8 @@ mremap exists on Linux only (elsewhere moving a mapping copies it); msync's
 flag values are each host's <sys/mman.h> (the mmap module exports no MS_*);
 and only Linux lets the emulator read its own memory through /proc/self/mem,
 which the CPU core's register probe needs.  `resident` counts the bytes of a
-host range that are in memory (mincore, on both hosts).
+host range that are in memory (mincore, on both hosts).  `small_pages` runs
+a call with Linux's transparent huge pages off for what it first touches.
 """
 from __future__ import annotations
 
@@ -26,6 +27,36 @@ MAP_NORESERVE = 0x4000 if platform.IS_LINUX else 0x40
 # None on a Mac and under its model: the hook then reads registers with
 # uc_reg_read_batch, as a Mac does.
 SELF_MEM = "/proc/self/mem" if _LINUX_MODEL else None
+
+
+# <linux/prctl.h>: whether the process's new anonymous pages may be transparent huge pages.
+_PR_SET_THP_DISABLE, _PR_GET_THP_DISABLE = 41, 42
+
+
+def small_pages(fn):
+    """fn(), with transparent huge pages off for the memory it first touches (Linux hosts;
+    elsewhere, or where the setting cannot be changed, just fn()).
+
+    A region that asks for huge pages (madvise) gets a whole 2 MiB page, zeroed,
+    at its first write, and the kernel may compact memory first to find one.
+    Touched with the setting off, its first 2 MiB get ordinary pages for good;
+    what lies beyond gets huge pages as before.  The setting is the process's
+    (inherited by fork and kept across execve), so it is put back as it was.
+    """
+    if not platform.IS_LINUX:
+        return fn()
+    from elfuse_py.host.cdefs import load_ffi     # (loaded by the CPU core already)
+    ffi = load_ffi("unicorn")
+    libc = ffi.dlopen(None)
+    off = ffi.cast("unsigned long", 0)
+    if libc.prctl(_PR_GET_THP_DISABLE, off, off, off, off) != 0:     # already off, or refused
+        return fn()
+    if libc.prctl(_PR_SET_THP_DISABLE, ffi.cast("unsigned long", 1), off, off, off) != 0:
+        return fn()
+    try:
+        return fn()
+    finally:
+        libc.prctl(_PR_SET_THP_DISABLE, off, off, off, off)
 
 
 _HOST_PAGE = mmap.PAGESIZE
