@@ -35,8 +35,9 @@ NOT_AT_START = ("capstone", "unicorn", "elftools", "dataclasses", "inspect", "ty
 # socket layer, procfs), secrets/hmac/hashlib (os.urandom names), shutil
 # (rundir.remove_tree), pickle (marshal'd guest records), ctypes (loaded on first use),
 # types (runtime/process.py names CodeType itself), array (host/fs.py's poll scan of
-# open fds, a fallback).
-NOT_AT_START_NATIVE = ("re", "enum", "signal", "socket", "selectors", "secrets", "hmac",
+# open fds, a fallback), collections (~1.5 ms with operator, keyword, reprlib: deque comes
+# from _collections, Callable from _collections_abc, small records are written out).
+NOT_AT_START_NATIVE = ("re", "enum", "signal", "socket", "selectors", "secrets", "hmac", "collections",
                        "hashlib", "_hashlib", "shutil", "pickle", "ctypes", "random",
                        "types", "array")
 
@@ -88,40 +89,6 @@ def test_plain_run_on_linux_imports_no_heavy_stdlib_module():
     from elfuse_py.host import tty
     no_termios = ("termios",) if tty.TIOCGWINSZ is not None else ()
     assert _lazy_ones(mods, NOT_AT_START + NOT_AT_START_NATIVE + no_termios) == []
-
-
-def _importer_of(importtime_report: str, module: str) -> str | None:
-    """The module whose import first imported `module`, from a -X importtime report (None:
-    not imported, or at the top level)."""
-    lines = [line.split("|")[2] for line in importtime_report.splitlines()
-             if line.startswith("import time:") and line.count("|") == 2]
-    for i, name in enumerate(lines):
-        if name.strip() == module:
-            depth = len(name) - len(name.lstrip())
-            # The report lists an import after those it made: the importer is the next
-            # line one level shallower.
-            for later in lines[i + 1:]:
-                if len(later) - len(later.lstrip()) < depth:
-                    return later.strip()
-            return None
-    return None
-
-
-def test_only_the_signals_layer_brings_in_collections():
-    """`collections` (~1.5 ms with operator, keyword, reprlib) comes into a plain run only
-    through runtime/signals.py's `import collections` (for deque), which is being changed
-    elsewhere: the rest of the start-up path takes deque from _collections, Callable from
-    _collections_abc, and writes its two small records out instead of namedtuples.  Once
-    signals.py takes deque from _collections too, `collections` joins NOT_AT_START_NATIVE."""
-    code = "import sys; from elfuse_py.cli import main; sys.exit(main())"
-    env = {k: v for k, v in os.environ.items() if k != "ELFUSE_HOST_COMPAT"}
-    r = subprocess.run([sys.executable, "-X", "importtime", "-c", code, guest_bin("hello")],
-                       cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                       timeout=120)
-    report = r.stderr.decode()
-    assert _importer_of(report, "elfuse_py.runtime.cpu") is not None       # the parse works
-    assert _importer_of(report, "collections") in (None, "elfuse_py.runtime.signals")
-    assert "| collections.abc\n" not in report.replace("  ", "")
 
 
 def test_the_native_check_sees_a_heavy_module():

@@ -52,7 +52,7 @@ chosen by the host floor (elfuse_py/host/sigwait.py):
 """
 from __future__ import annotations
 
-import collections
+from _collections import deque    # (the C type: `collections` imports operator, keyword, reprlib at start-up)
 import errno as _errno_mod
 import os
 from elfuse_py.host.hostsig import sig as hs     # (not `signal`: its enum costs start-up)
@@ -156,13 +156,13 @@ def push(q: dict, sig: int, info: bytes) -> bool | None:
     if code == SI_TIMER:
         # A POSIX timer's one preallocated entry (syscalls/ptimers.py): it
         # queues beside another instance and outside the limit, as on Linux.
-        q.setdefault(sig, collections.deque()).append(info)
+        q.setdefault(sig, deque()).append(info)
         st.queued += 1
         return True
     if sig < SIGRTMIN_KERNEL:
         if fifo:
             return None
-        q[sig] = collections.deque((info,))
+        q[sig] = deque((info,))
         st.queued += 1
         return True
     if st.queued >= queue_limit():
@@ -171,7 +171,7 @@ def push(q: dict, sig: int, info: bytes) -> bool | None:
         if fifo:
             return None
         info = _si(sig, SI_USER)        # no room: pending, its info lost (Linux zeroes it)
-    q.setdefault(sig, collections.deque()).append(info)
+    q.setdefault(sig, deque()).append(info)
     st.queued += 1
     return True
 
@@ -1005,7 +1005,7 @@ def restore(state: dict) -> None:
             _sync_host(s)
     proc.sig.mask = state["mask"]
     proc.sig.pending = state["pending"]
-    proc.sig.infos = {s: collections.deque(q) for s, q in state["infos"].items()}
+    proc.sig.infos = {s: deque(q) for s, q in state["infos"].items()}
     proc.sig.queued = sum(len(q) for q in proc.sig.infos.values())
     if proc.sig.pending:
         proc.sig.undelivered = True
