@@ -23,6 +23,14 @@ def available_libcs() -> list[str]:
     return out
 
 
+def rundir_name() -> str:
+    """The name of the emulator's runtime directory for this user (runtime/rundir.py):
+    elfuse-py-<uid>, plus -pidns<id> inside a pid namespace other than the host's first."""
+    from elfuse_py.host import procinfo
+    ns = procinfo.pid_namespace()
+    return f"elfuse-py-{os.getuid()}" + (f"-pidns{ns}" if ns is not None else "")
+
+
 def guest_bin(name: str, libc: str = "musl") -> str:
     path = BUILD_DIRS[libc] / name
     if not path.exists():

@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from helpers import check_lines, guest_bin, run_elfuse
+from helpers import check_lines, guest_bin, run_elfuse, rundir_name
 
 POLICIES = ["", "darwin"]
 
@@ -30,7 +30,7 @@ def rundir():
 
 
 def _trees(base: str) -> list[str]:
-    ipc = os.path.join(base, f"elfuse-py-{os.getuid()}", "ipc")
+    ipc = os.path.join(base, rundir_name(), "ipc")
     return sorted(os.listdir(ipc)) if os.path.isdir(ipc) else []
 
 
@@ -41,7 +41,7 @@ def test_tree_removed_when_the_last_process_ends(prog, policy, rundir):
                                                  "ELFUSE_RUNTIME_DIR": rundir})
     ok, bad = check_lines(r.stdout)
     assert r.returncode == 0 and ok and not bad, (bad, r.stderr[-2000:])
-    assert os.path.isdir(os.path.join(rundir, f"elfuse-py-{os.getuid()}", "ipc"))
+    assert os.path.isdir(os.path.join(rundir, rundir_name(), "ipc"))
     assert _trees(rundir) == []
 
 
@@ -50,7 +50,7 @@ def test_tree_of_killed_processes_is_swept(policy, rundir):
     """A tree nobody holds (its processes were SIGKILLed) goes at the next start;
     a tree whose member still lives stays, and so does one being made (a dot
     name, not yet locked) unless a crash left it there a minute ago."""
-    ipc = os.path.join(rundir, f"elfuse-py-{os.getuid()}", "ipc")
+    ipc = os.path.join(rundir, rundir_name(), "ipc")
     os.makedirs(ipc, mode=0o700)
     os.chmod(os.path.dirname(ipc), 0o700)
     stale, live = os.path.join(ipc, "1-dead"), os.path.join(ipc, "2-live")

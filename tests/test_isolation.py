@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import ROOT, check_lines, guest_bin, run_elfuse
+from tests.helpers import ROOT, check_lines, guest_bin, run_elfuse, rundir_name
 
 PROG = "t_proc_isolation"
 WARNINGS = ("unknown syscall number 1999", "unknown syscall number 1998",
@@ -225,7 +225,7 @@ def test_someone_elses_directory_is_never_used(short_tmp, squat):
     tmp_path = short_tmp
     base = tmp_path / "rt"
     base.mkdir(mode=0o777)
-    expected = base / f"elfuse-py-{os.getuid()}"
+    expected = base / rundir_name()
     if squat == "other-user":
         if os.getuid() != 0:
             pytest.skip("needs root to make a directory owned by another user")
@@ -248,3 +248,26 @@ def test_someone_elses_directory_is_never_used(short_tmp, squat):
                         for p in used), used
     if squat == "symlink":
         assert list((tmp_path / "elsewhere").iterdir()) == []
+
+
+def test_another_pid_namespace_gets_its_own_runtime_directory(short_tmp):
+    """Signal inboxes and guest records are named by host pid: an emulator in another pid
+    namespace (a container sharing /tmp) uses a directory of its own, or a signal to one
+    of its pids would reach our process of that number."""
+    unshare = shutil.which("unshare")
+    if unshare is None or not sys.platform.startswith("linux"):
+        pytest.skip("needs Linux's unshare")
+    base = short_tmp / "rt"
+    base.mkdir(mode=0o700)
+    probe = subprocess.run([unshare, "-p", "-f", "--mount-proc", "true"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip("cannot make a pid namespace here: " + probe.stderr.decode(errors="replace")[-200:])
+    env = {**os.environ, "ELFUSE_RUNTIME_DIR": str(base)}
+    env.pop("ELFUSE_RUNTIME_DIR_IN_USE", None)
+    r = subprocess.run([unshare, "-p", "-f", "--mount-proc", sys.executable, "-m", "elfuse_py",
+                        guest_bin("t_sig_kill")], env=env, cwd=str(short_tmp), capture_output=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stdout.decode(errors="replace")[-2000:] + r.stderr.decode(errors="replace")
+    made = sorted(p.name for p in base.iterdir())
+    assert made and all(n.startswith(f"elfuse-py-{os.getuid()}-pidns") for n in made), made
+    assert rundir_name() not in made          # (ours, if this test itself runs in a pid namespace)

@@ -20,6 +20,8 @@ import time
 from elfuse_py.host import platform
 
 _libc_handle = None
+# The inode number of the initial pid namespace (the kernel's PROC_PID_INIT_INO).
+_PROC_PID_INIT_INO = 0xEFFFFFFC
 
 
 def _libc():
@@ -158,6 +160,13 @@ class _Portable:
         return None
 
     @staticmethod
+    def pid_namespace() -> int | None:
+        """An id of the host pid namespace this process is in, if it is not the
+        host's first one (pids are then shared by nobody outside it); None
+        otherwise, and where the host has no pid namespaces (macOS)."""
+        return None
+
+    @staticmethod
     def nprocs() -> int:
         return 1
 
@@ -246,6 +255,14 @@ class _Linux(_Portable):
             return None
 
     @staticmethod
+    def pid_namespace() -> int | None:
+        try:
+            ino = os.stat("/proc/self/ns/pid").st_ino
+        except OSError:
+            return None
+        return None if ino == _PROC_PID_INIT_INO else ino
+
+    @staticmethod
     def nprocs() -> int:
         try:
             return sum(1 for n in os.listdir("/proc") if n.isdigit())
@@ -308,6 +325,7 @@ uptime_exact = INFO.uptime_exact
 loadavg = INFO.loadavg
 cpu_count = INFO.cpu_count
 boot_id = INFO.boot_id
+pid_namespace = INFO.pid_namespace
 nprocs = INFO.nprocs
 current_cpu = INFO.current_cpu
 kernel_release = INFO.kernel_release

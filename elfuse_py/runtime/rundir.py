@@ -4,7 +4,9 @@ Emulators of one user share it: abstract socket names live there as files
 (syscalls/net/policies.py), and so does the registry of live guests that the
 synthesised /proc reads (elfuse_py/runtime/guests.py) and each guest's
 signal inbox (sigq/, elfuse_py/runtime/siginbox.py).  It is
-$ELFUSE_RUNTIME_DIR, else $XDG_RUNTIME_DIR, else /tmp, plus elfuse-py-<uid>.
+$ELFUSE_RUNTIME_DIR, else $XDG_RUNTIME_DIR, else /tmp, plus elfuse-py-<uid>
+(and -pidns<id> inside a Linux pid namespace other than the host's first:
+its pids name other processes than ours).
 
 A directory at that path that is not ours (another user's, a symlink, not
 private) is never used: the next of elfuse-py-<uid>-1 .. -<_TRIES> that is
@@ -29,6 +31,8 @@ from __future__ import annotations
 import fcntl
 import os
 import stat
+
+from elfuse_py.host import procinfo
 
 _path: str | None = None
 _TRIES = 8
@@ -79,6 +83,12 @@ def runtime_dir() -> str:
         return _path
     base = os.environ.get("ELFUSE_RUNTIME_DIR") or os.environ.get("XDG_RUNTIME_DIR") or "/tmp"
     name = f"elfuse-py-{os.getuid()}"
+    # Signal inboxes and guest records are named by host pid: emulators in
+    # another pid namespace that share this /tmp (a container's) must not meet
+    # ours, whose pids are other processes (their signals went astray).
+    pidns = procinfo.pid_namespace()
+    if pidns is not None:
+        name += f"-pidns{pidns}"
     path = os.path.join(base, name)
     if len(path) > 60:                         # keep room for "/a-<hash>" within 104 bytes
         base, path = "/tmp", f"/tmp/{name}"
