@@ -463,6 +463,15 @@ def send_to_process(pid: int, sig: int, info: bytes, *, plain: bool) -> int:
     through the receiver's inbox (runtime/siginbox.py).  Returns 0 or a
     negative Linux errno."""
     h = TO_HOST.get(sig)
+    if sig in _DFL_STOP:
+        from elfuse_py.runtime import exectoken
+        if exectoken.is_member(pid):
+            # A member of the execution token stops itself after giving the
+            # token back (its default action); the host's stop could catch it
+            # holding the token, and the other members would wait for it.
+            r = siginbox.send(pid, info)
+            if r is not None:
+                return r
     if sig in (SIGKILL, SIGSTOP, SIGCONT) or (plain and h is not None and sig < SIGRTMIN_KERNEL):
         os.kill(pid, h)
         return 0
