@@ -421,6 +421,9 @@ def _on_wake(hsig: int, frame) -> None:
             _drain_again = False
             for info in siginbox.drain():
                 sig = struct.unpack_from("<i", info, 0)[0]
+                if sig == SIGCONT and info[:len(_CONT_MARK)] == _CONT_MARK:
+                    _continued()
+                    continue
                 if 1 <= sig <= NSIG and queue(sig, info):
                     got |= bit(sig)
             for hook in wake_hooks:
@@ -454,6 +457,25 @@ def _terminate_now(sig: int) -> None:
 # ----- sending to other processes ------------------------------------------------------
 
 
+# In an inbox: "a SIGCONT was sent": drop pending stop signals (see send_to_process).
+# SI_KERNEL, which no guest can give rt_sigqueueinfo, with a mark in si_errno.
+_CONT_MARK = SIGINFO.pack(SIGCONT, 0x45434F4E, SI_KERNEL)
+
+
+_continues = 0                   # SIGCONT marks taken from the inbox (see _default_action)
+
+
+def _continued() -> None:
+    """A SIGCONT reached this process: pending stop signals are discarded (prepare_signal)."""
+    global _continues
+    _continues += 1
+    st = proc.sig
+    for s in _DFL_STOP:
+        if st.pending & bit(s):
+            discard(st.infos, s)
+            st.pending &= ~bit(s)
+
+
 def send_to_process(pid: int, sig: int, info: bytes, *, plain: bool) -> int:
     """Send Linux signal `sig` with siginfo `info` to process `pid` (not this one).
 
@@ -473,6 +495,14 @@ def send_to_process(pid: int, sig: int, info: bytes, *, plain: bool) -> int:
             if r is not None:
                 return r
     if sig in (SIGKILL, SIGSTOP, SIGCONT) or (plain and h is not None and sig < SIGRTMIN_KERNEL):
+        if sig == SIGCONT:
+            from elfuse_py.runtime import exectoken
+            if exectoken.is_member(pid):
+                # A stop sent through its inbox and not yet taken is void now
+                # (Linux: SIGCONT discards pending stop signals); posted before
+                # the host's SIGCONT, which may find the member not stopped yet
+                # (`_default_action` looks at the inbox before stopping).
+                siginbox.send(pid, _CONT_MARK)
         os.kill(pid, h)
         return 0
     r = siginbox.send(pid, info)
@@ -1171,7 +1201,13 @@ def _default_action(sig: int) -> bool:
     if sig in _DFL_IGNORE or sig == SIGCONT:
         return True
     if sig in _DFL_STOP:
-        os.kill(os.getpid(), hs.SIGSTOP)
+        # A stop another guest sent through the inbox (a member of the
+        # execution token) may have been followed by a SIGCONT the host
+        # delivered while this process still ran: its mark is in the inbox.
+        seen = _continues
+        _on_wake(WAKE, None)
+        if _continues == seen:
+            os.kill(os.getpid(), hs.SIGSTOP)
         return True
     _terminate(sig, generated=True)
     return False

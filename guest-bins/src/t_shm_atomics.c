@@ -185,6 +185,16 @@ static void test_stopped(void) {
     CHECK(ran, "the other process runs while it is stopped");
     CHECK(still, "the stopped process does not run");
     CHECK(resumed, "it runs again after SIGCONT");
+    /* SIGCONT right after SIGSTOP: the process runs on (the stop is void). */
+    for (int round = 0; round < 5; round++) {
+        kill(kid, SIGSTOP);
+        kill(kid, SIGCONT);
+        usleep(20000);
+        uint32_t before = sh->counter;
+        while (sh->counter == before)       /* (the alarm ends a process stopped for good) */
+            ;
+    }
+    CHECK(1, "SIGSTOP then SIGCONT at once: it runs on (5 rounds)");
     kill(kid, SIGKILL);
     CHECK(waitpid(kid, &st, 0) == kid && WIFSIGNALED(st), "killed");
     alarm(0);
