@@ -53,8 +53,9 @@ SIGSTOP, or a default-action SIGTSTP/SIGTTIN/SIGTTOU) would stop the others
 until it is continued.  A stop signal a guest of the tree sends to a member
 therefore goes through the member's signal inbox (runtime/siginbox.py,
 `signals.send_to_process`): the member's emulator stops the run, gives the
-token back and stops itself (the signals layer's default action).  A stop
-from outside the tree (a user's `kill -STOP`, a process-group kill) is the
+token back and stops itself (the signals layer's default action); a
+SIGCONT to a member posts a mark there first, which voids a stop not taken
+yet.  A stop from outside the tree (a user's `kill -STOP`, a process-group kill) is the
 host kernel's and can still catch a member with the token; the others then
 wait until it is continued.  Members of different emulator trees are not
 serialised with each other.
