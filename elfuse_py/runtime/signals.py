@@ -476,6 +476,31 @@ def _continued() -> None:
             st.pending &= ~bit(s)
 
 
+def _continue_member(pid: int, h: int) -> None:
+    """SIGCONT to a member of the execution token, whose stops go through its inbox.
+
+    A stop it has not taken yet is void (Linux discards pending stops at
+    SIGCONT): a mark posted to its inbox before the host's SIGCONT says so,
+    and the stop's default action looks at the inbox just before stopping.
+    A member that looked just before the mark came may still stop itself
+    after the host's SIGCONT reached it: until it has taken the mark (for at
+    most CONT_SETTLE seconds) the host's SIGCONT is sent again."""
+    siginbox.send(pid, _CONT_MARK)
+    os.kill(pid, h)
+    end = time.monotonic() + CONT_SETTLE
+    delay = 0.001
+    while siginbox.waiting(pid) and time.monotonic() < end:
+        time.sleep(delay)
+        delay = min(2 * delay, 0.016)
+        try:
+            os.kill(pid, h)
+        except OSError:
+            return
+
+
+CONT_SETTLE = 0.1
+
+
 def send_to_process(pid: int, sig: int, info: bytes, *, plain: bool) -> int:
     """Send Linux signal `sig` with siginfo `info` to process `pid` (not this one).
 
@@ -498,11 +523,8 @@ def send_to_process(pid: int, sig: int, info: bytes, *, plain: bool) -> int:
         if sig == SIGCONT:
             from elfuse_py.runtime import exectoken
             if exectoken.is_member(pid):
-                # A stop sent through its inbox and not yet taken is void now
-                # (Linux: SIGCONT discards pending stop signals); posted before
-                # the host's SIGCONT, which may find the member not stopped yet
-                # (`_default_action` looks at the inbox before stopping).
-                siginbox.send(pid, _CONT_MARK)
+                _continue_member(pid, h)
+                return 0
         os.kill(pid, h)
         return 0
     r = siginbox.send(pid, info)

@@ -130,6 +130,33 @@ static void test_ldaxr64(void) {
     CHECK(sh->counter64 == 2ull * N, "64-bit LDAXR/STLXR: 2 processes, exact total");
 }
 
+/* Members with threads: 2 processes x 2 threads, LDXR/STXR. */
+static void *thread_adds(void *arg) {
+    for (int i = 0; i < N / 2; i++)
+        add_ldxr(&sh->counter);
+    return arg;
+}
+
+static void both_threads(void) {
+    pthread_t t[2];
+    for (int k = 0; k < 2; k++)
+        pthread_create(&t[k], NULL, thread_adds, NULL);
+    for (int k = 0; k < 2; k++)
+        pthread_join(t[k], NULL);
+}
+
+static void test_threads(void) {
+    sh->counter = 0;
+    pid_t kid = fork();
+    if (kid == 0) {
+        both_threads();
+        _exit(0);
+    }
+    both_threads();
+    waitpid(kid, NULL, 0);
+    CHECK(sh->counter == 2u * N, "2 processes x 2 threads, LDXR/STXR: exact total");
+}
+
 /* A member spinning (no syscalls) on a flag the other sets after computing a
  * while: the computing one must get to run (no starvation). */
 static void test_spin(void) {
@@ -270,6 +297,7 @@ int main(void) {
         run_kind("pthread process-shared mutex", add_mutex, procs);
     }
     test_ldaxr64();
+    test_threads();
     test_spin();
     test_stopped();
     DONE();
