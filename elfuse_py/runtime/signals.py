@@ -256,6 +256,9 @@ def _take_pending(sig: int) -> bytes:
 
 
 def _enqueue(sig: int, info: bytes | None) -> bool | None:
+    global _stop_epoch
+    if sig in _DFL_STOP:
+        _stop_epoch = _continues        # (a later SIGCONT mark voids it: _default_action)
     if info is None:
         info = _si(sig, SI_KERNEL)
     st = proc.sig
@@ -406,7 +409,7 @@ def _on_wake(hsig: int, frame) -> None:
     one the guest neither blocks nor handles ends the process now (Linux kills
     a process blocked in any call); a handled one interrupts as a host signal
     would."""
-    global _draining, _drain_again
+    global _draining, _drain_again, _continues
     st = proc.sig
     st.seen += 1
     if _draining:
@@ -422,7 +425,7 @@ def _on_wake(hsig: int, frame) -> None:
             for info in siginbox.drain():
                 sig = struct.unpack_from("<i", info, 0)[0]
                 if sig == SIGCONT and info[:len(_CONT_MARK)] == _CONT_MARK:
-                    _continued()
+                    _continues += 1
                     continue
                 if 1 <= sig <= NSIG and queue(sig, info):
                     got |= bit(sig)
@@ -462,18 +465,13 @@ def _terminate_now(sig: int) -> None:
 _CONT_MARK = SIGINFO.pack(SIGCONT, 0x45434F4E, SI_KERNEL)
 
 
-_continues = 0                   # SIGCONT marks taken from the inbox (see _default_action)
-
-
-def _continued() -> None:
-    """A SIGCONT reached this process: pending stop signals are discarded (prepare_signal)."""
-    global _continues
-    _continues += 1
-    st = proc.sig
-    for s in _DFL_STOP:
-        if st.pending & bit(s):
-            discard(st.infos, s)
-            st.pending &= ~bit(s)
+# SIGCONT marks taken from the inbox, and their count when a stop signal was
+# last queued: a stop queued before the last mark is void when delivered
+# (Linux discards pending stops at SIGCONT).  Counted, not discarded from the
+# queue: the mark is taken in a signal handler, which may run while the main
+# thread is inside the queue's code.
+_continues = 0
+_stop_epoch = 0
 
 
 def _continue_member(pid: int, h: int) -> None:
@@ -1226,9 +1224,8 @@ def _default_action(sig: int) -> bool:
         # A stop another guest sent through the inbox (a member of the
         # execution token) may have been followed by a SIGCONT the host
         # delivered while this process still ran: its mark is in the inbox.
-        seen = _continues
         _on_wake(WAKE, None)
-        if _continues == seen:
+        if _continues == _stop_epoch:
             os.kill(os.getpid(), hs.SIGSTOP)
         return True
     _terminate(sig, generated=True)
