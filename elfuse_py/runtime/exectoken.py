@@ -54,8 +54,9 @@ until it is continued.  A stop signal a guest of the tree sends to a member
 therefore goes through the member's signal inbox (runtime/siginbox.py,
 `signals.send_to_process`): the member's emulator stops the run, gives the
 token back and stops itself (the signals layer's default action); a
-SIGCONT to a member posts a mark there first, which voids a stop not taken
-yet.  A stop from outside the tree (a user's `kill -STOP`, a process-group kill) is the
+SIGCONT to a member posts a mark there first, which voids a stop queued
+before it, and is repeated until the member took the mark
+(`signals._continue_member`).  A stop from outside the tree (a user's `kill -STOP`, a process-group kill) is the
 host kernel's and can still catch a member with the token; the others then
 wait until it is continued.  Members of different emulator trees are not
 serialised with each other.
