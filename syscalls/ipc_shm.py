@@ -24,7 +24,7 @@ import struct
 import time
 
 from elfuse_py.host import procinfo
-from elfuse_py.runtime import ipctree, lerrno
+from elfuse_py.runtime import exectoken, ipctree, lerrno
 from elfuse_py.runtime.memory import PAGE, WINDOW_SIZE
 from elfuse_py.runtime.process import proc
 
@@ -133,6 +133,8 @@ def sys_shmat(shmid, shmaddr, shmflg):
         acc |= S_IXUGO
     mem = proc.mem
     pid = os.getpid()
+    if prot & PROT_WRITE:
+        exectoken.join()             # shared memory other processes may write: serialise with them
     with ipctree.locked() as st:
         seg = st["shm"].get(shmid)
         if seg is None:

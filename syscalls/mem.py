@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import stat
 
-from elfuse_py.runtime import ipctree, lerrno
+from elfuse_py.runtime import exectoken, ipctree, lerrno
 from elfuse_py.runtime.memory import (HOST_MS_ASYNC, HOST_MS_INVALIDATE, HOST_MS_SYNC, MAX_MAP_COUNT, PAGE,
                                       WINDOW_SIZE, page_up)
 from elfuse_py.runtime.process import LINUX_RLIM_INFINITY, RLIMIT_AS, proc
@@ -226,6 +226,8 @@ def _mmap(addr: int, length: int, prot: int, flags: int, fd: int, offset: int) -
             return -lerrno.ENOMEM
     gprot = prot & (PROT_READ | PROT_WRITE | PROT_EXEC)
 
+    if shared and gprot & PROT_WRITE:
+        exectoken.join()             # writable memory another process may share: serialise with it
     if anon:
         mem.map(where, size, gprot, name, shared=shared, noreserve=bool(flags & MAP_NORESERVE))
         return where
@@ -282,6 +284,8 @@ def sys_mprotect(addr, length, prot):
     size = page_up(length)
     if addr + size > WINDOW_SIZE or not proc.mem.mapped(addr, size) or _too_many(addr, addr + size):
         return -lerrno.ENOMEM
+    if prot & PROT_WRITE and not exectoken.member and any(r.shared for r in proc.mem.regions_in(addr, size)):
+        exectoken.join()             # a shared mapping made writable (see sys_mmap)
     proc.mem.protect(addr, size, prot & (PROT_READ | PROT_WRITE | PROT_EXEC))
     return 0
 

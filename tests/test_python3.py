@@ -552,12 +552,12 @@ def test_multiprocessing_fork(root):
                    b"True\n-15\n")
 
 
-@pytest.mark.xfail(reason="known bug: guest processes run in parallel, each on its own unicorn "
-                   "engine, and unicorn makes atomics non-atomic across engines (no CF_PARALLEL; "
-                   "bench/parallel_engines.py): a process-shared lock in shared memory can lose "
-                   "an update and then never be released", strict=False)
 def test_multiprocessing_shared_lock(root):
-    """Three processes count to 150 under one multiprocessing.Lock (a sem_t in shared memory)."""
+    """Three processes count to 150 under one multiprocessing.Lock (a sem_t in shared memory).
+
+    Each process runs on its own engine, whose atomics are not atomic across
+    engines; the execution token (runtime/exectoken.py) serialises the guest
+    code of processes sharing writable memory, so the lock's word loses no update."""
     out = _py(root, """
         import multiprocessing as mp
         def inc(v, l):

@@ -42,7 +42,7 @@ from elfuse_py.gdbstub.hostio import HostIO
 from elfuse_py.gdbstub.packets import Connection, Disconnected, escape, unescape
 from elfuse_py.gdbstub.target import REGISTERS, REGNUM_FP, REGNUM_PC, REGNUM_SP, TARGET_XML, RegisterFile
 from elfuse_py.gdbstub.watch import Watchpoints
-from elfuse_py.runtime import log, signals, threads
+from elfuse_py.runtime import exectoken, log, signals, threads
 from elfuse_py.runtime.cpu import REG_PC
 from elfuse_py.runtime.memory import PROT_WRITE
 from elfuse_py.runtime.uc import check, ffi, lib, uc_ctl_write
@@ -186,6 +186,10 @@ class Stub:
     def _run(self, pc: int, count: int) -> int:
         self.in_run = True
         try:
+            if exectoken.member:
+                # Holding the execution token only while the guest runs: never
+                # while gdb's prompt waits (runtime/exectoken.py).
+                return exectoken.run(lambda p: self._run_counted(p, count), pc)
             return self._run_counted(pc, count)
         finally:
             self.in_run = False

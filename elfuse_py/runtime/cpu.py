@@ -228,6 +228,7 @@ class Cpu:
         _init_engine(self.uc)            # (with the settings above: see _init_engine)
         self._hook_handle = ffi.new("uc_hook *")
         self._callback = None
+        self.syscall_gate = None             # the gate of the installed hook (install_syscall_hook)
         self.stop_reason: str | None = None   # "exit", "fault", "exec", "signal"
         self.exit_status = 0
         # Called when a syscall's host call failed with EFBIG (the signals layer
@@ -443,7 +444,7 @@ class Cpu:
         mem.tlb_tracked = True
 
     def install_syscall_hook(self, mem, dispatch: list, on_fault, on_unknown,
-                             after_syscall=None, tracer=None, name_of=str) -> None:
+                             after_syscall=None, tracer=None, name_of=str, gate=None) -> None:
         """Install the single UC_HOOK_INTR callback.
 
         `dispatch` holds, per number, (handler, decode) or None: `decode(regs)`
@@ -452,7 +453,10 @@ class Cpu:
         returns the result for numbers without a handler; `after_syscall()` (if
         given) is consulted when ``self.pending`` is set, e.g. to deliver signals;
         `tracer(nr, entry, [nr, x0..x5])` wraps each handler call for --strace;
-        `name_of(nr)` names a syscall in the one-line report of an emulator bug.
+        `name_of(nr)` names a syscall in the one-line report of an emulator bug;
+        `gate` = (leave, enter): called before each syscall and after it unless
+        it stopped the run (the execution token, runtime/exectoken.py); without
+        one the hook is the plain hot path.
         """
         # The process's memory is created after its Cpu; by the time the
         # syscall hook goes in, it exists.
@@ -553,6 +557,23 @@ class Cpu:
                 if cpu.pending and after_syscall is not None:
                     after_syscall()
 
+        if gate is not None:
+            # A member of the execution token gives it back around the handler
+            # (it may block on what another member must do) and takes it again
+            # before guest code runs on; a handler that stopped the run leaves
+            # that to the run loop.
+            inner = on_intr
+            leave, enter = gate
+
+            def on_intr(_uc, intno):
+                leave()
+                try:
+                    inner(_uc, intno)
+                finally:
+                    if cpu.stop_reason is None:
+                        enter()
+
+        self.syscall_gate = gate
         self.pending = False
         if self._callback is not None:
             lib.uc_hook_del(self.uc, self._hook_handle[0])

@@ -160,6 +160,9 @@ class Process:
         # the composition root for -g): the run loop hands it each run of the CPU
         # and signal delivery shows it each signal.  None: no cost anywhere else.
         self.debugger = None
+        # (leave, enter) around every syscall while this process is a member of
+        # the execution token (runtime/exectoken.py); None: the plain hook.
+        self.syscall_gate = None
 
     # ----- set-up -----------------------------------------------------------------
 
@@ -226,7 +229,8 @@ class Process:
         table = self.syscalls
         tracer = table.tracer(self) if self.strace and table.tracer is not None else None
         self.cpu.install_syscall_hook(self.mem, table.dispatch, self._on_cpu_exception,
-                                      table.on_unknown, self._after_syscall, tracer, table.name_of)
+                                      table.on_unknown, self._after_syscall, tracer, table.name_of,
+                                      self.syscall_gate)
 
     def _after_syscall(self) -> None:
         if self.after_syscall is not None:

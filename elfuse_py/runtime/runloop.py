@@ -6,7 +6,7 @@ of a thread's time slice, an execve), and the loop decides what happens next.
 """
 from __future__ import annotations
 
-from elfuse_py.runtime import signals, threads
+from elfuse_py.runtime import exectoken, signals, threads
 from elfuse_py.runtime.cpu import REG_PC
 from elfuse_py.runtime.process import UC_ERR_EXCEPTION, UC_ERR_SIGNAL, SIGSEGV, Process
 
@@ -31,6 +31,8 @@ def run(proc: Process, carried_signals: dict | None = None) -> int:
         mem.fault_addr = None
         if proc.debugger is not None:
             err = proc.debugger.start(pc)     # gdb attached: it says how far to run
+        elif exectoken.member:
+            err = exectoken.run(threads.start, pc)  # shares writable memory: runs holding the token
         elif not threads.multi() and not threads.sliced() and not signals.needs_exact_stops():
             err = threads.run_alone(pc)     # (no handler: an asynchronous stop is harmless)
         else:

@@ -162,6 +162,14 @@ def send(pid: int, info: bytes) -> int | None:
     return 0
 
 
+def waiting(pid: int) -> bool:
+    """True while guest process `pid`'s inbox holds records it has not taken."""
+    try:
+        return os.stat(_path(pid)).st_size > 0
+    except OSError:
+        return False
+
+
 def drain() -> list[bytes]:
     """Take every record waiting in this process's inbox, oldest first."""
     if _fd < 0 or _owner != os.getpid():

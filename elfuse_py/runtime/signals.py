@@ -256,6 +256,9 @@ def _take_pending(sig: int) -> bytes:
 
 
 def _enqueue(sig: int, info: bytes | None) -> bool | None:
+    global _stop_epoch
+    if sig in _DFL_STOP:
+        _stop_epoch = _continues        # (a later SIGCONT mark voids it: _default_action)
     if info is None:
         info = _si(sig, SI_KERNEL)
     st = proc.sig
@@ -406,7 +409,7 @@ def _on_wake(hsig: int, frame) -> None:
     one the guest neither blocks nor handles ends the process now (Linux kills
     a process blocked in any call); a handled one interrupts as a host signal
     would."""
-    global _draining, _drain_again
+    global _draining, _drain_again, _continues
     st = proc.sig
     st.seen += 1
     if _draining:
@@ -421,6 +424,9 @@ def _on_wake(hsig: int, frame) -> None:
             _drain_again = False
             for info in siginbox.drain():
                 sig = struct.unpack_from("<i", info, 0)[0]
+                if sig == SIGCONT and info[:len(_CONT_MARK)] == _CONT_MARK:
+                    _continues += 1
+                    continue
                 if 1 <= sig <= NSIG and queue(sig, info):
                     got |= bit(sig)
             for hook in wake_hooks:
@@ -454,6 +460,45 @@ def _terminate_now(sig: int) -> None:
 # ----- sending to other processes ------------------------------------------------------
 
 
+# In an inbox: "a SIGCONT was sent": drop pending stop signals (see send_to_process).
+# SI_KERNEL, which no guest can give rt_sigqueueinfo, with a mark in si_errno.
+_CONT_MARK = SIGINFO.pack(SIGCONT, 0x45434F4E, SI_KERNEL)
+
+
+# SIGCONT marks taken from the inbox, and their count when a stop signal was
+# last queued: a stop queued before the last mark is void when delivered
+# (Linux discards pending stops at SIGCONT).  Counted, not discarded from the
+# queue: the mark is taken in a signal handler, which may run while the main
+# thread is inside the queue's code.
+_continues = 0
+_stop_epoch = 0
+
+
+def _continue_member(pid: int, h: int) -> None:
+    """SIGCONT to a member of the execution token, whose stops go through its inbox.
+
+    A stop it has not taken yet is void (Linux discards pending stops at
+    SIGCONT): a mark posted to its inbox before the host's SIGCONT says so,
+    and the stop's default action looks at the inbox just before stopping.
+    A member that looked just before the mark came may still stop itself
+    after the host's SIGCONT reached it: until it has taken the mark (for at
+    most CONT_SETTLE seconds) the host's SIGCONT is sent again."""
+    siginbox.send(pid, _CONT_MARK)
+    os.kill(pid, h)
+    end = time.monotonic() + CONT_SETTLE
+    delay = 0.001
+    while siginbox.waiting(pid) and time.monotonic() < end:
+        time.sleep(delay)
+        delay = min(2 * delay, 0.016)
+        try:
+            os.kill(pid, h)
+        except OSError:
+            return
+
+
+CONT_SETTLE = 0.1
+
+
 def send_to_process(pid: int, sig: int, info: bytes, *, plain: bool) -> int:
     """Send Linux signal `sig` with siginfo `info` to process `pid` (not this one).
 
@@ -463,7 +508,21 @@ def send_to_process(pid: int, sig: int, info: bytes, *, plain: bool) -> int:
     through the receiver's inbox (runtime/siginbox.py).  Returns 0 or a
     negative Linux errno."""
     h = TO_HOST.get(sig)
+    if sig in _DFL_STOP:
+        from elfuse_py.runtime import exectoken
+        if exectoken.is_member(pid):
+            # A member of the execution token stops itself after giving the
+            # token back (its default action); the host's stop could catch it
+            # holding the token, and the other members would wait for it.
+            r = siginbox.send(pid, info)
+            if r is not None:
+                return r
     if sig in (SIGKILL, SIGSTOP, SIGCONT) or (plain and h is not None and sig < SIGRTMIN_KERNEL):
+        if sig == SIGCONT:
+            from elfuse_py.runtime import exectoken
+            if exectoken.is_member(pid):
+                _continue_member(pid, h)
+                return 0
         os.kill(pid, h)
         return 0
     r = siginbox.send(pid, info)
@@ -1162,7 +1221,12 @@ def _default_action(sig: int) -> bool:
     if sig in _DFL_IGNORE or sig == SIGCONT:
         return True
     if sig in _DFL_STOP:
-        os.kill(os.getpid(), hs.SIGSTOP)
+        # A stop another guest sent through the inbox (a member of the
+        # execution token) may have been followed by a SIGCONT the host
+        # delivered while this process still ran: its mark is in the inbox.
+        _on_wake(WAKE, None)
+        if _continues == _stop_epoch:
+            os.kill(os.getpid(), hs.SIGSTOP)
         return True
     _terminate(sig, generated=True)
     return False

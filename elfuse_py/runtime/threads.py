@@ -605,8 +605,10 @@ def _needs_slices() -> bool:
     running thread makes a syscall: one is runnable, or one waits with a
     timeout, on a host fd, or on a shared futex word (both looked at every
     IDLE_POLL).  A thread in a plain futex wait (join, lock, condition
-    variable) wakes only by another thread's syscall (`_kick`) or a signal."""
-    if T.runq or T.sleepers:
+    variable) wakes only by another thread's syscall (`_kick`) or a signal.
+    A member of the execution token always has slices: another process may
+    wait for the token (runtime/exectoken.py)."""
+    if T.runq or T.sleepers or T.slices_wanted:
         return True
     if signals.needs_exact_stops() or proc.sig.waiters:
         # A signal may come while the thread computes: only the block hook stops

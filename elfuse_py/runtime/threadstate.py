@@ -67,6 +67,7 @@ class ThreadTable:
         self.leader_status: int | None = None   # exit status of the main thread if it exited first
         self.counted = False                    # time slices by instruction count are on (no native hook)
         self.unbounded = False                  # a run without time slices is under way (threads._kick)
+        self.slices_wanted = False              # always sliced: a member of the execution token (exectoken.py)
         self.preempter = None                   # the engine's preempt.BlockPreempter, once made
         self.directed = 0                       # pending signals sent to the running thread itself
         self.in_switch = False                  # threads.switch is under way (T.current not settled)

@@ -1,9 +1,14 @@
 /* Benchmark: the trivial syscall round trip.
  * Calls getppid with a raw `svc #0` N times (argv[1], default 300000) and
  * prints "syscall_us <microseconds per call>".  The raw instruction keeps
- * libc wrappers out of the measurement, so musl and glibc builds agree. */
+ * libc wrappers out of the measurement, so musl and glibc builds agree.
+ * With a second argument `shared` it first maps a writable MAP_SHARED page,
+ * which makes the process a member of the execution token
+ * (runtime/exectoken.py): the cost a member pays per syscall. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 static inline long raw_getppid(void) {
@@ -22,6 +27,9 @@ static double now(void) {
 int main(int argc, char **argv) {
     long n = argc > 1 ? atol(argv[1]) : 300000;
     long sum = 0;
+    if (argc > 2 && strcmp(argv[2], "shared") == 0 &&
+        mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0) == MAP_FAILED)
+        return 1;
     double t0 = now();
     for (long i = 0; i < n; i++) sum += raw_getppid();
     double dt = now() - t0;
