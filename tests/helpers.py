@@ -23,11 +23,13 @@ def available_libcs() -> list[str]:
     return out
 
 
-def rundir_name() -> str:
+def rundir_name(compat: str = "") -> str:
     """The name of the emulator's runtime directory for this user (runtime/rundir.py):
-    elfuse-py-<uid>, plus -pidns<id> inside a pid namespace other than the host's first."""
+    elfuse-py-<uid>, plus -pidns<id> inside a pid namespace other than the host's first
+    (never under the macOS host model `compat="darwin"`: a Mac has no pid namespaces,
+    and the model reads nothing of /proc)."""
     from elfuse_py.host import procinfo
-    ns = procinfo.pid_namespace()
+    ns = None if compat == "darwin" else procinfo.pid_namespace()
     return f"elfuse-py-{os.getuid()}" + (f"-pidns{ns}" if ns is not None else "")
 
 

@@ -29,8 +29,8 @@ def rundir():
     shutil.rmtree(base, ignore_errors=True)
 
 
-def _trees(base: str) -> list[str]:
-    ipc = os.path.join(base, rundir_name(), "ipc")
+def _trees(base: str, policy: str) -> list[str]:
+    ipc = os.path.join(base, rundir_name(policy), "ipc")
     return sorted(os.listdir(ipc)) if os.path.isdir(ipc) else []
 
 
@@ -41,8 +41,8 @@ def test_tree_removed_when_the_last_process_ends(prog, policy, rundir):
                                                  "ELFUSE_RUNTIME_DIR": rundir})
     ok, bad = check_lines(r.stdout)
     assert r.returncode == 0 and ok and not bad, (bad, r.stderr[-2000:])
-    assert os.path.isdir(os.path.join(rundir, rundir_name(), "ipc"))
-    assert _trees(rundir) == []
+    assert os.path.isdir(os.path.join(rundir, rundir_name(policy), "ipc"))
+    assert _trees(rundir, policy) == []
 
 
 @pytest.mark.parametrize("policy", POLICIES)
@@ -50,7 +50,7 @@ def test_tree_of_killed_processes_is_swept(policy, rundir):
     """A tree nobody holds (its processes were SIGKILLed) goes at the next start;
     a tree whose member still lives stays, and so does one being made (a dot
     name, not yet locked) unless a crash left it there a minute ago."""
-    ipc = os.path.join(rundir, rundir_name(), "ipc")
+    ipc = os.path.join(rundir, rundir_name(policy), "ipc")
     os.makedirs(ipc, mode=0o700)
     os.chmod(os.path.dirname(ipc), 0o700)
     stale, live = os.path.join(ipc, "1-dead"), os.path.join(ipc, "2-live")
@@ -68,7 +68,7 @@ def test_tree_of_killed_processes_is_swept(policy, rundir):
         r = run_elfuse([guest_bin("hello")], extra_env={"ELFUSE_HOST_COMPAT": policy,
                                                        "ELFUSE_RUNTIME_DIR": rundir})
         assert r.returncode == 0
-        assert _trees(rundir) == [".3-new", "2-live"]
+        assert _trees(rundir, policy) == [".3-new", "2-live"]
     finally:
         os.close(holder)
 
@@ -81,14 +81,14 @@ def test_tree_of_a_killed_guest_is_left_then_swept(policy, rundir):
     p = subprocess.Popen([elfuse, guest_bin("ipc_hold")], env=env, stdout=subprocess.PIPE)
     try:
         assert int(p.stdout.readline()) >= 0          # the set exists, the guest blocks
-        trees = _trees(rundir)
+        trees = _trees(rundir, policy)
         assert len(trees) == 1
         p.send_signal(signal.SIGKILL)
         p.wait(timeout=20)
-        assert _trees(rundir) == trees
+        assert _trees(rundir, policy) == trees
         r = run_elfuse([guest_bin("hello")], env=env)
         assert r.returncode == 0
-        assert _trees(rundir) == []
+        assert _trees(rundir, policy) == []
     finally:
         if p.poll() is None:
             p.kill()

@@ -225,7 +225,7 @@ def test_someone_elses_directory_is_never_used(short_tmp, squat):
     tmp_path = short_tmp
     base = tmp_path / "rt"
     base.mkdir(mode=0o777)
-    expected = base / rundir_name()
+    expected = base / rundir_name(MODEL["ELFUSE_HOST_COMPAT"])
     if squat == "other-user":
         if os.getuid() != 0:
             pytest.skip("needs root to make a directory owned by another user")
@@ -265,7 +265,7 @@ def test_another_pid_namespace_gets_its_own_runtime_directory(short_tmp):
     env = {**os.environ, "ELFUSE_RUNTIME_DIR": str(base)}
     env.pop("ELFUSE_RUNTIME_DIR_IN_USE", None)
     r = subprocess.run([unshare, "-p", "-f", "--mount-proc", sys.executable, "-m", "elfuse_py",
-                        guest_bin("t_sig_kill")], env=env, cwd=str(short_tmp), capture_output=True,
+                        guest_bin("hello")], env=env, cwd=str(short_tmp), capture_output=True,
                        timeout=120)
     assert r.returncode == 0, r.stdout.decode(errors="replace")[-2000:] + r.stderr.decode(errors="replace")
     made = sorted(p.name for p in base.iterdir())

@@ -127,7 +127,7 @@ def test_inboxes_go_with_their_guests(compat, tmp_path, monkeypatch):
     # used for the emulators it starts; this run must pick the one given below.
     monkeypatch.delenv("ELFUSE_RUNTIME_DIR_IN_USE", raising=False)
     rt = tempfile.mkdtemp(prefix="rt", dir="/tmp")     # short: runtime_dir() wants <= 60 bytes
-    sigq = os.path.join(rt, rundir_name(), "sigq")
+    sigq = os.path.join(rt, rundir_name(compat), "sigq")
     os.makedirs(sigq, mode=0o700)
     os.chmod(os.path.dirname(sigq), 0o700)
     dead = subprocess.Popen(["true"])
