@@ -227,13 +227,8 @@ static void test_stopped(void) {
     alarm(0);
 }
 
-/* SysV shared memory joins too (shmat without SHM_RDONLY). */
-static void test_sysv(void) {
-    int id = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
-    CHECK(id >= 0, "shmget");
-    volatile uint32_t *c = shmat(id, NULL, 0);
-    CHECK(c != (void *)-1, "shmat");
-    *c = 0;
+/* This process and a fork child each add N to *c with LDXR/STXR. */
+static void two_processes_add(volatile uint32_t *c) {
     pid_t kid = fork();
     if (kid == 0) {
         for (int i = 0; i < N; i++)
@@ -243,6 +238,16 @@ static void test_sysv(void) {
     for (int i = 0; i < N; i++)
         add_ldxr(c);
     waitpid(kid, NULL, 0);
+}
+
+/* SysV shared memory joins too (shmat without SHM_RDONLY). */
+static void test_sysv(void) {
+    int id = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
+    CHECK(id >= 0, "shmget");
+    volatile uint32_t *c = shmat(id, NULL, 0);
+    CHECK(c != (void *)-1, "shmat");
+    *c = 0;
+    two_processes_add(c);
     CHECK(*c == 2u * N, "SysV shm: LDXR/STXR from 2 processes, exact total");
     shmdt((void *)c);
     shmctl(id, IPC_RMID, NULL);
@@ -253,15 +258,7 @@ static void test_mprotect(void) {
     volatile uint32_t *c = mmap(NULL, 4096, PROT_READ, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     CHECK(c != MAP_FAILED, "mmap MAP_SHARED read-only");
     CHECK(mprotect((void *)c, 4096, PROT_READ | PROT_WRITE) == 0, "mprotect it writable");
-    pid_t kid = fork();
-    if (kid == 0) {
-        for (int i = 0; i < N; i++)
-            add_ldxr(c);
-        _exit(0);
-    }
-    for (int i = 0; i < N; i++)
-        add_ldxr(c);
-    waitpid(kid, NULL, 0);
+    two_processes_add(c);
     CHECK(*c == 2u * N, "mprotect'ed shared page: LDXR/STXR from 2 processes, exact total");
 }
 
