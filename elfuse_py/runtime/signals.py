@@ -613,13 +613,13 @@ def _watch(rfd: int, cpu) -> None:
         # A guest that makes a syscall soon takes the signal there: the hook
         # runs Python, whose handler queues it, and delivery happens with an
         # exact PC.  Only a guest that stays in translated code is stopped
-        # from here.  Where the engine keeps its exit checks after memory
-        # accesses (not Cpu.exact_async_stop) that is the exception on
-        # purpose, after a grace period: an asynchronous uc_emu_stop can then
-        # re-run the instruction it interrupted.  Otherwise the stop is exact
-        # and made at once, as the kernel interrupts a computing thread.
-        grace = 0 if cpu.exact_async_stop else ASYNC_STOP_GRACE_STEPS
-        for _ in range(grace):
+        # from here, after a grace period.  (Where the engine keeps its exit
+        # checks after memory accesses, not Cpu.exact_async_stop, such a stop
+        # can re-run the instruction it interrupted; elsewhere it is exact,
+        # but the grace stays: stopping at once changed the watcher's timing
+        # with inbox signals, and a rare lost wake-up in t_sig_rtqueue under
+        # the macOS model showed up in the same rehearsal, cause not found.)
+        for _ in range(ASYNC_STOP_GRACE_STEPS):
             if proc.sig.seen >= proc.sig.arrived and not proc.sig.undelivered:
                 break
             time.sleep(0.002)
@@ -629,12 +629,11 @@ def _watch(rfd: int, cpu) -> None:
             for _ in range(100):
                 if st.catch_gen != applied:
                     applied = _apply_catch()
-                # With the exit checks in, sliced runs end within a slice
-                # anyway: no asynchronous stop then, whose imprecise PC a
-                # thread switch would save and restore (a frequent POSIX timer
-                # made that show as a guest fault in glibc's free()).  A run
-                # without slices (a single thread, or the only one that needs
-                # the CPU) is stopped.
+                # Sliced runs end within a slice anyway: no asynchronous stop
+                # then, whose imprecise PC a thread switch would save and
+                # restore (a frequent POSIX timer made that show as a guest
+                # fault in glibc's free()).  A run without slices (a single
+                # thread, or the only one that needs the CPU) is stopped.
                 if proc.threads.unbounded or cpu.exact_async_stop:
                     # Exact (the engine's mid-block exit checks are off), or no
                     # handler for an asynchronous signal (needs_exact_stops):
