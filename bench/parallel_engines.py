@@ -79,18 +79,22 @@ def run(uc: Uc, fn: str, regs: dict, out: list, i: int) -> None:
     out[i] = (time.perf_counter() - t0, uc.reg_read(UC_ARM64_REG_X9))
 
 
+def _timed(threads: list) -> float:
+    """Start `threads` (one engine each), wait for all of them; the wall time in seconds."""
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - t0
+
+
 def counter(fn: str, engines: int, n: int) -> None:
     page[0:8] = bytes(8)
     ucs = [engine() for _ in range(engines)]
     out: list = [None] * engines
     regs = {UC_ARM64_REG_X0: DATA_BASE, UC_ARM64_REG_X1: n}
-    ths = [threading.Thread(target=run, args=(u, fn, regs, out, i)) for i, u in enumerate(ucs)]
-    t0 = time.perf_counter()
-    for t in ths:
-        t.start()
-    for t in ths:
-        t.join()
-    wall = time.perf_counter() - t0
+    wall = _timed([threading.Thread(target=run, args=(u, fn, regs, out, i)) for i, u in enumerate(ucs)])
     got = int.from_bytes(page[0:8], "little")
     want = engines * n
     busy = sum(o[0] for o in out)
@@ -104,14 +108,8 @@ def messages(n: int) -> None:
     out: list = [None, None]
     regs = {UC_ARM64_REG_X0: DATA_BASE, UC_ARM64_REG_X7: DATA_BASE + 8,
             UC_ARM64_REG_X6: DATA_BASE + 16, UC_ARM64_REG_X1: n}
-    ths = [threading.Thread(target=run, args=(a, "ping", regs, out, 0)),
-           threading.Thread(target=run, args=(b, "pong", regs, out, 1))]
-    t0 = time.perf_counter()
-    for t in ths:
-        t.start()
-    for t in ths:
-        t.join()
-    wall = time.perf_counter() - t0
+    wall = _timed([threading.Thread(target=run, args=(a, "ping", regs, out, 0)),
+                   threading.Thread(target=run, args=(b, "pong", regs, out, 1))])
     print(f"messages {n}: {out[1][1]} stale data reads, {n / wall / 1e3:.0f}k round trips/s")
 
 

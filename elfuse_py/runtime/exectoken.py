@@ -174,12 +174,17 @@ def join() -> None:
 
 def leave() -> None:
     """execve: every mapping goes, and membership with it (the new image's hook has no gate)."""
-    global member
     if not member:
         return
-    member = False
     _mark(False)
     _close_fds()
+    _not_a_member()
+
+
+def _not_a_member() -> None:
+    """Membership off: no gate around syscalls, no slices wanted for it."""
+    global member
+    member = False
     proc.threads.slices_wanted = False
     proc.syscall_gate = None
 
@@ -196,14 +201,11 @@ def _forked() -> None:
     not held (the gate gave it back); the fds it inherited share the parent's
     open file descriptions (and their locks), so they are closed, never
     unlocked, and fresh ones opened before the child's first guest code."""
-    global member
     if not member or _pid == os.getpid():
         return
     _close_fds()
     if not _open_fds():
-        member = False
-        proc.threads.slices_wanted = False
-        proc.syscall_gate = None     # (the hook keeps the gate, which does nothing without fds)
+        _not_a_member()              # (the hook keeps the gate, which does nothing without fds)
 
 
 # ----- holding -------------------------------------------------------------------------------
