@@ -214,3 +214,10 @@ def refresh() -> None:
 
 if __name__ == "__main__":
     print(write(start_modules()))
+    # The other start-up cache: libunicorn with its own symbols bound (host/prebind.py).
+    from elfuse_py.host import prebind
+    from elfuse_py.runtime import uc
+    try:
+        print(prebind.write(uc.find_libunicorn()))
+    except ValueError as e:             # a library it does not rewrite (a dylib): used as installed
+        print(f"libunicorn used as installed: {e}")

@@ -227,6 +227,8 @@ def run_program(program: str, argv: list[bytes], envp: list[bytes], *,
     except (OSError, ValueError, AttributeError):    # None when fd 1 was closed at start
         pass
     bundle.refresh()                    # (only when it was missing or stale)
+    from elfuse_py.host import prebind  # (loaded with libunicorn)
+    prebind.refresh()                   # libunicorn's copy, when it was missing
     # Skip interpreter teardown: the guest has finished and its fds are its own.
     os._exit(status)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sys
 
+from elfuse_py.host import prebind
 from elfuse_py.host.cdefs import load_ffi
 
 ffi = load_ffi("unicorn")
@@ -44,10 +45,8 @@ def uc_ctl_write(ctl_type: int, nargs: int) -> int:
     return ctl_type | (nargs << 26) | (UC_CTL_IO_WRITE << 30)
 
 
-def _find_libunicorn() -> str:
-    override = os.environ.get("ELFUSE_LIBUNICORN")
-    if override:
-        return override
+def find_libunicorn() -> str:
+    """The library the `unicorn` wheel installed."""
     # The wheel's package directory, found as the import system would find the
     # package, without importing it (its ctypes binding costs start-up) or the
     # importlib package (warnings...): the first sys.path entry holding unicorn/.
@@ -70,19 +69,23 @@ def _find_libunicorn() -> str:
     raise ImportError(f"no libunicorn shared library in {libdir}")
 
 
-# Finding the library through importlib avoids importing the ctypes binding
-# (and its start-up cost) just to learn where the wheel put the .so.
-# RTLD_LAZY: the library's ~7800 PLT slots are bound on first call, not all at
-# dlopen (measured: ~0.8 ms of every start-up; the dlopen is ~2.3 ms even so,
-# the relocations of a 24 MB library that exports everything).
-# RTLD_DEEPBIND (glibc): its ~30 000 symbol relocations name its own exported
-# functions and data; looked up in the library first, not after every object
-# of the process (python, libpython, libc...), they cost ~5 M fewer
-# instructions, ~0.3 ms of every start-up.  Its only imports are 84 glibc
-# functions, which resolve to the same glibc either way (an LD_PRELOAD
-# interposer of one of them, a malloc replacement say, is bypassed inside
-# unicorn, which frees only what it allocated).  Absent on macOS and musl: 0.
-lib = ffi.dlopen(_find_libunicorn(), os.RTLD_LAZY | getattr(os, "RTLD_DEEPBIND", 0))
+# Finding the library by its path avoids importing the ctypes binding (and
+# its start-up cost) just to learn where the wheel put the .so.
+# The library refers to its own ~30 000 exported functions and tables by
+# name (~29 700 data relocations, ~7 700 PLT slots).  The copy host/prebind.py
+# makes has them bound to the library's own definitions already: its dlopen
+# is ~1 ms instead of ~3, and no PLT slot goes through the lazy resolver
+# (~0.5 ms of hello's run).  Without a copy, RTLD_LAZY binds the PLT slots on
+# first call (binding all ~7 700 at dlopen costs ~0.8 ms), and RTLD_DEEPBIND
+# (glibc) binds a symbol the library defines to that definition, as the copy
+# does, looked up there first rather than after every object of the process
+# (~0.3 ms less).  Its only imports are 84 glibc functions, which resolve to
+# the same glibc either way (an LD_PRELOAD interposer of one of them, a
+# malloc replacement say, is bypassed inside unicorn, which frees only what
+# it allocated).  RTLD_DEEPBIND is absent on macOS and musl: 0.
+# ELFUSE_LIBUNICORN names another build to open, as it is.
+LIBRARY = os.environ.get("ELFUSE_LIBUNICORN") or prebind.library(find_libunicorn())
+lib = ffi.dlopen(LIBRARY, os.RTLD_LAZY | getattr(os, "RTLD_DEEPBIND", 0))
 libc = ffi.dlopen(None)
 
 
