@@ -13,7 +13,7 @@ import resource
 import struct
 
 from elfuse_py.host import ids, procinfo
-from elfuse_py.runtime import guests, lerrno
+from elfuse_py.runtime import guests, ipctree, lerrno
 from elfuse_py.runtime import threads
 from elfuse_py.runtime.process import GUEST_KEPT_LIMITS, RLIMIT_NAMES, RLIMIT_NOFILE, TASK_COMM_LEN, proc, rlim_to_guest
 
@@ -103,9 +103,18 @@ def sys_getgroups(size, lst):
     return len(groups)
 
 
+def _before_id_change() -> None:
+    """What must happen while the guest still has the emulator's starting identity:
+    the imports a dropped uid may not be able to read (syscalls/preload.py), and
+    the tree's SysV IPC directory, made in the runtime directory only that uid
+    may enter (runtime/ipctree.py; the tree is reached through its fd after)."""
+    preload.before_identity_change()
+    ipctree.ensure()
+
+
 @syscall("setgroups", "int, ptr")
 def sys_setgroups(size, lst):
-    preload.before_identity_change()
+    _before_id_change()
     size = s32(size)
     if size < 0 or size > NGROUPS_MAX:
         return -lerrno.EINVAL
@@ -122,7 +131,7 @@ def _id(v: int) -> int:
 
 @syscall("setuid", "uint")
 def sys_setuid(uid):
-    preload.before_identity_change()
+    _before_id_change()
     uid = _id(uid)
     if uid < 0:
         return -lerrno.EINVAL
@@ -134,7 +143,7 @@ def sys_setuid(uid):
 
 @syscall("setgid", "uint")
 def sys_setgid(gid):
-    preload.before_identity_change()
+    _before_id_change()
     gid = _id(gid)
     if gid < 0:
         return -lerrno.EINVAL
@@ -146,7 +155,7 @@ def sys_setgid(gid):
 
 @syscall("setreuid", "int, int")
 def sys_setreuid(r, e):
-    preload.before_identity_change()
+    _before_id_change()
     old_real = os.getuid()
     os.setreuid(_id(r), _id(e))
     ids.note_setreuid(_id(r), _id(e), old_real)
@@ -155,7 +164,7 @@ def sys_setreuid(r, e):
 
 @syscall("setregid", "int, int")
 def sys_setregid(r, e):
-    preload.before_identity_change()
+    _before_id_change()
     old_real = os.getgid()
     os.setregid(_id(r), _id(e))
     ids.note_setregid(_id(r), _id(e), old_real)
@@ -165,7 +174,7 @@ def sys_setregid(r, e):
 @syscall("setresuid", "int, int, int", level=PARTIAL,
          note="hosts without setresuid (macOS): saved uid kept by the emulator (host/ids.py)")
 def sys_setresuid(r, e, s):
-    preload.before_identity_change()
+    _before_id_change()
     ids.setresuid(_id(r), _id(e), _id(s))
     return 0
 
@@ -173,7 +182,7 @@ def sys_setresuid(r, e, s):
 @syscall("setresgid", "int, int, int", level=PARTIAL,
          note="hosts without setresgid (macOS): saved gid kept by the emulator (host/ids.py)")
 def sys_setresgid(r, e, s):
-    preload.before_identity_change()
+    _before_id_change()
     ids.setresgid(_id(r), _id(e), _id(s))
     return 0
 

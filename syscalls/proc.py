@@ -67,6 +67,7 @@ def fork(flags: int = 17, newsp: int = 0, ptid: int = 0,
         vfork_r, vfork_w = proc.fds.reserve(r), proc.fds.reserve(w)
     _close_vfork_pipe()
     lazy.before_fork()                 # what children need, imported once here
+    ipctree.ensure()                   # the tree the child joins (runtime/ipctree.py)
     paths.maybe_proc(b"")              # (its pattern compiled once here, not in each child)
     pid = os.fork()
     if pid == 0:

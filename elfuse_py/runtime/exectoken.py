@@ -152,7 +152,7 @@ def join() -> None:
     global member, _fork_hook, _warned
     if member:
         return
-    if not ipctree.available() or not _open_fds():
+    if not ipctree.ensure() or not _open_fds():
         if not _warned:
             _warned = True
             log.emit("elfuse-py: no runtime directory for the execution token: guest processes "

@@ -15,7 +15,7 @@ test of EACCES does) must still reach the tree, so the tree's directory and
 files are open to all (0777/0666) behind that private parent.  It holds
 
 - ``members``: every guest process of the tree holds one shared ``flock``
-  through one open file description, opened by the root guest at boot and
+  through one open file description, opened by the root guest (`ensure`) and
   inherited by fork and exec (its fd sits in the emulator's reserved range,
   without close-on-exec).  A flock belongs to the open file description, so
   a fork child holds it from its first instruction.  A process that ends
@@ -42,9 +42,10 @@ adjustments, its place among a semaphore's waiters) is noticed by the next
 transaction: records of pids that no longer exist are dropped, and their
 SEM_UNDO adjustments applied, as Linux does at exit.
 
-Lifecycle: `start` at boot (the root creates the tree, an exec'd image takes
-the carried one: `exec_state`), `after_fork` in a fork child (its
-attachments count), `exited` at the end of the process (detach, SEM_UNDO,
+Lifecycle: `start` at boot (an exec'd image takes the carried tree:
+`exec_state`); `ensure` makes a top-level guest's tree on first need (its
+first fork, id change, SysV call or shared writable mapping); `after_fork`
+in a fork child (its attachments count), `exited` at the end of the process (detach, SEM_UNDO,
 leave the tree).  An exec'd image drops its attachments (`start`), as
 Linux's exec does; SEM_UNDO adjustments survive exec.
 """
@@ -136,29 +137,54 @@ def _keep(fd: int) -> int:
 
 
 def start(carried: tuple | None = None) -> None:
-    """At boot: join the carried tree (an exec'd image), else create one (a top-level guest)."""
+    """At boot: join the carried tree (an exec'd image), else sweep abandoned trees.
+
+    A top-level guest's own tree is made on first need (`ensure`): most
+    programs never fork, change their ids or touch SysV IPC, and making and
+    removing the tree was ~0.4 ms of every start-up and exit.
+    """
     global _dir, _dir_fd, _members_fd
     if carried is not None:
         _dir, _dir_fd, _members_fd = carried
         attached.clear()
         _forget_own_attachments()
+        if exited not in proc.exit_hooks:
+            proc.exit_hooks.append(exited)
     elif _dir is None:
         try:
-            base = _base()
-            _sweep(base)
-            name = f"{os.getpid()}-{os.urandom(4).hex()}"
-            path, making = os.path.join(base, name), os.path.join(base, "." + name)
-            os.mkdir(making, 0o700)
-            dfd = os.open(making, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-            fd = os.open("members", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644, dir_fd=dfd)
-            fcntl.flock(fd, fcntl.LOCK_SH)
-            os.chmod(dfd, 0o777)      # see the module docstring: reached only through dfd
-            os.rename(making, path)   # held from now on: another start's sweep leaves it
-            _dir, _dir_fd, _members_fd = path, _keep(dfd), _keep(fd)
+            _sweep(_base())
         except OSError:
-            _dir = None               # no runtime directory: IPC calls answer ENOSPC
+            pass
+
+
+def ensure() -> bool:
+    """Make this process's tree if it has none yet; True if it has one.
+
+    Called before anything that needs the tree or could lose the way to it:
+    the first fork (a child must hold the members lock from its first
+    instruction), a change of the guest's ids (the runtime directory is
+    private to the uid that made it), the first SysV IPC call, joining the
+    execution token.
+    """
+    global _dir, _dir_fd, _members_fd
+    if _dir is not None:
+        return True
+    try:
+        base = _base()
+        name = f"{os.getpid()}-{os.urandom(4).hex()}"
+        path, making = os.path.join(base, name), os.path.join(base, "." + name)
+        os.mkdir(making, 0o700)
+        dfd = os.open(making, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        fd = os.open("members", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644, dir_fd=dfd)
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        os.chmod(dfd, 0o777)      # see the module docstring: reached only through dfd
+        os.rename(making, path)   # held from now on: another start's sweep leaves it
+        _dir, _dir_fd, _members_fd = path, _keep(dfd), _keep(fd)
+    except OSError:
+        return False              # no runtime directory: IPC calls answer ENOSPC
     if exited not in proc.exit_hooks:
         proc.exit_hooks.append(exited)
+    return True
 
 
 def exec_state() -> tuple | None:
@@ -167,11 +193,15 @@ def exec_state() -> tuple | None:
 
 
 def available() -> bool:
+    """True if this process has a tree (never makes one: see `ensure`)."""
     return _dir is not None
 
 
 def open_file(name: str, flags: int) -> int:
-    """Open `name` in the tree (created 0666: any uid a guest takes may use it)."""
+    """Open `name` in the tree (created 0666: any uid a guest takes may use it);
+    the tree is made if there is none (no runtime directory: ENOSPC)."""
+    if _dir is None and not ensure():
+        raise OSError(errno.ENOSPC, "no IPC runtime directory")
     fd = os.open(name, flags | os.O_CLOEXEC, 0o666, dir_fd=_dir_fd)
     if flags & os.O_CREAT:
         try:
@@ -246,7 +276,7 @@ class locked:
 
     def __enter__(self) -> State:
         global _lock_fd
-        if _dir is None:
+        if _dir is None and not ensure():
             raise OSError(errno.ENOSPC, "no IPC runtime directory")
         if _lock_fd < 0:
             fd = open_file("lock", os.O_RDWR | os.O_CREAT)
