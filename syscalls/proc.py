@@ -8,7 +8,6 @@ import struct
 import sys
 
 from elfuse_py.host import children
-from elfuse_py.host import events as hostev
 from elfuse_py.host import procinfo
 from elfuse_py.runtime import guests, ipctree, lerrno, paths, siginbox
 from elfuse_py.runtime import signals, threads
@@ -311,9 +310,8 @@ def sys_wait4(pid, wstatus, options, rusage):
 
 
 P_ALL, P_PID, P_PGID, P_PIDFD = 0, 1, 2, 3
-_IDTYPES = {P_ALL: "P_ALL", P_PID: "P_PID", P_PGID: "P_PGID"}
-if hostev.HAVE_PIDFD:
-    _IDTYPES[P_PIDFD] = "P_PIDFD"
+# (P_PIDFD reaches the host only where it has pidfds: sys_waitid.)
+_IDTYPES = {P_ALL: "P_ALL", P_PID: "P_PID", P_PGID: "P_PGID", P_PIDFD: "P_PIDFD"}
 _WAITID_OPTS = [(WNOHANG, children.WNOHANG), (WEXITED, children.WEXITED),
                 (WUNTRACED, children.WSTOPPED), (WCONTINUED, children.WCONTINUED),
                 (WNOWAIT, children.WNOWAIT)]
@@ -340,6 +338,7 @@ def sys_waitid(idtype, id_, infop, options, rusage):
     if idtype == P_PIDFD:
         if id_ < 0:
             return -lerrno.EINVAL
+        from elfuse_py.host import events as hostev     # (not at start-up: ~0.3 ms)
         if not hostev.HAVE_PIDFD:
             # The emulated pidfd (syscalls/pidfd.py) names a pid: wait for that one.
             from elfuse_py.syscalls import pidfd

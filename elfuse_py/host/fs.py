@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import select
 import stat
 import struct
 
@@ -155,6 +154,7 @@ def _poll_open(below: int) -> list[int]:
     """Open fds under `below` by poll(2) in batches: POLLNVAL marks a closed one."""
     import array                        # (here: a plain run never needs it, ~0.2 ms of start-up)
     import ctypes
+    import select
     poll = _host_libc().poll
     nval = select.POLLNVAL
     out = []

@@ -27,7 +27,7 @@ of its regions; a missing mark only costs the walk.
 """
 from __future__ import annotations
 
-import bisect
+from _bisect import bisect_right      # (the C module: bisect.py is a wrapper)
 
 from elfuse_py.runtime.uc import ffi, lib
 
@@ -57,7 +57,7 @@ class CodeMarks:
         if not self.enabled:
             return
         # Marks that touch [lo, hi] (a neighbour may have merged with a new region).
-        i = bisect.bisect_right(self.starts, hi)
+        i = bisect_right(self.starts, hi)
         j = i
         while j > 0 and self.marks[j - 1][1] >= lo:
             j -= 1
@@ -68,7 +68,7 @@ class CodeMarks:
                 lib.uc_hook_del(self.uc, h[0])
             del self.marks[j:i]
             del self.starts[j:i]
-        k = max(bisect.bisect_right(starts, lo) - 1, 0)
+        k = max(bisect_right(starts, lo) - 1, 0)
         new = []
         while k < len(regions) and regions[k].start < hi:
             r = regions[k]

@@ -33,7 +33,7 @@ region from the top.
 """
 from __future__ import annotations
 
-import bisect
+from _bisect import bisect_left, bisect_right   # (the C module: bisect.py is a wrapper)
 import mmap as _mmap
 import os
 import struct
@@ -192,7 +192,7 @@ class GuestMemory:
     # ----- lookup and access checks -----------------------------------------
 
     def region_at(self, addr: int) -> Region | None:
-        i = bisect.bisect_right(self.starts, addr) - 1
+        i = bisect_right(self.starts, addr) - 1
         if i >= 0:
             r = self.regions[i]
             if addr < r.end:
@@ -209,7 +209,7 @@ class GuestMemory:
         if addr < 0 or end > WINDOW_SIZE:
             raise GuestFault(addr)
         starts = self.starts
-        i = bisect.bisect_right(starts, addr) - 1
+        i = bisect_right(starts, addr) - 1
         if i < 0:
             raise GuestFault(addr)
         regions = self.regions
@@ -285,7 +285,7 @@ class GuestMemory:
         end = addr + size
         if addr < PAGE or end > WINDOW_SIZE:
             return False
-        i = bisect.bisect_left(self.starts, end) - 1
+        i = bisect_left(self.starts, end) - 1
         return i < 0 or self.regions[i].end <= addr
 
     def find_free(self, size: int, hint: int = 0) -> int:
@@ -315,7 +315,7 @@ class GuestMemory:
     def _gap_below(self, top: int, size: int) -> int | None:
         """The highest free range of `size` bytes ending at or below `top`, or None."""
         regions = self.regions
-        i = bisect.bisect_left(self.starts, top) - 1
+        i = bisect_left(self.starts, top) - 1
         while i >= 0:
             r = regions[i]
             if r.end <= top - size:
@@ -400,7 +400,7 @@ class GuestMemory:
     def _insert(self, r: Region) -> None:
         """Record the region (committed host pages); unicorn gets it on its first touch."""
         self.total += r.end - r.start
-        i = bisect.bisect_left(self.starts, r.start)
+        i = bisect_left(self.starts, r.start)
         self.starts.insert(i, r.start)
         self.regions.insert(i, r)
         self._merge_around(r.start, r.end)
@@ -420,7 +420,7 @@ class GuestMemory:
     def regions_in(self, addr: int, size: int) -> list[Region]:
         """The regions overlapping [addr, addr+size), unsplit."""
         end = addr + size
-        i = max(bisect.bisect_right(self.starts, addr) - 1, 0)
+        i = max(bisect_right(self.starts, addr) - 1, 0)
         out = []
         while i < len(self.regions) and self.regions[i].start < end:
             if self.regions[i].end > addr:
@@ -517,7 +517,7 @@ class GuestMemory:
             if int(ffi.cast("uintptr_t", p)) == _MAP_FAILED:
                 e = ffi.errno
                 raise OSError(e, os.strerror(e))
-            i = bisect.bisect_left(self.starts, last.start)
+            i = bisect_left(self.starts, last.start)
             del self.starts[i]
             del self.regions[i]
             self.total -= last.end - last.start
@@ -531,7 +531,7 @@ class GuestMemory:
         r = self.region_at(addr)
         if r is None or r.start == addr:
             return
-        i = bisect.bisect_right(self.starts, addr) - 1
+        i = bisect_right(self.starts, addr) - 1
         tail = Region(addr, r.end, r.prot, r.name, r.offset + (addr - r.start), r.shared, r.file,
                       r.filled)
         r.end = addr
@@ -542,8 +542,8 @@ class GuestMemory:
         """Indices of regions inside [addr, end), after splitting at both ends."""
         self._split_at(addr)
         self._split_at(end)
-        lo = bisect.bisect_left(self.starts, addr)
-        hi = bisect.bisect_left(self.starts, end)
+        lo = bisect_left(self.starts, addr)
+        hi = bisect_left(self.starts, end)
         return list(range(lo, hi))
 
     def unmap(self, addr: int, size: int) -> None:
@@ -602,7 +602,7 @@ class GuestMemory:
     def _merge_around(self, addr: int, end: int) -> None:
         # Keep the region list short: neighbours with identical attributes and
         # contiguous file offsets are one region for us (unicorn keeps its own).
-        i = max(bisect.bisect_right(self.starts, addr) - 2, 0)
+        i = max(bisect_right(self.starts, addr) - 2, 0)
         while i + 1 < len(self.regions):
             a, b = self.regions[i], self.regions[i + 1]
             if a.start > end:

@@ -30,7 +30,6 @@ from __future__ import annotations
 import _thread
 import fcntl
 import os
-import select
 
 from elfuse_py.runtime.fdtable import FdState
 from elfuse_py.runtime.process import proc
@@ -157,6 +156,7 @@ class SignalWaiter(FdState):
 
 
 def _drain(fd: int) -> None:
+    import select                   # (here: not at start-up)
     p = select.poll()
     p.register(fd, select.POLLIN)
     try:
