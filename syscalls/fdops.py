@@ -20,7 +20,8 @@ from elfuse_py.runtime.fdtable import FdState
 from elfuse_py.runtime.memory import PROT_WRITE
 from elfuse_py.runtime.process import proc
 
-from elfuse_py.syscalls import abi, dirs, memfd
+from elfuse_py.syscalls import abi, dirs
+from elfuse_py.syscalls.seals import seals_of
 from elfuse_py.syscalls import fsflags as F
 from elfuse_py.syscalls.args import s32
 from elfuse_py.syscalls.fdargs import (NEG_EBADF, NEG_EINVAL, at_path, check_fd, fd_ceiling, guest_path, new_fd,
@@ -285,7 +286,7 @@ def sys_fcntl(fd, cmd, arg):
         return fcntl.fcntl(fd, F.INT_CMDS[cmd], s32(arg))
     if cmd in (F.F_GETPIPE_SZ, F.F_SETPIPE_SZ):
         return _pipe_size(fd, cmd, arg)
-    sealed = memfd.seals_of(fd)
+    sealed = seals_of(fd)
     if sealed is not None and cmd in (F.F_ADD_SEALS, F.F_GET_SEALS):
         return sealed.seals if cmd == F.F_GET_SEALS else sealed.add(fd, arg & 0xFFFFFFFF)
     if cmd in F.SEAL_CMDS:

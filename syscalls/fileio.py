@@ -23,7 +23,7 @@ from elfuse_py.runtime.process import proc
 from elfuse_py.syscalls import fsflags as F
 from elfuse_py.syscalls.args import s64
 from elfuse_py.runtime.fdtable import DirState   # (its home: syscalls.dirs is not needed to write)
-from elfuse_py.syscalls.memfd import refuse_write, seals_of
+from elfuse_py.syscalls.seals import refuse_write, seals_of
 from elfuse_py.syscalls.fdargs import NEG_EBADF, NEG_EFAULT, NEG_EINVAL, check_fd, oserr
 from elfuse_py.syscalls.table import PARTIAL, syscall
 from elfuse_py.syscalls import hostgaps

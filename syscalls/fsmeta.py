@@ -23,7 +23,7 @@ from elfuse_py.syscalls import fsflags as F
 from elfuse_py.syscalls.args import s32, s64
 from elfuse_py.syscalls.fdargs import (NEG_EBADF, NEG_EFAULT, NEG_EINVAL, at_path, check_fd, guest_path, oserr,
                              proc_relative)
-from elfuse_py.syscalls.memfd import refuse_write
+from elfuse_py.syscalls.seals import refuse_write
 from elfuse_py.syscalls.table import PARTIAL, syscall
 
 

@@ -17,7 +17,7 @@ from elfuse_py.runtime.process import LINUX_RLIM_INFINITY, RLIMIT_AS, proc
 
 from elfuse_py.syscalls import ipc_shm
 from elfuse_py.syscalls.args import s32, s64
-from elfuse_py.syscalls.memfd import F_SEAL_FUTURE_WRITE, F_SEAL_WRITE, seals_of
+from elfuse_py.syscalls.seals import F_SEAL_FUTURE_WRITE, F_SEAL_WRITE, seals_of
 from elfuse_py.syscalls.table import PARTIAL, syscall
 
 # <asm-generic/mman-common.h>, <linux/mman.h> (AArch64 uses the generic values)

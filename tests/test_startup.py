@@ -24,9 +24,11 @@ from helpers import ROOT, guest_bin
 # the struct termios translation (syscalls.ttyflags: ioctl loads it on the first request
 # that needs it, and hello's window-size query does not); the host's event objects
 # (host.events, with its cffi module: waitid asks it about pidfds on a P_PIDFD wait);
-# select (~0.15 ms: imported where poll is called) and bisect.py (the C _bisect is used).
+# select (~0.15 ms: imported where poll is called) and bisect.py (the C _bisect is used);
+# memfd_create's area and the host's memory-file seam (the write path asks syscalls.seals).
 NOT_AT_START = ("capstone", "unicorn", "elftools", "dataclasses", "inspect", "typing", "tempfile",
                 "threading", "elfuse_py.syscalls.ttyflags", "elfuse_py.host.events", "select", "bisect",
+                "elfuse_py.syscalls.memfd", "elfuse_py.host.memfiles",
                 "elfuse_py.syscalls.strace", "elfuse_py.runtime.procfs",
                 "elfuse_py.syscalls.net", "elfuse_py.syscalls.epoll", "elfuse_py.syscalls.execve",
                 "elfuse_py.syscalls.pidfd", "elfuse_py.syscalls.parking",
