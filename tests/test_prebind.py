@@ -88,6 +88,7 @@ print(json.dumps({"checked": checked, "own": own, "differ": differ, "examples": 
 
 
 def test_copy_loads_to_what_the_loader_binds(tmp_path):
+    pytest.importorskip("elftools")     # (a dev dependency: make installs it)
     original = wheel_library()
     copy = prebind.write(original, str(tmp_path))
     assert os.path.basename(copy).startswith("prebound") and os.path.exists(copy)
