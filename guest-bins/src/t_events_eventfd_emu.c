@@ -60,13 +60,16 @@ int main(void) {
     /* child writes, parent's blocking read waits for it */
     int fd = eventfd(0, EFD_CLOEXEC);
     CHECK(fd >= 0, "eventfd(0, CLOEXEC)");
+    /* t0 before the fork: the child's 50 ms start after it, however late the
+     * parent runs again (taken after the fork, a parent delayed by 20 ms
+     * failed the check below on a busy box, natively too). */
+    double t0 = now();
     pid = fork();
     if (pid == 0) {
         msleep(50);
         v = 5;
         _exit(write(fd, &v, 8) == 8 ? 0 : 1);
     }
-    double t0 = now();
     CHECK(read(fd, &v, 8) == 8 && v == 5, "blocking read gets the child's write");
     CHECK(now() - t0 >= 0.03, "the read waited for the child");
     CHECK(child_ok(pid), "child wrote 5");
