@@ -335,7 +335,16 @@ def inode_record(path, kind: str) -> tuple[str, os.stat_result] | None:
         return None
     if not stat.S_ISSOCK(st.st_mode):
         return None
-    return os.path.join(runtime_dir(), "types", f"{kind}-{st.st_dev:x}-{st.st_ino:x}"), st
+    # The ctime is in the *name* too, not only in the record: each record is
+    # removed when the tree of emulators that wrote it ends (rundir.own), and a
+    # file system that recycles inodes at once (ext4) hands a socket file's inode
+    # to the next one bound, maybe by another emulator.  Named by inode alone,
+    # that one's record had the same name, and the first tree's exit deleted it:
+    # a SEQPACKET connect then found no "p" record and failed with EPROTOTYPE
+    # (t_net_fork under the macOS model: 5 runs in 1600, two at a time).  With the ctime, a
+    # recycled inode's record is another file, which only its own tree removes.
+    return os.path.join(runtime_dir(), "types",
+                        f"{kind}-{st.st_dev:x}-{st.st_ino:x}-{st.st_ctime_ns:x}"), st
 
 
 def _bound_key(raw: bytes, gtype: int) -> tuple[str, os.stat_result] | None:
