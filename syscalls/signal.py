@@ -50,7 +50,8 @@ def sys_rt_sigaction(sig, act, oact, size):
         proc.sig.actions[sig] = (handler, flags & 0xFFFFFFFF, restorer, mask & ~UNBLOCKABLE)
         signals.action_changed(sig)
         if handler == SIG_IGN or (handler == SIG_DFL and sig in signals._DFL_IGNORE):
-            proc.sig.pending &= ~bit(sig)      # Linux discards it (sigaction(2))
+            b = bit(sig)                        # (no call inside the update: see signals._take_pending)
+            proc.sig.pending &= ~b              # Linux discards it (sigaction(2))
             signals.discard(proc.sig.infos, sig)
             signals.notify_waiters()
     return 0

@@ -17,7 +17,10 @@ Owns the Linux side of signals for the one guest process:
 - the queue: per pending signal a FIFO of siginfos (`push`/`pop`): standard
   signals merge, real-time ones queue up to RLIMIT_SIGPENDING, each with
   its siginfo; POSIX timers' entries (syscalls/ptimers.py) get their
-  overrun count when they leave it (`dequeue_hook`);
+  overrun count when they leave it (`dequeue_hook`); the host signals'
+  handlers queue on the main thread between any two calls, so the main
+  thread's updates of the queue make no call between read and write
+  (`_take_pending`);
 - other guest processes: what the host cannot carry exactly (real-time
   signals, values) goes to the receiver's inbox (runtime/siginbox.py), whose
   host wake-up signal `_on_wake` handles: it drains the inbox (and the
@@ -151,7 +154,6 @@ def push(q: dict, sig: int, info: bytes) -> bool | None:
     drops the info); False: a real-time signal with a value past the limit
     (EAGAIN)."""
     st = proc.sig
-    fifo = q.get(sig)
     code = struct.unpack_from("<i", info, 8)[0]
     if code == SI_TIMER:
         # A POSIX timer's one preallocated entry (syscalls/ptimers.py): it
@@ -159,16 +161,19 @@ def push(q: dict, sig: int, info: bytes) -> bool | None:
         q.setdefault(sig, deque()).append(info)
         st.queued += 1
         return True
+    # Every call first: from the look at `q` to its update, none (a handler
+    # queueing on this thread meanwhile would be overwritten: see _take_pending).
     if sig < SIGRTMIN_KERNEL:
-        if fifo:
+        one = deque((info,))
+        if sig in q and q[sig]:
             return None
-        q[sig] = deque((info,))
+        q[sig] = one
         st.queued += 1
         return True
     if st.queued >= queue_limit():
         if code != SI_USER:
             return False
-        if fifo:
+        if sig in q and q[sig]:
             return None
         info = _si(sig, SI_USER)        # no room: pending, its info lost (Linux zeroes it)
     q.setdefault(sig, deque()).append(info)
@@ -178,9 +183,10 @@ def push(q: dict, sig: int, info: bytes) -> bool | None:
 
 def pop(q: dict, sig: int) -> bytes:
     """Take the oldest siginfo of `sig` from queue `q`; the signal stays pending while more wait."""
-    fifo = q.get(sig)
+    fifo = q[sig] if sig in q else None     # (no call between the look and the del: see _take_pending)
     if not fifo:
-        q.pop(sig, None)
+        if fifo is not None:
+            del q[sig]
         return _si(sig, SI_USER)
     info = fifo.popleft()
     proc.sig.queued -= 1
@@ -215,14 +221,16 @@ def adopt_queue(q: dict) -> None:
     """A thread's own queue joins the process queue when the thread runs (threads.switch)."""
     st = proc.sig
     for sig, fifo in q.items():
-        mine = st.infos.get(sig)
+        # No call between a read of the queue and its write (see _take_pending).
+        b, n = bit(sig), len(fifo)
+        mine = st.infos[sig] if sig in st.infos else None
         if mine is None:
             st.infos[sig] = fifo
         elif sig >= SIGRTMIN_KERNEL:
             mine.extend(fifo)
         else:
-            st.queued -= len(fifo)          # merged into the one already pending
-        st.pending |= bit(sig)
+            st.queued -= n                  # merged into the one already pending
+        st.pending |= b
     st.undelivered = True
     if proc.cpu is not None:
         proc.cpu.pending = True
@@ -242,16 +250,29 @@ def drop_ignored(mask: int) -> None:
         ready &= ready - 1
         handler = st.actions[sig][0]
         if handler == SIG_IGN or (handler == SIG_DFL and (sig in _DFL_IGNORE or sig == SIGCONT)):
+            b = bit(sig)
             discard(st.infos, sig)
-            st.pending &= ~bit(sig)
+            st.pending &= ~b
 
 
 def _take_pending(sig: int) -> bytes:
-    """Dequeue one `sig` from the process queue, keeping the pending bit right."""
+    """Dequeue one `sig` from the process queue, keeping the pending bit right.
+
+    The host signals' Python-level handlers (`_on_host_signal`, `_on_wake`)
+    queue signals on this same thread, at whatever point Python checks for
+    them: on entering a Python function and after a call returns.  So a
+    read-modify-write of `st.pending` (or of `st.infos`) on the main thread
+    must make no call between its read and its write: `st.pending &=
+    ~bit(sig)` read `pending`, then called `bit`, where a handler could queue
+    the next instance of `sig` (and set the bit), and then stored the old
+    value without the bit - the instance stayed in `infos`, not pending, and
+    a sigtimedwait on it slept to its timeout (t_sig_rtqueue, 1000 sigqueues
+    from a child, under the macOS model).  The bit is computed first."""
     st = proc.sig
+    b = bit(sig)
     info = pop(st.infos, sig)
     if sig not in st.infos:
-        st.pending &= ~bit(sig)
+        st.pending &= ~b
     return info
 
 
@@ -266,10 +287,11 @@ def _enqueue(sig: int, info: bytes | None) -> bool | None:
     if handler == SIG_IGN or (handler == SIG_DFL and sig in _DFL_IGNORE):
         if not (st.mask & bit(sig)):
             return None                     # discarded at generation, as Linux
+    b = bit(sig)                            # (before the read-modify-write: see _take_pending)
     r = push(st.infos, sig, info)
     if r is False:
         return False
-    st.pending |= bit(sig)
+    st.pending |= b
     st.undelivered = True
     cpu = proc.cpu
     if cpu is not None:
@@ -441,8 +463,9 @@ def _on_wake(hsig: int, frame) -> None:
     if len(proc.threads.live) <= 1:
         for sig in _signals_of(ready):
             if st.actions[sig][0] == SIG_DFL and _fatal_default(sig):
+                b = bit(sig)
                 discard(st.infos, sig)
-                st.pending &= ~bit(sig)
+                st.pending &= ~b
                 _terminate_now(sig)
     _maybe_interrupt(ready, frame)
 
@@ -617,8 +640,9 @@ def _watch(rfd: int, cpu) -> None:
         # checks after memory accesses, not Cpu.exact_async_stop, such a stop
         # can re-run the instruction it interrupted; elsewhere it is exact,
         # but the grace stays: stopping at once changed the watcher's timing
-        # with inbox signals, and a rare lost wake-up in t_sig_rtqueue under
-        # the macOS model showed up in the same rehearsal, cause not found.)
+        # with inbox signals.  The rare lost wake-up in t_sig_rtqueue under the
+        # macOS model seen in the same rehearsal was the queue's own race, see
+        # _take_pending.)
         for _ in range(ASYNC_STOP_GRACE_STEPS):
             if proc.sig.seen >= proc.sig.arrived and not proc.sig.undelivered:
                 break
