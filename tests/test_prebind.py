@@ -151,8 +151,16 @@ def test_refresh_writes_the_missing_copy_once_and_only_where_allowed(tmp_path, m
     prebind.refresh()
     assert not cache.exists()                       # not the process that opened the library
     monkeypatch.setattr(prebind, "_wanted", (*prebind._wanted[:2], os.getpid()))
+    copy = prebind.copy_path(str(original), str(cache))
+    cache.mkdir()
+    claim = copy + ".writing"
+    open(claim, "w").close()
     prebind.refresh()
-    assert os.listdir(cache) == [os.path.basename(prebind.copy_path(str(original), str(cache)))]
+    assert os.listdir(cache) == [os.path.basename(claim)]      # another run is writing it
+    old = os.stat(claim).st_mtime - 2 * prebind._CLAIM_STALE_S
+    os.utime(claim, (old, old))
+    prebind.refresh()                               # its writer died: this run writes the copy
+    assert os.listdir(cache) == [os.path.basename(copy)]
 
 
 def test_guest_runs_on_the_copy(tmp_path):

@@ -33,6 +33,7 @@ from __future__ import annotations
 import os
 import struct
 import sys
+import time
 
 _FORMAT = 1                             # bump when the rewrite changes: old copies are not used
 _PREFIX = f"prebound{_FORMAT}."
@@ -47,6 +48,7 @@ _DT_TAGS = {"DT_PLTRELSZ": 2, "DT_SYMTAB": 6, "DT_RELA": 7, "DT_RELASZ": 8, "DT_
 _STT_TLS, _STT_GNU_IFUNC = 6, 10
 _SHN_UNDEF, _SHN_ABS = 0, 0xFFF1
 
+_CLAIM_STALE_S = 60                     # a claim to write the copy older than this is a dead writer's
 _wanted: tuple[str, str, int] | None = None     # (original, copy, pid) when the copy was missing
 
 
@@ -194,16 +196,28 @@ def write(original: str, directory: str | None = None) -> str:
 def refresh() -> None:
     """At the end of a CLI run: write the copy `library` found missing (errors ignored).
 
-    Only in the process that opened the library, and only where Python may
-    write bytecode (the copy sits with it).
+    Only in the process that opened the library, only where Python may
+    write bytecode (the copy sits with it), and by one run at a time: the
+    many emulators a harness starts at once after an install would each
+    write 24 MB otherwise (a claim file; one older than a minute is stale).
     """
     if _wanted is None or sys.dont_write_bytecode:
         return
-    original, _copy, pid = _wanted
-    if pid != os.getpid():
+    original, copy, pid = _wanted
+    if pid != os.getpid() or os.path.exists(copy):
         return
+    claim = copy + ".writing"
     try:
-        write(original, os.path.dirname(_copy))
+        try:
+            os.close(os.open(claim, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+        except FileExistsError:
+            if time.time() - os.stat(claim).st_mtime < _CLAIM_STALE_S:
+                return                  # another run is writing it
+            os.utime(claim)             # (its writer died: take it over)
+        try:
+            write(original, os.path.dirname(copy))
+        finally:
+            os.unlink(claim)
     except (OSError, ValueError, struct.error):     # a cache: the next run opens the original
         pass
 
