@@ -171,7 +171,7 @@ def peer_creds(fd: int, st) -> tuple[int, int, int] | None:
 # macOS attaches no credentials to a datagram, but a receiver with SO_PASSCRED is
 # owed the sender's.  When the sender is bound (explicitly, by autobind, or by
 # SO_PASSCRED's autobind on send), the binder's credentials are recorded by the
-# socket file's inode (with its ctime against recycling) and looked up from the
+# socket file's inode (with its mtime against recycling) and looked up from the
 # sender address the host reports.  An unbound sender stays "unknown".
 
 def record_binder(fd: int) -> None:
@@ -182,7 +182,7 @@ def record_binder(fd: int) -> None:
         if key is None:
             return
         p, st = key
-        policies.store_record(p, (st.st_ctime_ns,) + own())
+        policies.store_record(p, (policies.file_stamp(st),) + own())
     except OSError:
         pass                                 # best effort: the receiver says "unknown"
 
@@ -195,6 +195,6 @@ def binder_credentials(host_name: bytes) -> tuple[int, int, int] | None:
         return None
     p, st = key
     rec = policies.load_record(p)
-    if rec is None or len(rec) != 4 or rec[0] != st.st_ctime_ns:
+    if rec is None or len(rec) != 4 or rec[0] != policies.file_stamp(st):
         return None
     return rec[1:]

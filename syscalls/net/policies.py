@@ -323,28 +323,38 @@ def needs_registry() -> bool:
 # A SEQPACKET listener is a host STREAM socket under the fallback, so the host
 # would let a STREAM socket connect to it (and a SEQPACKET one to a real STREAM
 # listener).  The socket file a framed socket binds is recorded by inode (plus
-# its ctime, so a recycled inode is not mistaken for it); connect compares.
+# its mtime, so a recycled inode is not mistaken for it); connect compares.
+
+def file_stamp(st: os.stat_result) -> int:
+    """What tells a socket file from an earlier one with the same inode: its mtime.
+
+    Set when bind makes the file and never moved by using the socket; not the
+    ctime, which a chmod or chown after bind moves (a server making its
+    socket 0666 then lost its records: its SEQPACKET listener was taken for
+    a STREAM one, EPROTOTYPE)."""
+    return st.st_mtime_ns
+
 
 def inode_record(path, kind: str) -> tuple[str, os.stat_result] | None:
     """Where facts of `kind` about the socket file at host `path` are kept (a
-    file in the runtime dir named by its inode), and its stat: callers store
-    its ctime, so a recycled inode is not mistaken for it.  None: no socket file."""
+    file in the runtime dir named by its inode and `file_stamp`), and its
+    stat: callers store the stamp too.  None: no socket file."""
     try:
         st = os.stat(path)
     except (OSError, ValueError):
         return None
     if not stat.S_ISSOCK(st.st_mode):
         return None
-    # The ctime is in the *name* too, not only in the record: each record is
+    # The stamp is in the *name* too, not only in the record: each record is
     # removed when the tree of emulators that wrote it ends (rundir.own), and a
     # file system that recycles inodes at once (ext4) hands a socket file's inode
     # to the next one bound, maybe by another emulator.  Named by inode alone,
     # that one's record had the same name, and the first tree's exit deleted it:
     # a SEQPACKET connect then found no "p" record and failed with EPROTOTYPE
-    # (t_net_fork under the macOS model: 5 runs in 1600, two at a time).  With the ctime, a
+    # (t_net_fork under the macOS model: 5 runs in 1600, two at a time).  With the stamp, a
     # recycled inode's record is another file, which only its own tree removes.
     return os.path.join(runtime_dir(), "types",
-                        f"{kind}-{st.st_dev:x}-{st.st_ino:x}-{st.st_ctime_ns:x}"), st
+                        f"{kind}-{st.st_dev:x}-{st.st_ino:x}-{file_stamp(st):x}"), st
 
 
 def _bound_key(raw: bytes, gtype: int) -> tuple[str, os.stat_result] | None:
@@ -360,7 +370,7 @@ def register_bound(raw: bytes, state: SockState) -> None:
     if key is None:
         return
     p, st = key
-    store_record(p, (state.type, st.st_ctime_ns))
+    store_record(p, (state.type, file_stamp(st)))
 
 
 def connect_type_error(raw: bytes, state) -> int:
@@ -373,6 +383,6 @@ def connect_type_error(raw: bytes, state) -> int:
         return 0
     p, st = key
     rec = load_record(p)
-    target_seq = rec is not None and rec == (C.SOCK_SEQPACKET, st.st_ctime_ns)
+    target_seq = rec is not None and rec == (C.SOCK_SEQPACKET, file_stamp(st))
     mine_seq = isinstance(state, SockState) and state.type == C.SOCK_SEQPACKET
     return lerrno.EPROTOTYPE if mine_seq != target_seq else 0
